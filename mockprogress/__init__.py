@@ -1,0 +1,85 @@
+"""mockprogress: a programmable HTTP/1.1 test double for HTTP clients.
+
+Script interim responses (``102 Processing`` with ``Progress``, ``103 Early Hints``, any 1xx),
+cut connections at exact byte offsets, and check every exchange in the journal.
+
+.. code-block:: python
+
+    import mockprogress as mp
+
+    def test_client_waits_through_processing(mockprogress_server):
+        mockprogress_server.expect("POST", "/jobs").respond(
+            mp.processing('0/3 "Herding cats"', location="/jobs/1/status"),
+            mp.pause(0.05),
+            mp.processing((1, 3, "Knitting sweaters")),
+            mp.respond(201, b"created\\n"),
+        )
+"""
+
+from __future__ import annotations
+
+from ._control import HandlerControl as HandlerControl
+from ._errors import ExpectationError as ExpectationError
+from ._errors import MockProgressError as MockProgressError
+from ._errors import ScenarioError as ScenarioError
+from ._errors import ServerStateError as ServerStateError
+from ._headers import Headers as Headers
+from ._journal import Event as Event
+from ._journal import Exchange as Exchange
+from ._journal import Fault as Fault
+from ._journal import InterimRecord as InterimRecord
+from ._journal import Journal as Journal
+from ._journal import ResponseRecord as ResponseRecord
+from ._matching import Expectation as Expectation
+from ._progress import Comment as Comment
+from ._progress import ExtValue as ExtValue
+from ._progress import Fraction as Fraction
+from ._progress import Progress as Progress
+from ._progress import Quoted as Quoted
+from ._resource import Resource as Resource
+from ._server import MockServer as MockServer
+from ._steps import Step as Step
+from ._steps import drop as drop
+from ._steps import early_hints as early_hints
+from ._steps import interim as interim
+from ._steps import pause as pause
+from ._steps import processing as processing
+from ._steps import raw as raw
+from ._steps import read_body as read_body
+from ._steps import respond as respond
+from ._steps import stall as stall
+from ._version import __version__ as __version__
+
+__all__ = (
+    "Comment",
+    "Event",
+    "Exchange",
+    "Expectation",
+    "ExpectationError",
+    "ExtValue",
+    "Fault",
+    "Fraction",
+    "HandlerControl",
+    "Headers",
+    "InterimRecord",
+    "Journal",
+    "MockProgressError",
+    "MockServer",
+    "Progress",
+    "Quoted",
+    "Resource",
+    "ResponseRecord",
+    "ScenarioError",
+    "ServerStateError",
+    "Step",
+    "__version__",
+    "drop",
+    "early_hints",
+    "interim",
+    "pause",
+    "processing",
+    "raw",
+    "read_body",
+    "respond",
+    "stall",
+)

@@ -1,0 +1,7 @@
+"""``python -m mockprogress``: the same CLI as the ``mockprogress`` command."""
+
+from __future__ import annotations
+
+from ._cli import main
+
+raise SystemExit(main())

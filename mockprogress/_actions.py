@@ -1,0 +1,68 @@
+"""What the pure core asks the I/O layer to do.
+
+The core is a set of generators: each ``yield`` hands the I/O layer one action and gets back its
+result (``Receive`` gives bytes, ``b""`` at end of stream; the others give ``None``). When the
+client goes away mid-write the I/O layer throws ``PeerGone`` into the generator instead.
+Time and sockets stay on the I/O side: the core only ever says *what* and *when*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write these bytes, all of them, now."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """Read at most ``max_bytes`` from the client; the result is ``b""`` at end of stream."""
+
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this long, doing nothing on the connection."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """End the connection: ``close`` sends a FIN after every byte written so far; ``reset``
+    waits until those bytes have left the send queue, then sends an RST."""
+
+    how: Literal["close", "reset"] = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Keep the connection open and silent, reading nothing, until the client closes, the time
+    runs out (``seconds``, or never when None) or the server stops."""
+
+    seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallHandler:
+    """Run a user's async handler; the result is the exception it raised, or None."""
+
+    handler: Callable[[Any], Awaitable[None]]
+    control: Any
+
+
+Action: TypeAlias = Send | Receive | Sleep | Close | Hold | CallHandler
+Program: TypeAlias = Generator[Action, Any, T]
+
+
+class PeerGone(Exception):
+    """Thrown into a program when the client closed or reset the connection under a write."""

@@ -1,0 +1,166 @@
+"""The I/O side of a connection: carries out the core's actions on an anyio socket stream.
+
+This is where bytes meet the kernel. Two details make byte offsets exact on the client's side:
+
+- A FIN (``Close("close")``) is ``shutdown(SHUT_WR)`` followed by draining the client's input
+  before closing: closing a socket with unread input makes Linux send an RST instead, and the
+  client would then see ECONNRESET where a clean end of stream was scripted.
+- An RST (``Close("reset")``) first waits until the send queue is empty (``SIOCOUTQ``): an
+  RST discards whatever has not left yet, so without the wait the client could get fewer
+  bytes than scripted. On Linux the client then reads every byte queued before the RST and
+  only afterwards sees ECONNRESET.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import socket
+import struct
+import termios
+from typing import Any, TypeVar
+
+import anyio
+from anyio.abc import SocketAttribute, SocketStream
+
+from ._actions import CallHandler, Close, Hold, PeerGone, Program, Receive, Send, Sleep
+from ._control import HandlerControl
+
+T = TypeVar("T")
+
+#: How long a FIN close waits for the client to finish sending before closing anyway.
+DRAIN_SECONDS = 2.0
+#: How long a reset waits for written bytes to leave the send queue.
+FLUSH_SECONDS = 5.0
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
+
+
+class ConnectionDriver:
+    """Runs programs against one client socket."""
+
+    def __init__(self, stream: SocketStream) -> None:
+        self.stream = stream
+        self.socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.closed = False
+
+    async def run(self, program: Program[T]) -> T:
+        """Drive ``program`` to its end and return its value."""
+        result: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                action = program.throw(error) if error is not None else program.send(result)
+            except StopIteration as stop:
+                value: T = stop.value
+                return value
+            result, error = None, None
+            try:
+                result = await self._perform(action)
+            except PeerGone as exc:
+                error = exc
+
+    async def _perform(self, action: object) -> Any:
+        if isinstance(action, Send):
+            if self.closed:
+                raise PeerGone("connection already closed")
+            try:
+                await self.stream.send(action.data)
+            except _GONE as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            except OSError as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            return None
+        if isinstance(action, Receive):
+            if self.closed:
+                return b""
+            try:
+                return await self.stream.receive(action.max_bytes)
+            except anyio.EndOfStream:
+                return b""
+            except (*_GONE, OSError) as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+        if isinstance(action, Sleep):
+            await anyio.sleep(action.seconds)
+            return None
+        if isinstance(action, Close):
+            await self.close(action.how)
+            return None
+        if isinstance(action, Hold):
+            await self.hold(action.seconds)
+            return None
+        if isinstance(action, CallHandler):
+            control = HandlerControl(action.control, self.run)
+            try:
+                await action.handler(control)
+            except PeerGone:
+                raise
+            except Exception as exc:
+                return exc
+            return None
+        raise TypeError(f"unknown action {action!r}")
+
+    async def close(self, how: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if how == "reset":
+            await self._flush()
+            with contextlib.suppress(OSError):
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
+                await self.stream.send_eof()
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    while await self.stream.receive(65536):
+                        pass
+        with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
+            await self.stream.aclose()
+
+    async def aclose(self) -> None:
+        """Close without ceremony (the server is stopping or the program ended)."""
+        if self.closed:
+            return
+        self.closed = True
+        with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
+            await self.stream.aclose()
+
+    async def _flush(self) -> None:
+        # The kernel offers no event for "send queue empty": poll it, briefly.
+        with anyio.move_on_after(FLUSH_SECONDS):
+            while _unsent_bytes(self.socket) > 0:  # noqa: ASYNC110
+                await anyio.sleep(0.001)
+
+    async def hold(self, seconds: float | None) -> None:
+        """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
+        with anyio.move_on_after(seconds if seconds is not None else float("inf")):
+            await _wait_for_client_close(self.socket)
+
+
+def _unsent_bytes(sock: socket.socket) -> int:
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    value: int = struct.unpack("i", buf)[0]
+    return value
+
+
+async def _wait_for_client_close(sock: socket.socket) -> None:
+    # Peek, never read: bytes the client sends during a stall stay unread (they are past the
+    # scripted cut), while an end of stream or a reset ends the stall.
+    while True:
+        await anyio.wait_readable(sock)
+        try:
+            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                continue
+            return
+        if not data:
+            return
+        await anyio.sleep(0.05)

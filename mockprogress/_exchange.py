@@ -1,0 +1,454 @@
+"""One request being answered: the steps of DESIGN.md carried out over h11, as programs.
+
+Strategy. Every method that touches the wire is a generator (a *program*, see ``_actions``):
+it yields ``Send``/``Receive``/``Sleep``/... and the I/O layer carries them out. The context
+keeps the facts the rules depend on:
+
+- RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client." h11 would
+  send one anyway, so interims to HTTP/1.0 clients are skipped here and journaled as skipped.
+- ``Expect: 100-continue`` (RFC 9110 §10.1.1): the 100 goes out when the body is first read,
+  unless a 100 went out already. h11 forgets that the client waits as soon as *any* 1xx is
+  sent, so we track it ourselves. A final response sent while the client still waits means
+  the body will never come: the response carries ``Connection: close``.
+- A final response sent before the whole body was read closes the connection afterwards
+  (unless the script drains the body after it), so a cut at ``read_body(upto=N)`` leaves
+  exactly N body bytes in the journal.
+- Byte offsets are exact: every byte written for the exchange is counted (``wire_out``), and
+  a cut writes exactly the bytes before its offset, then closes, resets or stalls.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING
+
+import h11
+
+from ._actions import Close, Hold, PeerGone, Program, Send, Sleep
+from ._headers import Headers, has_header
+from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
+from ._steps import (
+    Cut,
+    Drop,
+    Interim,
+    Pause,
+    Raw,
+    ReadBody,
+    Respond,
+    Script,
+    Stall,
+    Step,
+)
+from ._wire import Segment, content_within, cut_offset, drip_pieces
+
+if TYPE_CHECKING:
+    from ._connection import ServerConnection
+
+_READ_SIZE = 65536
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ExchangeContext:
+    """The state of one exchange and the programs that move it forward."""
+
+    def __init__(self, conn: ServerConnection, log: ExchangeLog, request: h11.Request) -> None:
+        self.conn = conn
+        self.log = log
+        self.request = request
+        self.method = log.method
+        self.headers = log.headers
+        self.is_http10 = request.http_version == b"1.0"
+        expect = (self.headers.get("expect") or "").lower()
+        self.expects_continue = not self.is_http10 and expect == "100-continue"
+        self.declared_length = _declared_length(self.headers)
+        self.has_body = self.declared_length != 0
+        self.continue_sent = False
+        self.body_started = False
+        self.body_done = not self.has_body
+        self.final_started = False
+        self.final_sent = False
+        self.raw_mode = False
+        self.closed = False
+        self.wire_out = 0
+        self._pending = b""
+
+    # ---- facts -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.conn.clock()
+
+    @property
+    def waiting_for_continue(self) -> bool:
+        """The client sent ``Expect: 100-continue`` and has had no reason to send the body."""
+        return (
+            self.expects_continue
+            and not self.continue_sent
+            and not self.final_started
+            and not self.body_done
+            and len(self.log.body) == 0
+            and not self._pending
+        )
+
+    def problem(self, kind: str, message: str) -> None:
+        self.conn.state.record(kind, message, self.log.index)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> Program[None]:
+        if data:
+            yield Send(data)
+            self.wire_out += len(data)
+            self.log.bytes_sent += len(data)
+
+    def _h11_send(self, event: h11.Event) -> bytes:
+        data = self.conn.h11.send(event)
+        return data or b""
+
+    def run(self, step: Step) -> Program[None]:
+        """Carry out one step."""
+        if self.closed:
+            return
+        if isinstance(step, Interim):
+            yield from self.send_interim(step)
+        elif isinstance(step, Pause):
+            yield from self.pause(step.seconds)
+        elif isinstance(step, ReadBody):
+            yield from self.read_body(step.upto)
+        elif isinstance(step, Respond):
+            yield from self.respond(step, read_first=not self.body_started)
+        elif isinstance(step, Drop):
+            yield from self.fault(step.how)
+        elif isinstance(step, Stall):
+            yield from self.fault("stall", step.seconds)
+        elif isinstance(step, Raw):
+            yield from self.write_raw(step.data)
+        else:
+            run_extension = getattr(step, "run", None)
+            if run_extension is None:
+                self.problem("scenario-error", f"mockprogress cannot carry out {step!r}")
+                return
+            yield from run_extension(self)
+
+    def pause(self, seconds: float) -> Program[None]:
+        self.log.event(self.now, "pause", "", f"pause {seconds:g} s")
+        if seconds > 0:
+            yield Sleep(seconds)
+
+    def send_interim(self, step: Interim) -> Program[None]:
+        if self.closed:
+            return
+        if self.final_started or self.raw_mode:
+            self.problem("scenario-error", f"interim {step.status} after the final response")
+            return
+        headers = Headers(step.headers)
+        label = f"{step.status} {step.reason}"
+        if self.is_http10:
+            at = self.log.event(
+                self.now,
+                "interim-skipped",
+                "",
+                f"{label} not sent: HTTP/1.0 client (RFC 9110 §15.2)",
+                status=step.status,
+                headers=headers,
+            )
+            self.log.interims.append(InterimRecord(step.status, step.reason, headers, at, True))
+            return
+        try:
+            data = self._h11_send(
+                h11.InformationalResponse(
+                    status_code=step.status, headers=headers.raw(), reason=step.reason.encode()
+                )
+            )
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot send interim {step.status}: {exc}")
+            return
+        yield from self._send(data)
+        at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
+        self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
+        if step.status == 100:
+            self.continue_sent = True
+
+    def write_raw(self, data: bytes) -> Program[None]:
+        self.raw_mode = True
+        yield from self._send(data)
+        preview = data[:40]
+        more = "..." if len(data) > 40 else ""
+        self.log.event(self.now, "raw", "out", f"raw {len(data)} bytes {preview!r}{more}")
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def read_body(self, upto: int | None = None) -> Program[None]:
+        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first."""
+        if self.closed or self.body_done:
+            return
+        if self.final_started and self.expects_continue and not self.continue_sent:
+            return  # answered before the body: the client will not send it
+        if upto is not None and len(self.log.body) >= upto:
+            return
+        if self.waiting_for_continue:
+            yield from self.send_interim(Interim(100))
+        self.body_started = True
+        try:
+            yield from self._read_loop(upto)
+        except BodyTooLarge:
+            limit = self.conn.state.config.max_body_size
+            self.problem("limit", f"request body exceeds max_body_size={limit}")
+            if not self.final_started:
+                yield from self.respond(
+                    plain_response(413, f"request body exceeds {limit} bytes\n"), read_first=False
+                )
+            yield from self.close("close")
+            return
+        except h11.RemoteProtocolError as exc:
+            if self.conn.eof:
+                self.log.event(
+                    self.now,
+                    "closed",
+                    "in",
+                    f"client closed the connection after {len(self.log.body)} body bytes",
+                )
+                raise PeerGone("client closed mid-body") from None
+            self.problem("malformed-request", f"malformed request body: {exc}")
+            if not self.final_started:
+                yield from self.respond(
+                    plain_response(exc.error_status_hint, f"malformed request body: {exc}\n"),
+                    read_first=False,
+                )
+            yield from self.close("close")
+            return
+        state = "complete" if self.body_done else f"stopped at read_body(upto={upto})"
+        self.log.event(self.now, "body", "in", f"{len(self.log.body)} body bytes ({state})")
+
+    def _read_loop(self, upto: int | None) -> Program[None]:
+        limit = self.conn.state.config.max_body_size
+        while not self.body_done:
+            have = len(self.log.body)
+            room = None if upto is None else upto - have
+            if room is not None and room <= 0:
+                return
+            if self._pending:
+                chunk = self._pending if room is None else self._pending[:room]
+                self._pending = self._pending[len(chunk) :]
+                self._store(chunk, limit)
+                continue
+            event = yield from self.conn.next_event(self._receive_hint(room))
+            if isinstance(event, h11.Data):
+                data = bytes(event.data)
+                if room is not None and len(data) > room:
+                    self._pending = data[room:]
+                    data = data[:room]
+                self._store(data, limit)
+            elif isinstance(event, h11.EndOfMessage):
+                self.body_done = True
+                self.log.body_complete = True
+            else:
+                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+
+    def _store(self, data: bytes, limit: int) -> None:
+        if len(self.log.body) + len(data) > limit:
+            raise BodyTooLarge()
+        self.log.body.append(data)
+
+    def _receive_hint(self, room: int | None) -> int:
+        # With Content-Length framing, h11 hands out every buffered body byte before asking for
+        # more, so asking the socket for exactly `room` bytes never reads past a cut.
+        if room is not None and self.declared_length is not None:
+            return max(1, min(room, _READ_SIZE))
+        return _READ_SIZE
+
+    # ---- the final response ----------------------------------------------------------------
+
+    def respond(
+        self, step: Respond, *, read_first: bool, drains_after: bool = False
+    ) -> Program[None]:
+        """Send the final response, applying its cut and drip."""
+        if read_first and not self.body_started:
+            yield from self.read_body()
+        if self.closed:
+            return
+        if self.final_started or self.raw_mode:
+            self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
+            return
+        close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
+        headers = list(step.headers)
+        if not step.chunked and not has_header(step.headers, "content-length"):
+            headers.append(("Content-Length", str(len(step.content))))
+        if close_after and not has_header(step.headers, "connection"):
+            headers.append(("Connection", "close"))
+        try:
+            segments = self._response_segments(step, headers)
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot send {step.status}: {exc}")
+            return
+        self.final_started = True
+        head_length = len(segments[0].data)
+        data = b"".join(s.data for s in segments)
+        limit = len(data)
+        if step.fault is not None:
+            limit = cut_offset(segments, step.fault, self.wire_out)
+            if limit < 0 or limit > len(data):
+                self.problem(
+                    "scenario-error",
+                    f"cut at wire byte {step.fault.at} is outside this response (the exchange "
+                    f"wrote bytes {self.wire_out}..{self.wire_out + len(data)})",
+                )
+                limit = max(0, min(limit, len(data)))
+        head_at: float | None = None
+        sent = 0
+        start = self.now
+        for i, piece in enumerate(drip_pieces(data[:limit], head_length, step.pacing)):
+            if i and step.pacing is not None and step.pacing.interval:
+                delay = start + i * step.pacing.interval - self.now
+                if delay > 0:
+                    yield Sleep(delay)
+            yield from self._send(piece)
+            sent += len(piece)
+            if head_at is None and sent >= head_length:
+                head_at = self.log.event(
+                    self.now,
+                    "response",
+                    "out",
+                    f"{step.status} {step.reason}",
+                    status=step.status,
+                    headers=Headers(headers),
+                )
+        body_sent = content_within(segments, limit)
+        complete = step.fault is None
+        self.log.response = ResponseRecord(
+            step.status,
+            step.reason,
+            Headers(headers),
+            self.now - self.log.started if head_at is None else head_at,
+            body_sent,
+            complete,
+        )
+        if head_at is not None and (body_sent or not complete):
+            state = "complete" if complete else "cut"
+            self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")
+        self.final_sent = True
+        if step.fault is not None:
+            yield from self._fire(step.fault, body_sent)
+
+    def _response_segments(self, step: Respond, headers: list[tuple[str, str]]) -> list[Segment]:
+        head = self._h11_send(
+            h11.Response(
+                status_code=step.status,
+                headers=Headers(headers).raw(),
+                reason=step.reason.encode(),
+            )
+        )
+        segments = [Segment(head, False)]
+        bodiless = self.method == "HEAD" or step.status in (204, 304)
+        if not bodiless:
+            chunks = step.body if isinstance(step.body, tuple) else (step.body,)
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                framed = self._h11_send(h11.Data(data=chunk))
+                prefix = len(framed) - len(chunk) - (2 if step.chunked else 0)
+                if prefix:
+                    segments.append(Segment(framed[:prefix], False))
+                segments.append(Segment(chunk, True))
+                if step.chunked:
+                    segments.append(Segment(framed[prefix + len(chunk) :], False))
+        end = self._h11_send(h11.EndOfMessage())
+        if end:
+            segments.append(Segment(end, False))
+        return segments
+
+    # ---- faults ----------------------------------------------------------------------------
+
+    def _fire(self, cut: Cut, body_sent: int) -> Program[None]:
+        detail = f"{cut.how} after {body_sent} body bytes (wire byte {self.wire_out})"
+        yield from self.fault(
+            cut.how, cut.seconds, side="response", body_bytes=body_sent, detail=detail
+        )
+
+    def fault(
+        self,
+        how: str,
+        seconds: float | None = None,
+        *,
+        side: str | None = None,
+        body_bytes: int | None = None,
+        detail: str | None = None,
+    ) -> Program[None]:
+        """Fire a fault now: ``close`` (FIN), ``reset`` (RST) or ``stall``."""
+        if side is None:
+            side = "request" if not self.final_started and not self.body_done else "response"
+        if body_bytes is None:
+            body_bytes = len(self.log.body) if side == "request" else 0
+        if detail is None:
+            unit = "body bytes read" if side == "request" else "body bytes sent"
+            detail = f"{how} after {body_bytes} {unit} (wire byte {self.wire_out})"
+        if how == "stall" and seconds is not None:
+            detail += f", for {seconds:g} s"
+        at = self.log.event(self.now, "fault", "", detail)
+        self.log.fault = Fault(how, side, body_bytes, self.wire_out, at, detail)
+        if how == "stall":
+            yield Hold(seconds)
+            yield from self.close("close")
+        else:
+            yield from self.close("reset" if how == "reset" else "close")
+
+    def close(self, how: str) -> Program[None]:
+        self.closed = True
+        yield Close("reset" if how == "reset" else "close")
+
+    # ---- ending ----------------------------------------------------------------------------
+
+    def finish(self) -> Program[None]:
+        """Make sure the client got an answer, and stamp the end of the exchange."""
+        if not self.final_started and not self.closed and not self.raw_mode:
+            self.problem("scenario-error", "the exchange ended without a final response")
+            yield from self.respond(
+                plain_response(500, "mockprogress: the script ended without a final response\n"),
+                read_first=False,
+            )
+        self.log.ended = self.now
+
+    def handler_failed(self, exc: BaseException) -> Program[None]:
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        self.problem("handler-error", f"handler raised {exc!r}\n{text}")
+        if not self.final_started and not self.closed:
+            yield from self.respond(
+                plain_response(500, f"mockprogress: the handler raised {exc!r}\n"), read_first=False
+            )
+
+
+def run_script(ctx: ExchangeContext, script: Script) -> Program[None]:
+    """Run a script's steps in order. Without an explicit ``read_body`` the whole body is read
+    just before the final response."""
+    steps = script.steps
+    for i, step in enumerate(steps):
+        if isinstance(step, Respond):
+            drains = any(isinstance(s, ReadBody) and s.upto is None for s in steps[i + 1 :])
+            yield from ctx.respond(
+                step, read_first=not script.reads_explicitly, drains_after=drains
+            )
+        else:
+            yield from ctx.run(step)
+        if ctx.closed:
+            return
+
+
+def plain_response(status: int, text: str) -> Respond:
+    """A text/plain response, for the server's own answers."""
+    return Respond(status, text.encode(), (("Content-Type", "text/plain; charset=utf-8"),))
+
+
+def _declared_length(headers: Headers) -> int | None:
+    """The request's Content-Length, or None for a chunked body (h11 has validated both)."""
+    if "transfer-encoding" in headers:
+        return None
+    value = headers.get("content-length")
+    if value is None:
+        return 0
+    try:
+        return int(value.split(",")[0].strip())
+    except ValueError:
+        return None

@@ -1,0 +1,262 @@
+"""The journal: what happened in every exchange, both ways, with timings.
+
+The server keeps one ``ExchangeLog`` per request and mutates it as the exchange runs. Readers
+get ``Exchange`` snapshots: frozen copies taken on the server's loop, safe to read from any
+thread. Times (``at``) are seconds since the exchange's request head arrived.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+from ._body import BodyBuffer
+from ._headers import Headers
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an exchange's timeline.
+
+    ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
+    server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
+    ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
+    ``raw``, ``error``, ``closed``.
+    """
+
+    at: float
+    kind: str
+    direction: str
+    detail: str
+    status: int | None = None
+    headers: Headers | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InterimRecord:
+    """An interim (1xx) response as it went out (or was skipped, for HTTP/1.0 clients)."""
+
+    status: int
+    reason: str
+    headers: Headers
+    at: float
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord:
+    """The final response: its head, and how much of its body was written."""
+
+    status: int
+    reason: str
+    headers: Headers
+    at: float
+    body_sent: int = 0
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A fault that fired: ``kind`` is ``close``, ``reset`` or ``stall``; ``side`` says whether
+    it cut the ``response`` or the ``request``. ``body_bytes`` counts content bytes (sent for
+    the response side, read for the request side); ``wire_bytes`` counts every byte written
+    for the exchange."""
+
+    kind: str
+    side: str
+    body_bytes: int
+    wire_bytes: int
+    at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and everything the server did about it."""
+
+    index: int
+    connection: int
+    method: str
+    target: str
+    http_version: str
+    headers: Headers
+    body_complete: bool
+    interims: tuple[InterimRecord, ...]
+    response: ResponseRecord | None
+    fault: Fault | None
+    events: tuple[Event, ...]
+    started: float
+    duration: float | None
+    handled_by: str | None
+    bytes_received: int
+    bytes_sent: int
+    _body: BodyBuffer = field(repr=False, compare=False)
+    _body_size: int = field(repr=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoding left as sent."""
+        return urllib.parse.urlsplit(self.target).path
+
+    @property
+    def raw_query(self) -> str:
+        return urllib.parse.urlsplit(self.target).query
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; for a repeated name, the last value."""
+        return dict(urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True))
+
+    @property
+    def body(self) -> bytes:
+        """The request body bytes the server read (all of them, or up to a scripted cut)."""
+        return self._body.read(0, self._body_size)
+
+    @property
+    def body_size(self) -> int:
+        return self._body_size
+
+    def timeline(self) -> str:
+        """A readable account of the exchange, one event per line."""
+        head = f"#{self.index} {self.method} {self.target} HTTP/{self.http_version}"
+        extra = [f"connection {self.connection}"]
+        if self.handled_by:
+            extra.append(self.handled_by)
+        lines = [f"{head}  [{', '.join(extra)}]"]
+        for event in self.events:
+            arrow = {"in": "<-", "out": "->"}.get(event.direction, "..")
+            detail = event.detail
+            if event.kind in ("interim", "interim-skipped") and event.headers:
+                detail += "  " + "; ".join(f"{n}: {v}" for n, v in event.headers)
+            lines.append(f"  {event.at * 1000:9.1f} ms  {arrow} {detail}")
+        return "\n".join(lines)
+
+
+class ExchangeLog:
+    """The mutable record the server keeps while an exchange runs."""
+
+    def __init__(
+        self,
+        index: int,
+        connection: int,
+        started: float,
+        *,
+        method: str,
+        target: str,
+        http_version: str,
+        headers: Headers,
+        spool_threshold: int,
+    ) -> None:
+        self.index = index
+        self.connection = connection
+        self.started = started
+        self.method = method
+        self.target = target
+        self.http_version = http_version
+        self.headers = headers
+        self.body = BodyBuffer(spool_threshold)
+        self.body_complete = False
+        self.interims: list[InterimRecord] = []
+        self.response: ResponseRecord | None = None
+        self.fault: Fault | None = None
+        self.events: list[Event] = []
+        self.ended: float | None = None
+        self.handled_by: str | None = None
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        #: Called with (log, event) for every event as it happens (the CLI prints them).
+        self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+
+    def event(
+        self,
+        now: float,
+        kind: str,
+        direction: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: Headers | None = None,
+    ) -> float:
+        at = now - self.started
+        event = Event(at, kind, direction, detail, status, headers)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(self, event)
+        return at
+
+    def snapshot(self) -> Exchange:
+        return Exchange(
+            index=self.index,
+            connection=self.connection,
+            method=self.method,
+            target=self.target,
+            http_version=self.http_version,
+            headers=self.headers,
+            body_complete=self.body_complete,
+            interims=tuple(self.interims),
+            response=self.response,
+            fault=self.fault,
+            events=tuple(self.events),
+            started=self.started,
+            duration=None if self.ended is None else self.ended - self.started,
+            handled_by=self.handled_by,
+            bytes_received=self.bytes_received,
+            bytes_sent=self.bytes_sent,
+            _body=self.body,
+            _body_size=len(self.body),
+        )
+
+
+class Journal(Sequence[Exchange]):
+    """The exchanges the server has seen, oldest first: a snapshot, safe to keep."""
+
+    def __init__(self, exchanges: Sequence[Exchange] = ()) -> None:
+        self._exchanges = tuple(exchanges)
+
+    @overload
+    def __getitem__(self, index: int) -> Exchange: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Exchange]: ...
+    def __getitem__(self, index: int | slice) -> Exchange | Sequence[Exchange]:
+        return self._exchanges[index]
+
+    def __len__(self) -> int:
+        return len(self._exchanges)
+
+    def __iter__(self) -> Iterator[Exchange]:
+        return iter(self._exchanges)
+
+    def __repr__(self) -> str:
+        return f"<Journal of {len(self)} exchange(s)>"
+
+    @property
+    def last(self) -> Exchange:
+        """The most recent exchange.
+
+        :raises IndexError: when no request has reached the server.
+        """
+        if not self._exchanges:
+            raise IndexError("the journal is empty: no request has reached the server")
+        return self._exchanges[-1]
+
+    def find(self, method: str | None = None, path: str | None = None) -> list[Exchange]:
+        """The exchanges with this method and/or path."""
+        return [
+            ex
+            for ex in self._exchanges
+            if (method is None or ex.method == method.upper()) and (path is None or ex.path == path)
+        ]
+
+    def to_text(self) -> str:
+        """Every exchange's timeline, one after another."""
+        if not self._exchanges:
+            return "(no exchanges)"
+        return "\n".join(ex.timeline() for ex in self._exchanges)
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``sequenceDiagram`` of the exchanges."""
+        from ._mermaid import journal_to_mermaid
+
+        return journal_to_mermaid(self._exchanges)

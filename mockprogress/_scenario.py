@@ -1,0 +1,326 @@
+"""Scenario files: TOML that builds the same expectations and steps as the Python API.
+
+.. code-block:: toml
+
+    [[expect]]
+    method = "POST"
+    path = "/jobs"
+    times = 1                                   # optional; default: any number
+    match.headers = { Prefer = "processing" }   # optional: query, headers, body, json
+
+      [[expect.steps]]
+      processing = { progress = '0/2 "Herding cats"', location = "/jobs/1/status" }
+
+      [[expect.steps]]
+      pause = 0.5
+
+      [[expect.steps]]
+      respond = { status = 201, body = "created\\n", headers = { Location = "/items/1" } }
+
+Every mistake raises ``ScenarioError`` naming the file, the key path (``expect[0].steps[2]``)
+and what was expected there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import tomllib
+from collections.abc import Callable, Mapping
+from os import PathLike, fspath
+from typing import Any
+
+from ._errors import ScenarioError
+from ._matching import Expectation
+from ._resource import Resource
+from ._steps import (
+    Step,
+    drop,
+    early_hints,
+    interim,
+    pause,
+    processing,
+    raw,
+    read_body,
+    respond,
+    stall,
+)
+
+StepBuilder = Callable[[Any, str], Step]
+
+
+class _Where:
+    """Builds error messages that name the file and the key path."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def error(self, key: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.filename}: {key}: {message}")
+
+
+def _table(value: Any, key: str, where: _Where, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise where.error(key, f"expected a table, got {type(value).__name__} {value!r}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise where.error(
+            f"{key}.{unknown[0]}", f"unknown key (expected one of: {', '.join(sorted(allowed))})"
+        )
+    return value
+
+
+def _headers(value: Any, key: str, where: _Where) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
+        return [tuple(p) for p in value]
+    raise where.error(key, "expected a table of name = value, or a list of [name, value] pairs")
+
+
+def _bytes(spec: Mapping[str, Any], key: str, where: _Where) -> bytes | None:
+    """A body given as ``body`` (text, UTF-8) or ``body_base64``."""
+    if "body_base64" in spec:
+        try:
+            return base64.b64decode(spec["body_base64"], validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise where.error(f"{key}.body_base64", "expected base64 text") from None
+    return None
+
+
+def _interim(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, int):
+        return interim(value)
+    spec = _table(value, key, where, {"status", "headers", "reason"})
+    if "status" not in spec:
+        raise where.error(f"{key}.status", "missing (an interim status such as 103)")
+    return interim(
+        spec["status"], _headers(spec.get("headers"), f"{key}.headers", where), spec.get("reason")
+    )
+
+
+def _processing(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, str):
+        return processing(value)
+    spec = _table(value, key, where, {"progress", "location", "status_uri", "headers"})
+    status_uri = spec.get("status_uri")
+    if status_uri is not None:
+        if not isinstance(status_uri, list):
+            raise where.error(f"{key}.status_uri", "expected a list of [code, uri] pairs")
+        status_uri = [tuple(p) if isinstance(p, list) else p for p in status_uri]
+    progress = spec.get("progress")
+    if isinstance(progress, list):
+        progress = tuple(progress)
+    return processing(
+        progress,
+        location=spec.get("location"),
+        status_uri=status_uri,
+        headers=_headers(spec.get("headers"), f"{key}.headers", where),
+    )
+
+
+def _early_hints(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, list):
+        return early_hints(*value)
+    spec = _table(value, key, where, {"links", "headers"})
+    links = spec.get("links", [])
+    if not isinstance(links, list):
+        raise where.error(f"{key}.links", "expected a list of Link values")
+    return early_hints(*links, headers=_headers(spec.get("headers"), f"{key}.headers", where))
+
+
+def _pause(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, Mapping):
+        value = _table(value, key, where, {"seconds"}).get("seconds")
+    return pause(value)
+
+
+def _read_body(value: Any, key: str, where: _Where) -> Step:
+    if value is True or value == {}:
+        return read_body()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return read_body(value)
+    return read_body(_table(value, key, where, {"upto"}).get("upto"))
+
+
+_RESPOND_KEYS = {
+    "status",
+    "body",
+    "body_base64",
+    "chunks",
+    "json",
+    "headers",
+    "reason",
+    "chunked",
+    "cut",
+    "drip",
+}
+
+
+def _respond(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return respond(value)
+    spec = _table(value, key, where, _RESPOND_KEYS)
+    body: Any = _bytes(spec, key, where)
+    if body is None:
+        body = spec.get("body", b"")
+    if "chunks" in spec:
+        chunks = spec["chunks"]
+        if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
+            raise where.error(f"{key}.chunks", "expected a list of strings")
+        body = [c.encode() for c in chunks]
+    step = respond(
+        spec.get("status", 200),
+        body,
+        _headers(spec.get("headers"), f"{key}.headers", where),
+        reason=spec.get("reason"),
+        json=spec.get("json"),
+        chunked=bool(spec.get("chunked", False)),
+    )
+    if "cut" in spec:
+        cut = _table(spec["cut"], f"{key}.cut", where, {"at", "unit", "how", "seconds"})
+        if "at" not in cut:
+            raise where.error(f"{key}.cut.at", "missing (the byte offset of the cut)")
+        step = step.cut(
+            cut["at"], cut.get("unit", "body"), cut.get("how", "close"), seconds=cut.get("seconds")
+        )
+    if "drip" in spec:
+        drip = _table(
+            spec["drip"], f"{key}.drip", where, {"bytes_per_second", "chunk", "interval", "head"}
+        )
+        step = step.drip(
+            drip.get("bytes_per_second"),
+            chunk=drip.get("chunk"),
+            interval=drip.get("interval"),
+            head=bool(drip.get("head", False)),
+        )
+    return step
+
+
+def _drop(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, Mapping):
+        value = _table(value, key, where, {"how"}).get("how", "close")
+    return drop(value)
+
+
+def _stall(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, Mapping):
+        value = _table(value, key, where, {"seconds"}).get("seconds")
+    return stall(value)
+
+
+def _raw(value: Any, key: str, where: _Where) -> Step:
+    if isinstance(value, str):
+        return raw(value.encode("latin-1"))
+    spec = _table(value, key, where, {"text", "base64"})
+    if "base64" in spec:
+        data = _bytes({"body_base64": spec["base64"]}, key, where)
+        assert data is not None
+        return raw(data)
+    return raw(str(spec.get("text", "")).encode("latin-1"))
+
+
+#: Step name in a scenario file -> builder. Other modules add theirs here.
+STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
+    "interim": _interim,
+    "processing": _processing,
+    "early_hints": _early_hints,
+    "pause": _pause,
+    "read_body": _read_body,
+    "respond": _respond,
+    "drop": _drop,
+    "stall": _stall,
+    "raw": _raw,
+}
+
+
+def _step(value: Any, key: str, where: _Where) -> Step:
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise where.error(
+            key, f"a step is a table with exactly one key, one of: {', '.join(STEP_BUILDERS)}"
+        )
+    ((name, spec),) = value.items()
+    builder = STEP_BUILDERS.get(name)
+    if builder is None:
+        raise where.error(
+            f"{key}.{name}", f"unknown step (expected one of: {', '.join(STEP_BUILDERS)})"
+        )
+    try:
+        return builder(spec, f"{key}.{name}", where)
+    except ScenarioError as exc:
+        if str(exc).startswith(where.filename + ":"):
+            raise
+        raise where.error(f"{key}.{name}", str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise where.error(f"{key}.{name}", str(exc)) from None
+
+
+_EXPECT_KEYS = {"method", "path", "times", "ordered", "name", "match", "steps"}
+_MATCH_KEYS = {"query", "headers", "body", "json"}
+
+
+def _expectation(value: Any, key: str, where: _Where) -> Expectation:
+    spec = _table(value, key, where, _EXPECT_KEYS)
+    if "path" not in spec:
+        raise where.error(f"{key}.path", 'missing (the request path, e.g. "/jobs")')
+    match = _table(spec.get("match", {}), f"{key}.match", where, _MATCH_KEYS)
+    steps_spec = spec.get("steps")
+    if not isinstance(steps_spec, list) or not steps_spec:
+        raise where.error(f"{key}.steps", "missing: add [[expect.steps]] tables")
+    steps = [_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
+    try:
+        expectation = Expectation(
+            spec.get("method"),
+            spec["path"],
+            query=match.get("query"),
+            headers=match.get("headers"),
+            body=match.get("body"),
+            json=match.get("json"),
+            times=spec.get("times"),
+            ordered=spec.get("ordered", False),
+            name=spec.get("name"),
+        )
+        expectation.respond(*steps)
+    except ScenarioError as exc:
+        raise where.error(key, str(exc)) from None
+    return expectation
+
+
+#: Top-level table name -> builder of resources. Resource modules add theirs here.
+RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {}
+
+
+def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation | Resource]:
+    """Build the expectations and resources of an already-parsed scenario document."""
+    where = _Where(filename)
+    allowed = {"expect", "title", "description", *RESOURCE_BUILDERS}
+    _table(data, "(top level)", where, allowed)
+    items: list[Expectation | Resource] = []
+    expect = data.get("expect", [])
+    if not isinstance(expect, list):
+        raise where.error("expect", "expected [[expect]] tables")
+    items.extend(_expectation(e, f"expect[{i}]", where) for i, e in enumerate(expect))
+    for name, builder in RESOURCE_BUILDERS.items():
+        specs = data.get(name, [])
+        if not isinstance(specs, list):
+            raise where.error(name, f"expected [[{name}]] tables")
+        items.extend(builder(s, f"{name}[{i}]", where) for i, s in enumerate(specs))
+    return items
+
+
+def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
+    """Read a TOML scenario file.
+
+    :raises ScenarioError: naming the file, the key and what was expected.
+    """
+    filename = fspath(path)
+    try:
+        with open(filename, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ScenarioError(f"{filename}: no such scenario file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{filename}: not valid TOML: {exc}") from None
+    return parse_scenario(data, filename)

@@ -1,0 +1,326 @@
+"""``MockServer``: the anyio listener, one task per connection, in two modes.
+
+- Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
+  reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
+  to that loop (``portal.call``), so the state has one owner.
+- In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
+  loop (asyncio or trio), and calls touch the state directly.
+
+Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. Every connection
+handler catches what it raises and records it, so one broken connection never stops the
+listener (an exception escaping ``listener.serve`` would take the whole listener down).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import traceback
+from collections.abc import AsyncGenerator, Callable, Mapping
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from os import PathLike
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+from anyio import AsyncContextManagerMixin
+from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+
+from ._connection import ServerConnection
+from ._driver import ConnectionDriver
+from ._errors import ServerStateError
+from ._journal import Event, ExchangeLog, Journal
+from ._matching import Expectation
+from ._portal import portal_provider
+from ._resource import Resource
+from ._state import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_SPOOL_THRESHOLD,
+    ServerConfig,
+    ServerState,
+)
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Resource)
+
+
+class MockServer(AsyncContextManagerMixin):
+    """A programmable HTTP/1.1 server for testing HTTP clients.
+
+    .. code-block:: python
+
+        with mp.MockServer() as srv:                      # thread mode: any client
+            srv.expect("POST", "/jobs").respond(
+                mp.processing('0/2 "Herding cats"'),
+                mp.pause(0.05),
+                mp.respond(201, b"created\\n"),
+            )
+            ...  # drive the client under test at srv.url("/jobs")
+            assert [i.status for i in srv.journal.last.interims] == [102]
+
+        async with mp.MockServer() as srv: ...            # in the caller's event loop
+
+    :param host: the address to listen on; loopback unless you say otherwise.
+    :param port: the port, 0 for an ephemeral one.
+    :param backend: thread mode's event loop, ``"asyncio"`` or ``"trio"``.
+    :param backend_options: passed to ``anyio.run`` for that loop.
+    :param max_header_size: largest request head before a 431.
+    :param max_body_size: largest request body before a 413.
+    :param spool_threshold: request bodies past this size are kept on disk.
+    :param unmatched_status: the status of the answer to an unexpected request.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backend: str = "asyncio",
+        backend_options: Mapping[str, Any] | None = None,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
+        unmatched_status: int = 500,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._backend = backend
+        self._backend_options = backend_options
+        self._state = ServerState(
+            ServerConfig(max_header_size, max_body_size, spool_threshold, unmatched_status)
+        )
+        self._port: int | None = None
+        self._mode: str | None = None  # "thread" or "loop" while running
+        self._loop_thread: int | None = None
+        self._stop_event: anyio.Event | None = None
+        self._portal: BlockingPortal | None = None
+        self._provider: BlockingPortalProvider | None = None
+        self._future: Future[None] | None = None
+
+    # ---- addresses -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._port is None:
+            raise ServerStateError("the server is not running: use `with MockServer() as srv`")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._mode is not None
+
+    def url(self, path: str = "/") -> str:
+        """The URL of ``path`` on this server, e.g. ``http://127.0.0.1:40123/jobs``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if not path.startswith("/"):
+            path = "/" + path
+        return f"http://{host}:{self.port}{path}"
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self._port}" if self._port is not None else "not running"
+        return f"<MockServer {where}>"
+
+    # ---- scripting -------------------------------------------------------------------------
+
+    def expect(
+        self,
+        method: str | None,
+        path: str | re.Pattern[str] | Callable[[str], bool],
+        *,
+        query: Any = None,
+        headers: Any = None,
+        body: bytes | str | Callable[[bytes], bool] | None = None,
+        json: object = None,
+        times: int | None = None,
+        ordered: bool | str = False,
+        name: str | None = None,
+    ) -> Expectation:
+        """Expect requests like this one; answer them with ``.respond(*steps)``.
+
+        :param method: the method, or None (or ``"*"``) for any.
+        :param path: the exact path, a compiled regex (full match) or a predicate.
+        :param query: a mapping of parameters that must be present with these values (values
+            may be regexes or predicates), the exact raw query string, or a predicate.
+        :param headers: a mapping of header name to value (or regex or predicate).
+        :param body: the exact body (bytes or str) or a predicate on the bytes.
+        :param json: a value the body must parse to.
+        :param times: answer this many requests, and fail ``check()`` if fewer came;
+            None (the default) answers any number.
+        :param ordered: True, or a group name: such expectations must be met in the order they
+            were added (each once unless ``times`` says otherwise).
+        :param name: a label for reports.
+        """
+        expectation = Expectation(
+            method,
+            path,
+            query=query,
+            headers=headers,
+            body=body,
+            json=json,
+            times=times,
+            ordered=ordered,
+            name=name,
+        )
+        expectation._apply = self._call
+        self._call(self._state.add_expectation, expectation)
+        return expectation
+
+    def mount(self, resource: R) -> R:
+        """Serve every request under ``resource.path`` with this stateful resource."""
+        resource._attach(self._call)
+        self._call(self._state.mount, resource)
+        return resource
+
+    def load(self, path: str | PathLike[str]) -> list[Expectation | Resource]:
+        """Add the expectations and resources of a TOML scenario file.
+
+        :raises ScenarioError: naming the file and the key when the file is invalid.
+        """
+        from ._scenario import load_scenario
+
+        added: list[Expectation | Resource] = []
+        for item in load_scenario(path):
+            if isinstance(item, Resource):
+                added.append(self.mount(item))
+            else:
+                item._apply = self._call
+                self._call(self._state.add_expectation, item)
+                added.append(item)
+        return added
+
+    def on_event(self, listener: Callable[[ExchangeLog, Event], None]) -> None:
+        """Call ``listener(exchange_log, event)`` on the server's loop for every journal event
+        as it happens (the standalone CLI prints them)."""
+        self._call(self._state.listeners.append, listener)
+
+    @property
+    def journal(self) -> Journal:
+        """A snapshot of every exchange so far (see ``Journal``)."""
+        return self._call(self._state.journal)
+
+    def check(self) -> None:
+        """Raise ``ExpectationError`` naming every problem recorded so far: requests that
+        matched nothing, expectations with ``times=N`` not fully used, handler and scenario
+        errors, malformed requests. The message shows the timelines involved."""
+        error = self._call(self._state.check_error)
+        if error is not None:
+            raise error
+
+    def reset(self) -> None:
+        """Forget expectations, resources, the journal and recorded problems."""
+        self._call(self._state.reset)
+
+    # ---- reaching the state ----------------------------------------------------------------
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` where the server state lives."""
+        on_loop = threading.get_ident() == self._loop_thread
+        if self._mode == "thread" and not on_loop:
+            assert self._portal is not None
+            return self._portal.call(fn, *args)
+        if self._mode == "loop" and not on_loop:
+            try:
+                return anyio.from_thread.run_sync(fn, *args)
+            except RuntimeError:
+                raise ServerStateError(
+                    "this server runs in another thread's event loop; call it from that loop, "
+                    "from a worker thread of anyio.to_thread.run_sync, or use thread mode "
+                    "(`with MockServer()`)"
+                ) from None
+        return fn(*args)
+
+    # ---- thread mode -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start in a background event-loop thread (what ``with MockServer()`` does)."""
+        if self._mode is not None:
+            raise ServerStateError("the server is already running")
+        provider = portal_provider(self._backend, self._backend_options)
+        portal = provider.__enter__()
+        try:
+            self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+        except BaseException:
+            provider.__exit__(None, None, None)
+            raise
+        self._portal, self._provider, self._mode = portal, provider, "thread"
+        return self
+
+    def stop(self) -> None:
+        """Stop a thread-mode server: close the listener and every connection."""
+        if self._mode != "thread":
+            if self._mode == "loop":
+                raise ServerStateError("an in-loop server stops when its `async with` ends")
+            return
+        assert self._portal is not None
+        assert self._provider is not None
+        assert self._future is not None
+        try:
+            self._portal.call(self._request_stop)
+            self._future.result()
+        finally:
+            provider = self._provider
+            self._mode = self._portal = self._provider = self._future = None
+            self._loop_thread = None
+            provider.__exit__(None, None, None)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- in-loop mode ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
+        if self._mode is not None:
+            raise ServerStateError("the server is already running")
+        async with anyio.create_task_group() as tg:
+            self._port = await tg.start(self._serve)
+            self._mode = "loop"
+            try:
+                yield self
+            finally:
+                self._mode = None
+                self._request_stop()
+                self._loop_thread = None
+
+    # ---- serving ---------------------------------------------------------------------------
+
+    def _request_stop(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
+        listener = await anyio.create_tcp_listener(
+            local_host=self.host, local_port=self._requested_port
+        )
+        self._stop_event = anyio.Event()
+        self._loop_thread = threading.get_ident()
+        port: int = listener.extra(SocketAttribute.local_port)
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, self._handle, tg)
+            task_status.started(port)
+            await self._stop_event.wait()
+            tg.cancel_scope.cancel()
+
+    async def _handle(self, stream: SocketStream) -> None:
+        driver = ConnectionDriver(stream)
+        try:
+            peer = stream.extra(SocketAttribute.remote_address)
+            connection = ServerConnection(self._state, anyio.current_time, str(peer))
+            await driver.run(connection.run())
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
+        finally:
+            await driver.aclose()

@@ -1,0 +1,240 @@
+"""Everything one server knows: configuration, expectations, resources, journal, problems.
+
+It lives on the server's event loop; the I/O layer and the public ``MockServer`` reach it from
+there only. ``serve`` is the dispatch program: expectations first, then mounted resources, then
+the explained error for a request nobody expected.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from ._actions import CallHandler, Program
+from ._errors import ExpectationError, ScenarioError
+from ._exchange import ExchangeContext, plain_response, run_script
+from ._headers import Headers
+from ._journal import Event, Exchange, ExchangeLog, Journal
+from ._matching import Expectation, Registry, RequestView, Selection
+from ._problems import Problem, problems_error
+from ._resource import Resource
+from ._steps import Script, Step
+
+EventListener = Callable[[ExchangeLog, Event], None]
+SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
+
+
+DEFAULT_MAX_HEADER_SIZE = 16 * 1024
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits and defaults of one server."""
+
+    #: Largest request head (request line and headers) before a 431.
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
+    #: Largest request body before a 413.
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    #: Request bodies larger than this are kept in a temporary file, not in memory.
+    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD
+    #: The status of the answer to a request that matched nothing.
+    unmatched_status: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("max_header_size", "max_body_size", "spool_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ScenarioError(f"{name} must be an integer >= 0, got {value!r}")
+        if not 400 <= self.unmatched_status <= 599:
+            raise ScenarioError("unmatched_status must be a 4xx or 5xx status")
+
+
+class ServerState:
+    """The state of one server, owned by its event loop."""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.registry = Registry()
+        self.resources: list[Resource] = []
+        self.logs: list[ExchangeLog] = []
+        self.problems: list[Problem] = []
+        self.listeners: list[EventListener] = []
+        self._connection_ids = itertools.count(1)
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def next_connection_id(self) -> int:
+        return next(self._connection_ids)
+
+    def new_exchange(
+        self,
+        *,
+        connection: int,
+        started: float,
+        method: str,
+        target: str,
+        http_version: str,
+        headers: Headers,
+    ) -> ExchangeLog:
+        log = ExchangeLog(
+            len(self.logs) + 1,
+            connection,
+            started,
+            method=method,
+            target=target,
+            http_version=http_version,
+            headers=headers,
+            spool_threshold=self.config.spool_threshold,
+        )
+        if self.listeners:
+            log.listeners = self.listeners
+        self.logs.append(log)
+        return log
+
+    def record(self, kind: str, message: str, exchange: int | None = None) -> None:
+        self.problems.append(Problem(kind, message, exchange))
+
+    def journal(self) -> Journal:
+        return Journal([log.snapshot() for log in self.logs])
+
+    def check_error(self) -> ExpectationError | None:
+        """The error ``check()`` raises, or None when all is well."""
+        problems = list(self.problems)
+        problems.extend(
+            Problem(
+                "unconsumed", f"{exp.describe()} expected {exp.times} request(s), got {exp.calls}"
+            )
+            for exp in self.registry.unconsumed()
+        )
+        if not problems:
+            return None
+        return problems_error(problems, self.journal())
+
+    def reset(self) -> None:
+        self.registry.clear()
+        for resource in self.resources:
+            resource.reset()
+        self.resources.clear()
+        for log in self.logs:
+            log.body.close()
+        self.logs.clear()
+        self.problems.clear()
+
+    def add_expectation(self, expectation: Expectation) -> None:
+        self.registry.add(expectation)
+
+    def mount(self, resource: Resource) -> None:
+        for other in self.resources:
+            if other.path == resource.path:
+                raise ScenarioError(f"a resource is already mounted at {resource.path}")
+        self.resources.append(resource)
+
+    # ---- dispatch --------------------------------------------------------------------------
+
+    def serve(self, ctx: ExchangeContext) -> Program[None]:
+        """Answer one request."""
+        if not (yield from self._within_limits(ctx)):
+            return
+        view = _view(ctx, None)
+        selection = self.registry.select(view)
+        if selection.needs_body:
+            yield from ctx.read_body()
+            if ctx.closed:
+                return
+            view = _view(ctx, ctx.log.body.read())
+            selection = self.registry.select(view)
+        if selection.expectation is not None:
+            exp = selection.expectation
+            exp.calls += 1
+            ctx.log.handled_by = exp.describe()
+            yield from self._run_expectation(ctx, exp)
+            return
+        for resource in self.resources:
+            if resource.handles(view.path):
+                ctx.log.handled_by = resource.describe()
+                yield from resource.serve(ctx)
+                return
+        yield from self._unexpected(ctx, view, selection)
+
+    def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
+        declared = ctx.declared_length
+        limit = self.config.max_body_size
+        if declared is not None and declared > limit:
+            self.record(
+                "limit",
+                f"Content-Length {declared} exceeds max_body_size={limit}",
+                ctx.log.index,
+            )
+            yield from ctx.respond(
+                plain_response(413, f"request body of {declared} bytes exceeds {limit}\n"),
+                read_first=False,
+            )
+            return False
+        return True
+
+    def _run_expectation(self, ctx: ExchangeContext, exp: Expectation) -> Program[None]:
+        handler = exp.handler
+        if handler is None:
+            yield from run_script(ctx, exp.script)
+            return
+        if exp.is_async_handler:
+            failure = yield CallHandler(handler, ctx)  # type: ignore[arg-type]
+            if failure is not None:
+                yield from ctx.handler_failed(failure)
+            return
+        yield from ctx.read_body()
+        if ctx.closed:
+            return
+        try:
+            result = cast(SyncHandler, handler)(ctx.log.snapshot())
+            steps = [result] if isinstance(result, Step) else list(result)
+            script = Script.of(steps)
+        except Exception as exc:
+            yield from ctx.handler_failed(exc)
+            return
+        yield from run_script(ctx, script)
+
+    def _unexpected(self, ctx: ExchangeContext, view: RequestView, sel: Selection) -> Program[None]:
+        yield from ctx.read_body()
+        if ctx.closed:
+            return
+        view = _view(ctx, ctx.log.body.read() if ctx.body_done else None)
+        request = f"{view.method} {ctx.log.target}"
+        if sel.out_of_order is not None and sel.waiting_for is not None:
+            kind = "out-of-order"
+            message = (
+                f"{request} matched {sel.out_of_order.describe()}, but its ordered group is "
+                f"waiting for {sel.waiting_for.describe()} first"
+            )
+        else:
+            kind = "unmatched"
+            message = f"{request} matched no expectation"
+            closest = self.registry.closest(view)
+            if closest:
+                message += "; closest:"
+                for exp, reasons in closest:
+                    message += f"\n    - {exp.describe()}: " + "; ".join(reasons or ["matched"])
+            else:
+                message += " (none are defined)"
+        self.record(kind, message, ctx.log.index)
+        yield from ctx.respond(
+            plain_response(self.config.unmatched_status, f"mockprogress: {message}\n"),
+            read_first=False,
+        )
+
+
+def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
+    log = ctx.log
+    snapshot = log.snapshot()
+    return RequestView(
+        method=log.method,
+        path=snapshot.path,
+        query=snapshot.query,
+        raw_query=snapshot.raw_query,
+        headers=log.headers,
+        body=body,
+    )

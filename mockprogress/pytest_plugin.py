@@ -1,0 +1,141 @@
+"""The pytest plugin: a fresh mockprogress server per test, checked at teardown.
+
+Registered through the ``pytest11`` entry point ``mockprogress``; disable it with
+``-p no:mockprogress``. It imports the server only inside the fixtures, so pytest runs of
+projects that merely have mockprogress installed pay nothing for it.
+
+Options (``pytest.ini`` / ``pyproject.toml``):
+
+- ``mockprogress_check_at_teardown`` (bool, default true): call ``check()`` after each test.
+- ``mockprogress_backend`` (``asyncio`` or ``trio``): the event loop of thread-mode servers.
+- ``mockprogress_host`` (default ``127.0.0.1``): the address servers listen on.
+
+Per test: ``@pytest.mark.mockprogress(check_at_teardown=False, max_body_size=..., ...)`` takes
+those options and any keyword of ``MockServer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._server import MockServer
+
+_SERVERS = pytest.StashKey[list["MockServer"]]()
+_SERVER_OPTIONS = {"max_header_size", "max_body_size", "spool_threshold", "unmatched_status"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "mockprogress_check_at_teardown",
+        type="bool",
+        default=True,
+        help="mockprogress: fail a test whose server recorded problems (default: true)",
+    )
+    parser.addini(
+        "mockprogress_backend",
+        default="asyncio",
+        help="mockprogress: event loop of thread-mode servers, asyncio or trio",
+    )
+    parser.addini(
+        "mockprogress_host",
+        default="127.0.0.1",
+        help="mockprogress: address the fixtures' servers listen on",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "mockprogress(check_at_teardown=True, backend=None, host=None, **server_options): "
+        "options for the mockprogress fixtures of this test",
+    )
+
+
+def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]:
+    config = request.config
+    marker = request.node.get_closest_marker("mockprogress")
+    options: dict[str, Any] = {}
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.mockprogress takes keyword arguments only")
+        options = dict(marker.kwargs)
+    check = bool(options.pop("check_at_teardown", config.getini("mockprogress_check_at_teardown")))
+    backend = str(options.pop("backend", config.getini("mockprogress_backend")))
+    options.setdefault("host", config.getini("mockprogress_host"))
+    unknown = set(options) - _SERVER_OPTIONS - {"host"}
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.mockprogress: unknown option(s) {', '.join(sorted(unknown))}"
+        )
+    return check, backend, options
+
+
+@pytest.fixture(scope="session")
+def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[None]:
+    """Keeps the thread-mode event loop alive for the session, so each test's fresh server
+    costs a listener rather than a thread."""
+    from ._portal import portal_provider
+
+    with portal_provider(str(pytestconfig.getini("mockprogress_backend"))):
+        yield
+
+
+@pytest.fixture
+def mockprogress_server(
+    request: pytest.FixtureRequest, _mockprogress_loop: None
+) -> Iterator[MockServer]:
+    """A fresh mockprogress server for this test, in a background thread.
+
+    Works with any client, sync or async, from sync and async tests alike. Script it with
+    ``expect(method, path).respond(*steps)``, point the client at ``url(path)``, then assert
+    on ``journal``. At teardown the server stops and ``check()`` runs: a request that matched
+    nothing, an unused ``times=N`` expectation, a handler error or a malformed request fails
+    the test, and failure reports carry the exchange timeline.
+
+    Opt out of the check with ``@pytest.mark.mockprogress(check_at_teardown=False)``.
+    """
+    from ._server import MockServer
+
+    check, backend, options = _options(request)
+    server = MockServer(backend=backend, **options)
+    request.node.stash.setdefault(_SERVERS, []).append(server)
+    with server:
+        yield server
+    if check:
+        server.check()
+
+
+@pytest.fixture
+async def mockprogress_async_server(
+    request: pytest.FixtureRequest, anyio_backend: Any
+) -> AsyncIterator[MockServer]:
+    """A fresh mockprogress server running in the test's own event loop (asyncio or trio).
+
+    For ``@pytest.mark.anyio`` tests whose client is async. A blocking client called directly
+    from the test would starve the server: run it with ``anyio.to_thread.run_sync`` or use
+    ``mockprogress_server``. Checked at teardown like ``mockprogress_server``.
+    """
+    from ._server import MockServer
+
+    check, _backend, options = _options(request)
+    server = MockServer(**options)
+    request.node.stash.setdefault(_SERVERS, []).append(server)
+    async with server:
+        yield server
+    if check:
+        server.check()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield  # type: ignore[assignment]
+    if report.failed:
+        servers: list[MockServer] = item.stash.get(_SERVERS, [])
+        for i, server in enumerate(servers):
+            title = "mockprogress journal" + (f" (server {i + 1})" if i else "")
+            report.sections.append((title, server.journal.to_text()))
+    return report  # type: ignore[return-value]
