@@ -129,7 +129,8 @@ class ServerConnection:
         log.bytes_received = self.bytes_in
         status = exc.error_status_hint
         log.event(log.started, "error", "in", f"malformed request: {exc}")
-        self.state.record("malformed-request", f"malformed request: {exc}", log.index)
+        kind = "limit" if status == 431 else "malformed-request"
+        self.state.record(kind, f"malformed request: {exc}", log.index)
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             step = plain_response(status, f"malformed request: {exc}\n")
             body = step.content

@@ -103,27 +103,32 @@ class ConnectionDriver:
         raise TypeError(f"unknown action {action!r}")
 
     async def close(self, how: str) -> None:
+        """End the connection with a FIN (after draining the client's input) or an RST."""
         if self.closed:
             return
         self.closed = True
-        if how == "reset":
-            await self._flush()
-            with contextlib.suppress(OSError):
-                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        else:
-            with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
-                await self.stream.send_eof()
-                with anyio.move_on_after(DRAIN_SECONDS):
-                    while await self.stream.receive(65536):
-                        pass
-        with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
-            await self.stream.aclose()
+        try:
+            if how == "reset":
+                await self._flush()
+                with contextlib.suppress(OSError):
+                    linger = struct.pack("ii", 1, 0)
+                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            else:
+                with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
+                    await self.stream.send_eof()
+                    with anyio.move_on_after(DRAIN_SECONDS):
+                        while await self.stream.receive(65536):
+                            pass
+        finally:
+            await self._release()
 
     async def aclose(self) -> None:
         """Close without ceremony (the server is stopping or the program ended)."""
-        if self.closed:
-            return
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            await self._release()
+
+    async def _release(self) -> None:
         with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
             await self.stream.aclose()
 

@@ -64,6 +64,15 @@ class ExchangeContext:
         expect = (self.headers.get("expect") or "").lower()
         self.expects_continue = not self.is_http10 and expect == "100-continue"
         self.declared_length = _declared_length(self.headers)
+        # The size of the request head as sent (h11 enforces its limit only on heads that
+        # arrive in several reads, so the server checks whole heads against it too).
+        self.head_size = (
+            len(request.method)
+            + len(request.target)
+            + 12
+            + sum(len(n) + len(v) + 4 for n, v in request.headers.raw_items())
+            + 2
+        )
         self.has_body = self.declared_length != 0
         self.continue_sent = False
         self.body_started = False
@@ -409,6 +418,10 @@ class ExchangeContext:
                 plain_response(500, "mockprogress: the script ended without a final response\n"),
                 read_first=False,
             )
+        if not self.has_body and not self.closed and self.conn.h11.their_state is h11.SEND_BODY:
+            # A request without a body still ends with an h11 EndOfMessage; take it so the
+            # connection can go on to the next request.
+            yield from self.conn.next_event()
         self.log.ended = self.now
 
     def handler_failed(self, exc: BaseException) -> Program[None]:

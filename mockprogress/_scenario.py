@@ -104,6 +104,8 @@ def _interim(value: Any, key: str, where: _Where) -> Step:
 def _processing(value: Any, key: str, where: _Where) -> Step:
     if isinstance(value, str):
         return processing(value)
+    if isinstance(value, list):
+        return processing(tuple(value))
     spec = _table(value, key, where, {"progress", "location", "status_uri", "headers"})
     status_uri = spec.get("status_uri")
     if status_uri is not None:

@@ -161,6 +161,11 @@ class ServerState:
         yield from self._unexpected(ctx, view, selection)
 
     def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
+        if ctx.head_size > self.config.max_header_size:
+            message = f"request head of {ctx.head_size} bytes exceeds max_header_size"
+            self.record("limit", f"{message}={self.config.max_header_size}", ctx.log.index)
+            yield from ctx.respond(plain_response(431, message + "\n"), read_first=False)
+            return False
         declared = ctx.declared_length
         limit = self.config.max_body_size
         if declared is not None and declared > limit:

@@ -7,6 +7,11 @@ from http import HTTPStatus
 # Codes the stdlib does not name: drafts and the reference demo's dialect.
 _EXTRA = {
     104: "Upload Resumption Supported",  # draft-ietf-httpbis-resumable-upload §5
+    # RFC 9110 renamed these; Python 3.11's HTTPStatus still has the RFC 7231 phrases.
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
     199: "Acknowledge",  # awwright/http-progress demo
     299: "Incomplete Resource",  # awwright/http-progress demo (the drafts' "2__")
     460: "Checksum Mismatch",  # tus 1.0 checksum extension

@@ -106,7 +106,7 @@ def mockprogress_server(
     with server:
         yield server
     if check:
-        server.check()
+        _check(server)
 
 
 @pytest.fixture
@@ -127,7 +127,17 @@ async def mockprogress_async_server(
     async with server:
         yield server
     if check:
+        _check(server)
+
+
+def _check(server: MockServer) -> None:
+    """Fail with the problems and timelines, without the plugin's own traceback."""
+    from ._errors import ExpectationError
+
+    try:
         server.check()
+    except ExpectationError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

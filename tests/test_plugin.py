@@ -1,0 +1,263 @@
+"""The pytest plugin, run inside pytester: fixtures, teardown checks, marker, report section."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+HEADER = """
+import http.client
+import pytest
+import mockprogress as mp
+
+def get(srv, path, method="GET"):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    conn.request(method, path)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, body
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(HEADER + source)
+    return pytester.runpytest(*args)
+
+
+def test_a_passing_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_ok(mockprogress_server):
+    mockprogress_server.expect("GET", "/").respond(mp.respond(200, b"hi"))
+    assert get(mockprogress_server, "/") == (200, b"hi")
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_an_unmatched_request_fails_at_teardown_with_the_timeline(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+def test_unmatched(mockprogress_server):
+    mockprogress_server.expect("POST", "/jobs").respond(mp.respond(201))
+    assert get(mockprogress_server, "/nope")[0] == 500
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unmatched*",
+            "mockprogress recorded 1 problem(s):",
+            "*[[]unmatched] (exchange #1) GET /nope matched no expectation; closest:",
+            "*expect POST /jobs: method: wanted POST, got GET; path: wanted '/jobs', got '/nope'",
+            "*timeline:",
+            "*#1 GET /nope HTTP/1.1*",
+            "*-> 500 Internal Server Error",
+        ]
+    )
+
+
+def test_an_unconsumed_expectation_fails_at_teardown(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_unconsumed(mockprogress_server):
+    mockprogress_server.expect("GET", "/twice", times=2).respond(mp.respond(200))
+    get(mockprogress_server, "/twice")
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*expect GET /twice expected 2 request(s), got 1*"])
+
+
+def test_a_handler_error_fails_at_teardown(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_handler(mockprogress_server):
+    def handler(request):
+        raise KeyError("missing thing")
+    mockprogress_server.expect("GET", "/h").respond_with(handler)
+    assert get(mockprogress_server, "/h")[0] == 500
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*[[]handler-error]*KeyError('missing thing')*"])
+
+
+def test_a_malformed_request_fails_at_teardown(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import socket
+def test_malformed(mockprogress_server):
+    s = socket.create_connection(("127.0.0.1", mockprogress_server.port))
+    s.sendall(b"GARBAGE\\r\\n\\r\\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 400")
+    s.close()
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*[[]malformed-request]*"])
+
+
+def test_the_marker_opts_out_of_the_check(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.mockprogress(check_at_teardown=False)
+def test_unmatched_on_purpose(mockprogress_server):
+    assert get(mockprogress_server, "/nope")[0] == 500
+    with pytest.raises(mp.ExpectationError):
+        mockprogress_server.check()
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_ini_option_opts_out_for_the_whole_suite(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmockprogress_check_at_teardown = false\n")
+    result = run(
+        pytester,
+        """
+def test_unmatched(mockprogress_server):
+    assert get(mockprogress_server, "/nope")[0] == 500
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_marker_passes_server_options(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.mockprogress(check_at_teardown=False, unmatched_status=404, max_body_size=5)
+def test_options(mockprogress_server):
+    assert get(mockprogress_server, "/nope")[0] == 404
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_an_unknown_marker_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.mockprogress(chek_at_teardown=False)
+def test_typo(mockprogress_server):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown option(s) chek_at_teardown*"])
+
+
+def test_a_failing_test_report_carries_the_journal(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_fails(mockprogress_server):
+    mockprogress_server.expect("POST", "/jobs").respond(
+        mp.processing('0/1 "Herding cats"'), mp.respond(201))
+    get(mockprogress_server, "/jobs", "POST")
+    assert False, "the client did the wrong thing"
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- mockprogress journal -*",
+            "#1 POST /jobs HTTP/1.1  [connection 1, expect POST /jobs]",
+            '*-> 102 Processing  Progress: 0/1 "Herding cats"',
+            "*-> 201 Created",
+        ]
+    )
+
+
+def test_fresh_server_per_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+ports = []
+@pytest.mark.parametrize("n", range(3))
+def test_fresh(mockprogress_server, n):
+    assert len(mockprogress_server.journal) == 0
+    ports.append(mockprogress_server.port)
+    mockprogress_server.expect("GET", "/").respond(mp.respond(200))
+    get(mockprogress_server, "/")
+
+def test_ports_differ():
+    assert len(set(ports)) == 3
+""",
+    )
+    result.assert_outcomes(passed=4)
+
+
+def test_thread_mode_fixture_in_an_async_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import anyio
+@pytest.mark.anyio
+async def test_async(mockprogress_server, anyio_backend):
+    mockprogress_server.expect("GET", "/").respond(mp.respond(200, b"async ok"))
+    status, body = await anyio.to_thread.run_sync(get, mockprogress_server, "/")
+    assert body == b"async ok"
+""",
+    )
+    result.assert_outcomes(passed=2)  # asyncio and trio
+
+
+def test_the_in_loop_fixture(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import anyio
+@pytest.mark.anyio
+async def test_in_loop(mockprogress_async_server):
+    srv = mockprogress_async_server
+    srv.expect("GET", "/").respond(mp.respond(200, b"in loop"))
+    async with await anyio.connect_tcp("127.0.0.1", srv.port) as s:
+        await s.send(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+        data = b""
+        try:
+            while True:
+                data += await s.receive()
+        except anyio.EndOfStream:
+            pass
+    assert data.endswith(b"in loop")
+
+@pytest.mark.anyio
+async def test_in_loop_checked(mockprogress_async_server):
+    async with await anyio.connect_tcp("127.0.0.1", mockprogress_async_server.port) as s:
+        await s.send(b"GET /unexpected HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+        assert (await s.receive()).startswith(b"HTTP/1.1 500")
+""",
+    )
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(["*GET /unexpected matched no expectation*"])
+
+
+def test_fixture_docs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "mockprogress_async_server -- *",
+            "*A fresh mockprogress server running in the test's own event loop (asyncio or trio).",
+            "mockprogress_server -- *",
+            "*A fresh mockprogress server for this test, in a background thread.",
+        ]
+    )
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.mockprogress(check_at_teardown=True*"])
