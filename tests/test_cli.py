@@ -33,7 +33,9 @@ def serve(*args: str) -> Iterator[Served]:
         assert proc.stdout is not None
         line = proc.stdout.readline().rstrip("\n")
         match = READY.match(line)
-        assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        assert match, (
+            f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        )
         yield Served(proc, match.group(1))
     finally:
         if proc.poll() is None:
@@ -75,13 +77,17 @@ def test_events_are_printed_as_they_happen_and_sigterm_stops(demo: Served) -> No
     assert demo.proc.returncode == 0
     lines = out.splitlines()
     assert any(re.search(r"#1 <- GET /early HTTP/1.1$", line) for line in lines)
-    assert any("#1 -> 103 Early Hints  Link: </style.css>; rel=preload; as=style" in line for line in lines)
+    assert any(
+        "#1 -> 103 Early Hints  Link: </style.css>; rel=preload; as=style" in line for line in lines
+    )
     assert any(re.search(r"#1 -> 200 OK$", line) for line in lines)
 
 
 def test_serves_the_given_scenario_files(tmp_path: Path) -> None:
     path = tmp_path / "one.toml"
-    path.write_text("[[expect]]\npath = '/only'\nsteps = [{ respond = { status = 200, body = 'just this' } }]\n")
+    path.write_text(
+        "[[expect]]\npath = '/only'\nsteps = [{ respond = { status = 200, body = 'just this' } }]\n"
+    )
     for served in serve(str(path)):
         assert curl(served.url + "/only") == "just this"
         assert "matched no expectation" in curl(served.url + "/jobs")
@@ -92,10 +98,14 @@ def test_a_bad_scenario_file_is_named_with_its_key(tmp_path: Path) -> None:
     path.write_text("[[expect]]\npath = '/x'\nsteps = [{ respond = { status = 42 } }]\n")
     proc = subprocess.run(
         [sys.executable, "-m", "mockprogress", "serve", str(path)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"mockprogress: {path}: expect[0].steps[0].respond: final response status")
+    assert proc.stderr.startswith(
+        f"mockprogress: {path}: expect[0].steps[0].respond: final response status"
+    )
     assert "Traceback" not in proc.stderr
 
 
