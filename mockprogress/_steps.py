@@ -15,7 +15,7 @@ import json as _json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from ._errors import ScenarioError
 from ._headers import HeaderPairs, HeadersInput, has_header, header_pairs
@@ -60,9 +60,18 @@ def _check_status(status: object, low: int, high: int, what: str) -> int:
 
 
 class Step:
-    """Base class of every script step."""
+    """Base class of every script step.
+
+    A step defined outside this module (an extension such as a protocol switch) implements
+    ``run(ctx)``, a program over the exchange context, and sets ``answers = True`` when it
+    counts as the script's answer and ``ends_connection = True`` when nothing may follow it.
+    """
 
     __slots__ = ()
+    #: True for steps that answer the request (a response, a fault, raw bytes).
+    answers: ClassVar[bool] = False
+    #: True for steps after which the connection is over.
+    ends_connection: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,8 @@ class Drip:
 class Respond(Step):
     """Send the final response. ``body`` as a tuple of byte strings is sent chunked, one chunk
     per item; ``chunked=True`` sends a bytes body as a single chunk."""
+
+    answers: ClassVar[bool] = True
 
     status: int = 200
     body: bytes | tuple[bytes, ...] = b""
@@ -240,6 +251,9 @@ def make_drip(
 class Drop(Step):
     """Close the connection now: a FIN (``close``) or an RST (``reset``)."""
 
+    answers: ClassVar[bool] = True
+    ends_connection: ClassVar[bool] = True
+
     how: DropHow = "close"
 
     def __post_init__(self) -> None:
@@ -252,6 +266,9 @@ class Stall(Step):
     """Hold the connection open and silent: for ``seconds``, or until the client closes or the
     server stops. The connection is closed afterwards."""
 
+    answers: ClassVar[bool] = True
+    ends_connection: ClassVar[bool] = True
+
     seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -263,14 +280,13 @@ class Raw(Step):
     """Write these bytes as they are, outside HTTP framing. The connection closes after the
     script, since the client's view of the exchange is no longer HTTP."""
 
+    answers: ClassVar[bool] = True
+
     data: bytes
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, bytes):
             raise ScenarioError(f"raw() takes bytes, got {type(self.data).__name__}")
-
-
-_FINAL = (Respond, Drop, Stall, Raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,13 +320,13 @@ class Script:
                 )
             if state == "ended":
                 raise ScenarioError(f"step {i} ({name}) follows a step that ends the connection")
-            if isinstance(step, Drop | Stall):
+            if step.ends_connection:
                 state = "ended"
             elif isinstance(step, Respond):
                 state = "ended" if step.fault is not None else "responded"
             elif isinstance(step, Raw):
                 state = "raw"
-        if not any(isinstance(s, _FINAL) for s in items):
+        if not any(s.answers for s in items):
             raise ScenarioError(
                 "the script never answers: end it with mp.respond(...), mp.drop(), mp.stall() "
                 "or mp.raw(...)"
