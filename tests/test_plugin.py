@@ -162,10 +162,15 @@ def test_a_failing_test_report_carries_the_journal(pytester: pytest.Pytester) ->
     result = run(
         pytester,
         """
+import socket
 def test_fails(mockprogress_server):
     mockprogress_server.expect("POST", "/jobs").respond(
         mp.processing('0/1 "Herding cats"'), mp.respond(201))
-    get(mockprogress_server, "/jobs", "POST")
+    s = socket.create_connection(("127.0.0.1", mockprogress_server.port))
+    s.sendall(b"POST /jobs HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n")
+    while s.recv(65536):  # to the end: the whole exchange is in the journal
+        pass
+    s.close()
     assert False, "the client did the wrong thing"
 """,
     )
