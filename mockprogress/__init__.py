@@ -24,6 +24,8 @@ from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
 from ._headers import Headers as Headers
+from ._interrupt import Interrupt as Interrupt
+from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
 from ._journal import Exchange as Exchange
 from ._journal import Fault as Fault
@@ -62,6 +64,7 @@ __all__ = (
     "HandlerControl",
     "Headers",
     "InterimRecord",
+    "Interrupt",
     "Journal",
     "MockProgressError",
     "MockServer",
@@ -76,6 +79,7 @@ __all__ = (
     "drop",
     "early_hints",
     "interim",
+    "interrupt",
     "pause",
     "processing",
     "raw",

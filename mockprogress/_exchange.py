@@ -192,17 +192,33 @@ class ExchangeContext:
 
     def read_body(self, upto: int | None = None) -> Program[None]:
         """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first."""
+        while not self.closed and not self.body_done:
+            room = None if upto is None else upto - len(self.log.body)
+            if room is not None and room <= 0 and len(self.log.body) != self.declared_length:
+                self.log.event(
+                    self.now,
+                    "body",
+                    "in",
+                    f"{len(self.log.body)} body bytes (stopped at read_body(upto={upto}))",
+                )
+                return
+            chunk = yield from self.read_body_chunk(room)
+            if not chunk and not self.body_done:
+                return  # answered before the body, or the connection ended
+
+    def read_body_chunk(self, max_bytes: int | None = None) -> Program[bytes]:
+        """Read the next piece of the body (at most ``max_bytes``), keep it in the journal and
+        return it; ``b""`` once the body is complete. Upload resources store what this returns,
+        so every byte read lands both in the journal and in their store."""
         if self.closed or self.body_done:
-            return
+            return b""
         if self.final_started and self.expects_continue and not self.continue_sent:
-            return  # answered before the body: the client will not send it
-        if upto is not None and len(self.log.body) >= upto:
-            return
+            return b""  # answered before the body: the client will not send it
         if self.waiting_for_continue:
             yield from self.send_interim(Interim(100))
         self.body_started = True
         try:
-            yield from self._read_loop(upto)
+            return (yield from self._next_chunk(max_bytes))
         except BodyTooLarge:
             limit = self.conn.state.config.max_body_size
             self.problem("limit", f"request body exceeds max_body_size={limit}")
@@ -211,7 +227,7 @@ class ExchangeContext:
                     plain_response(413, f"request body exceeds {limit} bytes\n"), read_first=False
                 )
             yield from self.close("close")
-            return
+            return b""
         except h11.RemoteProtocolError as exc:
             if self.conn.eof:
                 self.log.event(
@@ -228,34 +244,33 @@ class ExchangeContext:
                     read_first=False,
                 )
             yield from self.close("close")
-            return
-        state = "complete" if self.body_done else f"stopped at read_body(upto={upto})"
-        self.log.event(self.now, "body", "in", f"{len(self.log.body)} body bytes ({state})")
+            return b""
 
-    def _read_loop(self, upto: int | None) -> Program[None]:
+    def _next_chunk(self, room: int | None) -> Program[bytes]:
         limit = self.conn.state.config.max_body_size
         while not self.body_done:
-            have = len(self.log.body)
-            room = None if upto is None else upto - have
-            if room is not None and room <= 0:
-                return
             if self._pending:
                 chunk = self._pending if room is None else self._pending[:room]
                 self._pending = self._pending[len(chunk) :]
                 self._store(chunk, limit)
-                continue
+                return chunk
             event = yield from self.conn.next_event(self._receive_hint(room))
             if isinstance(event, h11.Data):
                 data = bytes(event.data)
                 if room is not None and len(data) > room:
                     self._pending = data[room:]
                     data = data[:room]
-                self._store(data, limit)
+                if data:
+                    self._store(data, limit)
+                    return data
             elif isinstance(event, h11.EndOfMessage):
                 self.body_done = True
                 self.log.body_complete = True
+                size = len(self.log.body)
+                self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
             else:
                 raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+        return b""
 
     def _store(self, data: bytes, limit: int) -> None:
         if len(self.log.body) + len(data) > limit:

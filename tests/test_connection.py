@@ -383,3 +383,36 @@ def test_drip_splits_the_body_and_paces_it() -> None:
     assert sends[1:] == [b"abc", b"def", b"gh"]
     assert wire.sleeps == [0.5, 0.5, 0.5]
     assert all(isinstance(a, Sleep) for a in wire.actions if type(a).__name__ == "Sleep")
+
+
+def test_read_body_chunk_streams_pieces_into_the_journal() -> None:
+    from mockprogress._exchange import ExchangeContext
+
+    pieces: list[bytes] = []
+
+    def handler(ctx: ExchangeContext):  # type: ignore[no-untyped-def]
+        while True:
+            chunk = yield from ctx.read_body_chunk(4)
+            if not chunk:
+                break
+            pieces.append(chunk)
+        yield from ctx.respond(mp.respond(200, b"%d" % len(pieces)), read_first=False)
+
+    class Collect(mp.Resource):
+        def serve(self, ctx):  # type: ignore[no-untyped-def,override]
+            return handler(ctx)
+
+    wire = Wire()
+    wire.state.mount(Collect("/up"))
+    out = wire.run([post("/up", b"0123456789")])
+    assert pieces == [b"0123", b"4567", b"89"]
+    assert out.endswith(b"3")
+    assert wire.state.journal().last.body == b"0123456789"
+
+
+def test_read_body_upto_the_whole_body_keeps_the_connection() -> None:
+    wire = Wire()
+    expect(wire.state, "POST", "/up", mp.read_body(upto=5), mp.respond(200))
+    out = wire.run([post("/up", b"01234")])
+    assert b"Connection: close" not in out
+    assert wire.state.journal().last.body_complete

@@ -17,6 +17,7 @@ CORE = [
     "_errors",
     "_exchange",
     "_headers",
+    "_interrupt",
     "_journal",
     "_matching",
     "_mermaid",

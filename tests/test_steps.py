@@ -155,3 +155,28 @@ def test_steps_are_frozen() -> None:
 def test_fault_steps_validate(build: object) -> None:
     with pytest.raises(mp.ScenarioError):
         build()  # type: ignore[operator]
+
+
+def test_interrupt_plan_counts_upload_requests() -> None:
+    from mockprogress._interrupt import InterruptPlan
+
+    plan = InterruptPlan([mp.interrupt(10, request=2, how="close")])
+    assert plan.next_request() is None
+    assert plan.next_request() == mp.Interrupt(10, 2, "close")
+    assert plan.next_request() is None
+    every = InterruptPlan([mp.interrupt(100, request=None)])
+    assert [every.next_request() for _ in range(3)] == [mp.Interrupt(100, None, "reset")] * 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"after": -1},
+        {"after": 1, "request": 0},
+        {"after": 1, "how": "fin"},
+        {"after": 1, "seconds": 2},
+    ],
+)
+def test_interrupt_validates(kwargs: dict[str, object]) -> None:
+    with pytest.raises(mp.ScenarioError):
+        mp.interrupt(**kwargs)  # type: ignore[arg-type]
