@@ -113,6 +113,10 @@ class ServerConnection:
             headers=log.headers,
         )
         ctx = ExchangeContext(self, log, request)
+        if not ctx.has_body:
+            # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
+            # read; it needs no bytes. Unread, the connection could never be kept alive.
+            self.h11.next_event()
         self.current = ctx
         return ctx
 

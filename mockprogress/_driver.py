@@ -61,6 +61,11 @@ class ConnectionDriver:
                 result = await self._perform(action)
             except PeerGone as exc:
                 error = exc
+            except BaseException:
+                # Cancelled (the server is stopping) or broken: end the program here, on the
+                # loop, so its cleanup runs now and not later in the garbage collector.
+                program.close()
+                raise
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
