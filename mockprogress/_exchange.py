@@ -77,6 +77,7 @@ class ExchangeContext:
         self.continue_sent = False
         self.body_started = False
         self.body_done = not self.has_body
+        log.body_complete = self.body_done
         self.final_started = False
         self.final_sent = False
         self.raw_mode = False
@@ -433,10 +434,6 @@ class ExchangeContext:
                 plain_response(500, "mockprogress: the script ended without a final response\n"),
                 read_first=False,
             )
-        if not self.has_body and not self.closed and self.conn.h11.their_state is h11.SEND_BODY:
-            # A request without a body still ends with an h11 EndOfMessage; take it so the
-            # connection can go on to the next request.
-            yield from self.conn.next_event()
         self.log.ended = self.now
 
     def handler_failed(self, exc: BaseException) -> Program[None]:
