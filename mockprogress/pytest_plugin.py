@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from ._server import MockServer
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
-_SERVER_OPTIONS = {"max_header_size", "max_body_size", "spool_threshold", "unmatched_status"}
+_SERVER_OPTIONS = {
+    "max_header_size",
+    "max_body_size",
+    "spool_threshold",
+    "unmatched_status",
+    "max_header_count",
+    "max_connections",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
