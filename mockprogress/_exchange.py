@@ -44,7 +44,7 @@ from ._wire import Segment, content_within, cut_offset, drip_pieces
 if TYPE_CHECKING:
     from ._connection import ServerConnection
 
-_READ_SIZE = 65536
+_READ_SIZE = 262144
 
 
 class BodyTooLarge(Exception):
