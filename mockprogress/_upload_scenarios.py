@@ -129,7 +129,12 @@ def build_resumable_uploads(value: Any, key: str, where: _Where) -> Resource:
             raise where.error(f"{key}.interop_versions", "expected a list such as [5, 6, 8]")
         options["interop_versions"] = versions
     if "result" in spec:
-        options["result"] = _respond(spec["result"], f"{key}.result", where)
+        try:
+            options["result"] = _respond(spec["result"], f"{key}.result", where)
+        except ScenarioError as exc:
+            if str(exc).startswith(where.filename + ":"):
+                raise
+            raise where.error(f"{key}.result", str(exc)) from None
     return ResumableUploads(spec["path"], **options)
 
 
