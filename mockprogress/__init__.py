@@ -39,6 +39,7 @@ from ._progress import Fraction as Fraction
 from ._progress import Progress as Progress
 from ._progress import Quoted as Quoted
 from ._resource import Resource as Resource
+from ._resumable_uploads import ResumableUploads as ResumableUploads
 from ._server import MockServer as MockServer
 from ._steps import Step as Step
 from ._steps import drop as drop
@@ -50,10 +51,16 @@ from ._steps import raw as raw
 from ._steps import read_body as read_body
 from ._steps import respond as respond
 from ._steps import stall as stall
+from ._structured import StructuredFieldError as StructuredFieldError
+from ._tus import TusUploads as TusUploads
+from ._upload_store import DirectoryUploadStore as DirectoryUploadStore
+from ._upload_store import Upload as Upload
+from ._upload_store import UploadStore as UploadStore
 from ._version import __version__ as __version__
 
 __all__ = (
     "Comment",
+    "DirectoryUploadStore",
     "Event",
     "Exchange",
     "Expectation",
@@ -72,9 +79,14 @@ __all__ = (
     "Quoted",
     "Resource",
     "ResponseRecord",
+    "ResumableUploads",
     "ScenarioError",
     "ServerStateError",
     "Step",
+    "StructuredFieldError",
+    "TusUploads",
+    "Upload",
+    "UploadStore",
     "__version__",
     "drop",
     "early_hints",

@@ -44,7 +44,7 @@ from ._wire import Segment, content_within, cut_offset, drip_pieces
 if TYPE_CHECKING:
     from ._connection import ServerConnection
 
-_READ_SIZE = 65536
+_READ_SIZE = 262144
 
 
 class BodyTooLarge(Exception):
@@ -300,7 +300,10 @@ class ExchangeContext:
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         headers = list(step.headers)
-        if not step.chunked and not has_header(step.headers, "content-length"):
+        # RFC 9110 §8.6: "A server MUST NOT send a Content-Length header field in any
+        # response with a status code of 1xx (Informational) or 204 (No Content)."
+        counted = not step.chunked and step.status != 204
+        if counted and not has_header(step.headers, "content-length"):
             headers.append(("Content-Length", str(len(step.content))))
         if close_after and not has_header(step.headers, "connection"):
             headers.append(("Connection", "close"))

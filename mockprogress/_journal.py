@@ -23,7 +23,8 @@ class Event:
     ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
     server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
-    ``raw``, ``error``, ``closed``.
+    ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
+    replayed an upload).
     """
 
     at: float

@@ -44,6 +44,13 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
                 out.append(f"    S->>C: {_escape(event.detail)}")
             elif kind == "fault":
                 out.append(f"    S-xC: {_escape(event.detail)}")
-            elif kind in ("pause", "interim-skipped", "error", "closed", "continue-skipped"):
+            elif kind in (
+                "pause",
+                "interim-skipped",
+                "error",
+                "closed",
+                "continue-skipped",
+                "upload",
+            ):
                 out.append(f"    Note over S: {_escape(event.detail)}")
     return "\n".join(out) + "\n"

@@ -24,13 +24,27 @@ CORE = [
     "_problems",
     "_progress",
     "_resource",
+    "_resumable_uploads",
     "_state",
     "_status",
     "_steps",
+    "_structured",
+    "_tus",
+    "_upload_resource",
+    "_upload_store",
     "_wire",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
-IO_MODULES = {"_server", "_driver", "_portal", "_cli", "_control", "pytest_plugin", "_scenario"}
+IO_MODULES = {
+    "_server",
+    "_driver",
+    "_portal",
+    "_cli",
+    "_control",
+    "pytest_plugin",
+    "_scenario",
+    "_upload_scenarios",
+}
 
 
 def imported_names(path: Path) -> set[str]:
