@@ -126,6 +126,14 @@ class ServerState:
             return None
         return problems_error(problems, self.journal())
 
+    def free_storage(self) -> None:
+        """Free the temporary files behind the journal's bodies and the resources' stores; the
+        timelines stay readable, the bodies read empty."""
+        for log in self.logs:
+            log.body.close()
+        for resource in self.resources:
+            resource.free_storage()
+
     def reset(self) -> None:
         self.registry.clear()
         for resource in self.resources:

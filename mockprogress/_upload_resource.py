@@ -64,6 +64,9 @@ class UploadResource(Resource):
         self.plan.reset()
         self._active.clear()
 
+    def free_storage(self) -> None:
+        self.store.free_storage()
+
     def describe(self) -> str:
         return f"{type(self).__name__} {self.path}"
 

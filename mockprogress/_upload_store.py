@@ -258,6 +258,11 @@ class UploadStore:
     def save(self, upload: StoredUpload) -> None:
         """Persist the upload's state (nothing to do in memory)."""
 
+    def free_storage(self) -> None:
+        """Close every upload's storage: temporary files go, a directory store's files stay."""
+        for upload in self._uploads.values():
+            upload.data.close()
+
     def clear(self) -> None:
         """Forget every upload."""
         for upload in list(self._uploads.values()):

@@ -148,6 +148,18 @@ def _check(server: MockServer) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Once a test is reported, its servers' temporary files go: a suite of thousands of tests
+    must not hold thousands of spooled bodies until the garbage collector gets to them."""
+    try:
+        return (yield)
+    finally:
+        for server in item.stash.get(_SERVERS, []):
+            server._state.free_storage()
+        item.stash[_SERVERS] = []
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield  # type: ignore[assignment]
     if report.failed:
