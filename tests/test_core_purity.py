@@ -13,6 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mockprogress"
 CORE = [
     "_actions",
     "_body",
+    "_byteranges",
+    "_content_range",
     "_connection",
     "_errors",
     "_exchange",
@@ -21,6 +23,7 @@ CORE = [
     "_journal",
     "_matching",
     "_mermaid",
+    "_preferences",
     "_problems",
     "_progress",
     "_resource",
@@ -30,7 +33,15 @@ CORE = [
     "_wire",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
-IO_MODULES = {"_server", "_driver", "_portal", "_cli", "_control", "pytest_plugin", "_scenario"}
+IO_MODULES = {
+    "_server",
+    "_driver",
+    "_portal",
+    "_cli",
+    "_control",
+    "pytest_plugin",
+    "_scenario",
+}
 
 
 def imported_names(path: Path) -> set[str]:
