@@ -18,6 +18,8 @@ cut connections at exact byte offsets, and check every exchange in the journal.
 
 from __future__ import annotations
 
+from ._byte_range_resource import ByteRangeResource as ByteRangeResource
+from ._byte_range_resource import StoredDocument as StoredDocument
 from ._control import HandlerControl as HandlerControl
 from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
@@ -39,6 +41,8 @@ from ._progress import Fraction as Fraction
 from ._progress import Progress as Progress
 from ._progress import Quoted as Quoted
 from ._resource import Resource as Resource
+from ._resumable_jobs import StoredRequest as StoredRequest
+from ._resumable_requests import ResumableRequests as ResumableRequests
 from ._server import MockServer as MockServer
 from ._steps import Step as Step
 from ._steps import drop as drop
@@ -53,6 +57,7 @@ from ._steps import stall as stall
 from ._version import __version__ as __version__
 
 __all__ = (
+    "ByteRangeResource",
     "Comment",
     "Event",
     "Exchange",
@@ -72,9 +77,12 @@ __all__ = (
     "Quoted",
     "Resource",
     "ResponseRecord",
+    "ResumableRequests",
     "ScenarioError",
     "ServerStateError",
     "Step",
+    "StoredDocument",
+    "StoredRequest",
     "__version__",
     "drop",
     "early_hints",

@@ -13,7 +13,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mockprogress"
 CORE = [
     "_actions",
     "_body",
+    "_byte_range_resource",
+    "_byte_store",
     "_byteranges",
+    "_completion",
     "_content_range",
     "_connection",
     "_errors",
@@ -27,9 +30,12 @@ CORE = [
     "_problems",
     "_progress",
     "_resource",
+    "_resumable_jobs",
+    "_resumable_requests",
     "_state",
     "_status",
     "_steps",
+    "_streaming",
     "_wire",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
