@@ -26,6 +26,7 @@ from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
 from ._headers import Headers as Headers
+from ._http_progress_demo import HttpProgressDemo as HttpProgressDemo
 from ._interrupt import Interrupt as Interrupt
 from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
@@ -68,6 +69,7 @@ __all__ = (
     "Fraction",
     "HandlerControl",
     "Headers",
+    "HttpProgressDemo",
     "InterimRecord",
     "Interrupt",
     "Journal",

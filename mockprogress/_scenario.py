@@ -326,3 +326,7 @@ def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{filename}: not valid TOML: {exc}") from None
     return parse_scenario(data, filename)
+
+
+# Resource tables register their builders here when their adapter module is imported.
+from . import _scenario_wright  # noqa: E402, F401

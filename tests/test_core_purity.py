@@ -22,6 +22,7 @@ CORE = [
     "_errors",
     "_exchange",
     "_headers",
+    "_http_progress_demo",
     "_interrupt",
     "_journal",
     "_matching",
@@ -47,6 +48,7 @@ IO_MODULES = {
     "_control",
     "pytest_plugin",
     "_scenario",
+    "_scenario_wright",
 }
 
 
