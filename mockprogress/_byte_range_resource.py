@@ -162,7 +162,7 @@ class ByteRangeResource(Resource):
         self._store = store
         self._versions = itertools.count(1)
         self.documents: dict[str, _Document] = {}
-        self._load_initial(self.spool_threshold or 1 << 20)
+        self._load_initial()
 
     # ---- public readers --------------------------------------------------------------------
 
@@ -178,9 +178,10 @@ class ByteRangeResource(Resource):
             doc.store.close()
         self.documents.clear()
         self.plan.reset()
-        self._load_initial(self.spool_threshold or 1 << 20)
+        self._load_initial()
 
-    def _load_initial(self, threshold: int) -> None:
+    def _load_initial(self) -> None:
+        threshold = 1 << 20 if self.spool_threshold is None else self.spool_threshold
         for doc_path, data in self.initial.items():
             store = (self._store or spooled(threshold))()
             store.write_at(0, data)
@@ -534,6 +535,9 @@ class _RangeSink:
             fill_zeros(doc.store, first)
         if total is not None:
             doc.length = total
+        content_type = head.fields.get("content-type")
+        if content_type is not None:  # §2.3: as in a PUT of the whole document
+            doc.content_type = content_type
         doc.etag = resource._etag()
         self.position, self.limit = first, limit
 

@@ -387,6 +387,9 @@ def test_completion_runs_the_processing_once(server: mp.MockServer) -> None:
 
 def test_multipart_ranges_in_one_patch(server: mp.MockServer) -> None:
     resource = server.mount(mp.ByteRangeResource("/m", documents={"/m/d": b"." * 25}))
+    typed = b"Content-Range: bytes 0-0/25\r\nContent-Type: text/plain\r\n\r\n."
+    assert patch(server.port, "/m/d", typed).status == 200
+    assert request(server.port, "GET", "/m/d").header("content-type") == "text/plain"
     body = multipart_byteranges(
         [(2, b"23456"), (17, b"78901")], 25, boundary="THIS_STRING_SEPARATES"
     )

@@ -97,7 +97,10 @@ def test_the_reference_runner_passes_all_three_tests(served_demo: Served) -> Non
     heads = [int(m.group(1)) for m in map(re.compile(r".* offset (\d+)$").match, recovery) if m]
     assert heads[0] == 100_000
     assert heads[1:] == [100_000 + k * (100_000 - 64) for k in range(10)]
-    assert sum("failed (ECONNRESET)" in line for line in recovery) == 2 + 9
+    # The two cut POSTs and test 2's nine cut PATCHes (Node reports a reset write as
+    # ECONNRESET or EPIPE, depending on when it lands).
+    cut = re.compile(r"failed \((ECONNRESET|EPIPE)\)")
+    assert sum(bool(cut.search(line)) for line in recovery) == 2 + 9
     status = json.loads(request(served_demo.port, "GET", "/test/status").body)
     assert [(s["href"], s["status"]) for s in status] == [
         ("/test/0", "pass"),
