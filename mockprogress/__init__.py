@@ -18,12 +18,15 @@ cut connections at exact byte offsets, and check every exchange in the journal.
 
 from __future__ import annotations
 
+from ._byte_range_resource import ByteRangeResource as ByteRangeResource
+from ._byte_range_resource import StoredDocument as StoredDocument
 from ._control import HandlerControl as HandlerControl
 from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
 from ._headers import Headers as Headers
+from ._http_progress_demo import HttpProgressDemo as HttpProgressDemo
 from ._interrupt import Interrupt as Interrupt
 from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
@@ -39,6 +42,8 @@ from ._progress import Fraction as Fraction
 from ._progress import Progress as Progress
 from ._progress import Quoted as Quoted
 from ._resource import Resource as Resource
+from ._resumable_jobs import StoredRequest as StoredRequest
+from ._resumable_requests import ResumableRequests as ResumableRequests
 from ._resumable_uploads import ResumableUploads as ResumableUploads
 from ._server import MockServer as MockServer
 from ._steps import Step as Step
@@ -59,6 +64,7 @@ from ._upload_store import UploadStore as UploadStore
 from ._version import __version__ as __version__
 
 __all__ = (
+    "ByteRangeResource",
     "Comment",
     "DirectoryUploadStore",
     "Event",
@@ -70,6 +76,7 @@ __all__ = (
     "Fraction",
     "HandlerControl",
     "Headers",
+    "HttpProgressDemo",
     "InterimRecord",
     "Interrupt",
     "Journal",
@@ -79,10 +86,13 @@ __all__ = (
     "Quoted",
     "Resource",
     "ResponseRecord",
+    "ResumableRequests",
     "ResumableUploads",
     "ScenarioError",
     "ServerStateError",
     "Step",
+    "StoredDocument",
+    "StoredRequest",
     "StructuredFieldError",
     "TusUploads",
     "Upload",

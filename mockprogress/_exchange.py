@@ -20,6 +20,7 @@ keeps the facts the rules depend on:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import h11
@@ -84,6 +85,9 @@ class ExchangeContext:
         self.closed = False
         self.wire_out = 0
         self._pending = b""
+        #: Sees each scripted final response before it goes out and returns the one to send:
+        #: upload resources store the scripted response this way (and may answer otherwise).
+        self.on_respond: Callable[[Respond], Respond] | None = None
 
     # ---- facts -----------------------------------------------------------------------------
 
@@ -288,9 +292,15 @@ class ExchangeContext:
     # ---- the final response ----------------------------------------------------------------
 
     def respond(
-        self, step: Respond, *, read_first: bool, drains_after: bool = False
+        self,
+        step: Respond,
+        *,
+        read_first: bool,
+        drains_after: bool = False,
+        head_length: int | None = None,
     ) -> Program[None]:
-        """Send the final response, applying its cut and drip."""
+        """Send the final response, applying its cut and drip. ``head_length`` is the
+        Content-Length a response to HEAD declares for the body it stands for."""
         if read_first and not self.body_started:
             yield from self.read_body()
         if self.closed:
@@ -298,13 +308,18 @@ class ExchangeContext:
         if self.final_started or self.raw_mode:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
             return
+        if self.on_respond is not None:
+            step = self.on_respond(step)
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         headers = list(step.headers)
-        # RFC 9110 §8.6: "A server MUST NOT send a Content-Length header field in any
-        # response with a status code of 1xx (Informational) or 204 (No Content)."
-        counted = not step.chunked and step.status != 204
-        if counted and not has_header(step.headers, "content-length"):
-            headers.append(("Content-Length", str(len(step.content))))
+        # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
+        # representation, which an empty 304 says nothing about.
+        sized = step.status not in (204, 304)
+        if sized and not step.chunked and not has_header(step.headers, "content-length"):
+            length = len(step.content)
+            if head_length is not None and self.method == "HEAD":
+                length = head_length
+            headers.append(("Content-Length", str(length)))
         if close_after and not has_header(step.headers, "connection"):
             headers.append(("Connection", "close"))
         try:

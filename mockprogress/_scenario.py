@@ -328,5 +328,5 @@ def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
     return parse_scenario(data, filename)
 
 
-# The upload resources register their tables (imported last: they use the helpers above).
-from . import _upload_scenarios  # noqa: E402, F401
+# Resource modules register their tables here (imported last: they use the helpers above).
+from . import _scenario_wright, _upload_scenarios  # noqa: E402, F401
