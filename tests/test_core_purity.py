@@ -12,13 +12,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mockprogress"
 
 CORE = [
     "_actions",
+    "_admin",
     "_body",
     "_connection",
     "_errors",
     "_exchange",
     "_headers",
+    "_index",
     "_interrupt",
     "_journal",
+    "_journal_json",
     "_matching",
     "_mermaid",
     "_problems",
@@ -30,7 +33,16 @@ CORE = [
     "_wire",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
-IO_MODULES = {"_server", "_driver", "_portal", "_cli", "_control", "pytest_plugin", "_scenario"}
+IO_MODULES = {
+    "_server",
+    "_driver",
+    "_portal",
+    "_cli",
+    "_terminal",
+    "_control",
+    "pytest_plugin",
+    "_scenario",
+}
 
 
 def imported_names(path: Path) -> set[str]:
