@@ -340,7 +340,12 @@ class ControlAPI:
         return 200, {
             "url": base,
             "routes": [
-                {"route": r.route, "description": r.description, "curl": r.curl}
+                {
+                    "route": r.route,
+                    "description": r.description,
+                    "curl": r.curl,
+                    "handled_by": r.handled_by,
+                }
                 for r in routes(state, base)
             ],
         }

@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         version=f"mockprogress {__version__}",
         help="print the version and exit",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (COMMAND --help)"
+    )
     _serve_parser(commands)
     diagram = commands.add_parser(
         "diagram",

@@ -41,6 +41,8 @@ class Route:
     description: str
     #: The command with the server's address filled in; None when none can be given.
     curl: str | None
+    #: What answers it, as the journal's ``handled_by`` names it.
+    handled_by: str
 
 
 def base_url(state: ServerState, host_header: str | None = None) -> str:
@@ -77,6 +79,7 @@ def _expectation_route(exp: Expectation, base: str) -> Route:
         f"{exp.method or 'ANY'} {path}",
         exp.description or exp.name or "",
         None if curl is None else curl.replace("{url}", base),
+        exp.describe(),
     )
 
 
@@ -85,6 +88,7 @@ def _resource_route(resource: Resource, base: str) -> Route:
         f"{resource.path} ({type(resource).__name__})",
         resource.description or "",
         None if resource.curl is None else resource.curl.replace("{url}", base),
+        resource.describe(),
     )
 
 

@@ -104,8 +104,8 @@ def test_every_route_of_the_index_answers_its_own_curl_command(demo: Standalone)
     for proc in running:
         proc.wait(timeout=20)
     _, journal = demo.control("GET", f"journal?since={since}")
-    handled = sorted(ex["handled_by"] for ex in journal["exchanges"])
-    assert handled == sorted(f"expect {r['route'].replace('ANY', '*')}" for r in routes)
+    # Each route was answered by itself, and no request went unanswered.
+    assert {ex["handled_by"] for ex in journal["exchanges"]} == {r["handled_by"] for r in routes}
     _, problems = demo.control("GET", "problems")
     assert problems["problems"] == []
 
@@ -415,6 +415,7 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
         main(["--help"])
     top = capsys.readouterr().out
     assert all(name in top for name in ("serve", "diagram", "validate", "--version"))
+    assert all(action.help for action in parser._actions)
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2

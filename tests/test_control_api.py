@@ -228,9 +228,24 @@ def test_routes_name_the_real_address(srv: mp.MockServer) -> None:
     assert routes == {
         "url": base,
         "routes": [
-            {"route": "POST /jobs", "description": "a job", "curl": f"curl -i -X POST {base}/jobs"},
-            {"route": "ANY /q", "description": "", "curl": f"curl -sS {base}/q?x=1"},
-            {"route": "ANY //f/.*/", "description": "", "curl": None},
+            {
+                "route": "POST /jobs",
+                "description": "a job",
+                "curl": f"curl -i -X POST {base}/jobs",
+                "handled_by": "expect POST /jobs",
+            },
+            {
+                "route": "ANY /q",
+                "description": "",
+                "curl": f"curl -sS {base}/q?x=1",
+                "handled_by": "expect * /q",
+            },
+            {
+                "route": "ANY //f/.*/",
+                "description": "",
+                "curl": None,
+                "handled_by": "expect * //f/.*/",
+            },
         ],
     }
 
