@@ -26,7 +26,7 @@ from ._errors import MockProgressError
 from ._journal import Journal
 from ._journal_json import load_exchanges
 from ._server import MockServer
-from ._terminal import JournalWriter, JsonLog, TextLog, use_colour
+from ._terminal import JournalWriter, JsonLog, TextLog, use_colour, use_live_display
 from ._version import __version__
 
 #: How often the live display and the journal file are brought up to date.
@@ -180,10 +180,12 @@ async def _serve(
     if args.log_format == "json":
         printer: TextLog | JsonLog = JsonLog(out)
     else:
-        # The live block moves the cursor: a terminal only (NO_COLOR is about colour alone).
-        live = _isatty(out) and os.environ.get("TERM") != "dumb"
-        colour = use_colour(out, args.color)
-        printer = TextLog(out, colour=colour, live=live, clock=anyio.current_time)
+        printer = TextLog(
+            out,
+            colour=use_colour(out, args.color),
+            live=use_live_display(out),
+            clock=anyio.current_time,
+        )
     server.on_event(printer)
     if writer is not None:
         server.on_event(writer)
@@ -200,13 +202,6 @@ async def _serve(
     finally:
         printer.close()
     return status
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _announce(

@@ -60,6 +60,13 @@ def use_colour(stream: TextIO, choice: str, environ: Mapping[str, str] | None = 
     return _isatty(stream)
 
 
+def use_live_display(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to redraw a live block on ``stream``: it moves the cursor, so a terminal only
+    (and not ``TERM=dumb``). ``NO_COLOR`` is about colour alone and leaves it on."""
+    env = os.environ if environ is None else environ
+    return _isatty(stream) and env.get("TERM") != "dumb"
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
