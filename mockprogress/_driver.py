@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import os
+import select
 import socket
 import struct
 import termios
@@ -33,6 +35,8 @@ T = TypeVar("T")
 DRAIN_SECONDS = 2.0
 #: How long a reset waits for written bytes to leave the send queue.
 FLUSH_SECONDS = 5.0
+#: How often a stall looks whether the client has closed.
+HOLD_POLL_SECONDS = 0.02
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
 
 
@@ -153,8 +157,27 @@ class ConnectionDriver:
 
     async def hold(self, seconds: float | None) -> None:
         """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
-        with anyio.move_on_after(seconds if seconds is not None else float("inf")):
-            await _wait_for_client_close(self.socket)
+        _stop_reading(self.stream)
+        # The raw socket anyio hands out is a wrapper without recv (asyncio's TransportSocket,
+        # trio's async socket): peek through a plain socket on a duplicate of its fd.
+        peek = socket.socket(fileno=os.dup(self.socket.fileno()))
+        try:
+            with anyio.move_on_after(seconds if seconds is not None else float("inf")):
+                await _wait_for_client_close(peek)
+        finally:
+            peek.close()  # closes the duplicate only; the connection stays as it is
+
+
+def _stop_reading(stream: SocketStream) -> None:
+    # anyio's asyncio stream leaves its transport reading when a receive found data already
+    # buffered. A reading transport owns the socket's fd in the selector (wait_readable then
+    # raises "File descriptor N is used by transport") and would keep taking the client's
+    # bytes, so a stall would neither hold nor push back. asyncio's Transport API pauses it;
+    # the next receive resumes it. trio has no transport: nothing to do there.
+    transport = getattr(stream, "_transport", None)
+    is_reading = getattr(transport, "is_reading", None)
+    if is_reading is not None and is_reading():
+        transport.pause_reading()  # type: ignore[union-attr]
 
 
 def _unsent_bytes(sock: socket.socket) -> int:
@@ -167,18 +190,27 @@ def _unsent_bytes(sock: socket.socket) -> int:
 
 
 async def _wait_for_client_close(sock: socket.socket) -> None:
-    # Peek, never read: bytes the client sends during a stall stay unread (they are past the
-    # scripted cut), while an end of stream or a reset ends the stall.
+    # Never read: bytes the client sends during a stall stay unread (they are past the scripted
+    # cut), so its sending stops once the buffers are full. An end of stream (POLLRDHUP) or a
+    # reset (POLLERR, POLLHUP) ends the stall; poll sees them even behind unread bytes, where a
+    # peek would only ever see the first byte. Polled, because on asyncio the fd belongs to the
+    # stream's transport and cannot be waited on (add_reader refuses it).
+    rdhup = getattr(select, "POLLRDHUP", 0)  # Linux; elsewhere a peek finds the end of stream
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | rdhup)
     while True:
-        await anyio.wait_readable(sock)
-        try:
-            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            continue
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                continue
-            return
-        if not data:
-            return
-        await anyio.sleep(0.05)
+        for _, events in poller.poll(0):
+            if events & (rdhup | select.POLLERR | select.POLLHUP):
+                return
+            if not rdhup and events & select.POLLIN and _peek(sock) == b"":
+                return
+        await anyio.sleep(HOLD_POLL_SECONDS)
+
+
+def _peek(sock: socket.socket) -> bytes | None:
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as exc:
+        return None if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) else b""

@@ -41,6 +41,10 @@ _METHODS = ("HEAD", "GET", "POST", "PATCH", "DELETE")
 _TEST = re.compile(r"[0-9]+")
 
 
+#: The largest test data the demo builds: 100 MB, held in memory.
+MAX_LINES = 10_000_000
+
+
 def counter_lines(lines: int) -> bytes:
     """The demo's test data: ``lines`` lines of ``%08d\\r\\n`` (10 bytes each)."""
     return b"".join(b"%08d\r\n" % i for i in range(lines))
@@ -70,6 +74,8 @@ class HttpProgressDemo(Resource):
             raise ScenarioError("the demo's tests need a path of their own, e.g. '/test'")
         _check_count(interrupt_after, "interrupt_after")
         _check_count(lines, "lines", minimum=1)
+        if lines > MAX_LINES:
+            raise ScenarioError(f"lines must be at most {MAX_LINES:,} (the data is held in memory)")
         self.data = counter_lines(lines)
         self.table = JobTable()
         self.status = ["waiting"] * 3

@@ -167,6 +167,8 @@ class ExchangeLog:
         self.handled_by: str | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
+        #: True for a request to the control API: kept apart from the journal.
+        self.control = False
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 

@@ -49,7 +49,9 @@ class RequestView:
 
 def _describe(matcher: object) -> str:
     if isinstance(matcher, re.Pattern):
-        return f"/{matcher.pattern}/"
+        pattern = matcher.pattern
+        text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
+        return f"/{text}/"
     if callable(matcher):
         return f"<{getattr(matcher, '__name__', 'predicate')}>"
     return repr(matcher)
@@ -82,7 +84,7 @@ class Expectation:
         *,
         query: Mapping[str, Any] | str | Callable[[Mapping[str, str]], bool] | None = None,
         headers: Mapping[str, Any] | Callable[[Headers], bool] | None = None,
-        body: bytes | str | Callable[[bytes], bool] | None = None,
+        body: bytes | str | re.Pattern[bytes] | Callable[[bytes], bool] | None = None,
         json: object = None,
         times: int | None = None,
         ordered: bool | str = False,
@@ -113,8 +115,10 @@ class Expectation:
             raise ScenarioError("match on body= or json=, not both")
         if isinstance(body, str):
             body = body.encode()
-        if body is not None and not isinstance(body, bytes) and not callable(body):
-            raise ScenarioError("body must be bytes, str or a predicate on bytes")
+        if isinstance(body, re.Pattern) and not isinstance(body.pattern, bytes):
+            raise ScenarioError("a body regex is matched against bytes: compile it from bytes")
+        if body is not None and not isinstance(body, bytes | re.Pattern) and not callable(body):
+            raise ScenarioError("body must be bytes, str, a bytes regex or a predicate on bytes")
         self.body = body
         self.json = json
         if times is not None and (
@@ -128,6 +132,10 @@ class Expectation:
             raise ScenarioError("ordered must be True or a group name")
         self.group: str | None = ("" if ordered is True else ordered) if ordered else None
         self.name = name
+        #: What the route shows and the command that shows it, for the standalone server's
+        #: index (scenario files set them; ``{url}`` in ``curl`` stands for the server's URL).
+        self.description: str | None = None
+        self.curl: str | None = None
         self.calls = 0
         self.script: Script = Script.of([_default_response()])
         self.handler: Handler | None = None
@@ -239,6 +247,10 @@ class Expectation:
         if isinstance(self.body, bytes):
             if body != self.body:
                 return [f"body: wanted {self.body[:60]!r}, got {body[:60]!r}"]
+            return []
+        if isinstance(self.body, re.Pattern):
+            if self.body.fullmatch(body) is None:
+                return [f"body: wanted {_describe(self.body)}, got {body[:60]!r}"]
             return []
         if not self.body(body):
             return [f"body: {_describe(self.body)} returned False"]

@@ -27,6 +27,11 @@ class Resource:
     consistent copy.
     """
 
+    #: What the resource shows and the command that shows it, for the standalone server's
+    #: index (scenario files set them; ``{url}`` in ``curl`` stands for the server's URL).
+    description: str | None = None
+    curl: str | None = None
+
     def __init__(self, path: str) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ScenarioError(f"a resource path must start with '/', got {path!r}")
@@ -52,6 +57,11 @@ class Resource:
     def free_storage(self) -> None:
         """Let go of open files and temporary storage once nobody will read the resource again
         (the pytest fixtures call it after each test). Persistent stores keep their files."""
+
+    def close(self) -> None:
+        """Release what the resource holds (flush a store to disk, close files). The server
+        calls it when the resource is forgotten (``reset()``, a control-API delete) and when
+        the server stops, after every connection has closed."""
 
     def _attach(self, call_on_loop: Callable[[Callable[[], Any]], Any]) -> None:
         self._call_on_loop = call_on_loop

@@ -1,12 +1,14 @@
-"""Scenario files: TOML that builds the same expectations and steps as the Python API.
+"""Scenario files: TOML or JSON that builds the same expectations and steps as the Python API.
 
 .. code-block:: toml
 
     [[expect]]
     method = "POST"
-    path = "/jobs"
+    path = "/jobs"                              # or path_regex = "/jobs/\\d+"
     times = 1                                   # optional; default: any number
-    match.headers = { Prefer = "processing" }   # optional: query, headers, body, json
+    match.headers = { Prefer = "processing" }   # optional: query, headers, body..., json
+    description = "a progress stream"           # optional: shown by the index
+    curl = "curl -i -X POST {url}/jobs"         # optional: shown by the index
 
       [[expect.steps]]
       processing = { progress = '0/2 "Herding cats"', location = "/jobs/1/status" }
@@ -17,20 +19,25 @@
       [[expect.steps]]
       respond = { status = 201, body = "created\\n", headers = { Location = "/items/1" } }
 
-Every mistake raises ``ScenarioError`` naming the file, the key path (``expect[0].steps[2]``)
-and what was expected there.
+One parser works over the parsed document (``parse_scenario``), so a ``.json`` file, a
+``.toml`` file and a control-API request body share one schema (docs/scenarios.md). Every
+mistake raises ``ScenarioError`` naming the file, the key path (``expect[0].steps[2]``) and what
+was expected there.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from os import PathLike, fspath
 from typing import Any
 
 from ._errors import ScenarioError
+from ._index import index
 from ._matching import Expectation
 from ._resource import Resource
 from ._steps import (
@@ -59,9 +66,18 @@ class _Where:
         return ScenarioError(f"{self.filename}: {key}: {message}")
 
 
+def _shown(value: Any) -> str:
+    """A value as the file wrote it (JSON spells None, True and False its own way)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _table(value: Any, key: str, where: _Where, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise where.error(key, f"expected a table, got {type(value).__name__} {value!r}")
+        raise where.error(key, f"expected a table, got {_shown(value)}")
     unknown = sorted(set(value) - allowed)
     if unknown:
         raise where.error(
@@ -80,14 +96,34 @@ def _headers(value: Any, key: str, where: _Where) -> Any:
     raise where.error(key, "expected a table of name = value, or a list of [name, value] pairs")
 
 
+def _base64(value: Any, key: str, where: _Where) -> bytes:
+    if not isinstance(value, str):
+        raise where.error(key, f"expected base64 text, got {_shown(value)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise where.error(key, f"expected base64 text, got {value[:40]!r}") from None
+
+
 def _bytes(spec: Mapping[str, Any], key: str, where: _Where) -> bytes | None:
     """A body given as ``body`` (text, UTF-8) or ``body_base64``."""
     if "body_base64" in spec:
-        try:
-            return base64.b64decode(spec["body_base64"], validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            raise where.error(f"{key}.body_base64", "expected base64 text") from None
+        return _base64(spec["body_base64"], f"{key}.body_base64", where)
     return None
+
+
+def _text(value: Any, key: str, where: _Where, what: str = "a string") -> str:
+    if not isinstance(value, str):
+        raise where.error(key, f"expected {what}, got {_shown(value)}")
+    return value
+
+
+def _regex(value: Any, key: str, where: _Where, *, binary: bool = False) -> re.Pattern[Any]:
+    pattern = _text(value, key, where, "a regular expression (a string)")
+    try:
+        return re.compile(pattern.encode() if binary else pattern)
+    except re.error as exc:
+        raise where.error(key, f"not a valid regular expression: {exc}") from None
 
 
 def _interim(value: Any, key: str, where: _Where) -> Step:
@@ -156,6 +192,7 @@ _RESPOND_KEYS = {
     "headers",
     "reason",
     "chunked",
+    "chunks_base64",
     "cut",
     "drip",
 }
@@ -173,6 +210,14 @@ def _respond(value: Any, key: str, where: _Where) -> Step:
         if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
             raise where.error(f"{key}.chunks", "expected a list of strings")
         body = [c.encode() for c in chunks]
+    if "chunks_base64" in spec:
+        chunks = spec["chunks_base64"]
+        if not isinstance(chunks, list):
+            raise where.error(f"{key}.chunks_base64", "expected a list of base64 strings")
+        body = [_base64(c, f"{key}.chunks_base64[{i}]", where) for i, c in enumerate(chunks)]
+    given = [k for k in ("body", "body_base64", "chunks", "chunks_base64", "json") if k in spec]
+    if len(given) > 1:
+        raise where.error(f"{key}.{given[1]}", f"give one of {' / '.join(given)}, not both")
     step = respond(
         spec.get("status", 200),
         body,
@@ -182,16 +227,20 @@ def _respond(value: Any, key: str, where: _Where) -> Step:
         chunked=bool(spec.get("chunked", False)),
     )
     if "cut" in spec:
-        cut = _table(spec["cut"], f"{key}.cut", where, {"at", "unit", "how", "seconds"})
+        cut = spec["cut"]
+        if isinstance(cut, int) and not isinstance(cut, bool):
+            cut = {"at": cut}
+        cut = _table(cut, f"{key}.cut", where, {"at", "unit", "how", "seconds"})
         if "at" not in cut:
             raise where.error(f"{key}.cut.at", "missing (the byte offset of the cut)")
         step = step.cut(
             cut["at"], cut.get("unit", "body"), cut.get("how", "close"), seconds=cut.get("seconds")
         )
     if "drip" in spec:
-        drip = _table(
-            spec["drip"], f"{key}.drip", where, {"bytes_per_second", "chunk", "interval", "head"}
-        )
+        drip = spec["drip"]
+        if isinstance(drip, int | float) and not isinstance(drip, bool):
+            drip = {"bytes_per_second": drip}
+        drip = _table(drip, f"{key}.drip", where, {"bytes_per_second", "chunk", "interval", "head"})
         step = step.drip(
             drip.get("bytes_per_second"),
             chunk=drip.get("chunk"),
@@ -215,13 +264,24 @@ def _stall(value: Any, key: str, where: _Where) -> Step:
 
 def _raw(value: Any, key: str, where: _Where) -> Step:
     if isinstance(value, str):
-        return raw(value.encode("latin-1"))
+        value = {"text": value}
     spec = _table(value, key, where, {"text", "base64"})
     if "base64" in spec:
-        data = _bytes({"body_base64": spec["base64"]}, key, where)
-        assert data is not None
-        return raw(data)
-    return raw(str(spec.get("text", "")).encode("latin-1"))
+        return raw(_base64(spec["base64"], f"{key}.base64", where))
+    text = _text(spec.get("text", ""), f"{key}.text", where)
+    try:
+        return raw(text.encode("latin-1"))
+    except UnicodeEncodeError:
+        raise where.error(f"{key}.text", "text beyond latin-1: use base64 = ...") from None
+
+
+def _index_step(value: Any, key: str, where: _Where) -> Step:
+    if value is True:
+        return index()
+    if isinstance(value, str):
+        return index(value)
+    spec = _table(value, key, where, {"title"})
+    return index(_text(spec.get("title", "mockprogress"), f"{key}.title", where))
 
 
 #: Step name in a scenario file -> builder. Other modules add theirs here.
@@ -235,6 +295,7 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "drop": _drop,
     "stall": _stall,
     "raw": _raw,
+    "index": _index_step,
 }
 
 
@@ -255,50 +316,162 @@ def _step(value: Any, key: str, where: _Where) -> Step:
         if str(exc).startswith(where.filename + ":"):
             raise
         raise where.error(f"{key}.{name}", str(exc)) from None
+    except KeyError as exc:
+        raise where.error(f"{key}.{name}.{exc.args[0]}", "missing") from None
     except (TypeError, ValueError) as exc:
         raise where.error(f"{key}.{name}", str(exc)) from None
 
 
-_EXPECT_KEYS = {"method", "path", "times", "ordered", "name", "match", "steps"}
-_MATCH_KEYS = {"query", "headers", "body", "json"}
+_EXPECT_KEYS = {
+    "method",
+    "path",
+    "path_regex",
+    "times",
+    "ordered",
+    "name",
+    "description",
+    "curl",
+    "match",
+    "steps",
+}
+_MATCH_KEYS = {"query", "headers", "body", "body_base64", "body_regex", "json"}
+#: Keys every expectation and resource table may carry for the index.
+_NOTE_KEYS = ("description", "curl")
+
+
+def _value_matcher(value: Any, key: str, where: _Where) -> str | re.Pattern[str]:
+    """A query or header value: exact text, or ``{ regex = "..." }`` (a full match)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        spec = _table(value, key, where, {"regex"})
+        if "regex" not in spec:
+            raise where.error(f"{key}.regex", "missing (a regular expression)")
+        return _regex(spec["regex"], f"{key}.regex", where)
+    raise where.error(key, f'expected a string or {{ regex = "..." }}, got {_shown(value)}')
+
+
+def _match(value: Any, key: str, where: _Where) -> dict[str, Any]:
+    """The keyword arguments of ``Expectation`` that the ``match`` table gives."""
+    spec = _table(value, key, where, _MATCH_KEYS)
+    out: dict[str, Any] = {}
+    query = spec.get("query")
+    if isinstance(query, str):
+        out["query"] = query  # the raw query string, exactly
+    elif query is not None:
+        table = _table(query, f"{key}.query", where, set(_keys_of(query)))
+        out["query"] = {
+            str(k): _value_matcher(v, f"{key}.query.{k}", where) for k, v in table.items()
+        }
+    if "headers" in spec:
+        table = _table(spec["headers"], f"{key}.headers", where, set(_keys_of(spec["headers"])))
+        out["headers"] = {
+            str(k): _value_matcher(v, f"{key}.headers.{k}", where) for k, v in table.items()
+        }
+    bodies = [k for k in ("body", "body_base64", "body_regex", "json") if k in spec]
+    if len(bodies) > 1:
+        raise where.error(f"{key}.{bodies[1]}", f"match on one of {' / '.join(bodies)}, not both")
+    if "body" in spec:
+        out["body"] = _text(spec["body"], f"{key}.body", where, "the body as text").encode()
+    elif "body_base64" in spec:
+        out["body"] = _base64(spec["body_base64"], f"{key}.body_base64", where)
+    elif "body_regex" in spec:
+        out["body"] = _regex(spec["body_regex"], f"{key}.body_regex", where, binary=True)
+    elif "json" in spec:
+        out["json"] = spec["json"]
+    return out
+
+
+def _keys_of(value: Any) -> list[str]:
+    return [str(k) for k in value] if isinstance(value, Mapping) else []
 
 
 def _expectation(value: Any, key: str, where: _Where) -> Expectation:
     spec = _table(value, key, where, _EXPECT_KEYS)
-    if "path" not in spec:
-        raise where.error(f"{key}.path", 'missing (the request path, e.g. "/jobs")')
-    match = _table(spec.get("match", {}), f"{key}.match", where, _MATCH_KEYS)
+    if ("path" in spec) == ("path_regex" in spec):
+        raise where.error(
+            f"{key}.path",
+            'missing (the request path, e.g. "/jobs", or path_regex = "/jobs/\\d+")'
+            if "path" not in spec
+            else "give path or path_regex, not both",
+        )
+    path: str | re.Pattern[str]
+    if "path" in spec:
+        path = _text(spec["path"], f"{key}.path", where, 'a path such as "/jobs"')
+    else:
+        path = _regex(spec["path_regex"], f"{key}.path_regex", where)
+    method = spec.get("method")
+    if method is not None:
+        method = _text(method, f"{key}.method", where, 'a method such as "GET", or "*"')
+    times = spec.get("times")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise where.error(f"{key}.times", f"expected an integer >= 1, got {_shown(times)}")
+    ordered = spec.get("ordered", False)
+    if not isinstance(ordered, bool | str):
+        raise where.error(f"{key}.ordered", f"expected true or a group name, got {_shown(ordered)}")
+    name = spec.get("name")
+    if name is not None:
+        name = _text(name, f"{key}.name", where)
+    match = _match(spec.get("match", {}), f"{key}.match", where)
     steps_spec = spec.get("steps")
     if not isinstance(steps_spec, list) or not steps_spec:
         raise where.error(f"{key}.steps", "missing: add [[expect.steps]] tables")
     steps = [_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
     try:
-        expectation = Expectation(
-            spec.get("method"),
-            spec["path"],
-            query=match.get("query"),
-            headers=match.get("headers"),
-            body=match.get("body"),
-            json=match.get("json"),
-            times=spec.get("times"),
-            ordered=spec.get("ordered", False),
-            name=spec.get("name"),
-        )
-        expectation.respond(*steps)
+        expectation = Expectation(method, path, times=times, ordered=ordered, name=name, **match)
     except ScenarioError as exc:
         raise where.error(key, str(exc)) from None
+    try:
+        expectation.respond(*steps)
+    except ScenarioError as exc:
+        raise where.error(f"{key}.steps", str(exc)) from None
+    _note(expectation, spec, key, where)
     return expectation
+
+
+def _note(item: Expectation | Resource, spec: Mapping[str, Any], key: str, where: _Where) -> None:
+    """Copy the index's ``description`` and ``curl`` onto the item."""
+    for field in _NOTE_KEYS:
+        if field in spec:
+            setattr(item, field, _text(spec[field], f"{key}.{field}", where))
 
 
 #: Top-level table name -> builder of resources. Resource modules add theirs here.
 RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {}
 
 
+def _resource(
+    builder: Callable[[Any, str, _Where], Resource], value: Any, key: str, where: _Where
+) -> Resource:
+    """Build one resource; its ``description`` and ``curl`` are taken off first, so builders
+    never see them."""
+    spec = value
+    if isinstance(value, Mapping):
+        spec = {k: v for k, v in value.items() if k not in _NOTE_KEYS}
+    try:
+        resource = builder(spec, key, where)
+    except ScenarioError as exc:
+        if str(exc).startswith(where.filename + ":"):
+            raise
+        raise where.error(key, str(exc)) from None
+    except KeyError as exc:
+        raise where.error(f"{key}.{exc.args[0]}", "missing") from None
+    except (TypeError, ValueError) as exc:
+        raise where.error(key, str(exc)) from None
+    if isinstance(value, Mapping):
+        _note(resource, value, key, where)
+    return resource
+
+
 def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation | Resource]:
-    """Build the expectations and resources of an already-parsed scenario document."""
+    """Build the expectations and resources of an already-parsed scenario document (from TOML
+    or JSON: the schema is the same)."""
     where = _Where(filename)
     allowed = {"expect", "title", "description", *RESOURCE_BUILDERS}
     _table(data, "(top level)", where, allowed)
+    for field in ("title", "description"):
+        if field in data:
+            _text(data[field], field, where)
     items: list[Expectation | Resource] = []
     expect = data.get("expect", [])
     if not isinstance(expect, list):
@@ -308,24 +481,65 @@ def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation |
         specs = data.get(name, [])
         if not isinstance(specs, list):
             raise where.error(name, f"expected [[{name}]] tables")
-        items.extend(builder(s, f"{name}[{i}]", where) for i, s in enumerate(specs))
+        items.extend(_resource(builder, s, f"{name}[{i}]", where) for i, s in enumerate(specs))
     return items
 
 
+def _decode(text: str, fmt: str, source: str) -> Any:
+    if fmt == "json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ScenarioError(f"{source}: not valid JSON: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+
+
+def parse_document(
+    data: bytes, content_type: str | None, source: str
+) -> list[Expectation | Resource]:
+    """Build the items of a scenario document sent as bytes (the control API's bodies):
+    JSON when the content type says so or the text starts with ``{``, TOML otherwise.
+
+    :raises ScenarioError: naming ``source``, the key and what was expected.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{source}: a scenario document is UTF-8 text") from None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if "json" in kind:
+        fmt = "json"
+    elif "toml" in kind:
+        fmt = "toml"
+    else:
+        fmt = "json" if text.lstrip().startswith("{") else "toml"
+    return parse_scenario(_decode(text, fmt, source), source)
+
+
 def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
-    """Read a TOML scenario file.
+    """Read a scenario file: JSON if its name ends in ``.json``, TOML otherwise.
 
     :raises ScenarioError: naming the file, the key and what was expected.
     """
     filename = fspath(path)
     try:
         with open(filename, "rb") as f:
-            data = tomllib.load(f)
+            data = f.read()
     except FileNotFoundError:
         raise ScenarioError(f"{filename}: no such scenario file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{filename}: not valid TOML: {exc}") from None
-    return parse_scenario(data, filename)
+    except OSError as exc:
+        raise ScenarioError(f"{filename}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{filename}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    fmt = "json" if filename.lower().endswith(".json") else "toml"
+    return parse_scenario(_decode(text, fmt, filename), filename)
 
 
 # Resource modules register their tables here (imported last: they use the helpers above).

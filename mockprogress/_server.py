@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import traceback
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from os import PathLike
@@ -28,6 +28,7 @@ from anyio import AsyncContextManagerMixin
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
+from ._admin import DEFAULT_CONTROL_PREFIX
 from ._connection import ServerConnection
 from ._driver import ConnectionDriver
 from ._errors import ServerStateError
@@ -147,7 +148,7 @@ class MockServer(AsyncContextManagerMixin):
         *,
         query: Any = None,
         headers: Any = None,
-        body: bytes | str | Callable[[bytes], bool] | None = None,
+        body: bytes | str | re.Pattern[bytes] | Callable[[bytes], bool] | None = None,
         json: object = None,
         times: int | None = None,
         ordered: bool | str = False,
@@ -160,7 +161,8 @@ class MockServer(AsyncContextManagerMixin):
         :param query: a mapping of parameters that must be present with these values (values
             may be regexes or predicates), the exact raw query string, or a predicate.
         :param headers: a mapping of header name to value (or regex or predicate).
-        :param body: the exact body (bytes or str) or a predicate on the bytes.
+        :param body: the exact body (bytes or str), a bytes regex (full match) or a
+            predicate on the bytes.
         :param json: a value the body must parse to.
         :param times: answer this many requests, and fail ``check()`` if fewer came;
             None (the default) answers any number.
@@ -205,6 +207,42 @@ class MockServer(AsyncContextManagerMixin):
                 self._call(self._state.add_expectation, item)
                 added.append(item)
         return added
+
+    def enable_control_api(
+        self,
+        prefix: str = DEFAULT_CONTROL_PREFIX,
+        *,
+        token: str | None = None,
+        allow_remote: bool = False,
+        reset_files: Sequence[str | PathLike[str]] = (),
+    ) -> None:
+        """Serve the control API under ``prefix``: add, replace and delete expectations and
+        resources (scenario documents in JSON or TOML), read the journal, reset. Its requests
+        never reach expectations and are kept out of the journal (docs/standalone.md).
+
+        :param prefix: the reserved path prefix.
+        :param token: when set, every control request must carry ``Authorization: Bearer
+            TOKEN``.
+        :param allow_remote: answer clients that are not on a loopback address (by default
+            they get a 403).
+        :param reset_files: the scenario files a control-API reset loads again.
+        """
+        from ._admin import ControlAPI
+        from ._scenario import load_scenario, parse_document
+
+        files = list(reset_files)
+
+        def baseline() -> list[Expectation | Resource]:
+            return [item for path in files for item in load_scenario(path)]
+
+        control = ControlAPI(
+            prefix,
+            token=token,
+            allow_remote=allow_remote,
+            parse=parse_document,
+            baseline=baseline,
+        )
+        self._call(setattr, self._state, "control", control)
 
     def on_event(self, listener: Callable[[ExchangeLog, Event], None]) -> None:
         """Call ``listener(exchange_log, event)`` on the server's loop for every journal event
@@ -321,18 +359,24 @@ class MockServer(AsyncContextManagerMixin):
         self._stop_event = anyio.Event()
         self._loop_thread = threading.get_ident()
         port: int = listener.extra(SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._handle, tg)
-            task_status.started(port)
-            await self._stop_event.wait()
-            tg.cancel_scope.cancel()
+        self._state.address = (self.host, port)
+        try:
+            async with listener, anyio.create_task_group() as tg:
+                tg.start_soon(listener.serve, self._handle, tg)
+                task_status.started(port)
+                await self._stop_event.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            # Every connection has closed: resources may now flush their stores.
+            self._state.close_resources()
 
     async def _handle(self, stream: SocketStream) -> None:
         driver = ConnectionDriver(stream)
         self._active_connections += 1
         try:
             peer = stream.extra(SocketAttribute.remote_address)
-            connection = ServerConnection(self._state, anyio.current_time, str(peer))
+            host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            connection = ServerConnection(self._state, anyio.current_time, host)
             if self._active_connections > self._state.config.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
             else:

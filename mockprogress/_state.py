@@ -8,9 +8,11 @@ the explained error for a request nobody expected.
 from __future__ import annotations
 
 import itertools
+import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ._actions import CallHandler, Program
 from ._errors import ExpectationError, ScenarioError
@@ -22,6 +24,9 @@ from ._problems import Problem, problems_error
 from ._resource import Resource
 from ._steps import Script, Step
 
+if TYPE_CHECKING:
+    from ._admin import ControlAPI
+
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 
@@ -31,6 +36,8 @@ DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
 DEFAULT_MAX_HEADER_COUNT = 100
 DEFAULT_MAX_CONNECTIONS = 2048
+#: How many control-API exchanges are kept (they are not part of the journal).
+CONTROL_LOG_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,14 @@ class ServerState:
         self.logs: list[ExchangeLog] = []
         self.problems: list[Problem] = []
         self.listeners: list[EventListener] = []
+        #: Where the server listens, ``(host, port)``; set by the I/O layer once it does.
+        self.address: tuple[str, int] | None = None
+        #: The control API, when the server offers one (``MockServer.enable_control_api``).
+        self.control: ControlAPI | None = None
+        #: Requests to the control API: kept apart, so the journal holds the clients' only.
+        self.control_logs: deque[ExchangeLog] = deque(maxlen=CONTROL_LOG_SIZE)
         self._connection_ids = itertools.count(1)
+        self._control_ids = itertools.count(1)
 
     # ---- bookkeeping -----------------------------------------------------------------------
 
@@ -92,8 +106,10 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
+        path = urllib.parse.urlsplit(target).path
+        control = self.control is not None and self.control.handles(path)
         log = ExchangeLog(
-            len(self.logs) + 1,
+            next(self._control_ids) if control else len(self.logs) + 1,
             connection,
             started,
             method=method,
@@ -102,9 +118,10 @@ class ServerState:
             headers=headers,
             spool_threshold=self.config.spool_threshold,
         )
+        log.control = control
         if self.listeners:
             log.listeners = self.listeners
-        self.logs.append(log)
+        (self.control_logs if control else self.logs).append(log)
         return log
 
     def record(self, kind: str, message: str, exchange: int | None = None) -> None:
@@ -113,8 +130,8 @@ class ServerState:
     def journal(self) -> Journal:
         return Journal([log.snapshot() for log in self.logs])
 
-    def check_error(self) -> ExpectationError | None:
-        """The error ``check()`` raises, or None when all is well."""
+    def all_problems(self) -> list[Problem]:
+        """The problems recorded so far, and the expectations not used as often as required."""
         problems = list(self.problems)
         problems.extend(
             Problem(
@@ -122,6 +139,11 @@ class ServerState:
             )
             for exp in self.registry.unconsumed()
         )
+        return problems
+
+    def check_error(self) -> ExpectationError | None:
+        """The error ``check()`` raises, or None when all is well."""
+        problems = self.all_problems()
         if not problems:
             return None
         return problems_error(problems, self.journal())
@@ -138,11 +160,21 @@ class ServerState:
         self.registry.clear()
         for resource in self.resources:
             resource.reset()
+            resource.close()
         self.resources.clear()
+        self.clear_journal()
+
+    def clear_journal(self) -> None:
+        """Forget the exchanges and the problems, keep expectations and resources."""
         for log in self.logs:
             log.body.close()
         self.logs.clear()
         self.problems.clear()
+
+    def close_resources(self) -> None:
+        """Let every mounted resource release what it holds (the server is stopping)."""
+        for resource in self.resources:
+            resource.close()
 
     def add_expectation(self, expectation: Expectation) -> None:
         self.registry.add(expectation)
@@ -157,6 +189,9 @@ class ServerState:
 
     def serve(self, ctx: ExchangeContext) -> Program[None]:
         """Answer one request."""
+        if ctx.log.control and self.control is not None:
+            yield from self.control.serve(ctx, self)
+            return
         if not (yield from self._within_limits(ctx)):
             return
         view = _view(ctx, None)

@@ -229,6 +229,8 @@ class Respond(Step):
 def make_drip(
     bytes_per_second: float | None, chunk: int | None, interval: float | None, head: bool
 ) -> Drip:
+    if chunk is not None:
+        _check_count(chunk, "drip chunk", minimum=1)
     if bytes_per_second is not None:
         rate = _check_seconds(bytes_per_second, "drip bytes_per_second")
         assert rate is not None

@@ -26,12 +26,13 @@ class Wire:
     actions: list[Any] = field(default_factory=list)
     closed: str | None = None
     read_sizes: list[int] = field(default_factory=list)
+    peer: str = "127.0.0.1"
 
     def run(self, inbound: Iterable[bytes], *, eof: bool = True) -> bytes:
         """Run one connection: ``inbound`` are the chunks the client sends, in order; after
         them the client closes (``eof``) or, if not, the program is left waiting."""
         chunks = [bytes(c) for c in inbound]
-        conn = ServerConnection(self.state, lambda: self.clock)
+        conn = ServerConnection(self.state, lambda: self.clock, self.peer)
         program = conn.run()
         result: Any = None
         while True:

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mockprogress"
 
 CORE = [
     "_actions",
+    "_admin",
     "_body",
     "_byte_range_resource",
     "_byte_store",
@@ -23,8 +24,10 @@ CORE = [
     "_exchange",
     "_headers",
     "_http_progress_demo",
+    "_index",
     "_interrupt",
     "_journal",
+    "_journal_json",
     "_matching",
     "_mermaid",
     "_preferences",
@@ -51,10 +54,11 @@ IO_MODULES = {
     "_portal",
     "_cli",
     "_control",
-    "pytest_plugin",
     "_scenario",
     "_scenario_wright",
+    "_terminal",
     "_upload_scenarios",
+    "pytest_plugin",
 }
 
 

@@ -118,7 +118,7 @@ def test_the_reference_runner_passes_all_three_tests(served_demo: Served) -> Non
     )
     assert re.search(r"#\d+ -> 199 Acknowledge 65536B$", printed, re.M)
     assert re.search(r"#\d+ -> 299 Incomplete Resource$", printed, re.M)
-    assert re.search(r"#\d+ \.\. reset after 100000 body bytes read", printed, re.M)
+    assert re.search(r"#\d+ !! reset after 100000 body bytes read", printed, re.M)
 
 
 def test_the_demo_endpoints(served_demo: Served) -> None:

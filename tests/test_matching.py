@@ -88,6 +88,17 @@ def test_body_is_judged_only_once_read() -> None:
     )
 
 
+def test_body_regex_matches_the_whole_body_bytes() -> None:
+    exp = Expectation("PUT", "/x", body=re.compile(rb"(?s)%PDF-.*"))
+    assert exp.needs_body
+    assert exp.mismatches(view("PUT", body=b"%PDF-1.7\n\xff")) == []
+    assert exp.mismatches(view("PUT", body=b" %PDF-")) == [
+        "body: wanted /(?s)%PDF-.*/, got b' %PDF-'"
+    ]
+    with pytest.raises(mp.ScenarioError, match="compile it from bytes"):
+        Expectation("PUT", "/x", body=re.compile("text"))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
