@@ -33,6 +33,8 @@ from ._journal import InterimRecord as InterimRecord
 from ._journal import Journal as Journal
 from ._journal import ResponseRecord as ResponseRecord
 from ._matching import Expectation as Expectation
+from ._prefer import Preference as Preference
+from ._prefer import Preferences as Preferences
 from ._progress import Comment as Comment
 from ._progress import ExtValue as ExtValue
 from ._progress import Fraction as Fraction
@@ -68,6 +70,8 @@ __all__ = (
     "Journal",
     "MockProgressError",
     "MockServer",
+    "Preference",
+    "Preferences",
     "Progress",
     "Quoted",
     "Resource",
