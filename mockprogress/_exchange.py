@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 import h11
 
 from ._actions import Close, Hold, PeerGone, Program, Send, Sleep
+from ._errors import ScenarioError
 from ._headers import Headers, has_header
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
+from ._progress_order import ProgressOrder
 from ._steps import (
     Cut,
     Drop,
@@ -75,6 +77,8 @@ class ExchangeContext:
         )
         self.has_body = self.declared_length != 0
         self.continue_sent = False
+        #: The Progress values sent so far (draft-wright-http-progress §3.2).
+        self.progress_order = ProgressOrder()
         self.body_started = False
         self.body_done = not self.has_body
         log.body_complete = self.body_done
@@ -156,6 +160,8 @@ class ExchangeContext:
             return
         headers = Headers(step.headers)
         label = f"{step.status} {step.reason}"
+        if not self._progress_in_order(step.status, headers, f"interim {label}"):
+            return
         if self.is_http10:
             at = self.log.event(
                 self.now,
@@ -181,6 +187,16 @@ class ExchangeContext:
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self.continue_sent = True
+
+    def _progress_in_order(self, status: int, headers: Headers, where: str) -> bool:
+        """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
+        checked when built); a message that breaks it is not sent."""
+        try:
+            self.progress_order.admit(status, headers.getall("progress"), where)
+        except ScenarioError as exc:
+            self.problem("scenario-error", f"not sent: {exc}")
+            return False
+        return True
 
     def write_raw(self, data: bytes) -> Program[None]:
         self.raw_mode = True
@@ -297,6 +313,12 @@ class ExchangeContext:
             return
         if self.final_started or self.raw_mode:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
+            return
+        if not self._progress_in_order(step.status, Headers(step.headers), f"{step.status}"):
+            yield from self.respond(
+                plain_response(500, "mockprogress: the response broke Progress order\n"),
+                read_first=False,
+            )
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         headers = list(step.headers)
