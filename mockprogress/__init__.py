@@ -18,6 +18,12 @@ cut connections at exact byte offsets, and check every exchange in the journal.
 
 from __future__ import annotations
 
+from ._continue import ContinuePolicy as ContinuePolicy
+from ._continue import continue_auto as continue_auto
+from ._continue import continue_delay as continue_delay
+from ._continue import continue_immediate as continue_immediate
+from ._continue import continue_never as continue_never
+from ._continue import continue_reject as continue_reject
 from ._control import HandlerControl as HandlerControl
 from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
@@ -56,6 +62,7 @@ from ._version import __version__ as __version__
 
 __all__ = (
     "Comment",
+    "ContinuePolicy",
     "Event",
     "Exchange",
     "Expectation",
@@ -80,6 +87,11 @@ __all__ = (
     "ServerStateError",
     "Step",
     "__version__",
+    "continue_auto",
+    "continue_delay",
+    "continue_immediate",
+    "continue_never",
+    "continue_reject",
     "drop",
     "early_hints",
     "interim",

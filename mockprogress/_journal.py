@@ -94,6 +94,9 @@ class Exchange:
     bytes_sent: int
     _body: BodyBuffer = field(repr=False, compare=False)
     _body_size: int = field(repr=False, compare=False)
+    #: For ``Expect: 100-continue``: how many body bytes had reached the server when the
+    #: ``100 Continue`` went out (None when none went out).
+    body_before_continue: int | None = None
 
     @property
     def path(self) -> str:
@@ -166,6 +169,7 @@ class ExchangeLog:
         self.handled_by: str | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
+        self.body_before_continue: int | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -206,6 +210,7 @@ class ExchangeLog:
             bytes_sent=self.bytes_sent,
             _body=self.body,
             _body_size=len(self.body),
+            body_before_continue=self.body_before_continue,
         )
 
 

@@ -30,6 +30,14 @@ from collections.abc import Callable, Mapping
 from os import PathLike, fspath
 from typing import Any
 
+from ._continue import (
+    ContinuePolicy,
+    continue_auto,
+    continue_delay,
+    continue_immediate,
+    continue_policy,
+    continue_reject,
+)
 from ._errors import ScenarioError
 from ._matching import Expectation
 from ._resource import Resource
@@ -259,7 +267,38 @@ def _step(value: Any, key: str, where: _Where) -> Step:
         raise where.error(f"{key}.{name}", str(exc)) from None
 
 
-_EXPECT_KEYS = {"method", "path", "times", "ordered", "name", "match", "steps"}
+_EXPECT_KEYS = {"method", "path", "times", "ordered", "name", "match", "steps", "expect_continue"}
+_CONTINUE_KEYS = {"mode", "seconds", "status", "body", "headers"}
+
+
+def _expect_continue(value: Any, key: str, where: _Where) -> ContinuePolicy:
+    """``expect_continue = "immediate"``, or a table such as ``{ mode = "delay", seconds = 0.5,
+    headers = { ... } }`` or ``{ mode = "reject", status = 417 }``."""
+    if isinstance(value, str):
+        return continue_policy(value)
+    spec = _table(value, key, where, _CONTINUE_KEYS)
+    mode = spec.get("mode", "auto")
+    headers = _headers(spec.get("headers"), f"{key}.headers", where)
+    if mode == "delay":
+        if "seconds" not in spec:
+            raise where.error(f"{key}.seconds", "missing (how long before the 100)")
+        return continue_delay(spec["seconds"], headers)
+    if mode == "reject":
+        return continue_reject(spec.get("status", 417), spec.get("body", b""), headers)
+    extra = sorted(set(spec) & {"seconds", "status", "body"})
+    if extra:
+        raise where.error(f"{key}.{extra[0]}", "only applies to mode delay or reject")
+    if mode == "immediate":
+        return continue_immediate(headers)
+    if mode == "auto":
+        return continue_auto(headers)
+    if mode == "never" and headers is None:
+        return continue_policy("never")
+    raise where.error(
+        f"{key}.mode", "expected auto, immediate, delay, never (without headers) or reject"
+    )
+
+
 _MATCH_KEYS = {"query", "headers", "body", "json"}
 
 
@@ -273,6 +312,9 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
         raise where.error(f"{key}.steps", "missing: add [[expect.steps]] tables")
     steps = [_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
     try:
+        policy = _expect_continue(
+            spec.get("expect_continue", "auto"), f"{key}.expect_continue", where
+        )
         expectation = Expectation(
             spec.get("method"),
             spec["path"],
@@ -283,9 +325,12 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
             times=spec.get("times"),
             ordered=spec.get("ordered", False),
             name=spec.get("name"),
+            expect_continue=policy,
         )
         expectation.respond(*steps)
     except ScenarioError as exc:
+        if str(exc).startswith(where.filename + ":"):
+            raise
         raise where.error(key, str(exc)) from None
     return expectation
 

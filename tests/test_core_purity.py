@@ -14,6 +14,7 @@ CORE = [
     "_actions",
     "_body",
     "_connection",
+    "_continue",
     "_errors",
     "_exchange",
     "_headers",
