@@ -46,6 +46,8 @@ from ._progress import ExtValue as ExtValue
 from ._progress import Fraction as Fraction
 from ._progress import Progress as Progress
 from ._progress import Quoted as Quoted
+from ._progress_job import JobInfo as JobInfo
+from ._progress_job import ProgressJob as ProgressJob
 from ._resource import Resource as Resource
 from ._server import MockServer as MockServer
 from ._steps import Step as Step
@@ -74,12 +76,14 @@ __all__ = (
     "Headers",
     "InterimRecord",
     "Interrupt",
+    "JobInfo",
     "Journal",
     "MockProgressError",
     "MockServer",
     "Preference",
     "Preferences",
     "Progress",
+    "ProgressJob",
     "Quoted",
     "Resource",
     "ResponseRecord",

@@ -40,6 +40,7 @@ from ._continue import (
 )
 from ._errors import ScenarioError
 from ._matching import Expectation
+from ._progress_job import ProgressJob
 from ._resource import Resource
 from ._steps import (
     Step,
@@ -335,8 +336,35 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
     return expectation
 
 
+_PROGRESS_JOB_KEYS = {"path", "stages", "result", "done_remark", "methods"}
+
+
+def _progress_job(value: Any, key: str, where: _Where) -> Resource:
+    """``[[progress_job]]``: ``path``, ``stages = [["Herding cats", 1.0], ...]``,
+    ``result = { status = 201, ... }`` (as a ``respond`` step), ``done_remark``, ``methods``."""
+    spec = _table(value, key, where, _PROGRESS_JOB_KEYS)
+    if "path" not in spec:
+        raise where.error(f"{key}.path", 'missing (where jobs start, e.g. "/jobs")')
+    kwargs: dict[str, Any] = {}
+    if "stages" in spec:
+        stages = spec["stages"]
+        if not isinstance(stages, list) or not all(isinstance(s, list) for s in stages):
+            raise where.error(f"{key}.stages", "expected a list of [remark, seconds] pairs")
+        kwargs["stages"] = [tuple(s) for s in stages]
+    if "result" in spec:
+        kwargs["result"] = _respond(spec["result"], f"{key}.result", where)
+    if "methods" in spec:
+        kwargs["methods"] = spec["methods"]
+    try:
+        return ProgressJob(spec["path"], done_remark=spec.get("done_remark"), **kwargs)
+    except ScenarioError as exc:
+        raise where.error(key, str(exc)) from None
+
+
 #: Top-level table name -> builder of resources. Resource modules add theirs here.
-RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {}
+RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {
+    "progress_job": _progress_job,
+}
 
 
 def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation | Resource]:

@@ -1,0 +1,37 @@
+"""The standalone server's demo set includes a ProgressJob (fixtures/lro.toml)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from test_cli import Served, serve
+
+
+@pytest.fixture
+def demo() -> Iterator[Served]:
+    yield from serve()
+
+
+def curl(*args: str) -> str:
+    done = subprocess.run(
+        ["curl", "-sS", "-i", "--max-time", "10", *args], capture_output=True, check=True
+    )
+    return done.stdout.decode("latin-1")  # bytes: text mode would turn CRLF into LF
+
+
+def test_the_demo_job_answers_202_and_serves_its_status_document(demo: Served) -> None:
+    accepted = curl("-X", "POST", "-H", "Prefer: respond-async", demo.url + "/capture")
+    assert accepted.startswith("HTTP/1.1 202 Accepted\r\n")
+    [location] = [
+        line.split(": ", 1)[1] for line in accepted.split("\r\n") if line.startswith("Location: ")
+    ]
+    assert location.startswith("/capture/status/")
+
+    status = curl(demo.url + location)
+    assert status.startswith("HTTP/1.1 200 OK\r\n")
+    assert 'Progress: 0/3 "Herding cats"\r\n' in status
+
+    assert curl("-X", "DELETE", demo.url + location).startswith("HTTP/1.1 204 No Content\r\n")
+    assert curl(demo.url + location).startswith("HTTP/1.1 404 Not Found\r\n")
