@@ -35,6 +35,7 @@ from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
 from ._journal import Exchange as Exchange
 from ._journal import Fault as Fault
+from ._journal import Frame as Frame
 from ._journal import InterimRecord as InterimRecord
 from ._journal import Journal as Journal
 from ._journal import ResponseRecord as ResponseRecord
@@ -61,6 +62,13 @@ from ._steps import read_body as read_body
 from ._steps import respond as respond
 from ._steps import stall as stall
 from ._version import __version__ as __version__
+from ._websocket import UpgradeWebSocket as UpgradeWebSocket
+from ._websocket import upgrade_websocket as upgrade_websocket
+from ._ws_script import ws_close as ws_close
+from ._ws_script import ws_echo as ws_echo
+from ._ws_script import ws_expect as ws_expect
+from ._ws_script import ws_ping as ws_ping
+from ._ws_script import ws_send as ws_send
 
 __all__ = (
     "Comment",
@@ -72,6 +80,7 @@ __all__ = (
     "ExtValue",
     "Fault",
     "Fraction",
+    "Frame",
     "HandlerControl",
     "Headers",
     "InterimRecord",
@@ -90,6 +99,7 @@ __all__ = (
     "ScenarioError",
     "ServerStateError",
     "Step",
+    "UpgradeWebSocket",
     "__version__",
     "continue_auto",
     "continue_delay",
@@ -106,4 +116,10 @@ __all__ = (
     "read_body",
     "respond",
     "stall",
+    "upgrade_websocket",
+    "ws_close",
+    "ws_echo",
+    "ws_expect",
+    "ws_ping",
+    "ws_send",
 )

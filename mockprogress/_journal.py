@@ -23,7 +23,7 @@ class Event:
     ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
     server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
-    ``raw``, ``error``, ``closed``.
+    ``raw``, ``error``, ``closed``, ``websocket`` (a frame after a switch).
     """
 
     at: float
@@ -72,6 +72,20 @@ class Fault:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One WebSocket frame after a ``101 Switching Protocols``, either way (``direction`` is
+    ``"in"`` or ``"out"``). ``kind`` is ``text``, ``binary``, ``ping``, ``pong`` or ``close``;
+    a text or binary entry is a whole message (its fragments joined). ``code`` and ``data``
+    (the reason, as text) describe a close."""
+
+    direction: str
+    kind: str
+    data: str | bytes
+    at: float
+    code: int | None = None
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request and everything the server did about it."""
@@ -97,6 +111,8 @@ class Exchange:
     #: For ``Expect: 100-continue``: how many body bytes had reached the server when the
     #: ``100 Continue`` went out (None when none went out).
     body_before_continue: int | None = None
+    #: After a switch to WebSocket: the frames both ways, in order.
+    frames: tuple[Frame, ...] = ()
 
     @property
     def path(self) -> str:
@@ -170,6 +186,7 @@ class ExchangeLog:
         self.bytes_received = 0
         self.bytes_sent = 0
         self.body_before_continue: int | None = None
+        self.frames: list[Frame] = []
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -211,6 +228,7 @@ class ExchangeLog:
             _body=self.body,
             _body_size=len(self.body),
             body_before_continue=self.body_before_continue,
+            frames=tuple(self.frames),
         )
 
 

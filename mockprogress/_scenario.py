@@ -43,6 +43,8 @@ from ._matching import Expectation
 from ._progress_job import ProgressJob
 from ._resource import Resource
 from ._steps import (
+    Drop,
+    Pause,
     Step,
     drop,
     early_hints,
@@ -54,6 +56,8 @@ from ._steps import (
     respond,
     stall,
 )
+from ._websocket import upgrade_websocket
+from ._ws_script import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
 
 StepBuilder = Callable[[Any, str], Step]
 
@@ -233,6 +237,60 @@ def _raw(value: Any, key: str, where: _Where) -> Step:
     return raw(str(spec.get("text", "")).encode("latin-1"))
 
 
+_WS_ACTION_KEYS = {"send", "send_base64", "cut", "expect", "echo", "ping", "close", "reason"}
+_WS_ACTION_KEYS |= {"pause", "drop"}
+
+
+def _ws_action(value: Any, key: str, where: _Where) -> WsAction:
+    """One action of ``upgrade_websocket.actions``: a table such as ``{ send = "hi" }``,
+    ``{ send = "...", cut = { at = 10, how = "reset" } }``, ``{ expect = "hello" }`` (or
+    ``true`` for any message), ``{ echo = 2 }``, ``{ ping = "?" }``,
+    ``{ close = 4000, reason = "done" }``, ``{ pause = 0.5 }`` or ``{ drop = "reset" }``."""
+    spec = _table(value, key, where, _WS_ACTION_KEYS)
+    if "send" in spec or "send_base64" in spec:
+        data: Any = spec.get("send")
+        if "send_base64" in spec:
+            data = _bytes({"body_base64": spec["send_base64"]}, key, where)
+        action = ws_send(data)
+        if "cut" in spec:
+            cut = _table(spec["cut"], f"{key}.cut", where, {"at", "how"})
+            if "at" not in cut:
+                raise where.error(f"{key}.cut.at", "missing (the byte of the frame to stop at)")
+            action = action.cut(cut["at"], cut.get("how", "close"))
+        return action
+    if "expect" in spec:
+        wanted = spec["expect"]
+        return ws_expect(None if wanted is True else wanted)
+    if "echo" in spec:
+        return ws_echo(spec["echo"])
+    if "ping" in spec:
+        return ws_ping(str(spec["ping"]).encode())
+    if "close" in spec:
+        return ws_close(spec["close"], spec.get("reason", ""))
+    if "pause" in spec:
+        return Pause(spec["pause"])
+    if "drop" in spec:
+        return Drop(spec["drop"])
+    raise where.error(
+        key, "expected one of send, send_base64, expect, echo, ping, close, pause, drop"
+    )
+
+
+def _upgrade_websocket(value: Any, key: str, where: _Where) -> Step:
+    if value is True:
+        return upgrade_websocket()
+    spec = _table(value, key, where, {"actions", "echo", "subprotocol", "headers"})
+    actions = spec.get("actions", [])
+    if not isinstance(actions, list):
+        raise where.error(f"{key}.actions", "expected a list of action tables")
+    return upgrade_websocket(
+        *(_ws_action(a, f"{key}.actions[{i}]", where) for i, a in enumerate(actions)),
+        echo=spec.get("echo"),
+        subprotocol=spec.get("subprotocol"),
+        headers=_headers(spec.get("headers"), f"{key}.headers", where),
+    )
+
+
 #: Step name in a scenario file -> builder. Other modules add theirs here.
 STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "interim": _interim,
@@ -244,6 +302,7 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "drop": _drop,
     "stall": _stall,
     "raw": _raw,
+    "upgrade_websocket": _upgrade_websocket,
 }
 
 

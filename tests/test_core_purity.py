@@ -32,7 +32,9 @@ CORE = [
     "_state",
     "_status",
     "_steps",
+    "_websocket",
     "_wire",
+    "_ws_script",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
 IO_MODULES = {"_server", "_driver", "_portal", "_cli", "_control", "pytest_plugin", "_scenario"}
