@@ -153,6 +153,8 @@ class ProgressJob(Resource):
         self.methods = tuple(m.upper() for m in methods)
         if not self.methods or not all(isinstance(m, str) and m for m in self.methods):
             raise ScenarioError(f"methods must be method names, got {methods!r}")
+        # The 102 of each stage, built (and validated) once; the first also gets a Location.
+        self._interims = [Interim(102, (("Progress", str(p)),)) for p in self.plan.progress]
         self._base = "" if self.path == "/" else self.path
         self._jobs: dict[str, _Job] = {}  # status documents by token
         self._started: list[_Job] = []
@@ -263,10 +265,10 @@ class ProgressJob(Resource):
             index = plan.stage_at(elapsed)
             if processing:
                 while announced <= min(index, plan.stages - 1):
-                    fields = [("Progress", str(plan.progress[announced]))]
+                    interim = self._interims[announced]
                     if announced == announce_from and location:
-                        fields.append(("Location", job.uri))
-                    yield from ctx.send_interim(Interim(102, tuple(fields)))
+                        interim = Interim(102, (*interim.headers, ("Location", job.uri)))
+                    yield from ctx.send_interim(interim)
                     announced += 1
             change = plan.next_change(elapsed)
             if change is None:
