@@ -1,7 +1,9 @@
-"""The standalone server's demo set includes a ProgressJob (fixtures/lro.toml)."""
+"""The standalone server's demo set includes a ProgressJob (fixtures/lro.toml) and WebSocket
+routes (fixtures/websocket.toml)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from collections.abc import Iterator
 
@@ -35,3 +37,24 @@ def test_the_demo_job_answers_202_and_serves_its_status_document(demo: Served) -
 
     assert curl("-X", "DELETE", demo.url + location).startswith("HTTP/1.1 204 No Content\r\n")
     assert curl(demo.url + location).startswith("HTTP/1.1 404 Not Found\r\n")
+
+
+def test_the_demo_websocket_echoes(demo: Served) -> None:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
+
+    host, port = demo.url.removeprefix("http://").split(":")
+    ws = WSConnection(ConnectionType.CLIENT)
+    got: list[object] = []
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(ws.send(Request(host=f"{host}:{port}", target="/ws/hello")))
+        while not any(isinstance(e, CloseConnection) for e in got):
+            ws.receive_data(sock.recv(65536) or None)
+            for event in ws.events():
+                got.append(event)
+                if isinstance(event, TextMessage) and event.data == "welcome":
+                    sock.sendall(ws.send(TextMessage("echo me")))
+    assert isinstance(got[0], AcceptConnection)
+    texts = [e.data for e in got if isinstance(e, TextMessage)]
+    assert texts == ["welcome", "echo me"]
+    assert isinstance(got[-1], CloseConnection) and got[-1].code == 4000

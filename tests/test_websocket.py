@@ -313,3 +313,14 @@ class TestScenarioFile:
     def test_mistakes_name_the_key(self, value: object, message: str) -> None:
         with pytest.raises(mp.ScenarioError, match=message):
             self.build(value)
+
+
+def test_frames_in_the_timeline_and_the_mermaid_diagram() -> None:
+    wire = serve(mp.upgrade_websocket())
+    wire.run([handshake(), client_frames(TextMessage("hello"), CloseConnection(1000))])
+    journal = wire.state.journal()
+    assert "<- text 'hello'" in journal.to_text()
+    assert "-> close 1000 ''" in journal.to_text()
+    diagram = journal.to_mermaid()
+    assert "    C-)S: text 'hello'" in diagram
+    assert "    S-)C: text 'hello'" in diagram
