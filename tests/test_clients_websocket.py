@@ -367,3 +367,40 @@ def test_an_unsolicited_101_ends_a_node_request_silently(
     report = json.loads(done.stdout)
     assert report["response"] is None and report["information"] == []
     assert report["error"] == "request closed without a response"
+
+
+# ---- a frame cut at an exact byte, on real sockets ---------------------------------------------
+
+HANDSHAKE = (
+    b"GET /cut/{at}/{how} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_a_frame_cut_sweep_on_one_server(mockprogress_server: mp.MockServer) -> None:
+    """Every offset of a 304-byte frame (4 bytes of header, 300 of payload), by FIN and by
+    RST: the client receives exactly that many bytes after the 101, then the end."""
+    srv = mockprogress_server
+    payload = bytes(range(256)) + bytes(44)
+    frame = b"\x82\x7e\x01\x2c" + payload
+    offsets = [0, 1, 2, 3, 4, 5, 150, 303, 304]
+    for at in offsets:
+        for how in ("close", "reset"):
+            srv.expect("GET", f"/cut/{at}/{how}").respond(
+                mp.upgrade_websocket(mp.ws_send(payload).cut(at, how))  # type: ignore[arg-type]
+            )
+    for at in offsets:
+        for how in ("close", "reset"):
+            received = b""
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+                sock.sendall(
+                    HANDSHAKE.replace(b"{at}", str(at).encode()).replace(b"{how}", how.encode())
+                )
+                try:
+                    while chunk := sock.recv(65536):
+                        received += chunk
+                except ConnectionResetError:
+                    assert how == "reset"
+            head, _, rest = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101 Switching Protocols")
+            assert rest == frame[:at], (at, how)
