@@ -211,6 +211,8 @@ class ProgressJob(Resource):
         """
         extra = header_pairs(headers, where="ProgressJob.process")
         yield from ctx.read_body()
+        if ctx.final_started and not ctx.closed:
+            ctx.problem("scenario-error", f"{self.describe()}: process() after the final response")
         if ctx.closed or ctx.final_started:
             return None
         job = self._start(ctx)

@@ -405,3 +405,19 @@ class TestScenarioFile:
     def test_mistakes_name_the_key(self, spec: dict[str, object], message: str) -> None:
         with pytest.raises(mp.ScenarioError, match=message):
             parse_scenario({"progress_job": [spec]}, "jobs.toml")
+
+
+def test_process_after_the_final_response_is_reported() -> None:
+    class Late(mp.Resource):
+        def serve(self, ctx: ExchangeContext) -> Program[None]:
+            yield from ctx.respond(mp.respond(200), read_first=True)
+            info = yield from job.process(ctx)
+            assert info is None
+
+    wire = Wire()
+    job = mp.ProgressJob("/jobs")
+    wire.state.mount(Late("/late"))
+    wire.run([request("POST", "/late")])
+    error = wire.state.check_error()
+    assert error is not None and "process() after the final response" in str(error)
+    assert job.jobs == []
