@@ -187,9 +187,7 @@ class ProgressJob(Resource):
         else:
             yield from _plain(ctx, 404, f"no job or status document at {path}\n")
 
-    def process(
-        self, ctx: ExchangeContext, *, headers: HeadersInput = None
-    ) -> Program[JobInfo | None]:
+    def process(self, ctx: ExchangeContext, *, headers: HeadersInput = None) -> Program[None]:
         """Run one job inside an exchange that is already under way, honouring that request's
         ``Prefer``; the same program ``serve`` runs for a request to ``path``.
 
@@ -205,16 +203,18 @@ class ProgressJob(Resource):
                 ...  # store the upload's last bytes
                 yield from self.processing.process(ctx, headers={"Upload-Complete": "?1"})
 
+        The job it starts is the last of ``jobs``. (The program returns None, so that any
+        "object with a ``process(ctx)`` program" fits where upload resources take one.)
+
         :param ctx: the exchange to answer.
         :param headers: extra header fields for the final response (or the 202).
-        :return: the job it started (None when the exchange ended before the job could start).
         """
         extra = header_pairs(headers, where="ProgressJob.process")
         yield from ctx.read_body()
         if ctx.final_started and not ctx.closed:
             ctx.problem("scenario-error", f"{self.describe()}: process() after the final response")
         if ctx.closed or ctx.final_started:
-            return None
+            return
         job = self._start(ctx)
         prefs = Preferences.parse(ctx.headers.getall("prefer"))
         processing = "processing" in prefs
@@ -224,7 +224,7 @@ class ProgressJob(Resource):
             deadline = job.started + async_wait
         done = yield from self._follow(ctx, job, 0, processing=processing, deadline=deadline)
         if ctx.closed:
-            return job.info()
+            return
         applied: Applied = []
         if processing and not ctx.is_http10:
             applied.append(("processing", None))
@@ -235,7 +235,6 @@ class ProgressJob(Resource):
             if prefs.wait is not None:
                 applied.append(("wait", prefs.wait))
             yield from ctx.respond(self._accepted(ctx, job, applied, extra), read_first=False)
-        return job.info()
 
     # ---- the pieces ------------------------------------------------------------------------
 
