@@ -34,8 +34,13 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict mockprogress
 
-pytest: $(VENV)/.installed-test
+# Node packages the suite drives (tus-js-client), pinned by tests/node/package-lock.json.
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund
+	@touch $@
+
+pytest: $(VENV)/.installed-test tests/node/node_modules/.installed
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info tests/node/node_modules

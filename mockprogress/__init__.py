@@ -18,6 +18,8 @@ cut connections at exact byte offsets, and check every exchange in the journal.
 
 from __future__ import annotations
 
+from ._byte_range_resource import ByteRangeResource as ByteRangeResource
+from ._byte_range_resource import StoredDocument as StoredDocument
 from ._continue import ContinuePolicy as ContinuePolicy
 from ._continue import continue_auto as continue_auto
 from ._continue import continue_delay as continue_delay
@@ -30,6 +32,7 @@ from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
 from ._headers import Headers as Headers
+from ._http_progress_demo import HttpProgressDemo as HttpProgressDemo
 from ._interrupt import Interrupt as Interrupt
 from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
@@ -50,6 +53,9 @@ from ._progress import Quoted as Quoted
 from ._progress_job import JobInfo as JobInfo
 from ._progress_job import ProgressJob as ProgressJob
 from ._resource import Resource as Resource
+from ._resumable_jobs import StoredRequest as StoredRequest
+from ._resumable_requests import ResumableRequests as ResumableRequests
+from ._resumable_uploads import ResumableUploads as ResumableUploads
 from ._server import MockServer as MockServer
 from ._steps import Step as Step
 from ._steps import drop as drop
@@ -61,6 +67,11 @@ from ._steps import raw as raw
 from ._steps import read_body as read_body
 from ._steps import respond as respond
 from ._steps import stall as stall
+from ._structured import StructuredFieldError as StructuredFieldError
+from ._tus import TusUploads as TusUploads
+from ._upload_store import DirectoryUploadStore as DirectoryUploadStore
+from ._upload_store import Upload as Upload
+from ._upload_store import UploadStore as UploadStore
 from ._version import __version__ as __version__
 from ._websocket import UpgradeWebSocket as UpgradeWebSocket
 from ._websocket import upgrade_websocket as upgrade_websocket
@@ -71,8 +82,10 @@ from ._ws_script import ws_ping as ws_ping
 from ._ws_script import ws_send as ws_send
 
 __all__ = (
+    "ByteRangeResource",
     "Comment",
     "ContinuePolicy",
+    "DirectoryUploadStore",
     "Event",
     "Exchange",
     "Expectation",
@@ -83,6 +96,7 @@ __all__ = (
     "Frame",
     "HandlerControl",
     "Headers",
+    "HttpProgressDemo",
     "InterimRecord",
     "Interrupt",
     "JobInfo",
@@ -96,10 +110,18 @@ __all__ = (
     "Quoted",
     "Resource",
     "ResponseRecord",
+    "ResumableRequests",
+    "ResumableUploads",
     "ScenarioError",
     "ServerStateError",
     "Step",
+    "StoredDocument",
+    "StoredRequest",
+    "StructuredFieldError",
+    "TusUploads",
     "UpgradeWebSocket",
+    "Upload",
+    "UploadStore",
     "__version__",
     "continue_auto",
     "continue_delay",

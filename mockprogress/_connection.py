@@ -54,6 +54,18 @@ class ServerConnection:
                 self.current.log.bytes_received += len(data)
             self.h11.receive_data(data)
 
+    def refuse(self, active: int) -> Program[None]:
+        """Answer a connection over ``max_connections`` with a 503 before reading anything."""
+        limit = self.state.config.max_connections
+        self.state.record("limit", f"connection {active} exceeds max_connections={limit}")
+        body = f"mockprogress: more than {limit} connections are open\n".encode()
+        yield Send(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        yield Close("close")
+
     def run(self) -> Program[None]:
         try:
             while True:

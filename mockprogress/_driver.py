@@ -54,6 +54,14 @@ class ConnectionDriver:
         self.socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
         with contextlib.suppress(OSError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # anyio's asyncio stream reads from the socket from the moment it exists and pauses
+        # only after a receive() had to wait for data: a client that keeps its queue full (an
+        # upload) is read into memory as fast as it sends. Paused from the start, the
+        # transport is resumed by receive() only when the queue is empty, so the kernel's
+        # buffers push back on the client (measured in benchmarks/bench_uploads.py).
+        pause_reading = getattr(getattr(stream, "_transport", None), "pause_reading", None)
+        if callable(pause_reading):
+            pause_reading()
         self.closed = False
 
     async def run(self, program: Program[T]) -> T:

@@ -23,6 +23,7 @@ keeps the facts the rules depend on:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import h11
@@ -49,7 +50,7 @@ from ._wire import Segment, content_within, cut_offset, drip_pieces
 if TYPE_CHECKING:
     from ._connection import ServerConnection
 
-_READ_SIZE = 65536
+_READ_SIZE = 262144
 
 
 class BodyTooLarge(Exception):
@@ -93,6 +94,9 @@ class ExchangeContext:
         self.closed = False
         self.wire_out = 0
         self._pending = b""
+        #: Sees each scripted final response before it goes out and returns the one to send:
+        #: upload resources store the scripted response this way (and may answer otherwise).
+        self.on_respond: Callable[[Respond], Respond] | None = None
 
     # ---- facts -----------------------------------------------------------------------------
 
@@ -187,13 +191,13 @@ class ExchangeContext:
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send interim {step.status}: {exc}")
             return
-        detail = label
         if step.status == 100 and self.expects_continue and not self.continue_sent:
             arrived = yield from self._body_arrived()
             self.log.body_before_continue = arrived
-            detail += f" ({arrived} body bytes had arrived)"
+            note = f"{arrived} body bytes had arrived when the 100 went out"
+            self.log.event(self.now, "continue", "", note)
         yield from self._send(data)
-        at = self.log.event(self.now, "interim", "out", detail, status=step.status, headers=headers)
+        at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self.continue_sent = True
@@ -325,9 +329,15 @@ class ExchangeContext:
     # ---- the final response ----------------------------------------------------------------
 
     def respond(
-        self, step: Respond, *, read_first: bool, drains_after: bool = False
+        self,
+        step: Respond,
+        *,
+        read_first: bool,
+        drains_after: bool = False,
+        head_length: int | None = None,
     ) -> Program[None]:
-        """Send the final response, applying its cut and drip."""
+        """Send the final response, applying its cut and drip. ``head_length`` is the
+        Content-Length a response to HEAD declares for the body it stands for."""
         if read_first and not self.body_started:
             yield from self.read_body()
         if self.closed:
@@ -335,6 +345,8 @@ class ExchangeContext:
         if self.final_started or self.raw_mode:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
             return
+        if self.on_respond is not None:
+            step = self.on_respond(step)
         if not self._progress_in_order(step.status, Headers(step.headers), f"{step.status}"):
             yield from self.respond(
                 plain_response(500, "mockprogress: the response broke Progress order\n"),
@@ -343,8 +355,14 @@ class ExchangeContext:
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         headers = list(step.headers)
-        if not step.chunked and not has_header(step.headers, "content-length"):
-            headers.append(("Content-Length", str(len(step.content))))
+        # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
+        # representation, which an empty 304 says nothing about.
+        sized = step.status not in (204, 304)
+        if sized and not step.chunked and not has_header(step.headers, "content-length"):
+            length = len(step.content)
+            if head_length is not None and self.method == "HEAD":
+                length = head_length
+            headers.append(("Content-Length", str(length)))
         if close_after and not has_header(step.headers, "connection"):
             headers.append(("Connection", "close"))
         try:

@@ -23,7 +23,9 @@ class Event:
     ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
     server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
-    ``raw``, ``error``, ``closed``, ``websocket`` (a frame after a switch).
+    ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
+    replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
+    body had arrived when a ``100 Continue`` went out).
     """
 
     at: float

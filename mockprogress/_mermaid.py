@@ -47,6 +47,14 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
             elif kind == "websocket":
                 arrow = "C-)S" if event.direction == "in" else "S-)C"
                 out.append(f"    {arrow}: {_escape(event.detail)}")
-            elif kind in ("pause", "interim-skipped", "error", "closed", "continue-skipped"):
+            elif kind in (
+                "pause",
+                "interim-skipped",
+                "error",
+                "closed",
+                "continue-skipped",
+                "continue",
+                "upload",
+            ):
                 out.append(f"    Note over S: {_escape(event.detail)}")
     return "\n".join(out) + "\n"

@@ -49,6 +49,10 @@ class Resource:
     def reset(self) -> None:
         """Forget all state (the server calls this on ``reset()``)."""
 
+    def free_storage(self) -> None:
+        """Let go of open files and temporary storage once nobody will read the resource again
+        (the pytest fixtures call it after each test). Persistent stores keep their files."""
+
     def _attach(self, call_on_loop: Callable[[Callable[[], Any]], Any]) -> None:
         self._call_on_loop = call_on_loop
 

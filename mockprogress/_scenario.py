@@ -458,3 +458,7 @@ def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{filename}: not valid TOML: {exc}") from None
     return parse_scenario(data, filename)
+
+
+# Resource modules register their tables here (imported last: they use the helpers above).
+from . import _scenario_wright, _upload_scenarios  # noqa: E402, F401

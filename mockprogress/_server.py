@@ -38,6 +38,8 @@ from ._portal import portal_provider
 from ._resource import Resource
 from ._state import (
     DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SPOOL_THRESHOLD,
     ServerConfig,
@@ -72,6 +74,8 @@ class MockServer(AsyncContextManagerMixin):
     :param max_body_size: largest request body before a 413.
     :param spool_threshold: request bodies past this size are kept on disk.
     :param unmatched_status: the status of the answer to an unexpected request.
+    :param max_header_count: most header lines in a request before a 431.
+    :param max_connections: most connections open at once; more are answered 503.
     """
 
     def __init__(
@@ -85,14 +89,24 @@ class MockServer(AsyncContextManagerMixin):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
         unmatched_status: int = 500,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
         self._state = ServerState(
-            ServerConfig(max_header_size, max_body_size, spool_threshold, unmatched_status)
+            ServerConfig(
+                max_header_size,
+                max_body_size,
+                spool_threshold,
+                unmatched_status,
+                max_header_count,
+                max_connections,
+            )
         )
+        self._active_connections = 0
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
@@ -322,12 +336,17 @@ class MockServer(AsyncContextManagerMixin):
 
     async def _handle(self, stream: SocketStream) -> None:
         driver = ConnectionDriver(stream)
+        self._active_connections += 1
         try:
             peer = stream.extra(SocketAttribute.remote_address)
             connection = ServerConnection(self._state, anyio.current_time, str(peer))
-            await driver.run(connection.run())
+            if self._active_connections > self._state.config.max_connections:
+                await driver.run(connection.refuse(self._active_connections))
+            else:
+                await driver.run(connection.run())
         except Exception as exc:
             text = "".join(traceback.format_exception(exc)).rstrip()
             self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
         finally:
+            self._active_connections -= 1
             await driver.aclose()

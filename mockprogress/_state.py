@@ -30,6 +30,8 @@ SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 DEFAULT_MAX_HEADER_SIZE = 16 * 1024
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
+DEFAULT_MAX_HEADER_COUNT = 100
+DEFAULT_MAX_CONNECTIONS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,19 @@ class ServerConfig:
     spool_threshold: int = DEFAULT_SPOOL_THRESHOLD
     #: The status of the answer to a request that matched nothing.
     unmatched_status: int = 500
+    #: Most header lines in a request head before a 431.
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    #: Most connections open at once; the next ones are answered 503 and closed.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
-        for name in ("max_header_size", "max_body_size", "spool_threshold"):
+        for name in (
+            "max_header_size",
+            "max_body_size",
+            "spool_threshold",
+            "max_header_count",
+            "max_connections",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ScenarioError(f"{name} must be an integer >= 0, got {value!r}")
@@ -115,6 +127,14 @@ class ServerState:
             return None
         return problems_error(problems, self.journal())
 
+    def free_storage(self) -> None:
+        """Free the temporary files behind the journal's bodies and the resources' stores; the
+        timelines stay readable, the bodies read empty."""
+        for log in self.logs:
+            log.body.close()
+        for resource in self.resources:
+            resource.free_storage()
+
     def reset(self) -> None:
         self.registry.clear()
         for resource in self.resources:
@@ -162,9 +182,15 @@ class ServerState:
         yield from self._unexpected(ctx, view, selection)
 
     def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
+        message = None
         if ctx.head_size > self.config.max_header_size:
             message = f"request head of {ctx.head_size} bytes exceeds max_header_size"
-            self.record("limit", f"{message}={self.config.max_header_size}", ctx.log.index)
+            message += f"={self.config.max_header_size}"
+        elif len(ctx.headers) > self.config.max_header_count:
+            message = f"request has {len(ctx.headers)} header lines, over max_header_count"
+            message += f"={self.config.max_header_count}"
+        if message is not None:
+            self.record("limit", message, ctx.log.index)
             yield from ctx.respond(plain_response(431, message + "\n"), read_first=False)
             return False
         declared = ctx.declared_length

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from ._server import MockServer
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
-_SERVER_OPTIONS = {"max_header_size", "max_body_size", "spool_threshold", "unmatched_status"}
+_SERVER_OPTIONS = {
+    "max_header_size",
+    "max_body_size",
+    "spool_threshold",
+    "unmatched_status",
+    "max_header_count",
+    "max_connections",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,6 +145,18 @@ def _check(server: MockServer) -> None:
         server.check()
     except ExpectationError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Once a test is reported, its servers' temporary files go: a suite of thousands of tests
+    must not hold thousands of spooled bodies until the garbage collector gets to them."""
+    try:
+        return (yield)
+    finally:
+        for server in item.stash.get(_SERVERS, []):
+            server._state.free_storage()
+        item.stash[_SERVERS] = []
 
 
 @pytest.hookimpl(wrapper=True)

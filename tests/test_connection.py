@@ -416,3 +416,21 @@ def test_read_body_upto_the_whole_body_keeps_the_connection() -> None:
     out = wire.run([post("/up", b"01234")])
     assert b"Connection: close" not in out
     assert wire.state.journal().last.body_complete
+
+
+def test_too_many_header_lines_get_431() -> None:
+    wire = Wire(state=config(max_header_count=3))
+    expect(wire.state, "GET", "/", mp.respond(200))
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(3))
+    out = wire.run([head + b"\r\n"])
+    assert out.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert [p.kind for p in wire.state.problems] == ["limit"]
+
+
+def test_a_204_carries_no_content_length() -> None:
+    # This used to send "Content-Length: 0" on a 204 (RFC 9110 §8.6: MUST NOT).
+    wire = Wire()
+    expect(wire.state, "DELETE", "/x", mp.respond(204))
+    expect(wire.state, "GET", "/y", mp.respond(304, headers={"ETag": '"1"'}))
+    out = wire.run([b"DELETE /x HTTP/1.1\r\nHost: x\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\n\r\n"])
+    assert out == b'HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: "1"\r\n\r\n'

@@ -121,7 +121,7 @@ class TestBodyBeforeContinue:
         wire.run([head(), BODY])
         ex = wire.state.journal().last
         assert ex.body_before_continue == 0
-        assert "(0 body bytes had arrived)" in ex.timeline()
+        assert ".. 0 body bytes had arrived when the 100 went out" in ex.timeline()
 
     def test_bytes_that_came_with_the_head_count(self) -> None:
         wire = serve("auto")

@@ -122,3 +122,21 @@ def test_body_matching_reads_the_body_first() -> None:
         reply = request(srv.port, "POST", "/m", body=b"three")
         assert reply.status == 500 and b"body: wanted b'one', got b'three'" in reply.body
         srv.reset()
+
+
+def test_connections_over_the_limit_get_503() -> None:
+    with mp.MockServer(max_connections=2) as srv:
+        srv.expect("GET", "/").respond(mp.respond(200, b"ok"))
+        held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+        try:
+            with Client(srv.port) as client:
+                reply = client.request("GET", "/")
+            assert reply.status == 503
+            for s in held:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert s.recv(100).startswith(b"HTTP/1.1 200 OK")
+        finally:
+            for s in held:
+                s.close()
+        with pytest.raises(mp.ExpectationError, match="exceeds max_connections=2"):
+            srv.check()

@@ -1,0 +1,60 @@
+"""Reading an upload request's body piece by piece, with the resource's interruption.
+
+Each piece the exchange reads lands in the journal (``read_body_chunk``) and is handed to the
+resource at once, so a cut after K bytes leaves exactly K bytes in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from ._steps import Respond
+
+if TYPE_CHECKING:
+    from ._actions import Program
+    from ._exchange import ExchangeContext
+    from ._interrupt import Interrupt
+
+BodyEnd = Literal["complete", "cut", "ended"]
+
+
+def stream_body(
+    ctx: ExchangeContext,
+    cut: Interrupt | None,
+    on_piece: Callable[[bytes], Program[None]],
+) -> Program[BodyEnd]:
+    """Read the body, handing each piece to ``on_piece`` (a program: it may send interims).
+
+    With ``cut``, the connection is cut once ``cut.after`` body bytes have been read, unless
+    the body is complete by then. Returns ``"complete"``, ``"cut"``, or ``"ended"`` (the
+    client went away or the exchange was already answered).
+    """
+    while True:
+        room: int | None = None
+        read = len(ctx.log.body)
+        fully_read = ctx.declared_length is not None and read >= ctx.declared_length
+        if cut is not None and not fully_read:
+            room = cut.after - read
+            if room <= 0:
+                yield from ctx.fault(cut.how, cut.seconds)
+                return "cut"
+        piece = yield from ctx.read_body_chunk(room)
+        if piece:
+            yield from on_piece(piece)
+        elif ctx.body_done:
+            return "complete"
+        else:
+            return "ended"
+
+
+def text_response(
+    status: int,
+    text: str,
+    headers: tuple[tuple[str, str], ...] = (),
+    reason: str = "",
+) -> Respond:
+    """A ``text/plain`` answer of an upload resource."""
+    return Respond(
+        status, text.encode(), (("Content-Type", "text/plain; charset=utf-8"), *headers), reason
+    )

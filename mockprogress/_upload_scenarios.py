@@ -1,0 +1,155 @@
+"""Scenario-file tables for the upload resources: ``[[resumable_uploads]]`` and
+``[[tus_uploads]]``.
+
+.. code-block:: toml
+
+    [[resumable_uploads]]
+    path = "/uploads"
+    max_size = 10_000_000
+    store_dir = "uploads"          # keep uploads on disk (relative to this file): they survive
+                                   # a restart of `mockprogress serve`
+    interrupts = [{ after = 65536, request = 1, how = "reset" }]
+    result = { status = 201, body = "stored\\n" }
+
+    [[tus_uploads]]
+    path = "/files"
+    checksum_algorithms = ["sha1"]
+
+Every mistake raises ``ScenarioError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._errors import ScenarioError
+from ._interrupt import Interrupt, interrupt
+from ._resource import Resource
+from ._resumable_uploads import ResumableUploads
+from ._scenario import RESOURCE_BUILDERS, _respond, _table, _Where
+from ._tus import TusUploads
+from ._upload_store import DirectoryUploadStore, UploadStore
+
+_COMMON = {"path", "interrupts", "max_size", "store_dir", "spool_threshold"}
+_RESUMABLE = _COMMON | {
+    "result",
+    "min_size",
+    "max_append_size",
+    "min_append_size",
+    "interop_versions",
+    "progress_every",
+}
+_TUS = _COMMON | {"checksum_algorithms"}
+
+
+def _interrupts(value: Any, key: str, where: _Where) -> list[Interrupt]:
+    if not isinstance(value, list):
+        raise where.error(key, "expected a list of { after = N, request = N, how = ... } tables")
+    items = []
+    for i, spec in enumerate(value):
+        item = _table(spec, f"{key}[{i}]", where, {"after", "request", "how", "seconds"})
+        if "after" not in item:
+            raise where.error(f"{key}[{i}].after", "missing (the body bytes read before the cut)")
+        try:
+            items.append(
+                interrupt(
+                    item["after"],
+                    request=item.get("request", 1),
+                    how=item.get("how", "reset"),
+                    seconds=item.get("seconds"),
+                )
+            )
+        except ScenarioError as exc:
+            raise where.error(f"{key}[{i}]", str(exc)) from None
+    return items
+
+
+def _store(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | None:
+    if "store_dir" in spec and "spool_threshold" in spec:
+        raise where.error(key, "store_dir keeps every upload on disk: drop spool_threshold")
+    if "store_dir" in spec:
+        directory = spec["store_dir"]
+        if not isinstance(directory, str) or not directory:
+            raise where.error(f"{key}.store_dir", "expected a directory path")
+        path = Path(directory)
+        if not path.is_absolute():
+            path = Path(where.filename).resolve().parent / path
+        try:
+            return DirectoryUploadStore(path)
+        except ScenarioError as exc:
+            raise where.error(f"{key}.store_dir", str(exc)) from None
+    if "spool_threshold" in spec:
+        try:
+            return UploadStore(spec["spool_threshold"])
+        except ScenarioError as exc:
+            raise where.error(f"{key}.spool_threshold", str(exc)) from None
+    return None
+
+
+def _common(spec: Mapping[str, Any], key: str, where: _Where) -> dict[str, Any]:
+    if not isinstance(spec.get("path"), str):
+        raise where.error(f"{key}.path", 'missing (where uploads are created, e.g. "/uploads")')
+    options: dict[str, Any] = {"store": _store(spec, key, where)}
+    if "interrupts" in spec:
+        options["interrupts"] = _interrupts(spec["interrupts"], f"{key}.interrupts", where)
+    if "max_size" in spec:
+        options["max_size"] = spec["max_size"]
+    return options
+
+
+def _located(build: Any) -> Any:
+    """Name the file and the key in every error the builder raises."""
+
+    def builder(value: Any, key: str, where: _Where) -> Resource:
+        try:
+            resource: Resource = build(value, key, where)
+        except ScenarioError as exc:
+            if str(exc).startswith(where.filename + ":"):
+                raise
+            raise where.error(key, str(exc)) from None
+        return resource
+
+    builder.__doc__ = build.__doc__
+    return builder
+
+
+@_located
+def build_resumable_uploads(value: Any, key: str, where: _Where) -> Resource:
+    """``[[resumable_uploads]]`` -> ``ResumableUploads``."""
+    spec = _table(value, key, where, _RESUMABLE)
+    options = _common(spec, key, where)
+    for name in ("min_size", "max_append_size", "min_append_size", "progress_every"):
+        if name in spec:
+            options[name] = spec[name]
+    if "interop_versions" in spec:
+        versions = spec["interop_versions"]
+        if not isinstance(versions, list):
+            raise where.error(f"{key}.interop_versions", "expected a list such as [5, 6, 8]")
+        options["interop_versions"] = versions
+    if "result" in spec:
+        try:
+            options["result"] = _respond(spec["result"], f"{key}.result", where)
+        except ScenarioError as exc:
+            if str(exc).startswith(where.filename + ":"):
+                raise
+            raise where.error(f"{key}.result", str(exc)) from None
+    return ResumableUploads(spec["path"], **options)
+
+
+@_located
+def build_tus_uploads(value: Any, key: str, where: _Where) -> Resource:
+    """``[[tus_uploads]]`` -> ``TusUploads``."""
+    spec = _table(value, key, where, _TUS)
+    options = _common(spec, key, where)
+    if "checksum_algorithms" in spec:
+        algorithms = spec["checksum_algorithms"]
+        if not isinstance(algorithms, list):
+            raise where.error(f"{key}.checksum_algorithms", 'expected a list such as ["sha1"]')
+        options["checksum_algorithms"] = algorithms
+    return TusUploads(spec["path"], **options)
+
+
+RESOURCE_BUILDERS["resumable_uploads"] = build_resumable_uploads
+RESOURCE_BUILDERS["tus_uploads"] = build_tus_uploads
