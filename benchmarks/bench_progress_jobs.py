@@ -361,7 +361,8 @@ def report(args: argparse.Namespace, rounds: dict[str, list[Round]], command: st
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine()}.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; other agents' test runs may "
+        "share the machine, so the servers' rounds are interleaved.",
         "",
         "| server | all interims in order | CPU s | CPU ms / job | memory MiB | KiB / job "
         "| wall s | lateness median ms | lateness max ms |",
@@ -434,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"late max {measured.late_max * 1000:.0f} ms",
                 file=sys.stderr,
             )
-    shown = ["python benchmarks/bench_progress_jobs.py", *(argv or sys.argv[1:])]
+    shown = [".venv/bin/python benchmarks/bench_progress_jobs.py", *(argv or sys.argv[1:])]
     section = report(args, rounds, " ".join(shown))
     print(section)
     if args.write:
