@@ -20,6 +20,12 @@ from __future__ import annotations
 
 from ._byte_range_resource import ByteRangeResource as ByteRangeResource
 from ._byte_range_resource import StoredDocument as StoredDocument
+from ._continue import ContinuePolicy as ContinuePolicy
+from ._continue import continue_auto as continue_auto
+from ._continue import continue_delay as continue_delay
+from ._continue import continue_immediate as continue_immediate
+from ._continue import continue_never as continue_never
+from ._continue import continue_reject as continue_reject
 from ._control import HandlerControl as HandlerControl
 from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
@@ -32,15 +38,20 @@ from ._interrupt import interrupt as interrupt
 from ._journal import Event as Event
 from ._journal import Exchange as Exchange
 from ._journal import Fault as Fault
+from ._journal import Frame as Frame
 from ._journal import InterimRecord as InterimRecord
 from ._journal import Journal as Journal
 from ._journal import ResponseRecord as ResponseRecord
 from ._matching import Expectation as Expectation
+from ._prefer import Preference as Preference
+from ._prefer import Preferences as Preferences
 from ._progress import Comment as Comment
 from ._progress import ExtValue as ExtValue
 from ._progress import Fraction as Fraction
 from ._progress import Progress as Progress
 from ._progress import Quoted as Quoted
+from ._progress_job import JobInfo as JobInfo
+from ._progress_job import ProgressJob as ProgressJob
 from ._resource import Resource as Resource
 from ._resumable_jobs import StoredRequest as StoredRequest
 from ._resumable_requests import ResumableRequests as ResumableRequests
@@ -62,10 +73,18 @@ from ._upload_store import DirectoryUploadStore as DirectoryUploadStore
 from ._upload_store import Upload as Upload
 from ._upload_store import UploadStore as UploadStore
 from ._version import __version__ as __version__
+from ._websocket import UpgradeWebSocket as UpgradeWebSocket
+from ._websocket import upgrade_websocket as upgrade_websocket
+from ._ws_script import ws_close as ws_close
+from ._ws_script import ws_echo as ws_echo
+from ._ws_script import ws_expect as ws_expect
+from ._ws_script import ws_ping as ws_ping
+from ._ws_script import ws_send as ws_send
 
 __all__ = (
     "ByteRangeResource",
     "Comment",
+    "ContinuePolicy",
     "DirectoryUploadStore",
     "Event",
     "Exchange",
@@ -74,15 +93,20 @@ __all__ = (
     "ExtValue",
     "Fault",
     "Fraction",
+    "Frame",
     "HandlerControl",
     "Headers",
     "HttpProgressDemo",
     "InterimRecord",
     "Interrupt",
+    "JobInfo",
     "Journal",
     "MockProgressError",
     "MockServer",
+    "Preference",
+    "Preferences",
     "Progress",
+    "ProgressJob",
     "Quoted",
     "Resource",
     "ResponseRecord",
@@ -95,9 +119,15 @@ __all__ = (
     "StoredRequest",
     "StructuredFieldError",
     "TusUploads",
+    "UpgradeWebSocket",
     "Upload",
     "UploadStore",
     "__version__",
+    "continue_auto",
+    "continue_delay",
+    "continue_immediate",
+    "continue_never",
+    "continue_reject",
     "drop",
     "early_hints",
     "interim",
@@ -108,4 +138,10 @@ __all__ = (
     "read_body",
     "respond",
     "stall",
+    "upgrade_websocket",
+    "ws_close",
+    "ws_echo",
+    "ws_expect",
+    "ws_ping",
+    "ws_send",
 )

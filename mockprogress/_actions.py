@@ -1,7 +1,8 @@
 """What the pure core asks the I/O layer to do.
 
 The core is a set of generators: each ``yield`` hands the I/O layer one action and gets back its
-result (``Receive`` gives bytes, ``b""`` at end of stream; the others give ``None``). When the
+result (``Receive`` gives bytes, ``b""`` at end of stream; ``PendingInput`` an ``int``; the
+others give ``None``). When the
 client goes away mid-write the I/O layer throws ``PeerGone`` into the generator instead.
 Time and sockets stay on the I/O side: the core only ever says *what* and *when*.
 """
@@ -53,6 +54,12 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingInput:
+    """Count the bytes the client has sent that nobody has read yet (the socket's receive
+    queue), without reading them; the result is an ``int``."""
+
+
+@dataclass(frozen=True, slots=True)
 class CallHandler:
     """Run a user's async handler; the result is the exception it raised, or None."""
 
@@ -60,7 +67,7 @@ class CallHandler:
     control: Any
 
 
-Action: TypeAlias = Send | Receive | Sleep | Close | Hold | CallHandler
+Action: TypeAlias = Send | Receive | Sleep | Close | Hold | PendingInput | CallHandler
 Program: TypeAlias = Generator[Action, Any, T]
 
 

@@ -26,7 +26,17 @@ from typing import Any, TypeVar
 import anyio
 from anyio.abc import SocketAttribute, SocketStream
 
-from ._actions import CallHandler, Close, Hold, PeerGone, Program, Receive, Send, Sleep
+from ._actions import (
+    CallHandler,
+    Close,
+    Hold,
+    PeerGone,
+    PendingInput,
+    Program,
+    Receive,
+    Send,
+    Sleep,
+)
 from ._control import HandlerControl
 
 T = TypeVar("T")
@@ -108,6 +118,8 @@ class ConnectionDriver:
         if isinstance(action, Hold):
             await self.hold(action.seconds)
             return None
+        if isinstance(action, PendingInput):
+            return 0 if self.closed else _read_ahead(self.stream) + _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
             control = HandlerControl(action.control, self.run)
             try:
@@ -183,6 +195,22 @@ def _stop_reading(stream: SocketStream) -> None:
 def _unsent_bytes(sock: socket.socket) -> int:
     try:
         buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    value: int = struct.unpack("i", buf)[0]
+    return value
+
+
+def _read_ahead(stream: SocketStream) -> int:
+    # anyio's asyncio streams may have read bytes from the socket into their protocol's queue
+    # that no receive() has returned yet: they have arrived too. (trio's streams keep none.)
+    queue = getattr(getattr(stream, "_protocol", None), "read_queue", None)
+    return sum(len(chunk) for chunk in queue) if queue else 0
+
+
+def _unread_bytes(sock: socket.socket) -> int:
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
     except OSError:
         return 0
     value: int = struct.unpack("i", buf)[0]

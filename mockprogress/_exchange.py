@@ -6,10 +6,13 @@ keeps the facts the rules depend on:
 
 - RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client." h11 would
   send one anyway, so interims to HTTP/1.0 clients are skipped here and journaled as skipped.
-- ``Expect: 100-continue`` (RFC 9110 §10.1.1): the 100 goes out when the body is first read,
-  unless a 100 went out already. h11 forgets that the client waits as soon as *any* 1xx is
-  sent, so we track it ourselves. A final response sent while the client still waits means
-  the body will never come: the response carries ``Connection: close``.
+- ``Expect: 100-continue`` (RFC 9110 §10.1.1): by default the 100 goes out when the body is
+  first read, unless a 100 went out already; an expectation's policy (``_continue``) can send
+  it earlier, later or never (``lazy_continue``). Every 100 that answers the expectation notes
+  how many body bytes had reached the server before it (``body_before_continue``). h11
+  forgets that the client waits as soon as *any* 1xx is sent, so we track it ourselves. A
+  final response sent while the client still waits means the body will never come: the
+  response carries ``Connection: close``.
 - A final response sent before the whole body was read closes the connection afterwards
   (unless the script drains the body after it), so a cut at ``read_body(upto=N)`` leaves
   exactly N body bytes in the journal.
@@ -25,9 +28,11 @@ from typing import TYPE_CHECKING
 
 import h11
 
-from ._actions import Close, Hold, PeerGone, Program, Send, Sleep
+from ._actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
+from ._errors import ScenarioError
 from ._headers import Headers, has_header
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
+from ._progress_order import ProgressOrder
 from ._steps import (
     Cut,
     Drop,
@@ -76,6 +81,10 @@ class ExchangeContext:
         )
         self.has_body = self.declared_length != 0
         self.continue_sent = False
+        #: The 100 the first body read sends while the client waits (None: never).
+        self.lazy_continue: Interim | None = Interim(100)
+        #: The Progress values sent so far (draft-wright-http-progress §3.2).
+        self.progress_order = ProgressOrder()
         self.body_started = False
         self.body_done = not self.has_body
         log.body_complete = self.body_done
@@ -160,6 +169,8 @@ class ExchangeContext:
             return
         headers = Headers(step.headers)
         label = f"{step.status} {step.reason}"
+        if not self._progress_in_order(step.status, headers, f"interim {label}"):
+            return
         if self.is_http10:
             at = self.log.event(
                 self.now,
@@ -180,11 +191,37 @@ class ExchangeContext:
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send interim {step.status}: {exc}")
             return
+        if step.status == 100 and self.expects_continue and not self.continue_sent:
+            arrived = yield from self._body_arrived()
+            self.log.body_before_continue = arrived
+            note = f"{arrived} body bytes had arrived when the 100 went out"
+            self.log.event(self.now, "continue", "", note)
         yield from self._send(data)
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self.continue_sent = True
+
+    def _progress_in_order(self, status: int, headers: Headers, where: str) -> bool:
+        """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
+        checked when built); a message that breaks it is not sent."""
+        try:
+            self.progress_order.admit(status, headers.getall("progress"), where)
+        except ScenarioError as exc:
+            self.problem("scenario-error", f"not sent: {exc}")
+            return False
+        return True
+
+    def _body_arrived(self) -> Program[int]:
+        """Body bytes that have reached the server so far, read or not: in the journal, held
+        back by a cut, in h11's buffer, and still in the socket (a chunked body counts its
+        framing)."""
+        buffered = len(self.conn.h11.trailing_data[0])
+        unread: int = yield PendingInput()
+        arrived = len(self.log.body) + len(self._pending) + buffered + unread
+        if self.declared_length is not None:
+            arrived = min(arrived, self.declared_length)
+        return arrived
 
     def write_raw(self, data: bytes) -> Program[None]:
         self.raw_mode = True
@@ -219,8 +256,8 @@ class ExchangeContext:
             return b""
         if self.final_started and self.expects_continue and not self.continue_sent:
             return b""  # answered before the body: the client will not send it
-        if self.waiting_for_continue:
-            yield from self.send_interim(Interim(100))
+        if self.waiting_for_continue and self.lazy_continue is not None:
+            yield from self.send_interim(self.lazy_continue)
         self.body_started = True
         try:
             return (yield from self._next_chunk(max_bytes))
@@ -310,6 +347,12 @@ class ExchangeContext:
             return
         if self.on_respond is not None:
             step = self.on_respond(step)
+        if not self._progress_in_order(step.status, Headers(step.headers), f"{step.status}"):
+            yield from self.respond(
+                plain_response(500, "mockprogress: the response broke Progress order\n"),
+                read_first=False,
+            )
+            return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         headers = list(step.headers)
         # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the

@@ -24,7 +24,8 @@ class Event:
     server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
     ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
-    replayed an upload).
+    replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
+    body had arrived when a ``100 Continue`` went out).
     """
 
     at: float
@@ -73,6 +74,20 @@ class Fault:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One WebSocket frame after a ``101 Switching Protocols``, either way (``direction`` is
+    ``"in"`` or ``"out"``). ``kind`` is ``text``, ``binary``, ``ping``, ``pong`` or ``close``;
+    a text or binary entry is a whole message (its fragments joined). ``code`` and ``data``
+    (the reason, as text) describe a close."""
+
+    direction: str
+    kind: str
+    data: str | bytes
+    at: float
+    code: int | None = None
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request and everything the server did about it."""
@@ -95,6 +110,11 @@ class Exchange:
     bytes_sent: int
     _body: BodyBuffer = field(repr=False, compare=False)
     _body_size: int = field(repr=False, compare=False)
+    #: For ``Expect: 100-continue``: how many body bytes had reached the server when the
+    #: ``100 Continue`` went out (None when none went out).
+    body_before_continue: int | None = None
+    #: After a switch to WebSocket: the frames both ways, in order.
+    frames: tuple[Frame, ...] = ()
 
     @property
     def path(self) -> str:
@@ -169,6 +189,8 @@ class ExchangeLog:
         self.bytes_sent = 0
         #: True for a request to the control API: kept apart from the journal.
         self.control = False
+        self.body_before_continue: int | None = None
+        self.frames: list[Frame] = []
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -209,6 +231,8 @@ class ExchangeLog:
             bytes_sent=self.bytes_sent,
             _body=self.body,
             _body_size=len(self.body),
+            body_before_continue=self.body_before_continue,
+            frames=tuple(self.frames),
         )
 
 

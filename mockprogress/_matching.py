@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ._continue import ContinueInput, continue_policy
 from ._errors import ScenarioError
 from ._headers import Headers
 from ._steps import Script, Step
@@ -89,6 +90,7 @@ class Expectation:
         times: int | None = None,
         ordered: bool | str = False,
         name: str | None = None,
+        expect_continue: ContinueInput = "auto",
     ) -> None:
         if method is not None and (not isinstance(method, str) or not method.strip()):
             raise ScenarioError(
@@ -136,6 +138,8 @@ class Expectation:
         #: index (scenario files set them; ``{url}`` in ``curl`` stands for the server's URL).
         self.description: str | None = None
         self.curl: str | None = None
+        #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
+        self.continue_policy = continue_policy(expect_continue)
         self.calls = 0
         self.script: Script = Script.of([_default_response()])
         self.handler: Handler | None = None

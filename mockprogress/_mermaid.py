@@ -44,12 +44,16 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
                 out.append(f"    S->>C: {_escape(event.detail)}")
             elif kind == "fault":
                 out.append(f"    S-xC: {_escape(event.detail)}")
+            elif kind == "websocket":
+                arrow = "C-)S" if event.direction == "in" else "S-)C"
+                out.append(f"    {arrow}: {_escape(event.detail)}")
             elif kind in (
                 "pause",
                 "interim-skipped",
                 "error",
                 "closed",
                 "continue-skipped",
+                "continue",
                 "upload",
             ):
                 out.append(f"    Note over S: {_escape(event.detail)}")

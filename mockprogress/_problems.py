@@ -17,6 +17,7 @@ KINDS = {
     "scenario-error": "a script could not be carried out",
     "malformed-request": "the client sent a malformed request",
     "limit": "a request exceeded a server limit",
+    "websocket": "a WebSocket client did not do what the frame script expected",
     "internal-error": "mockprogress failed (a bug: please report it)",
 }
 

@@ -36,11 +36,22 @@ from collections.abc import Callable, Mapping
 from os import PathLike, fspath
 from typing import Any
 
+from ._continue import (
+    ContinuePolicy,
+    continue_auto,
+    continue_delay,
+    continue_immediate,
+    continue_policy,
+    continue_reject,
+)
 from ._errors import ScenarioError
 from ._index import index
 from ._matching import Expectation
+from ._progress_job import ProgressJob
 from ._resource import Resource
 from ._steps import (
+    Drop,
+    Pause,
     Step,
     drop,
     early_hints,
@@ -52,6 +63,8 @@ from ._steps import (
     respond,
     stall,
 )
+from ._websocket import upgrade_websocket
+from ._ws_script import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
 
 StepBuilder = Callable[[Any, str], Step]
 
@@ -284,6 +297,60 @@ def _index_step(value: Any, key: str, where: _Where) -> Step:
     return index(_text(spec.get("title", "mockprogress"), f"{key}.title", where))
 
 
+_WS_ACTION_KEYS = {"send", "send_base64", "cut", "expect", "echo", "ping", "close", "reason"}
+_WS_ACTION_KEYS |= {"pause", "drop"}
+
+
+def _ws_action(value: Any, key: str, where: _Where) -> WsAction:
+    """One action of ``upgrade_websocket.actions``: a table such as ``{ send = "hi" }``,
+    ``{ send = "...", cut = { at = 10, how = "reset" } }``, ``{ expect = "hello" }`` (or
+    ``true`` for any message), ``{ echo = 2 }``, ``{ ping = "?" }``,
+    ``{ close = 4000, reason = "done" }``, ``{ pause = 0.5 }`` or ``{ drop = "reset" }``."""
+    spec = _table(value, key, where, _WS_ACTION_KEYS)
+    if "send" in spec or "send_base64" in spec:
+        data: Any = spec.get("send")
+        if "send_base64" in spec:
+            data = _bytes({"body_base64": spec["send_base64"]}, key, where)
+        action = ws_send(data)
+        if "cut" in spec:
+            cut = _table(spec["cut"], f"{key}.cut", where, {"at", "how"})
+            if "at" not in cut:
+                raise where.error(f"{key}.cut.at", "missing (the byte of the frame to stop at)")
+            action = action.cut(cut["at"], cut.get("how", "close"))
+        return action
+    if "expect" in spec:
+        wanted = spec["expect"]
+        return ws_expect(None if wanted is True else wanted)
+    if "echo" in spec:
+        return ws_echo(spec["echo"])
+    if "ping" in spec:
+        return ws_ping(str(spec["ping"]).encode())
+    if "close" in spec:
+        return ws_close(spec["close"], spec.get("reason", ""))
+    if "pause" in spec:
+        return Pause(spec["pause"])
+    if "drop" in spec:
+        return Drop(spec["drop"])
+    raise where.error(
+        key, "expected one of send, send_base64, expect, echo, ping, close, pause, drop"
+    )
+
+
+def _upgrade_websocket(value: Any, key: str, where: _Where) -> Step:
+    if value is True:
+        return upgrade_websocket()
+    spec = _table(value, key, where, {"actions", "echo", "subprotocol", "headers"})
+    actions = spec.get("actions", [])
+    if not isinstance(actions, list):
+        raise where.error(f"{key}.actions", "expected a list of action tables")
+    return upgrade_websocket(
+        *(_ws_action(a, f"{key}.actions[{i}]", where) for i, a in enumerate(actions)),
+        echo=spec.get("echo"),
+        subprotocol=spec.get("subprotocol"),
+        headers=_headers(spec.get("headers"), f"{key}.headers", where),
+    )
+
+
 #: Step name in a scenario file -> builder. Other modules add theirs here.
 STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "interim": _interim,
@@ -296,6 +363,7 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "stall": _stall,
     "raw": _raw,
     "index": _index_step,
+    "upgrade_websocket": _upgrade_websocket,
 }
 
 
@@ -333,6 +401,7 @@ _EXPECT_KEYS = {
     "curl",
     "match",
     "steps",
+    "expect_continue",
 }
 _MATCH_KEYS = {"query", "headers", "body", "body_base64", "body_regex", "json"}
 #: Keys every expectation and resource table may carry for the index.
@@ -386,6 +455,37 @@ def _keys_of(value: Any) -> list[str]:
     return [str(k) for k in value] if isinstance(value, Mapping) else []
 
 
+_CONTINUE_KEYS = {"mode", "seconds", "status", "body", "headers"}
+
+
+def _expect_continue(value: Any, key: str, where: _Where) -> ContinuePolicy:
+    """``expect_continue = "immediate"``, or a table such as ``{ mode = "delay", seconds = 0.5,
+    headers = { ... } }`` or ``{ mode = "reject", status = 417 }``."""
+    if isinstance(value, str):
+        return continue_policy(value)
+    spec = _table(value, key, where, _CONTINUE_KEYS)
+    mode = spec.get("mode", "auto")
+    headers = _headers(spec.get("headers"), f"{key}.headers", where)
+    if mode == "delay":
+        if "seconds" not in spec:
+            raise where.error(f"{key}.seconds", "missing (how long before the 100)")
+        return continue_delay(spec["seconds"], headers)
+    if mode == "reject":
+        return continue_reject(spec.get("status", 417), spec.get("body", b""), headers)
+    extra = sorted(set(spec) & {"seconds", "status", "body"})
+    if extra:
+        raise where.error(f"{key}.{extra[0]}", "only applies to mode delay or reject")
+    if mode == "immediate":
+        return continue_immediate(headers)
+    if mode == "auto":
+        return continue_auto(headers)
+    if mode == "never" and headers is None:
+        return continue_policy("never")
+    raise where.error(
+        f"{key}.mode", "expected auto, immediate, delay, never (without headers) or reject"
+    )
+
+
 def _expectation(value: Any, key: str, where: _Where) -> Expectation:
     spec = _table(value, key, where, _EXPECT_KEYS)
     if ("path" in spec) == ("path_regex" in spec):
@@ -418,8 +518,21 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
         raise where.error(f"{key}.steps", "missing: add [[expect.steps]] tables")
     steps = [_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
     try:
-        expectation = Expectation(method, path, times=times, ordered=ordered, name=name, **match)
+        policy = _expect_continue(
+            spec.get("expect_continue", "auto"), f"{key}.expect_continue", where
+        )
+        expectation = Expectation(
+            method,
+            path,
+            times=times,
+            ordered=ordered,
+            name=name,
+            expect_continue=policy,
+            **match,
+        )
     except ScenarioError as exc:
+        if str(exc).startswith(where.filename + ":"):
+            raise
         raise where.error(key, str(exc)) from None
     try:
         expectation.respond(*steps)
@@ -436,8 +549,35 @@ def _note(item: Expectation | Resource, spec: Mapping[str, Any], key: str, where
             setattr(item, field, _text(spec[field], f"{key}.{field}", where))
 
 
+_PROGRESS_JOB_KEYS = {"path", "stages", "result", "done_remark", "methods"}
+
+
+def _progress_job(value: Any, key: str, where: _Where) -> Resource:
+    """``[[progress_job]]``: ``path``, ``stages = [["Herding cats", 1.0], ...]``,
+    ``result = { status = 201, ... }`` (as a ``respond`` step), ``done_remark``, ``methods``."""
+    spec = _table(value, key, where, _PROGRESS_JOB_KEYS)
+    if "path" not in spec:
+        raise where.error(f"{key}.path", 'missing (where jobs start, e.g. "/jobs")')
+    kwargs: dict[str, Any] = {}
+    if "stages" in spec:
+        stages = spec["stages"]
+        if not isinstance(stages, list) or not all(isinstance(s, list) for s in stages):
+            raise where.error(f"{key}.stages", "expected a list of [remark, seconds] pairs")
+        kwargs["stages"] = [tuple(s) for s in stages]
+    if "result" in spec:
+        kwargs["result"] = _respond(spec["result"], f"{key}.result", where)
+    if "methods" in spec:
+        kwargs["methods"] = spec["methods"]
+    try:
+        return ProgressJob(spec["path"], done_remark=spec.get("done_remark"), **kwargs)
+    except ScenarioError as exc:
+        raise where.error(key, str(exc)) from None
+
+
 #: Top-level table name -> builder of resources. Resource modules add theirs here.
-RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {}
+RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {
+    "progress_job": _progress_job,
+}
 
 
 def _resource(

@@ -30,6 +30,7 @@ from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from ._admin import DEFAULT_CONTROL_PREFIX
 from ._connection import ServerConnection
+from ._continue import ContinueInput
 from ._driver import ConnectionDriver
 from ._errors import ServerStateError
 from ._journal import Event, ExchangeLog, Journal
@@ -153,6 +154,7 @@ class MockServer(AsyncContextManagerMixin):
         times: int | None = None,
         ordered: bool | str = False,
         name: str | None = None,
+        expect_continue: ContinueInput = "auto",
     ) -> Expectation:
         """Expect requests like this one; answer them with ``.respond(*steps)``.
 
@@ -169,6 +171,10 @@ class MockServer(AsyncContextManagerMixin):
         :param ordered: True, or a group name: such expectations must be met in the order they
             were added (each once unless ``times`` says otherwise).
         :param name: a label for reports.
+        :param expect_continue: what a request carrying ``Expect: 100-continue`` gets before
+            the script runs: ``"auto"`` (a ``100 Continue`` when the script first reads the
+            body), ``"immediate"``, ``"never"``, or a policy from ``mp.continue_delay()``,
+            ``mp.continue_reject()``, ``mp.continue_immediate(headers=...)``, ...
         """
         expectation = Expectation(
             method,
@@ -180,6 +186,7 @@ class MockServer(AsyncContextManagerMixin):
             times=times,
             ordered=ordered,
             name=name,
+            expect_continue=expect_continue,
         )
         expectation._apply = self._call
         self._call(self._state.add_expectation, expectation)

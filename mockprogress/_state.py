@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from ._actions import CallHandler, Program
+from ._continue import begin_exchange
 from ._errors import ExpectationError, ScenarioError
 from ._exchange import ExchangeContext, plain_response, run_script
 from ._headers import Headers
@@ -243,6 +244,8 @@ class ServerState:
         return True
 
     def _run_expectation(self, ctx: ExchangeContext, exp: Expectation) -> Program[None]:
+        if not (yield from begin_exchange(ctx, exp.continue_policy)):
+            return
         handler = exp.handler
         if handler is None:
             yield from run_script(ctx, exp.script)

@@ -20,6 +20,7 @@ from typing import ClassVar, Literal, TypeAlias
 from ._errors import ScenarioError
 from ._headers import HeaderPairs, HeadersInput, has_header, header_pairs
 from ._progress import Progress, ProgressInput
+from ._progress_order import check_progress_order
 from ._status import reason_phrase
 
 CutUnit: TypeAlias = Literal["body", "wire"]
@@ -333,6 +334,11 @@ class Script:
                 "the script never answers: end it with mp.respond(...), mp.drop(), mp.stall() "
                 "or mp.raw(...)"
             )
+        check_progress_order(
+            (s.status, [v for n, v in s.headers if n.lower() == "progress"], f"step {i}")
+            for i, s in enumerate(items)
+            if isinstance(s, Interim | Respond)
+        )
         return cls(items)
 
     @property

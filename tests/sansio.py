@@ -13,7 +13,7 @@ from typing import Any
 
 import h11
 
-from mockprogress._actions import CallHandler, Close, Hold, Receive, Send, Sleep
+from mockprogress._actions import CallHandler, Close, Hold, PendingInput, Receive, Send, Sleep
 from mockprogress._connection import ServerConnection
 from mockprogress._state import ServerConfig, ServerState
 
@@ -27,6 +27,10 @@ class Wire:
     closed: str | None = None
     read_sizes: list[int] = field(default_factory=list)
     peer: str = "127.0.0.1"
+    #: What ``PendingInput`` reports: bytes the client sent that sit unread in the socket.
+    unread: int = 0
+    #: Extra seconds every ``Sleep`` lasts, as on a loaded machine.
+    oversleep: float = 0.0
 
     def run(self, inbound: Iterable[bytes], *, eof: bool = True) -> bytes:
         """Run one connection: ``inbound`` are the chunks the client sends, in order; after
@@ -57,11 +61,13 @@ class Wire:
                 else:
                     return bytes(self.out)
             elif isinstance(action, Sleep):
-                self.clock += action.seconds
+                self.clock += action.seconds + self.oversleep
             elif isinstance(action, Close):
                 self.closed = action.how
             elif isinstance(action, Hold):
                 self.closed = "hold"
+            elif isinstance(action, PendingInput):
+                result = self.unread
             elif isinstance(action, CallHandler):
                 raise AssertionError("async handlers need the real server")
 
