@@ -106,18 +106,23 @@ class ConnectionDriver:
         if self.closed:
             return
         self.closed = True
-        if how == "reset":
-            await self._flush()
-            with contextlib.suppress(OSError):
-                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        else:
-            with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
-                await self.stream.send_eof()
-                with anyio.move_on_after(DRAIN_SECONDS):
-                    while await self.stream.receive(65536):
-                        pass
-        with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
-            await self.stream.aclose()
+        try:
+            if how == "reset":
+                await self._flush()
+                with contextlib.suppress(OSError):
+                    linger = struct.pack("ii", 1, 0)
+                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            else:
+                with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
+                    await self.stream.send_eof()
+                    with anyio.move_on_after(DRAIN_SECONDS):
+                        while await self.stream.receive(65536):
+                            pass
+        finally:
+            # Also when the server stops (is cancelled) mid-drain: `closed` is already set, so
+            # nothing else would close the socket.
+            with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
+                await self.stream.aclose()
 
     async def aclose(self) -> None:
         """Close without ceremony (the server is stopping or the program ended)."""
