@@ -2,7 +2,8 @@
 
 - Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
   reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
-  to that loop (``portal.call``), so the state has one owner.
+  to that loop (``anyio.from_thread.run_sync`` with the loop's token: a callback on the loop,
+  lighter than ``portal.call``, which spawns a task per call), so the state has one owner.
 - In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
   loop (asyncio or trio), and calls touch the state directly.
 
@@ -27,6 +28,7 @@ import anyio
 from anyio import AsyncContextManagerMixin
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+from anyio.lowlevel import EventLoopToken
 
 from ._connection import ServerConnection
 from ._driver import ConnectionDriver
@@ -97,6 +99,7 @@ class MockServer(AsyncContextManagerMixin):
         self._loop_thread: int | None = None
         self._stop_event: anyio.Event | None = None
         self._portal: BlockingPortal | None = None
+        self._token: EventLoopToken | None = None
         self._provider: BlockingPortalProvider | None = None
         self._future: Future[None] | None = None
 
@@ -220,8 +223,8 @@ class MockServer(AsyncContextManagerMixin):
         """Run ``fn(*args)`` where the server state lives."""
         on_loop = threading.get_ident() == self._loop_thread
         if self._mode == "thread" and not on_loop:
-            assert self._portal is not None
-            return self._portal.call(fn, *args)
+            assert self._token is not None
+            return anyio.from_thread.run_sync(fn, *args, token=self._token)
         if self._mode == "loop" and not on_loop:
             try:
                 return anyio.from_thread.run_sync(fn, *args)
@@ -259,12 +262,13 @@ class MockServer(AsyncContextManagerMixin):
         assert self._provider is not None
         assert self._future is not None
         try:
-            self._portal.call(self._request_stop)
+            assert self._token is not None
+            anyio.from_thread.run_sync(self._request_stop, token=self._token)
             self._future.result()
         finally:
             provider = self._provider
             self._mode = self._portal = self._provider = self._future = None
-            self._loop_thread = None
+            self._loop_thread = self._token = None
             provider.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
@@ -292,7 +296,7 @@ class MockServer(AsyncContextManagerMixin):
             finally:
                 self._mode = None
                 self._request_stop()
-                self._loop_thread = None
+                self._loop_thread = self._token = None
 
     # ---- serving ---------------------------------------------------------------------------
 
@@ -306,6 +310,7 @@ class MockServer(AsyncContextManagerMixin):
         )
         self._stop_event = anyio.Event()
         self._loop_thread = threading.get_ident()
+        self._token = anyio.lowlevel.current_token()
         port: int = listener.extra(SocketAttribute.local_port)
         async with listener, anyio.create_task_group() as tg:
             tg.start_soon(listener.serve, self._handle, tg)
