@@ -14,7 +14,10 @@ listener (an exception escaping ``listener.serve`` would take the whole listener
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+import sys
 import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -26,7 +29,7 @@ from typing import Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
-from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from anyio.abc import Listener, SocketAttribute, SocketListener, SocketStream, TaskStatus
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 from anyio.lowlevel import EventLoopToken
 
@@ -305,9 +308,7 @@ class MockServer(AsyncContextManagerMixin):
             self._stop_event.set()
 
     async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self._requested_port
-        )
+        listener = await _listen(self.host, self._requested_port)
         self._stop_event = anyio.Event()
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
@@ -329,3 +330,36 @@ class MockServer(AsyncContextManagerMixin):
             self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
         finally:
             await driver.aclose()
+
+
+async def _listen(host: str, port: int) -> Listener[SocketStream]:
+    """A TCP listener on ``host:port``.
+
+    For an IP address (the usual ``127.0.0.1``) this binds one socket itself, set up as
+    ``anyio.create_tcp_listener`` sets it up, and skips that function's ``getaddrinfo``, which
+    anyio runs in a worker thread (a thread round trip per server), and its ``MultiListener``
+    around a single listener (a task more per server). Host names still go through anyio,
+    which binds every address they resolve to.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or "%" in host:
+        return await anyio.create_tcp_listener(local_host=host, local_port=port)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if sys.platform == "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(65536)
+        return await SocketListener.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
