@@ -100,7 +100,7 @@ class MockServer(AsyncContextManagerMixin):
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
-        self._stop_event: anyio.Event | None = None
+        self._stop_scope: anyio.CancelScope | None = None
         self._portal: BlockingPortal | None = None
         self._token: EventLoopToken | None = None
         self._provider: BlockingPortalProvider | None = None
@@ -304,20 +304,20 @@ class MockServer(AsyncContextManagerMixin):
     # ---- serving ---------------------------------------------------------------------------
 
     def _request_stop(self) -> None:
-        if self._stop_event is not None:
-            self._stop_event.set()
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
 
     async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await _listen(self.host, self._requested_port)
-        self._stop_event = anyio.Event()
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
         port: int = listener.extra(SocketAttribute.local_port)
         async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._handle, tg)
+            # This task runs the accept loop itself; stopping cancels the task group, which
+            # ends the loop and every connection task.
+            self._stop_scope = tg.cancel_scope
             task_status.started(port)
-            await self._stop_event.wait()
-            tg.cancel_scope.cancel()
+            await listener.serve(self._handle, tg)
 
     async def _handle(self, stream: SocketStream) -> None:
         driver = ConnectionDriver(stream)
