@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
     sections = []
     for script, options in SCRIPTS.items():
         extra = QUICK[script] if args.quick else options["full"]
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         print("+", " ".join(cmd), file=sys.stderr, flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         sections.append(section.read_text())
+    load_after = os.getloadavg()
     today = datetime.date.today().isoformat()
     header = [
         "# Benchmark results",
@@ -74,6 +77,11 @@ def main(argv: list[str] | None = None) -> None:
         "Machine:",
         "",
         *machine_lines(),
+        "- Load average (1, 5, 15 min) before the run: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+        + ". Other work on the machine widens the min-max ranges.",
         "",
     ]
     args.output.write_text("\n".join(header) + "\n" + "\n".join(sections))
