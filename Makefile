@@ -20,6 +20,10 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 ## serve: run the standalone server with the demo set on http://$(HOST):$(PORT)
 serve: $(VENV)/.installed
 	$(BIN)/mockprogress serve --host $(HOST) --port $(PORT)
@@ -41,6 +45,10 @@ tests/node/node_modules/.installed: tests/node/package.json tests/node/package-l
 
 pytest: $(VENV)/.installed-test tests/node/node_modules/.installed
 	$(BIN)/pytest
+
+## bench: every benchmark script (minutes, not part of `make test`); rewrites benchmarks/RESULTS.md
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info tests/node/node_modules

@@ -91,6 +91,16 @@ class ServerConnection:
                 if ctx.closed:
                     return
                 if (
+                    ctx.body_done
+                    and not ctx.raw_mode
+                    and self.h11.their_state is h11.SEND_BODY
+                    and ctx.declared_length == 0
+                ):
+                    # A request without a body: nothing read its EndOfMessage, which h11 hands
+                    # out without further bytes. Without it the client stays in SEND_BODY and
+                    # the connection would be closed instead of kept alive.
+                    self.h11.next_event()
+                if (
                     ctx.raw_mode
                     or self.h11.our_state is not h11.DONE
                     or self.h11.their_state is not h11.DONE

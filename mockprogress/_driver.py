@@ -67,6 +67,8 @@ class ConnectionDriver:
         if callable(pause_reading):
             pause_reading()
         self.closed = False
+        #: The client ended its side (we read its FIN): there is nothing left to drain.
+        self.client_done = False
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -106,6 +108,7 @@ class ConnectionDriver:
             try:
                 return await self.stream.receive(action.max_bytes)
             except anyio.EndOfStream:
+                self.client_done = True
                 return b""
             except (*_GONE, OSError) as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
@@ -142,7 +145,9 @@ class ConnectionDriver:
                 with contextlib.suppress(OSError):
                     linger = struct.pack("ii", 1, 0)
                     self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            else:
+            elif not self.client_done:
+                # When the client has already ended its side, closing sends the FIN by itself
+                # and there is no input left that could turn it into an RST.
                 with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
                     await self.stream.send_eof()
                     with anyio.move_on_after(DRAIN_SECONDS):

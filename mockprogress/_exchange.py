@@ -196,11 +196,13 @@ class ExchangeContext:
             self.log.body_before_continue = arrived
             note = f"{arrived} body bytes had arrived when the 100 went out"
             self.log.event(self.now, "continue", "", note)
-        yield from self._send(data)
+        # Journaled as the bytes are handed to the socket: once the client has them, a test
+        # reading the journal must find them there.
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self.continue_sent = True
+        yield from self._send(data)
 
     def _progress_in_order(self, status: int, headers: Headers, where: str) -> bool:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
@@ -383,15 +385,19 @@ class ExchangeContext:
                     f"wrote bytes {self.wire_out}..{self.wire_out + len(data)})",
                 )
                 limit = max(0, min(limit, len(data)))
+        # Each piece is journaled as it is handed to the socket, before the client can have it:
+        # a test that reads the journal after its client got the response finds it there.
+        pieces = drip_pieces(data[:limit], head_length, step.pacing)
+        complete = step.fault is None
+        body_sent = content_within(segments, limit)
         head_at: float | None = None
         sent = 0
         start = self.now
-        for i, piece in enumerate(drip_pieces(data[:limit], head_length, step.pacing)):
+        for i, piece in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
                 delay = start + i * step.pacing.interval - self.now
                 if delay > 0:
                     yield Sleep(delay)
-            yield from self._send(piece)
             sent += len(piece)
             if head_at is None and sent >= head_length:
                 head_at = self.log.event(
@@ -402,19 +408,23 @@ class ExchangeContext:
                     status=step.status,
                     headers=Headers(headers),
                 )
-        body_sent = content_within(segments, limit)
-        complete = step.fault is None
-        self.log.response = ResponseRecord(
-            step.status,
-            step.reason,
-            Headers(headers),
-            self.now - self.log.started if head_at is None else head_at,
-            body_sent,
-            complete,
-        )
-        if head_at is not None and (body_sent or not complete):
-            state = "complete" if complete else "cut"
-            self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")
+            last = i == len(pieces) - 1
+            self.log.response = ResponseRecord(
+                step.status,
+                step.reason,
+                Headers(headers),
+                self.now - self.log.started if head_at is None else head_at,
+                content_within(segments, sent),
+                complete and last,
+            )
+            if last and head_at is not None and (body_sent or not complete):
+                state = "complete" if complete else "cut"
+                self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")
+            yield from self._send(piece)
+        if not pieces:  # a cut at wire byte 0 of the response: nothing of it went out
+            self.log.response = ResponseRecord(
+                step.status, step.reason, Headers(headers), self.now - self.log.started, 0, False
+            )
         self.final_sent = True
         if step.fault is not None:
             yield from self._fire(step.fault, body_sent)

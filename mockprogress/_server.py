@@ -2,7 +2,8 @@
 
 - Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
   reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
-  to that loop (``portal.call``), so the state has one owner.
+  to that loop (``anyio.from_thread.run_sync`` with the loop's token: a callback on the loop,
+  lighter than ``portal.call``, which spawns a task per call), so the state has one owner.
 - In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
   loop (asyncio or trio), and calls touch the state directly.
 
@@ -13,7 +14,10 @@ listener (an exception escaping ``listener.serve`` would take the whole listener
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+import sys
 import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -25,8 +29,9 @@ from typing import Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
-from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from anyio.abc import Listener, SocketAttribute, SocketListener, SocketStream, TaskStatus
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+from anyio.lowlevel import EventLoopToken
 
 from ._admin import DEFAULT_CONTROL_PREFIX
 from ._connection import ServerConnection
@@ -111,8 +116,9 @@ class MockServer(AsyncContextManagerMixin):
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
-        self._stop_event: anyio.Event | None = None
+        self._stop_scope: anyio.CancelScope | None = None
         self._portal: BlockingPortal | None = None
+        self._token: EventLoopToken | None = None
         self._provider: BlockingPortalProvider | None = None
         self._future: Future[None] | None = None
 
@@ -279,8 +285,8 @@ class MockServer(AsyncContextManagerMixin):
         """Run ``fn(*args)`` where the server state lives."""
         on_loop = threading.get_ident() == self._loop_thread
         if self._mode == "thread" and not on_loop:
-            assert self._portal is not None
-            return self._portal.call(fn, *args)
+            assert self._token is not None
+            return anyio.from_thread.run_sync(fn, *args, token=self._token)
         if self._mode == "loop" and not on_loop:
             try:
                 return anyio.from_thread.run_sync(fn, *args)
@@ -318,12 +324,13 @@ class MockServer(AsyncContextManagerMixin):
         assert self._provider is not None
         assert self._future is not None
         try:
-            self._portal.call(self._request_stop)
+            assert self._token is not None
+            anyio.from_thread.run_sync(self._request_stop, token=self._token)
             self._future.result()
         finally:
             provider = self._provider
             self._mode = self._portal = self._provider = self._future = None
-            self._loop_thread = None
+            self._loop_thread = self._token = None
             provider.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
@@ -351,28 +358,27 @@ class MockServer(AsyncContextManagerMixin):
             finally:
                 self._mode = None
                 self._request_stop()
-                self._loop_thread = None
+                self._loop_thread = self._token = None
 
     # ---- serving ---------------------------------------------------------------------------
 
     def _request_stop(self) -> None:
-        if self._stop_event is not None:
-            self._stop_event.set()
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
 
     async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = await anyio.create_tcp_listener(
-            local_host=self.host, local_port=self._requested_port
-        )
-        self._stop_event = anyio.Event()
+        listener = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
+        self._token = anyio.lowlevel.current_token()
         port: int = listener.extra(SocketAttribute.local_port)
         self._state.address = (self.host, port)
         try:
             async with listener, anyio.create_task_group() as tg:
-                tg.start_soon(listener.serve, self._handle, tg)
+                # This task runs the accept loop itself; stopping cancels the task group, which
+                # ends the loop and every connection task.
+                self._stop_scope = tg.cancel_scope
                 task_status.started(port)
-                await self._stop_event.wait()
-                tg.cancel_scope.cancel()
+                await listener.serve(self._handle, tg)
         finally:
             # Every connection has closed: resources may now flush their stores.
             self._state.close_resources()
@@ -394,3 +400,36 @@ class MockServer(AsyncContextManagerMixin):
         finally:
             self._active_connections -= 1
             await driver.aclose()
+
+
+async def _listen(host: str, port: int) -> Listener[SocketStream]:
+    """A TCP listener on ``host:port``.
+
+    For an IP address (the usual ``127.0.0.1``) this binds one socket itself, set up as
+    ``anyio.create_tcp_listener`` sets it up, and skips that function's ``getaddrinfo``, which
+    anyio runs in a worker thread (a thread round trip per server), and its ``MultiListener``
+    around a single listener (a task more per server). Host names still go through anyio,
+    which binds every address they resolve to.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or "%" in host:
+        return await anyio.create_tcp_listener(local_host=host, local_port=port)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if sys.platform == "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(65536)
+        return await SocketListener.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
