@@ -50,7 +50,7 @@ from ._content_range import (
 )
 from ._errors import ScenarioError
 from ._interrupt import Interrupt, InterruptPlan
-from ._preferences import PreferSyntaxError, parse_prefer
+from ._prefer import Preferences
 from ._resource import Resource
 from ._steps import Respond, _check_count
 from ._streaming import stream_body, text_response
@@ -454,10 +454,7 @@ class ByteRangeResource(Resource):
 
 
 def _transaction(ctx: ExchangeContext) -> str | None:
-    try:
-        preference = parse_prefer(ctx.headers.get("prefer") or "").get("transaction")
-    except PreferSyntaxError:
-        return None
+    preference = Preferences.parse(ctx.headers.getall("prefer")).get("transaction")
     return None if preference is None else preference.value
 
 

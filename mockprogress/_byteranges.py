@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ._content_range import ContentRange, RangeSyntaxError, parse_content_range
+from ._field_reader import TOKEN, FieldReader, FieldSyntaxError
 from ._headers import Headers
-from ._preferences import PreferSyntaxError, _Reader
 
 MESSAGE_BYTERANGE = "message/byterange"
 MULTIPART_BYTERANGES = "multipart/byteranges"
@@ -32,7 +32,6 @@ APPLICATION_BYTERANGES = "application/byteranges"
 #: Every patch format, in the order ``Accept-Patch`` lists them.
 PATCH_MEDIA_TYPES = (MESSAGE_BYTERANGE, MULTIPART_BYTERANGES, APPLICATION_BYTERANGES)
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -108,10 +107,10 @@ def parse_media_type(value: str | None) -> tuple[str, dict[str, str]]:
     essence, _, rest = value.partition(";")
     media = essence.strip(" \t").lower()
     kind, slash, sub = media.partition("/")
-    if not slash or not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(sub):
+    if not slash or not TOKEN.fullmatch(kind) or not TOKEN.fullmatch(sub):
         raise PatchFormatError(f"Content-Type {value!r} is not a media type", 415, "media-type")
     params: dict[str, str] = {}
-    reader = _Reader(rest)
+    reader = FieldReader(rest, "Content-Type")
     try:
         while True:
             reader.skip_ws()
@@ -130,7 +129,7 @@ def parse_media_type(value: str | None) -> tuple[str, dict[str, str]]:
             reader.skip_ws()
             if reader.peek() not in (";", ""):
                 raise reader.error("expected ';'")
-    except PreferSyntaxError as exc:
+    except FieldSyntaxError as exc:
         detail = str(exc).split(": ", 1)[-1]
         raise PatchFormatError(f"Content-Type {value!r}: {detail}", 415, "media-type") from None
     return media, params
@@ -190,7 +189,7 @@ def parse_fields(block: bytes) -> Headers:
         if line[0] in " \t":
             raise PatchFormatError(f"part field line {line!r} is folded (obs-fold)", 400, "field")
         name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.fullmatch(name):
+        if not colon or not TOKEN.fullmatch(name):
             raise PatchFormatError(f"part field line {line!r} is not 'name: value'", 400, "field")
         value = value.strip(" \t")
         if any(c in value for c in "\r\x00"):
@@ -534,7 +533,7 @@ def _bhttp_field(buf: bytes | bytearray, at: int) -> tuple[str, str, int] | None
     if len(buf) < at + value_len[0]:
         return None
     value = bytes(buf[at : at + value_len[0]]).decode("latin-1")
-    if not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\x00"):
+    if not TOKEN.fullmatch(name) or any(c in value for c in "\r\n\x00"):
         raise PatchFormatError(f"field line {name!r} is not a valid field", 400, "bhttp")
     return name, value, at + value_len[0]
 

@@ -50,7 +50,7 @@ from ._byteranges import (
 from ._completion import Completion, ProcessInput, StoredResponse
 from ._errors import ScenarioError
 from ._interrupt import Interrupt, InterruptPlan
-from ._preferences import PreferSyntaxError, parse_prefer
+from ._prefer import Preferences
 from ._resource import Resource
 from ._resumable_jobs import Job, JobTable, StoredRequest
 from ._steps import Interim, Respond, _check_count, _check_reason, _check_status, respond
@@ -234,13 +234,7 @@ class ResumableRequests(Resource):
                 text_response(400, "Expected 100-continue\r\n"), read_first=False
             )
             return
-        try:
-            prefs = parse_prefer(ctx.headers.get("prefer") or "")
-        except PreferSyntaxError as exc:
-            if not demo:
-                yield from self._answer(ctx, 400, str(exc))
-                return
-            prefs = {}
+        prefs = Preferences.parse(ctx.headers.getall("prefer"))
         if demo:
             resume, keep, wants_ack = "prefer" in ctx.headers, True, True
         else:
@@ -508,10 +502,7 @@ class ResumableRequests(Resource):
 
 
 def _prefers(ctx: ExchangeContext, name: str) -> bool:
-    try:
-        return name in parse_prefer(ctx.headers.get("prefer") or "")
-    except PreferSyntaxError:
-        return False
+    return name in Preferences.parse(ctx.headers.getall("prefer"))
 
 
 class _ResumeSink:
