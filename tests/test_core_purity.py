@@ -15,7 +15,6 @@ CORE = [
     "_admin",
     "_body",
     "_byte_range_resource",
-    "_byte_store",
     "_byteranges",
     "_completion",
     "_content_range",
