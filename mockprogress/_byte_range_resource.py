@@ -55,7 +55,7 @@ from ._errors import ScenarioError
 from ._interrupt import Interrupt
 from ._prefer import Preferences
 from ._steps import Respond, _check_count
-from ._streaming import stream_body, text_response
+from ._streaming import refusal, stream_body, stream_or_refuse, text_response
 from ._upload_resource import UploadResource
 from ._upload_store import StoredUpload, Upload, UploadStore
 
@@ -232,8 +232,7 @@ class ByteRangeResource(UploadResource):
             yield from ctx.respond(step, read_first=False)
 
     def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
-        step = text_response(exc.status, exc.message + "\n", exc.headers)
-        yield from ctx.respond(step, read_first=False)
+        yield from ctx.respond(refusal(exc), read_first=False)
 
     def _precondition(
         self, ctx: ExchangeContext, doc: StoredUpload | None
@@ -355,7 +354,7 @@ class ByteRangeResource(UploadResource):
                 return
             parser.finish()
         except PatchFormatError as exc:
-            refusal = text_response(exc.status, exc.message + "\n", exc.headers)
+            refused = refusal(exc)
             doc = self._document(path)
             if (
                 self.completion is not None
@@ -365,13 +364,13 @@ class ByteRangeResource(UploadResource):
             ):
                 # The document is whole even though this request was refused: it is
                 # processed all the same, and this request gets the refusal.
-                ctx.on_respond = lambda _: refusal
+                ctx.on_respond = lambda _: refused
                 try:
                     yield from self.completion.run(ctx, self._snapshot(doc))
                 finally:
                     ctx.on_respond = None
             else:
-                yield from ctx.respond(refusal, read_first=False)
+                yield from ctx.respond(refused, read_first=False)
             return
         finally:
             if sink.doc is not None:
@@ -426,10 +425,7 @@ class ByteRangeResource(UploadResource):
 
         end = "ended"
         try:
-            end = yield from stream_body(ctx, cut, append)
-        except PatchFormatError as exc:
-            yield from self._refuse(ctx, exc)
-            return
+            end = yield from stream_or_refuse(ctx, cut, append, refusal)
         finally:
             if end != "complete":
                 if persist:

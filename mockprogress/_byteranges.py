@@ -326,18 +326,15 @@ class MessageByterangeParser:
 # ---- multipart/byteranges -------------------------------------------------------------------
 
 
-class MultipartByterangesParser:
-    """``multipart/byteranges`` (RFC 2046 §5.1.1). A part whose length is known (from its
-    range or Content-Length) is read by count, then the delimiter must follow; otherwise the
-    body is scanned for the delimiter (holding back at most its length)."""
+class _SteppingParser:
+    """What the multi-part parsers share: a buffer fed piece by piece and consumed by
+    ``_step`` as far as it allows, the part in progress and the parts seen."""
 
-    def __init__(self, sink: PartSink, boundary: str, options: PatchOptions) -> None:
+    def __init__(self, sink: PartSink, options: PatchOptions, state: str) -> None:
         self.sink = sink
         self.options = options
-        self.dash = b"--" + boundary.encode("latin-1")
-        self.delimiter = b"\r\n" + self.dash
         self.buf = bytearray()
-        self.state = "preamble"
+        self.state = state
         self.head: PartHead | None = None
         self.received = 0
         self.parts = 0
@@ -349,6 +346,20 @@ class MultipartByterangesParser:
 
     def _step(self) -> bool:
         """Consume what the buffer allows; True if progress was made and more may follow."""
+        raise NotImplementedError
+
+
+class MultipartByterangesParser(_SteppingParser):
+    """``multipart/byteranges`` (RFC 2046 §5.1.1). A part whose length is known (from its
+    range or Content-Length) is read by count, then the delimiter must follow; otherwise the
+    body is scanned for the delimiter (holding back at most its length)."""
+
+    def __init__(self, sink: PartSink, boundary: str, options: PatchOptions) -> None:
+        super().__init__(sink, options, "preamble")
+        self.dash = b"--" + boundary.encode("latin-1")
+        self.delimiter = b"\r\n" + self.dash
+
+    def _step(self) -> bool:
         buf = self.buf
         if self.state == "preamble":
             if buf.startswith(self.dash):
@@ -538,25 +549,14 @@ def _bhttp_field(buf: bytes | bytearray, at: int) -> tuple[str, str, int] | None
     return name, value, at + value_len[0]
 
 
-class ApplicationByterangesParser:
+class ApplicationByterangesParser(_SteppingParser):
     """``application/byteranges`` (§2.8.1): a sequence of binary messages, each a field
     section and content. Framing indicator 8 is known-length, 10 indeterminate-length."""
 
     def __init__(self, sink: PartSink, options: PatchOptions) -> None:
-        self.sink = sink
-        self.options = options
-        self.buf = bytearray()
-        self.state = "indicator"
-        self.head: PartHead | None = None
+        super().__init__(sink, options, "indicator")
         self.fields: list[tuple[str, str]] = []
         self.needed = 0  # bytes of the current field section or content still to come
-        self.received = 0
-        self.parts = 0
-
-    def feed(self, data: bytes) -> None:
-        self.buf += data
-        while self._step():
-            pass
 
     def _varint(self) -> int | None:
         found = read_varint(self.buf)

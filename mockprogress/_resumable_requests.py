@@ -61,7 +61,7 @@ from ._interrupt import Interrupt
 from ._prefer import Preferences
 from ._resumable_jobs import Job, JobTable, StoredRequest, job_extra
 from ._steps import Interim, Respond, _check_count, _check_reason, _check_status, respond
-from ._streaming import stream_body, text_response
+from ._streaming import refusal, stream_body, stream_or_refuse, text_response
 from ._upload_resource import UploadResource
 from ._upload_store import StoredResponse, UploadStore
 
@@ -285,10 +285,7 @@ class ResumableRequests(UploadResource):
 
         end = "ended"
         try:
-            end = yield from stream_body(ctx, cut, store_piece)
-        except PatchFormatError as exc:
-            yield from self._refuse(ctx, exc)
-            return
+            end = yield from stream_or_refuse(ctx, cut, store_piece, self._refusal)
         finally:
             # Only the request still writing may throw the content away.
             if self._writing(ctx, job):
@@ -516,7 +513,7 @@ class ResumableRequests(UploadResource):
         if self.dialect == "demo" and exc.status != 415:
             text = _DEMO_TEXT.get(exc.kind, exc.message)
             return text_response(400, text + "\r\n")
-        return text_response(exc.status, exc.message + "\n", exc.headers)
+        return refusal(exc)
 
 
 def _prefers(ctx: ExchangeContext, name: str) -> bool:
