@@ -42,6 +42,7 @@ path = "/files"
 max_size = 50
 checksum_algorithms = ["sha256"]
 spool_threshold = 0
+interrupts = [{ after = 7, request = "every" }]
 """,
     )
     with mp.MockServer() as srv:
@@ -62,6 +63,7 @@ spool_threshold = 0
         assert options.header("Tus-Max-Size") == "50"
         assert options.header("Tus-Checksum-Algorithm") == "sha256"
         assert tus.store.spool_threshold == 0
+        assert tus.plan.interrupts == (mp.interrupt(7, request=None),)
 
 
 @pytest.mark.parametrize(
