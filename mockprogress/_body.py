@@ -1,7 +1,9 @@
-"""Byte storage that keeps small bodies in memory and spills large ones to a temporary file.
+"""Byte storage: in memory up to a threshold, then in a temporary file; or in a named file.
 
-Reads use ``os.pread``, which does not move a file position, so a snapshot can be read from
-the test's thread while the server appends from its own.
+``BodyBuffer`` holds the journal's bodies and the uploads of the in-memory store;
+``FileBytes`` (the same buffer, on a file that stays) holds a directory store's uploads.
+Reads use ``os.pread`` and writes ``os.pwrite``, which do not move a file position, so a
+snapshot can be read from the test's thread while the server writes from its own.
 """
 
 from __future__ import annotations
@@ -9,10 +11,22 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
+from pathlib import Path
+
+_PIECE = 1 << 20
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
 
 
 class BodyBuffer:
-    """An append-only byte store, in memory up to ``spool_threshold`` bytes, then on disk."""
+    """Bytes in memory up to ``spool_threshold`` bytes, then in an unlinked temporary file:
+    appends, writes at an offset (an upload's ranges), reads of any range, truncation."""
 
     __slots__ = ("__weakref__", "_fd", "_finalizer", "_memory", "_size", "spool_threshold")
 
@@ -38,13 +52,21 @@ class BodyBuffer:
         if self._fd is None:
             self._memory += data
         else:
-            view = memoryview(data)
-            offset = self._size
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view = view[written:]
-                offset += written
+            _pwrite_all(self._fd, data, self._size)
         self._size += len(data)
+
+    def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
+        """Overwrite and/or extend from ``offset``, which is at most the current length."""
+        if offset > self._size:
+            raise ValueError(f"write at {offset} past the end ({self._size}) would leave a gap")
+        overlap = min(len(data), self._size - offset)
+        if overlap > 0:
+            head = memoryview(data)[:overlap]
+            if self._fd is None:
+                self._memory[offset : offset + overlap] = head
+            else:
+                _pwrite_all(self._fd, head, offset)
+        self.append(memoryview(data)[overlap:])
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``start`` to ``end`` (default: the current end)."""
@@ -56,7 +78,7 @@ class BodyBuffer:
         chunks: list[bytes] = []
         offset = start
         while offset < stop:
-            chunk = os.pread(self._fd, min(stop - offset, 1 << 20), offset)
+            chunk = os.pread(self._fd, min(stop - offset, _PIECE), offset)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -85,7 +107,24 @@ class BodyBuffer:
     def _spill(self) -> None:
         fd, path = tempfile.mkstemp(prefix="mockprogress-body-")
         os.unlink(path)  # the file lives as long as the descriptor
-        os.pwrite(fd, self._memory, 0)
-        self._fd = fd
+        _pwrite_all(fd, self._memory, 0)
+        self._own(fd)
         self._memory = bytearray()
+
+    def _own(self, fd: int) -> None:
+        self._fd = fd
         self._finalizer = weakref.finalize(self, os.close, fd)
+
+
+class FileBytes(BodyBuffer):
+    """A ``BodyBuffer`` kept in the named file ``path`` (created if missing, its bytes kept),
+    so that what it holds outlives the process. ``close()`` closes the file, which stays."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(0)
+        self.path = path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._own(fd)
+        self._size = os.fstat(fd).st_size

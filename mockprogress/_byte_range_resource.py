@@ -22,18 +22,21 @@ What the draft asks, and what this answers:
 Every byte is stored as it arrives (``Prefer: transaction=persist`` semantics, confirmed with
 ``Preference-Applied`` when asked for); an interrupted PUT is kept only when it asked for
 ``transaction=persist``, so that the client can finish it with PATCH (Appendix A.4).
+
+The documents live in an ``UploadStore`` (``store=``), each under its path as its id: in
+memory by default, or a ``DirectoryUploadStore`` so that they survive a restart. A PUT
+writes a new upload of its own and takes the document's place once it is stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
+import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ._byte_store import ByteStore, StoreFactory, fill_zeros, spooled
 from ._byteranges import (
     PartHead,
     PatchFormatError,
@@ -49,11 +52,12 @@ from ._content_range import (
     satisfiable_ranges,
 )
 from ._errors import ScenarioError
-from ._interrupt import Interrupt, InterruptPlan
-from ._preferences import PreferSyntaxError, parse_prefer
-from ._resource import Resource
+from ._interrupt import Interrupt
+from ._prefer import Preferences
 from ._steps import Respond, _check_count
-from ._streaming import stream_body, text_response
+from ._streaming import refusal, stream_body, stream_or_refuse, text_response
+from ._upload_resource import UploadResource
+from ._upload_store import StoredUpload, Upload, UploadStore
 
 if TYPE_CHECKING:
     from ._actions import Program
@@ -64,46 +68,39 @@ _ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
 _BOUNDARY = "mockprogress-byteranges"
 
 
-@dataclass(frozen=True)
-class StoredDocument:
-    """One document of a ``ByteRangeResource`` (a snapshot): its bytes, its declared final
-    length (from a ``Content-Range`` complete-length or a PUT), and whether it reached it."""
+_ETAG = re.compile(r'"v([0-9]+)"')
+#: ``extra`` of an upload that a PUT is still writing: the document it will replace.
+_PUT_FOR = "put_for"
 
-    path: str
-    data: bytes
-    length: int | None
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument(Upload):
+    """One document of a ``ByteRangeResource`` (a snapshot): an ``Upload`` whose ``id`` is the
+    document's path, ``length`` its declared final length (from a ``Content-Range``
+    complete-length or a PUT) and ``complete`` whether it has it; besides, its content type and
+    ETag."""
+
     content_type: str | None
     etag: str
 
     @property
-    def offset(self) -> int:
-        """How many bytes the document has."""
-        return len(self.data)
-
-    @property
-    def complete(self) -> bool:
-        """True when the document has its declared final length."""
-        return self.length is not None and len(self.data) == self.length
-
-    @property
-    def sha256(self) -> str:
-        """The SHA-256 of the document, in hex."""
-        return hashlib.sha256(self.data).hexdigest()
+    def path(self) -> str:
+        """The document's path (its id)."""
+        return self.id
 
 
-class _Document:
-    def __init__(self, store: ByteStore, content_type: str | None, etag: str) -> None:
-        self.store = store
-        self.content_type = content_type
-        self.length: int | None = None
-        self.etag = etag
-
-    @property
-    def complete(self) -> bool:
-        return self.length is not None and len(self.store) == self.length
+def _is_complete(upload: StoredUpload) -> bool:
+    return upload.length is not None and len(upload.data) == upload.length
 
 
-class ByteRangeResource(Resource):
+def fill_zeros(upload: StoredUpload, size: int, *, step: int = 1 << 20) -> None:
+    """Grow ``upload`` to ``size`` bytes with zeros (draft-wright-http-patch-byterange §6.1:
+    sparse regions must never show old storage)."""
+    while len(upload.data) < size:
+        upload.write_at(len(upload.data), bytes(min(step, size - len(upload.data))))
+
+
+class ByteRangeResource(UploadResource):
     """Documents written with byte-range PATCH (draft-wright-http-patch-byterange).
 
     .. code-block:: python
@@ -124,9 +121,9 @@ class ByteRangeResource(Resource):
         ``StoredDocument`` returning either. Default: a plain 200.
     :param interrupts: cut upload requests (PATCH and PUT, counted together) after K body
         bytes (``mp.interrupt(after=K, request=N)``; ``request=None`` cuts every one).
-    :param spool_threshold: documents past this many bytes go to a temporary file (default:
-        the server's ``spool_threshold``).
-    :param store: a factory of ``ByteStore`` objects, to keep documents elsewhere.
+    :param store: where the documents are kept (default: ``mp.UploadStore()``, in memory and
+        spooled to disk past 1 MiB); ``mp.DirectoryUploadStore(directory)`` keeps them across
+        a restart (documents found there win over ``documents``).
     """
 
     def __init__(
@@ -138,14 +135,13 @@ class ByteRangeResource(Resource):
         documents: Mapping[str, bytes] | None = None,
         process: ProcessInput | None = None,
         interrupts: Iterable[Interrupt] = (),
-        spool_threshold: int | None = None,
-        store: StoreFactory | None = None,
+        store: UploadStore | None = None,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, store=store, interrupts=interrupts, max_size=max_size)
         if sparse not in ("refuse", "zero-fill"):
             raise ScenarioError(f"sparse must be 'refuse' or 'zero-fill', got {sparse!r}")
         self.sparse: Sparse = sparse
-        self.max_size = _check_count(max_size, "max_size")
+        self._max_size = _check_count(max_size, "max_size")
         self.initial = dict(documents or {})
         for doc_path, data in self.initial.items():
             if not self.handles(doc_path):
@@ -155,51 +151,65 @@ class ByteRangeResource(Resource):
         self.completion = (
             None if process is None else Completion(process, "ByteRangeResource(process=...)")
         )
-        self.plan = InterruptPlan(interrupts)
-        if spool_threshold is not None:
-            _check_count(spool_threshold, "spool_threshold")
-        self.spool_threshold = spool_threshold
-        self._store = store
-        self._versions = itertools.count(1)
-        self.documents: dict[str, _Document] = {}
+        versions = [0]
+        for upload in self.store:
+            if _PUT_FOR in upload.extra:
+                self.store.delete(upload.id, remember=False)  # a PUT the server stopped in
+            elif match := _ETAG.fullmatch(str(upload.extra.get("etag"))):
+                versions.append(int(match.group(1)))
+        # ETags of documents kept across a restart are never given again.
+        self._versions = itertools.count(max(versions) + 1)
         self._load_initial()
 
     # ---- public readers --------------------------------------------------------------------
 
     @property
-    def uploads(self) -> dict[str, StoredDocument]:
-        """Every document, by path: a snapshot with ``.data``, ``.offset``, ``.complete``."""
+    def uploads(self) -> dict[str, StoredDocument]:  # type: ignore[override]
+        """Every document, by path: a ``StoredDocument`` snapshot with ``.data``, ``.offset``,
+        ``.complete``."""
         return self._on_loop(
-            lambda: {path: self._snapshot(path, doc) for path, doc in self.documents.items()}
+            lambda: {doc.id: self._snapshot(doc) for doc in self.store if self._is_document(doc)}
         )
 
     def reset(self) -> None:
-        for doc in self.documents.values():
-            doc.store.close()
-        self.documents.clear()
-        self.plan.reset()
+        super().reset()
         self._load_initial()
 
     def _load_initial(self) -> None:
-        threshold = 1 << 20 if self.spool_threshold is None else self.spool_threshold
         for doc_path, data in self.initial.items():
-            store = (self._store or spooled(threshold))()
-            store.write_at(0, data)
-            doc = _Document(store, None, self._etag())
-            doc.length = len(data)
-            self.documents[doc_path] = doc
+            if self.store.get(doc_path) is None:
+                doc = self._create(doc_path, None)
+                doc.write_at(0, data)
+                doc.length = len(data)
+                self._save(doc)
 
-    def _snapshot(self, path: str, doc: _Document) -> StoredDocument:
-        return StoredDocument(path, doc.store.read(), doc.length, doc.content_type, doc.etag)
+    def _is_document(self, upload: StoredUpload) -> bool:
+        return _PUT_FOR not in upload.extra
+
+    def _document(self, path: str) -> StoredUpload | None:
+        return self.store.get(path)
+
+    def _create(self, path: str | None, content_type: str | None) -> StoredUpload:
+        """A new, empty upload: the document at ``path``, or (None) one that a PUT writes."""
+        metadata = {} if content_type is None else {"Content-Type": content_type}
+        return self.store.create(
+            length=None, metadata=metadata, id=path, extra={"etag": self._etag()}
+        )
+
+    def _save(self, doc: StoredUpload) -> None:
+        doc.complete = _is_complete(doc)
+        if self.store.get(doc.id) is doc:
+            self.store.save(doc)
+
+    def _snapshot(self, doc: StoredUpload) -> StoredDocument:
+        return StoredDocument(
+            **doc.snapshot_fields(),
+            content_type=doc.metadata.get("Content-Type"),
+            etag=_etag_of(doc),
+        )
 
     def _etag(self) -> str:
         return f'"v{next(self._versions)}"'
-
-    def _new_store(self, ctx: ExchangeContext) -> ByteStore:
-        threshold = self.spool_threshold
-        if threshold is None:
-            threshold = ctx.conn.state.config.spool_threshold
-        return (self._store or spooled(threshold))()
 
     # ---- dispatch --------------------------------------------------------------------------
 
@@ -222,20 +232,21 @@ class ByteRangeResource(Resource):
             yield from ctx.respond(step, read_first=False)
 
     def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
-        step = text_response(exc.status, exc.message + "\n", exc.headers)
-        yield from ctx.respond(step, read_first=False)
+        yield from ctx.respond(refusal(exc), read_first=False)
 
-    def _precondition(self, ctx: ExchangeContext, doc: _Document | None) -> PatchFormatError | None:
+    def _precondition(
+        self, ctx: ExchangeContext, doc: StoredUpload | None
+    ) -> PatchFormatError | None:
         """``If-Match`` / ``If-None-Match`` (RFC 9110 §13.1), against the document's ETag."""
         if_match = ctx.headers.get("if-match")
         if if_match is not None:
             tags = [t.strip() for t in if_match.split(",")]
-            if doc is None or ("*" not in tags and doc.etag not in tags):
+            if doc is None or ("*" not in tags and _etag_of(doc) not in tags):
                 return PatchFormatError(f"If-Match {if_match} does not hold", 412, "precondition")
         if_none = ctx.headers.get("if-none-match")
         if if_none is not None and doc is not None:
             tags = [t.strip() for t in if_none.split(",")]
-            if "*" in tags or doc.etag in tags:
+            if "*" in tags or _etag_of(doc) in tags:
                 return PatchFormatError(
                     f"If-None-Match {if_none} does not hold: the document exists",
                     412,
@@ -246,14 +257,14 @@ class ByteRangeResource(Resource):
     # ---- reading ---------------------------------------------------------------------------
 
     def _read(self, ctx: ExchangeContext, path: str) -> Program[None]:
-        doc = self.documents.get(path)
+        doc = self._document(path)
         if doc is None:
             yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
             return
-        size = len(doc.store)
-        content_type = doc.content_type or "application/octet-stream"
+        size = len(doc.data)
+        content_type = doc.metadata.get("Content-Type") or "application/octet-stream"
         headers: tuple[tuple[str, str], ...] = (
-            ("ETag", doc.etag),
+            ("ETag", _etag_of(doc)),
             ("Accept-Ranges", "bytes"),
             ("Accept-Patch", accept_patch()),
         )
@@ -271,17 +282,17 @@ class ByteRangeResource(Resource):
             step = Respond(200, b"", headers)
             yield from ctx.respond(step, read_first=True, head_length=size)
         else:
-            yield from ctx.respond(Respond(200, doc.store.read(), headers), read_first=True)
+            yield from ctx.respond(Respond(200, doc.data.read(), headers), read_first=True)
 
     def _read_ranges(
         self,
         ctx: ExchangeContext,
-        doc: _Document,
+        doc: StoredUpload,
         specs: list[tuple[int | None, int | None]],
         content_type: str,
         headers: tuple[tuple[str, str], ...],
     ) -> Program[None]:
-        size = len(doc.store)
+        size = len(doc.data)
         ranges = satisfiable_ranges(specs, size)
         if not ranges:
             step = text_response(
@@ -295,7 +306,7 @@ class ByteRangeResource(Resource):
             first, last = ranges[0]
             step = Respond(
                 206,
-                doc.store.read(first, last + 1),
+                doc.data.read(first, last + 1),
                 (
                     ("Content-Type", content_type),
                     ("Content-Range", format_content_range(first, last, size)),
@@ -310,7 +321,7 @@ class ByteRangeResource(Resource):
                 f"--{_BOUNDARY}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Range: {format_content_range(first, last, size)}\r\n\r\n"
             ).encode("latin-1")
-            body += doc.store.read(first, last + 1) + b"\r\n"
+            body += doc.data.read(first, last + 1) + b"\r\n"
         body += f"--{_BOUNDARY}--\r\n".encode("latin-1")
         multipart = f"multipart/byteranges; boundary={_BOUNDARY}"
         step = Respond(206, bytes(body), (("Content-Type", multipart), *headers))
@@ -319,13 +330,13 @@ class ByteRangeResource(Resource):
     # ---- writing ---------------------------------------------------------------------------
 
     def _patch(self, ctx: ExchangeContext, path: str) -> Program[None]:
-        doc = self.documents.get(path)
+        doc = self._document(path)
         failed = self._precondition(ctx, doc)
         if failed is not None:
             yield from self._refuse(ctx, failed)
             return
-        was_complete = doc is not None and doc.complete
-        sink = _RangeSink(self, ctx, path)
+        was_complete = doc is not None and _is_complete(doc)
+        sink = _RangeSink(self, path)
         try:
             parser = patch_parser(ctx.headers.get("content-type"), sink, PatchOptions())
         except PatchFormatError as exc:
@@ -343,141 +354,138 @@ class ByteRangeResource(Resource):
                 return
             parser.finish()
         except PatchFormatError as exc:
-            refusal = text_response(exc.status, exc.message + "\n", exc.headers)
-            doc = self.documents.get(path)
+            refused = refusal(exc)
+            doc = self._document(path)
             if (
                 self.completion is not None
                 and doc is not None
-                and doc.complete
+                and _is_complete(doc)
                 and not was_complete
             ):
                 # The document is whole even though this request was refused: it is
                 # processed all the same, and this request gets the refusal.
-                ctx.on_respond = lambda _: refusal
+                ctx.on_respond = lambda _: refused
                 try:
-                    yield from self.completion.run(ctx, self._snapshot(path, doc))
+                    yield from self.completion.run(ctx, self._snapshot(doc))
                 finally:
                     ctx.on_respond = None
             else:
-                yield from ctx.respond(refusal, read_first=False)
+                yield from ctx.respond(refused, read_first=False)
             return
+        finally:
+            if sink.doc is not None:
+                self._save(sink.doc)  # what was written, even if the request was cut
         yield from self._written(ctx, path, was_complete)
 
     def _written(self, ctx: ExchangeContext, path: str, was_complete: bool) -> Program[None]:
         """Answer a successful write: the processing, when this write completed the
         document, else 200."""
-        doc = self.documents[path]
-        if self.completion is not None and doc.complete and not was_complete:
-            yield from self.completion.run(ctx, self._snapshot(path, doc))
+        doc = self._document(path)
+        assert doc is not None
+        if self.completion is not None and _is_complete(doc) and not was_complete:
+            yield from self.completion.run(ctx, self._snapshot(doc))
             return
-        size = len(doc.store)
+        size = len(doc.data)
         total = "" if doc.length is None else f" of {doc.length}"
-        headers: list[tuple[str, str]] = [("ETag", doc.etag)]
+        headers: list[tuple[str, str]] = [("ETag", _etag_of(doc))]
         if _transaction(ctx) == "persist":
             headers.append(("Preference-Applied", "transaction=persist"))
         step = text_response(200, f"{size}{total} bytes stored\n", tuple(headers))
         yield from ctx.respond(step, read_first=False)
 
     def _put(self, ctx: ExchangeContext, path: str) -> Program[None]:
-        doc = self.documents.get(path)
+        doc = self._document(path)
         failed = self._precondition(ctx, doc)
         if failed is not None:
             yield from self._refuse(ctx, failed)
             return
-        if ctx.declared_length is not None and ctx.declared_length > self.max_size:
+        max_size = self._max_size
+        if ctx.declared_length is not None and ctx.declared_length > max_size:
             yield from self._refuse(
                 ctx,
                 PatchFormatError(
-                    f"a {ctx.declared_length}-byte document exceeds max_size={self.max_size}",
+                    f"a {ctx.declared_length}-byte document exceeds max_size={max_size}",
                     400,
                     "too-large",
                 ),
             )
             return
         persist = _transaction(ctx) == "persist"
-        store = self._new_store(ctx)
+        new = self._create(None, ctx.headers.get("content-type"))
+        new.extra[_PUT_FOR] = path
         cut = self.plan.next_request()
 
         def append(piece: bytes) -> Program[None]:
-            if len(store) + len(piece) > self.max_size:
+            if len(new.data) + len(piece) > max_size:
                 raise PatchFormatError(
-                    f"the document exceeds max_size={self.max_size}", 400, "too-large"
+                    f"the document exceeds max_size={max_size}", 400, "too-large"
                 )
-            store.write_at(len(store), piece)
+            new.append(piece)
             yield from ()
 
         end = "ended"
         try:
-            end = yield from stream_body(ctx, cut, append)
-        except PatchFormatError as exc:
-            yield from self._refuse(ctx, exc)
-            return
+            end = yield from stream_or_refuse(ctx, cut, append, refusal)
         finally:
             if end != "complete":
                 if persist:
-                    self._replace(path, store, ctx, ctx.declared_length)
+                    self._replace(path, new, ctx.declared_length)
                 else:
-                    store.close()
+                    self.store.delete(new.id, remember=False)
         if end != "complete":
             return
-        created = doc is None
-        self._replace(path, store, ctx, len(store))
-        new = self.documents[path]
+        self._replace(path, new, len(new.data))
         if self.completion is not None:
-            yield from self.completion.run(ctx, self._snapshot(path, new))
+            yield from self.completion.run(ctx, self._snapshot(new))
             return
-        headers: list[tuple[str, str]] = [("ETag", new.etag)]
+        headers: list[tuple[str, str]] = [("ETag", _etag_of(new))]
         if persist:
             headers.append(("Preference-Applied", "transaction=persist"))
         step = text_response(
-            201 if created else 200, f"{len(store)} bytes stored\n", tuple(headers)
+            201 if doc is None else 200, f"{len(new.data)} bytes stored\n", tuple(headers)
         )
         yield from ctx.respond(step, read_first=False)
 
-    def _replace(
-        self, path: str, store: ByteStore, ctx: ExchangeContext, length: int | None
-    ) -> None:
-        old = self.documents.get(path)
-        if old is not None and old.store is not store:
-            old.store.close()
-        doc = _Document(store, ctx.headers.get("content-type"), self._etag())
-        doc.length = length
-        self.documents[path] = doc
+    def _replace(self, path: str, new: StoredUpload, length: int | None) -> None:
+        """The upload a PUT wrote becomes the document at ``path``."""
+        del new.extra[_PUT_FOR]
+        new.extra["etag"] = self._etag()
+        new.length = length
+        self.store.rename(new.id, path)
+        self._save(new)
 
     def _delete(self, ctx: ExchangeContext, path: str) -> Program[None]:
-        doc = self.documents.pop(path, None)
-        if doc is None:
+        if self._document(path) is None:
             yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
             return
-        doc.store.close()
+        self.store.delete(path, remember=False)
         yield from ctx.respond(Respond(204), read_first=True)
 
 
 def _transaction(ctx: ExchangeContext) -> str | None:
-    try:
-        preference = parse_prefer(ctx.headers.get("prefer") or "").get("transaction")
-    except PreferSyntaxError:
-        return None
+    preference = Preferences.parse(ctx.headers.getall("prefer")).get("transaction")
     return None if preference is None else preference.value
+
+
+def _etag_of(doc: StoredUpload) -> str:
+    return str(doc.extra.get("etag", ""))
 
 
 class _RangeSink:
     """Applies a PATCH's parts to one document, creating it on the first valid part."""
 
-    def __init__(self, resource: ByteRangeResource, ctx: ExchangeContext, path: str) -> None:
+    def __init__(self, resource: ByteRangeResource, path: str) -> None:
         self.resource = resource
-        self.ctx = ctx
         self.path = path
-        self.doc: _Document | None = None
+        self.doc: StoredUpload | None = None
         self.position = 0
         self.limit = 0
 
-    def _document(self) -> _Document:
+    def _document(self) -> StoredUpload:
         resource = self.resource
-        doc = resource.documents.get(self.path)
+        doc = resource._document(self.path)
         if doc is None:
-            doc = _Document(resource._new_store(self.ctx), None, resource._etag())
-            resource.documents[self.path] = doc
+            doc = resource._create(self.path, None)
         self.doc = doc
         return doc
 
@@ -485,7 +493,7 @@ class _RangeSink:
         resource = self.resource
         content_range = head.content_range
         total = content_range.complete_length
-        max_size = resource.max_size
+        max_size = resource._max_size
         if total is not None and total > max_size:
             raise PatchFormatError(
                 f"Content-Range {content_range}: a {total}-byte document exceeds "
@@ -493,8 +501,8 @@ class _RangeSink:
                 400,
                 "too-large",
             )
-        existing = resource.documents.get(self.path)
-        size = 0 if existing is None else len(existing.store)
+        existing = resource._document(self.path)
+        size = 0 if existing is None else len(existing.data)
         zero_fill = resource.sparse == "zero-fill"
         first = content_range.first
         if first is None:
@@ -508,11 +516,11 @@ class _RangeSink:
                 )
             doc = self._document()
             if total < size:
-                doc.store.truncate(total)
+                doc.truncate(total)
             else:
-                fill_zeros(doc.store, total)
+                fill_zeros(doc, total)
             doc.length = total
-            doc.etag = resource._etag()
+            doc.extra["etag"] = resource._etag()
             self.position = self.limit = total
             return
         last = content_range.last
@@ -532,13 +540,13 @@ class _RangeSink:
             )
         doc = self._document()
         if first > size:
-            fill_zeros(doc.store, first)
+            fill_zeros(doc, first)
         if total is not None:
             doc.length = total
         content_type = head.fields.get("content-type")
         if content_type is not None:  # §2.3: as in a PUT of the whole document
-            doc.content_type = content_type
-        doc.etag = resource._etag()
+            doc.metadata["Content-Type"] = content_type
+        doc.extra["etag"] = resource._etag()
         self.position, self.limit = first, limit
 
     def write(self, data: bytes) -> None:
@@ -546,7 +554,7 @@ class _RangeSink:
         room = self.limit - self.position
         take = data[:room]
         if take:
-            self.doc.store.write_at(self.position, take)
+            self.doc.write_at(self.position, take)
             self.position += len(take)
         if len(data) > room:
             raise PatchFormatError(

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ._content_range import ContentRange, RangeSyntaxError, parse_content_range
+from ._field_reader import TOKEN, FieldReader, FieldSyntaxError
 from ._headers import Headers
-from ._preferences import PreferSyntaxError, _Reader
 
 MESSAGE_BYTERANGE = "message/byterange"
 MULTIPART_BYTERANGES = "multipart/byteranges"
@@ -32,7 +32,6 @@ APPLICATION_BYTERANGES = "application/byteranges"
 #: Every patch format, in the order ``Accept-Patch`` lists them.
 PATCH_MEDIA_TYPES = (MESSAGE_BYTERANGE, MULTIPART_BYTERANGES, APPLICATION_BYTERANGES)
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -108,10 +107,10 @@ def parse_media_type(value: str | None) -> tuple[str, dict[str, str]]:
     essence, _, rest = value.partition(";")
     media = essence.strip(" \t").lower()
     kind, slash, sub = media.partition("/")
-    if not slash or not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(sub):
+    if not slash or not TOKEN.fullmatch(kind) or not TOKEN.fullmatch(sub):
         raise PatchFormatError(f"Content-Type {value!r} is not a media type", 415, "media-type")
     params: dict[str, str] = {}
-    reader = _Reader(rest)
+    reader = FieldReader(rest, "Content-Type")
     try:
         while True:
             reader.skip_ws()
@@ -130,7 +129,7 @@ def parse_media_type(value: str | None) -> tuple[str, dict[str, str]]:
             reader.skip_ws()
             if reader.peek() not in (";", ""):
                 raise reader.error("expected ';'")
-    except PreferSyntaxError as exc:
+    except FieldSyntaxError as exc:
         detail = str(exc).split(": ", 1)[-1]
         raise PatchFormatError(f"Content-Type {value!r}: {detail}", 415, "media-type") from None
     return media, params
@@ -190,7 +189,7 @@ def parse_fields(block: bytes) -> Headers:
         if line[0] in " \t":
             raise PatchFormatError(f"part field line {line!r} is folded (obs-fold)", 400, "field")
         name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.fullmatch(name):
+        if not colon or not TOKEN.fullmatch(name):
             raise PatchFormatError(f"part field line {line!r} is not 'name: value'", 400, "field")
         value = value.strip(" \t")
         if any(c in value for c in "\r\x00"):
@@ -327,18 +326,15 @@ class MessageByterangeParser:
 # ---- multipart/byteranges -------------------------------------------------------------------
 
 
-class MultipartByterangesParser:
-    """``multipart/byteranges`` (RFC 2046 §5.1.1). A part whose length is known (from its
-    range or Content-Length) is read by count, then the delimiter must follow; otherwise the
-    body is scanned for the delimiter (holding back at most its length)."""
+class _SteppingParser:
+    """What the multi-part parsers share: a buffer fed piece by piece and consumed by
+    ``_step`` as far as it allows, the part in progress and the parts seen."""
 
-    def __init__(self, sink: PartSink, boundary: str, options: PatchOptions) -> None:
+    def __init__(self, sink: PartSink, options: PatchOptions, state: str) -> None:
         self.sink = sink
         self.options = options
-        self.dash = b"--" + boundary.encode("latin-1")
-        self.delimiter = b"\r\n" + self.dash
         self.buf = bytearray()
-        self.state = "preamble"
+        self.state = state
         self.head: PartHead | None = None
         self.received = 0
         self.parts = 0
@@ -350,6 +346,20 @@ class MultipartByterangesParser:
 
     def _step(self) -> bool:
         """Consume what the buffer allows; True if progress was made and more may follow."""
+        raise NotImplementedError
+
+
+class MultipartByterangesParser(_SteppingParser):
+    """``multipart/byteranges`` (RFC 2046 §5.1.1). A part whose length is known (from its
+    range or Content-Length) is read by count, then the delimiter must follow; otherwise the
+    body is scanned for the delimiter (holding back at most its length)."""
+
+    def __init__(self, sink: PartSink, boundary: str, options: PatchOptions) -> None:
+        super().__init__(sink, options, "preamble")
+        self.dash = b"--" + boundary.encode("latin-1")
+        self.delimiter = b"\r\n" + self.dash
+
+    def _step(self) -> bool:
         buf = self.buf
         if self.state == "preamble":
             if buf.startswith(self.dash):
@@ -534,30 +544,19 @@ def _bhttp_field(buf: bytes | bytearray, at: int) -> tuple[str, str, int] | None
     if len(buf) < at + value_len[0]:
         return None
     value = bytes(buf[at : at + value_len[0]]).decode("latin-1")
-    if not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\x00"):
+    if not TOKEN.fullmatch(name) or any(c in value for c in "\r\n\x00"):
         raise PatchFormatError(f"field line {name!r} is not a valid field", 400, "bhttp")
     return name, value, at + value_len[0]
 
 
-class ApplicationByterangesParser:
+class ApplicationByterangesParser(_SteppingParser):
     """``application/byteranges`` (§2.8.1): a sequence of binary messages, each a field
     section and content. Framing indicator 8 is known-length, 10 indeterminate-length."""
 
     def __init__(self, sink: PartSink, options: PatchOptions) -> None:
-        self.sink = sink
-        self.options = options
-        self.buf = bytearray()
-        self.state = "indicator"
-        self.head: PartHead | None = None
+        super().__init__(sink, options, "indicator")
         self.fields: list[tuple[str, str]] = []
         self.needed = 0  # bytes of the current field section or content still to come
-        self.received = 0
-        self.parts = 0
-
-    def feed(self, data: bytes) -> None:
-        self.buf += data
-        while self._step():
-            pass
 
     def _varint(self) -> int | None:
         found = read_varint(self.buf)

@@ -9,20 +9,19 @@ The processing is one of:
 - a function of the completed upload (a snapshot with ``.data``) returning either of the
   above, for answers that depend on what was uploaded.
 
-Whatever final response the processing sends is also kept, so that a client whose response
-was lost can fetch it again (draft-wright-http-resume-request §3.2: ``message/http``).
+The resources keep whatever final response the processing sends (``StoredResponse``), so that
+a client whose response was lost can fetch it again (draft-wright-http-resume-request §3.2:
+``message/http``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ._errors import ScenarioError
 from ._exchange import run_script
-from ._headers import HeaderPairs, has_header
-from ._steps import Respond, Script, Step
+from ._steps import Script, Step
 
 if TYPE_CHECKING:
     from ._actions import Program
@@ -85,26 +84,3 @@ class Completion:
             yield from run_script(ctx, runnable)
         elif runnable is not None:
             yield from runnable.process(ctx)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """A final response as the processing scripted it (all of its body, even when the wire
-    copy was cut)."""
-
-    status: int
-    reason: str
-    headers: HeaderPairs
-    body: bytes
-
-    @classmethod
-    def of(cls, step: Respond) -> StoredResponse:
-        return cls(step.status, step.reason, step.headers, step.content)
-
-    def message(self) -> bytes:
-        """The response as ``message/http`` (RFC 9112 syntax)."""
-        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
-        lines.extend(f"{name}: {value}" for name, value in self.headers)
-        if not has_header(self.headers, "content-length"):
-            lines.append(f"Content-Length: {len(self.body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body

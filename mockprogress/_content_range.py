@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ._field_reader import TOKEN
+
 #: Larger numbers are refused: no test needs them, and they would only hide a client bug.
 MAX_POSITION = (1 << 62) - 1
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -83,7 +84,7 @@ def parse_content_range(value: str, *, unit_optional: bool = False) -> ContentRa
     unit = "bytes"
     head, space, rest = text.partition(" ")
     if space:
-        if not _TOKEN.fullmatch(head):
+        if not TOKEN.fullmatch(head):
             raise RangeSyntaxError(f"Content-Range {value!r}: {head!r} is not a range unit")
         unit, text = head, rest
     elif not unit_optional:

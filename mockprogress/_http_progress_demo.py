@@ -31,6 +31,7 @@ from ._resumable_jobs import JobTable, StoredRequest
 from ._resumable_requests import ResumableRequests
 from ._steps import CutHow, Respond, _check_count, respond
 from ._streaming import text_response
+from ._upload_store import UploadStore
 
 if TYPE_CHECKING:
     from ._actions import Program
@@ -77,7 +78,7 @@ class HttpProgressDemo(Resource):
         if lines > MAX_LINES:
             raise ScenarioError(f"lines must be at most {MAX_LINES:,} (the data is held in memory)")
         self.data = counter_lines(lines)
-        self.table = JobTable()
+        self.table = JobTable(UploadStore())
         self.status = ["waiting"] * 3
         self.messages: list[str | None] = [None] * 3
         cut = Interrupt(interrupt_after, 1, how)
@@ -92,8 +93,9 @@ class HttpProgressDemo(Resource):
             )
             for i, interrupts in enumerate(((), (cut,), (every,)))
         ]
+        siblings: dict[str, ResumableRequests] = {}
         for test in self.tests:
-            test._share_jobs(self.table)
+            test._share_jobs(self.table, siblings)
         self.jobs_path = self.tests[0].jobs_path
 
     def _attach(self, call_on_loop: Callable[[Callable[[], Any]], Any]) -> None:
@@ -102,9 +104,10 @@ class HttpProgressDemo(Resource):
             test._attach(call_on_loop)
 
     @property
-    def uploads(self) -> dict[int, StoredRequest]:
-        """Every job of the three tests, by id."""
-        return self._on_loop(lambda: {id: job.snapshot() for id, job in self.table.jobs.items()})
+    def uploads(self) -> dict[str, StoredRequest]:
+        """Every job of the three tests, by id (``"1"``, ``"2"``, ...)."""
+        test = self.tests[0]
+        return self._on_loop(lambda: {job.id: test.snapshot(job) for job in self.table.jobs()})
 
     @property
     def results(self) -> list[str]:
@@ -114,6 +117,9 @@ class HttpProgressDemo(Resource):
     def reset(self) -> None:
         self._reset_suite()
         self.table.clear()
+
+    def free_storage(self) -> None:
+        self.table.store.free_storage()
 
     def _reset_suite(self) -> None:
         self.status = ["waiting"] * 3

@@ -1,4 +1,5 @@
-"""The ``Prefer`` request header and ``Preference-Applied`` (RFC 7240).
+"""The ``Prefer`` request header and ``Preference-Applied`` (RFC 7240): the one parser that
+every resource uses.
 
 Grammar (RFC 7240 §2, with RFC 9110's list rules)::
 
@@ -12,10 +13,12 @@ What the parser does with real-world input, following §2:
 - Several ``Prefer`` lines are one list, in order (RFC 9110 §5.3).
 - Preference and parameter names compare case-insensitively (kept lower-cased); values are
   kept as sent.
-- An empty value (``foo=`` or ``foo=""``) is the same as no value.
-- A preference named twice counts once: the first instance wins.
-- A list element that does not parse is ignored, as a server ignores preferences it does not
-  understand; the others still count.
+- An empty value (``foo=`` or ``foo=""``) is the same as no value (§2).
+- A preference named twice counts once: the first instance wins; likewise a parameter.
+- A syntax error costs only its own list element: that element is ignored, the others still
+  count. §2 has a recipient ignore preferences it does not understand rather than fail the
+  request, so no resource answers an error for a malformed ``Prefer``. An unterminated quoted
+  string runs to the end of its line, so the rest of that line is one ignored element.
 
 ``wait`` (§4.3) is delta-seconds: an integer. Any other value makes ``wait`` absent.
 """
@@ -26,8 +29,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_OWS = re.compile(r"[ \t]*")
+from ._field_reader import FieldReader, FieldSyntaxError
+
 _DELTA_SECONDS = re.compile(r"[0-9]+")
 
 
@@ -41,89 +44,39 @@ class Preference:
     parameters: tuple[tuple[str, str | None], ...] = ()
 
 
-class _Cursor:
-    """Walks one list element; every method returns None (or False) on a syntax error."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def skip_ows(self) -> None:
-        m = _OWS.match(self.text, self.pos)
-        assert m is not None
-        self.pos = m.end()
-
-    def token(self) -> str | None:
-        m = _TOKEN.match(self.text, self.pos)
-        if m is None:
-            return None
-        self.pos = m.end()
-        return m.group()
-
-    def at(self, char: str) -> bool:
-        return self.text.startswith(char, self.pos)
-
-    def word(self) -> str | None:
-        if not self.at('"'):
-            return self.token()
-        out: list[str] = []
-        self.pos += 1
-        while self.pos < len(self.text):
-            c = self.text[self.pos]
-            self.pos += 1
-            if c == '"':
-                return "".join(out)
-            if c == "\\":
-                if self.pos >= len(self.text):
-                    return None
-                c = self.text[self.pos]
-                self.pos += 1
-            out.append(c)
-        return None
-
-    def name_value(self) -> tuple[str, str | None] | None:
-        """``token [ BWS "=" BWS word ]``; an empty word counts as no value."""
-        name = self.token()
-        if name is None:
-            return None
-        self.skip_ows()
-        if not self.at("="):
-            return name.lower(), None
-        self.pos += 1
-        self.skip_ows()
-        if self.pos == len(self.text) or self.at(";"):
-            return name.lower(), None  # "foo=" is foo without a value
-        value = self.word()
-        if value is None:
-            return None
-        return name.lower(), value or None
-
-    def done(self) -> bool:
-        self.skip_ows()
-        return self.pos == len(self.text)
+def _name_value(reader: FieldReader) -> tuple[str, str | None]:
+    """``token [ BWS "=" BWS word ]``; an empty word counts as no value."""
+    name = reader.token().lower()
+    reader.skip_ws()
+    if reader.peek() != "=":
+        return name, None
+    reader.pos += 1
+    reader.skip_ws()
+    if reader.peek() in ("", ";"):
+        return name, None  # "foo=" is foo without a value
+    return name, reader.word() or None
 
 
-def _parse_element(element: str) -> Preference | None:
-    cursor = _Cursor(element.strip(" \t"))
-    head = cursor.name_value()
-    if head is None:
-        return None
+def _parse_element(element: str) -> Preference:
+    """One list element. :raises FieldSyntaxError: where the grammar breaks."""
+    reader = FieldReader(element.strip(" \t"), "Prefer")
+    name, value = _name_value(reader)
     parameters: list[tuple[str, str | None]] = []
     seen: set[str] = set()
-    while not cursor.done():
-        if not cursor.at(";"):
-            return None
-        cursor.pos += 1
-        cursor.skip_ows()
-        if cursor.done() or cursor.at(";"):
+    reader.skip_ws()
+    while not reader.at_end():
+        if reader.peek() != ";":
+            raise reader.error("expected ';' or ','")
+        reader.pos += 1
+        reader.skip_ws()
+        if reader.peek() in ("", ";"):
             continue  # "; ;" is an empty parameter
-        parameter = cursor.name_value()
-        if parameter is None:
-            return None
+        parameter = _name_value(reader)
         if parameter[0] not in seen:
             seen.add(parameter[0])
             parameters.append(parameter)
-    return Preference(head[0], head[1], tuple(parameters))
+        reader.skip_ws()
+    return Preference(name, value, tuple(parameters))
 
 
 def _split_list(value: str) -> Iterator[str]:
@@ -171,9 +124,10 @@ class Preferences:
             for element in _split_list(line):
                 if not element.strip(" \t"):
                     continue  # empty list elements are allowed and mean nothing
-                item = _parse_element(element)
-                if item is not None:
-                    items.append(item)
+                try:
+                    items.append(_parse_element(element))
+                except FieldSyntaxError:
+                    continue  # RFC 7240 §2: ignored, the other elements still count
         return cls(items)
 
     def __contains__(self, name: object) -> bool:

@@ -1,146 +1,152 @@
 """The state of resumable requests (draft-wright-http-resume-request): one job per request.
 
-A job holds the request's content as far as it arrived, the final response once processing
-answered, and which request is writing now. Jobs live in a ``JobTable``; several resources can
-share one table, so that their jobs share one URL space (the reference demo's ``/job/N``).
+A job is an upload in an ``UploadStore``: its bytes are the request content as far as it
+arrived, its final response is the one processing answered, and ``extra`` keeps the request's
+method, target and headers, whether an interrupted upload is kept, and which resource owns
+it. So jobs live in any store, a ``DirectoryUploadStore`` included, and survive a restart with
+it. Several resources can share one ``JobTable`` (one store), so that their jobs share one URL
+space (the reference demo's ``/job/N``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 from ._headers import Headers
+from ._upload_store import StoredResponse, StoredUpload, Upload, UploadStore
 
 if TYPE_CHECKING:
-    from ._byte_store import ByteStore
-    from ._completion import StoredResponse
-
-JobState = Literal["receiving", "complete", "discarded"]
+    from collections.abc import Iterator
 
 
-@dataclass(frozen=True)
-class StoredRequest:
-    """One resumable request as the server holds it (a snapshot).
-
-    ``data`` is the request content stored so far, ``offset`` its length, ``complete`` whether
-    it reached the request's ``Content-Length``; ``discarded`` is True for an interrupted
-    request that asked for ``Prefer: resume=ignore-incomplete`` (or did not ask to resume);
-    ``response`` is the final response as ``message/http`` once processing answered.
+@dataclass(frozen=True, slots=True)
+class StoredRequest(Upload):
+    """One resumable request as the server holds it (a snapshot): an ``Upload`` whose
+    ``data`` is the request content stored so far, ``offset`` its length and ``complete``
+    whether it reached the request's ``Content-Length``; besides, the request's ``method``,
+    ``target`` and ``headers``; ``discarded``, True for an interrupted request that asked for
+    ``Prefer: resume=ignore-incomplete`` (or did not ask to resume); its two locations; and
+    ``response``, the final response as ``message/http`` once processing answered.
     """
 
-    id: int
     method: str
     target: str
     headers: Headers
-    length: int
-    data: bytes
-    complete: bool
     discarded: bool
     request_content_location: str
     response_message_location: str
     response: bytes | None
 
-    @property
-    def offset(self) -> int:
-        """How many bytes of the content are stored."""
-        return len(self.data)
-
-    @property
-    def sha256(self) -> str:
-        """The SHA-256 of the stored content, in hex."""
-        return hashlib.sha256(self.data).hexdigest()
-
 
 class Job:
-    """A resumable request in progress (lives on the server's loop)."""
+    """A view of one resumable request's upload (lives on the server's loop)."""
 
-    def __init__(
-        self,
-        id: int,
-        owner: object,
-        *,
-        method: str,
-        target: str,
-        headers: Headers,
-        length: int,
-        store: ByteStore,
-        locations: tuple[str, str],
-        keep_incomplete: bool,
-    ) -> None:
-        self.id = id
-        self.owner = owner
-        self.method = method
-        self.target = target
-        self.headers = headers
-        self.length = length
-        self.store = store
-        self.request_content_location, self.response_message_location = locations
-        self.keep_incomplete = keep_incomplete
-        self.state: JobState = "receiving"
-        self.response: StoredResponse | None = None
-        self.writer = 0
-        self.deleted = False
+    __slots__ = ("upload",)
+
+    def __init__(self, upload: StoredUpload) -> None:
+        self.upload = upload
+
+    @property
+    def id(self) -> str:
+        return self.upload.id
+
+    @property
+    def owner(self) -> str:
+        """The path of the resource that created the job."""
+        return str(self.upload.extra.get("owner", ""))
+
+    @property
+    def headers(self) -> Headers:
+        return Headers((n, v) for n, v in self.upload.extra.get("headers", ()))
+
+    @property
+    def length(self) -> int:
+        return self.upload.length or 0
 
     @property
     def stored(self) -> int:
-        return len(self.store)
+        return len(self.upload.data)
 
-    def take_over(self) -> int:
-        """A new request starts writing; the previous one must stop at its next piece."""
-        self.writer += 1
-        return self.writer
+    @property
+    def keep_incomplete(self) -> bool:
+        return bool(self.upload.extra.get("keep_incomplete"))
+
+    @property
+    def complete(self) -> bool:
+        return self.upload.complete
+
+    @property
+    def discarded(self) -> bool:
+        return bool(self.upload.extra.get("discarded"))
+
+    @property
+    def response(self) -> StoredResponse | None:
+        return self.upload.final
 
     def discard(self) -> None:
-        self.state = "discarded"
-        self.store.close()
+        """Throw the content away (the job answers 410 from now on)."""
+        self.upload.truncate(0)
+        self.upload.extra["discarded"] = True
 
-    def snapshot(self) -> StoredRequest:
+    def snapshot(self, locations: tuple[str, str]) -> StoredRequest:
+        extra = self.upload.extra
         return StoredRequest(
-            id=self.id,
-            method=self.method,
-            target=self.target,
+            **self.upload.snapshot_fields(),
+            method=str(extra.get("method", "")),
+            target=str(extra.get("target", "")),
             headers=self.headers,
-            length=self.length,
-            data=self.store.read(),
-            complete=self.state == "complete",
-            discarded=self.state == "discarded",
-            request_content_location=self.request_content_location,
-            response_message_location=self.response_message_location,
+            discarded=self.discarded,
+            request_content_location=locations[0],
+            response_message_location=locations[1],
             response=None if self.response is None else self.response.message(),
         )
 
 
+def job_extra(owner: str, method: str, target: str, headers: Headers, keep: bool) -> dict[str, Any]:
+    """What a job keeps in its upload's ``extra``."""
+    return {
+        "owner": owner,
+        "method": method,
+        "target": target,
+        "headers": [list(pair) for pair in headers],
+        "keep_incomplete": keep,
+        "discarded": False,
+    }
+
+
 class JobTable:
-    """Jobs by id, with ids counted from 1."""
+    """The jobs of the resources sharing one URL space: their store, and the demo's numbers."""
 
-    def __init__(self) -> None:
-        self.jobs: dict[int, Job] = {}
-        self._ids = itertools.count(1)
+    def __init__(self, store: UploadStore) -> None:
+        self.store = store
 
-    def next_id(self) -> int:
-        return next(self._ids)
+    def get(self, id: str) -> Job | None:
+        upload = self.store.get(id)
+        return None if upload is None else Job(upload)
 
-    def add(self, job: Job) -> None:
-        self.jobs[job.id] = job
+    def jobs(self, owner: str | None = None) -> Iterator[Job]:
+        """Every job, or those of the resource at path ``owner``."""
+        for upload in self.store:
+            job = Job(upload)
+            if owner is None or job.owner == owner:
+                yield job
 
-    def get(self, id: int) -> Job | None:
-        return self.jobs.get(id)
+    def next_number(self) -> str:
+        """The reference demo's ids count from 1; a number once used (even if deleted since)
+        is not given again until the store is cleared."""
+        ids = [u.id for u in self.store] + list(self.store.gone)
+        used = [int(i) for i in ids if i.isascii() and i.isdigit()]
+        return str(max(used, default=0) + 1)
 
     def remove(self, job: Job) -> None:
-        job.deleted = True
-        job.take_over()
-        job.store.close()
-        self.jobs.pop(job.id, None)
+        self.store.delete(job.id)
 
-    def owned_by(self, owner: object) -> list[Job]:
-        return [job for job in self.jobs.values() if job.owner is owner]
-
-    def clear(self, owner: object | None = None) -> None:
-        for job in list(self.jobs.values()):
-            if owner is None or job.owner is owner:
-                self.remove(job)
-        if not self.jobs:
-            self._ids = itertools.count(1)
+    def clear(self, owner: str | None = None) -> None:
+        if owner is None:
+            self.store.clear()
+            return
+        for job in list(self.jobs(owner)):
+            self.remove(job)
+        if not len(self.store):
+            self.store.clear()  # the demo's numbers start again at 1

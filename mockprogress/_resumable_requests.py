@@ -28,6 +28,14 @@ acknowledged with a raw ``199 Acknowledge <N>B``, ``Content-Range: a-b/total`` n
 unit, a resume must start exactly where the content ends, errors are 400 with the demo's
 texts, and the PATCH that completes the content gets an empty ``200`` (the result is only
 at ``Response-Message-Location``).
+
+Job URIs. In the draft dialect a job's id is unguessable (``secrets.token_urlsafe``: the
+request content of a job is nobody else's to read or overwrite). The demo dialect keeps the
+reference demo's sequential ``/job/N.req`` and ``/job/N.res``, which its client and runner
+expect: use it for that interop suite only.
+
+The jobs live in an ``UploadStore`` (``store=``): in memory by default, or a
+``DirectoryUploadStore`` so that interrupted uploads survive a restart.
 """
 
 from __future__ import annotations
@@ -37,24 +45,25 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from ._byte_store import StoreFactory, spooled
 from ._byteranges import (
     MESSAGE_BYTERANGE,
     PATCH_MEDIA_TYPES,
     PartHead,
     PatchFormatError,
     PatchOptions,
+    PatchParser,
     accept_patch,
     patch_parser,
 )
-from ._completion import Completion, ProcessInput, StoredResponse
+from ._completion import Completion, ProcessInput
 from ._errors import ScenarioError
-from ._interrupt import Interrupt, InterruptPlan
-from ._preferences import PreferSyntaxError, parse_prefer
-from ._resource import Resource
-from ._resumable_jobs import Job, JobTable, StoredRequest
+from ._interrupt import Interrupt
+from ._prefer import Preferences
+from ._resumable_jobs import Job, JobTable, StoredRequest, job_extra
 from ._steps import Interim, Respond, _check_count, _check_reason, _check_status, respond
-from ._streaming import stream_body, text_response
+from ._streaming import refusal, stream_body, stream_or_refuse, text_response
+from ._upload_resource import UploadResource
+from ._upload_store import StoredResponse, UploadStore
 
 if TYPE_CHECKING:
     from ._actions import Program
@@ -62,7 +71,7 @@ if TYPE_CHECKING:
 
 Dialect = Literal["draft", "demo"]
 
-_JOB_REF = re.compile(r"([0-9]+)\.(req|res)")
+_JOB_REF = re.compile(r"([A-Za-z0-9_-]+)\.(req|res)")
 _REQ_ALLOW = "GET, HEAD, PATCH, DELETE"
 _RES_ALLOW = "GET, HEAD, DELETE"
 
@@ -91,7 +100,7 @@ def _default_result(upload: StoredRequest) -> Respond:
     )
 
 
-class ResumableRequests(Resource):
+class ResumableRequests(UploadResource):
     """Resumable requests and partial uploads (draft-wright-http-resume-request).
 
     .. code-block:: python
@@ -102,16 +111,18 @@ class ResumableRequests(Resource):
             interrupts=[mp.interrupt(after=4096)],          # cut the first upload at 4096 bytes
         ))
         # POST /upload with Expect: 100-continue and Prefer: resume
-        #   -> 100 Continue, Request-Content-Location: /upload/1.req,
-        #                    Response-Message-Location: /upload/1.res
-        # HEAD /upload/1.req -> 299 Incomplete Resource, Content-Length: 4096
-        # PATCH /upload/1.req (message/byterange, Content-Range: bytes 4096-9999/10000)
+        #   -> 100 Continue, Request-Content-Location: /upload/<id>.req,
+        #                    Response-Message-Location: /upload/<id>.res
+        # HEAD /upload/<id>.req -> 299 Incomplete Resource, Content-Length: 4096
+        # PATCH /upload/<id>.req (message/byterange, Content-Range: bytes 4096-9999/10000)
         #   -> 102 Processing ..., 201 Created
-        assert uploads.uploads[1].complete
+        [job] = uploads.uploads.values()
+        assert job.complete
 
     :param path: where requests are sent (``POST`` or ``PUT``) to create jobs.
-    :param jobs_path: where the jobs' resources live (default: ``path``): job N's request
-        content is ``{jobs_path}/N.req``, its response message ``{jobs_path}/N.res``.
+    :param jobs_path: where the jobs' resources live (default: ``path``): a job's request
+        content is ``{jobs_path}/<id>.req``, its response message ``{jobs_path}/<id>.res``;
+        the id is unguessable, or ``1``, ``2``, ... in the demo dialect.
     :param process: what answers the request that completes the content: steps, an object
         with a ``process(ctx)`` program (e.g. a progress job), or a function of the
         ``StoredRequest`` returning either. Default: ``200`` naming the bytes and their SHA-256.
@@ -123,9 +134,9 @@ class ResumableRequests(Resource):
     :param interrupts: cut upload requests (creations and PATCHes, counted together) after
         K body bytes: ``mp.interrupt(after=K, request=N)``; ``request=None`` cuts every one.
         For a PATCH, K counts the whole body, its ``message/byterange`` fields included.
-    :param spool_threshold: stored content past this many bytes goes to a temporary file
-        (default: the server's ``spool_threshold``).
-    :param store: a factory of ``ByteStore`` objects, to keep content elsewhere.
+    :param store: where the jobs are kept (default: ``mp.UploadStore()``, in memory and
+        spooled to disk past 1 MiB); ``mp.DirectoryUploadStore(directory)`` keeps them across
+        a restart.
     """
 
     def __init__(
@@ -139,10 +150,9 @@ class ResumableRequests(Resource):
         incomplete_reason: str | None = None,
         acknowledge_every: int = 65536,
         interrupts: Iterable[Interrupt] = (),
-        spool_threshold: int | None = None,
-        store: StoreFactory | None = None,
+        store: UploadStore | None = None,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, store=store, interrupts=interrupts, max_size=None)
         if jobs_path is None:
             jobs_path = self.path
         if not isinstance(jobs_path, str) or not jobs_path.startswith("/"):
@@ -155,38 +165,44 @@ class ResumableRequests(Resource):
         self.incomplete_status = incomplete_status
         self.incomplete_reason = _check_reason(incomplete_reason or "", incomplete_status)
         self.acknowledge_every = _check_count(acknowledge_every, "acknowledge_every")
-        self.plan = InterruptPlan(interrupts)
-        if spool_threshold is not None:
-            _check_count(spool_threshold, "spool_threshold")
-        self.spool_threshold = spool_threshold
-        self._store = store
         self.completion = Completion(
             _default_result if process is None else process, "ResumableRequests(process=...)"
         )
-        self._table = JobTable()
+        self._table = JobTable(self.store)
+        self._siblings: dict[str, ResumableRequests] = {self.path: self}
 
     # ---- public readers --------------------------------------------------------------------
 
     @property
-    def uploads(self) -> dict[int, StoredRequest]:
-        """Every job this resource created, by id: a snapshot with ``.data``, ``.offset``,
-        ``.complete``."""
-        return self._on_loop(lambda: {job.id: job.snapshot() for job in self._table.owned_by(self)})
+    def uploads(self) -> dict[str, StoredRequest]:  # type: ignore[override]
+        """Every job this resource created, by id: a ``StoredRequest`` snapshot with
+        ``.data``, ``.offset``, ``.complete``."""
+        return self._on_loop(
+            lambda: {job.id: self.snapshot(job) for job in self._table.jobs(self.path)}
+        )
+
+    def snapshot(self, job: Job) -> StoredRequest:
+        return job.snapshot(self.locations(job.id))
 
     def reset(self) -> None:
-        self._table.clear(self)
+        self._table.clear(self.path)
         self.plan.reset()
+        self._active.clear()
 
-    def _share_jobs(self, table: JobTable) -> None:
-        """Use ``table`` for jobs, so that several resources share one job URL space."""
+    def _share_jobs(self, table: JobTable, siblings: dict[str, ResumableRequests]) -> None:
+        """Keep jobs in ``table`` with ``siblings``, so that several resources share one job
+        URL space."""
         self._table = table
+        self.store = table.store
+        self._siblings = siblings
+        siblings[self.path] = self
 
     # ---- dispatch --------------------------------------------------------------------------
 
     def handles(self, path: str) -> bool:
         return super().handles(path) or path.startswith(self.jobs_path + "/")
 
-    def locations(self, id: int) -> tuple[str, str]:
+    def locations(self, id: str) -> tuple[str, str]:
         """The request-content and response-message locations of job ``id``."""
         return f"{self.jobs_path}/{id}.req", f"{self.jobs_path}/{id}.res"
 
@@ -204,12 +220,11 @@ class ResumableRequests(Resource):
         if match is None:
             yield from self._answer(ctx, 404, f"no resumable request at {path}")
             return
-        job = self._table.get(int(match.group(1)))
+        job = self._table.get(match.group(1))
         if job is None:
             yield from self._answer(ctx, 404, f"no resumable request {match.group(1)}")
             return
-        owner = job.owner
-        assert isinstance(owner, ResumableRequests)
+        owner = self._siblings.get(job.owner, self)
         if match.group(2) == "req":
             yield from owner._serve_content(ctx, job)
         else:
@@ -234,13 +249,7 @@ class ResumableRequests(Resource):
                 text_response(400, "Expected 100-continue\r\n"), read_first=False
             )
             return
-        try:
-            prefs = parse_prefer(ctx.headers.get("prefer") or "")
-        except PreferSyntaxError as exc:
-            if not demo:
-                yield from self._answer(ctx, 400, str(exc))
-                return
-            prefs = {}
+        prefs = Preferences.parse(ctx.headers.getall("prefer"))
         if demo:
             resume, keep, wants_ack = "prefer" in ctx.headers, True, True
         else:
@@ -264,55 +273,42 @@ class ResumableRequests(Resource):
                     100, (("Request-Content-Location", rcl), ("Response-Message-Location", rml))
                 )
             )
-        writer = job.take_over()
+        self.claim(ctx, job.upload)
         cut = self.plan.next_request()
         acks = [0]
 
         def store_piece(piece: bytes) -> Program[None]:
-            self._check_writer(job, writer)
-            job.store.write_at(job.stored, piece)
+            self._check_writer(ctx, job)
+            job.upload.append(piece)
             if wants_ack:
                 yield from self._acknowledge(ctx, job, acks)
 
         end = "ended"
         try:
-            end = yield from stream_body(ctx, cut, store_piece)
-        except PatchFormatError as exc:
-            yield from self._refuse(ctx, exc)
-            return
+            end = yield from stream_or_refuse(ctx, cut, store_piece, self._refusal)
         finally:
             # Only the request still writing may throw the content away.
-            current = job.writer == writer and not job.deleted
-            if end != "complete" and current and not job.keep_incomplete:
-                job.discard()
+            if self._writing(ctx, job):
+                if end != "complete" and not job.keep_incomplete:
+                    job.discard()
+                self.store.save(job.upload)
+            self.release(ctx, job.upload)
         if end == "complete":
             yield from self._complete(ctx, job)
 
     def _create(self, ctx: ExchangeContext, length: int, *, keep_incomplete: bool) -> Job:
-        factory = self._store or spooled(
-            self.spool_threshold
-            if self.spool_threshold is not None
-            else ctx.conn.state.config.spool_threshold
-        )
-        id = self._table.next_id()
-        job = Job(
-            id,
-            self,
-            method=ctx.method,
-            target=ctx.log.target,
-            headers=ctx.headers,
-            length=length,
-            store=factory(),
-            locations=self.locations(id),
-            keep_incomplete=keep_incomplete,
-        )
-        self._table.add(job)
-        return job
+        extra = job_extra(self.path, ctx.method, ctx.log.target, ctx.headers, keep_incomplete)
+        number = self._table.next_number() if self.dialect == "demo" else None
+        return Job(self.store.create(length=length, metadata={}, id=number, extra=extra))
 
-    def _check_writer(self, job: Job, writer: int) -> None:
-        if job.deleted:
+    def _writing(self, ctx: ExchangeContext, job: Job) -> bool:
+        """True while ``ctx`` is the request writing the job's content, and the job exists."""
+        return self.store.get(job.id) is job.upload and self._active.get(job.id) is ctx
+
+    def _check_writer(self, ctx: ExchangeContext, job: Job) -> None:
+        if self.store.get(job.id) is not job.upload:
             raise PatchFormatError(f"resumable request {job.id} was deleted", 410, "deleted")
-        if job.writer != writer:
+        if self._active.get(job.id) is not ctx:
             raise PatchFormatError(
                 f"another request took over resumable request {job.id}; this one stops here",
                 409,
@@ -342,10 +338,13 @@ class ResumableRequests(Resource):
     ) -> Program[None]:
         """Run the processing on the exchange that completed the content and keep its final
         response; the exchange gets ``answer`` instead when one is given."""
-        job.state = "complete"
+        job.upload.complete = True
+        self.store.save(job.upload)
 
         def keep(step: Respond) -> Respond:
-            job.response = StoredResponse.of(step)
+            job.upload.final = StoredResponse.of(step)
+            if self.store.get(job.id) is job.upload:
+                self.store.save(job.upload)
             if answer is not None:
                 return answer
             if via_patch and self.dialect == "demo":
@@ -354,7 +353,7 @@ class ResumableRequests(Resource):
 
         ctx.on_respond = keep
         try:
-            yield from self.completion.run(ctx, job.snapshot())
+            yield from self.completion.run(ctx, self.snapshot(job))
         finally:
             ctx.on_respond = None
 
@@ -371,10 +370,10 @@ class ResumableRequests(Resource):
             yield from self._answer(ctx, 405, f"{ctx.method} is not allowed here", _REQ_ALLOW)
 
     def _describe_content(self, ctx: ExchangeContext, job: Job) -> Program[None]:
-        if job.state == "discarded":
+        if job.discarded:
             yield from self._gone(ctx, job)
             return
-        complete = job.state == "complete"
+        complete = job.complete
         status = 200 if complete else self.incomplete_status
         reason = "" if complete else self.incomplete_reason
         content_type = job.headers.get("content-type") or "application/octet-stream"
@@ -388,7 +387,7 @@ class ResumableRequests(Resource):
             yield from ctx.respond(step, read_first=True, head_length=job.stored)
         else:
             yield from ctx.respond(
-                Respond(status, job.store.read(), headers, reason), read_first=True
+                Respond(status, job.upload.data.read(), headers, reason), read_first=True
             )
 
     def _accept_patch(self) -> str:
@@ -398,21 +397,21 @@ class ResumableRequests(Resource):
 
     def _resume(self, ctx: ExchangeContext, job: Job) -> Program[None]:
         demo = self.dialect == "demo"
-        if job.state == "discarded":
+        if job.discarded:
             yield from self._gone(ctx, job)
             return
-        if job.state == "complete":
+        if job.complete:
             yield from self._refuse(
                 ctx,
                 PatchFormatError(
                     f"resumable request {job.id} is complete ({job.length} bytes); fetch its "
-                    f"response at {job.response_message_location}",
+                    f"response at {self.locations(job.id)[1]}",
                     409,
                     "complete",
                 ),
             )
             return
-        sink = _ResumeSink(self, job)
+        sink = _ResumeSink(self, ctx, job)
         options = PatchOptions(unit_optional=demo, require_length=demo)
         media_types = (MESSAGE_BYTERANGE,) if demo else PATCH_MEDIA_TYPES
         try:
@@ -421,7 +420,17 @@ class ResumableRequests(Resource):
             yield from self._refuse(ctx, exc)
             return
         wants_ack = demo or _prefers(ctx, "acknowledge")
-        sink.writer = job.take_over()
+        self.claim(ctx, job.upload)
+        try:
+            yield from self._apply_patch(ctx, job, parser, wants_ack)
+        finally:
+            if self._writing(ctx, job):
+                self.store.save(job.upload)
+            self.release(ctx, job.upload)
+
+    def _apply_patch(
+        self, ctx: ExchangeContext, job: Job, parser: PatchParser, wants_ack: bool
+    ) -> Program[None]:
         cut = self.plan.next_request()
         acks = [job.stored]
 
@@ -465,12 +474,12 @@ class ResumableRequests(Resource):
             yield from self._answer(ctx, 405, f"{ctx.method} is not allowed here", _RES_ALLOW)
             return
         if job.response is None:
-            if job.state == "discarded":
+            if job.discarded:
                 yield from self._gone(ctx, job)
                 return
             state = (
                 "is still being processed"
-                if job.state == "complete"
+                if job.complete
                 else f"is incomplete ({job.stored} of {job.length} bytes)"
             )
             yield from self._answer(
@@ -504,23 +513,20 @@ class ResumableRequests(Resource):
         if self.dialect == "demo" and exc.status != 415:
             text = _DEMO_TEXT.get(exc.kind, exc.message)
             return text_response(400, text + "\r\n")
-        return text_response(exc.status, exc.message + "\n", exc.headers)
+        return refusal(exc)
 
 
 def _prefers(ctx: ExchangeContext, name: str) -> bool:
-    try:
-        return name in parse_prefer(ctx.headers.get("prefer") or "")
-    except PreferSyntaxError:
-        return False
+    return name in Preferences.parse(ctx.headers.getall("prefer"))
 
 
 class _ResumeSink:
     """Applies a resuming PATCH's parts to a job's content, checking each range."""
 
-    def __init__(self, resource: ResumableRequests, job: Job) -> None:
+    def __init__(self, resource: ResumableRequests, ctx: ExchangeContext, job: Job) -> None:
         self.resource = resource
+        self.ctx = ctx
         self.job = job
-        self.writer = 0
         self.position = 0
         self.limit = 0
 
@@ -570,11 +576,11 @@ class _ResumeSink:
         self.limit = job.length if last is None else last + 1
 
     def write(self, data: bytes) -> None:
-        self.resource._check_writer(self.job, self.writer)
+        self.resource._check_writer(self.ctx, self.job)
         room = self.limit - self.position
         take = data[:room]
         if take:
-            self.job.store.write_at(self.position, take)
+            self.job.upload.write_at(self.position, take)
             self.position += len(take)
         if len(data) > room:
             raise PatchFormatError(

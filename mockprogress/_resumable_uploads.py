@@ -52,7 +52,7 @@ from ._upload_resource import (
     problem_response,
     text_response,
 )
-from ._upload_store import FinalResponse, StoredUpload, Upload, UploadStore
+from ._upload_store import StoredResponse, StoredUpload, Upload, UploadStore
 
 if TYPE_CHECKING:
     from ._exchange import ExchangeContext
@@ -563,7 +563,7 @@ class ResumableUploads(UploadResource):
             extra.append(("Location", self.location(upload.id)))
         added = tuple((n, v) for n, v in extra if not has_header(final.headers, n))
         final = replace(final, headers=final.headers + added)
-        upload.final = FinalResponse(final.status, final.reason, final.headers, final.content)
+        upload.final = StoredResponse.of(final)
         self.store.save(upload)
         ctx.log.event(ctx.now, "upload", "", f"upload {upload.id} complete: {upload.offset} bytes")
         for step in steps[:-1]:

@@ -7,6 +7,7 @@
     path = "/upload"
     dialect = "draft"                        # or "demo"
     interrupts = [{ after = 4096, request = 1, how = "reset" }]
+    store_dir = "wright-uploads"             # or spool_threshold = N, as in every upload table
 
       [[resumable_requests.process]]          # steps, as in [[expect.steps]]
       respond = { status = 201, body = "stored\\n" }
@@ -26,32 +27,13 @@ from typing import Any
 from ._byte_range_resource import ByteRangeResource
 from ._errors import ScenarioError
 from ._http_progress_demo import HttpProgressDemo
-from ._interrupt import Interrupt
 from ._resource import Resource
 from ._resumable_requests import ResumableRequests
 from ._scenario import RESOURCE_BUILDERS, _step, _table, _Where
 from ._steps import Step
+from ._upload_scenarios import interrupts_of, store_of
 
-
-def _interrupts(value: Any, key: str, where: _Where) -> list[Interrupt]:
-    if not isinstance(value, list):
-        raise where.error(key, "expected a list of { after = K, request = N, how = ... } tables")
-    items: list[Interrupt] = []
-    for i, spec in enumerate(value):
-        item_key = f"{key}[{i}]"
-        table = _table(spec, item_key, where, {"after", "request", "how", "seconds"})
-        if "after" not in table:
-            raise where.error(f"{item_key}.after", "missing (the body bytes before the cut)")
-        request = table.get("request", 1)
-        if request == "every":
-            request = None
-        try:
-            items.append(
-                Interrupt(table["after"], request, table.get("how", "reset"), table.get("seconds"))
-            )
-        except ScenarioError as exc:
-            raise where.error(item_key, str(exc)) from None
-    return items
+_STORE_KEYS = {"store_dir", "spool_threshold"}
 
 
 def _process(value: Any, key: str, where: _Where) -> list[Step]:
@@ -63,8 +45,12 @@ def _process(value: Any, key: str, where: _Where) -> list[Step]:
 def _build(spec: Mapping[str, Any], key: str, where: _Where, make: Any, keys: set[str]) -> Resource:
     table = _table(spec, key, where, keys)
     kwargs = dict(table)
+    if keys & _STORE_KEYS:
+        for name in _STORE_KEYS:
+            kwargs.pop(name, None)
+        kwargs["store"] = store_of(table, key, where)
     if "interrupts" in kwargs:
-        kwargs["interrupts"] = _interrupts(kwargs["interrupts"], f"{key}.interrupts", where)
+        kwargs["interrupts"] = interrupts_of(kwargs["interrupts"], f"{key}.interrupts", where)
     if "process" in kwargs:
         kwargs["process"] = _process(kwargs["process"], f"{key}.process", where)
     try:
@@ -88,7 +74,7 @@ def _resumable_requests(spec: Any, key: str, where: _Where) -> Resource:
         "incomplete_reason",
         "acknowledge_every",
         "interrupts",
-        "spool_threshold",
+        *_STORE_KEYS,
     }
     return _build(spec, key, where, ResumableRequests, keys)
 
@@ -104,7 +90,7 @@ def _byte_range(spec: Any, key: str, where: _Where) -> Resource:
         ):
             raise where.error(f"{key}.documents", "expected a table of path = text")
         table["documents"] = {k: v.encode() for k, v in documents.items()}
-    keys = {"path", "sparse", "max_size", "documents", "process", "interrupts", "spool_threshold"}
+    keys = {"path", "sparse", "max_size", "documents", "process", "interrupts", *_STORE_KEYS}
     return _build(table, key, where, ByteRangeResource, keys)
 
 

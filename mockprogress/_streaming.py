@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+from ._byteranges import PatchFormatError
 from ._steps import Respond
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from ._exchange import ExchangeContext
     from ._interrupt import Interrupt
 
-BodyEnd = Literal["complete", "cut", "ended"]
+BodyEnd = Literal["complete", "cut", "ended", "refused"]
 
 
 def stream_body(
@@ -48,6 +49,22 @@ def stream_body(
             return "ended"
 
 
+def stream_or_refuse(
+    ctx: ExchangeContext,
+    cut: Interrupt | None,
+    on_piece: Callable[[bytes], Program[None]],
+    refuse: Callable[[PatchFormatError], Respond],
+) -> Program[BodyEnd]:
+    """``stream_body``, answering ``refuse(exc)`` when ``on_piece`` refuses the upload with a
+    ``PatchFormatError`` (the connection closes if the body was not all read): then
+    ``"refused"``."""
+    try:
+        return (yield from stream_body(ctx, cut, on_piece))
+    except PatchFormatError as exc:
+        yield from ctx.respond(refuse(exc), read_first=False)
+        return "refused"
+
+
 def text_response(
     status: int,
     text: str,
@@ -58,3 +75,9 @@ def text_response(
     return Respond(
         status, text.encode(), (("Content-Type", "text/plain; charset=utf-8"), *headers), reason
     )
+
+
+def refusal(exc: PatchFormatError) -> Respond:
+    """The plain-text answer to a refused patch or upload request: its status, its message and
+    its headers (a 416's ``Content-Range``, a 415's ``Accept-Patch``)."""
+    return text_response(exc.status, exc.message + "\n", exc.headers)

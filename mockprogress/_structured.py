@@ -308,15 +308,21 @@ def parse_dictionary(text: str) -> dict[str, Member]:
     return _whole(text).dictionary()
 
 
-def item_integer(text: str | None, *, minimum: int | None = 0) -> int | None:
-    """The Integer of an Item field, or None when the field is absent or not an Integer (at
-    least ``minimum``): the resumable-upload draft ignores such fields."""
+def _item_value(text: str | None) -> object:
+    """The bare value of an Item field; None when the field is absent or not an Item."""
     if text is None:
         return None
     try:
         value, _ = parse_item(text)
     except StructuredFieldError:
         return None
+    return value
+
+
+def item_integer(text: str | None, *, minimum: int | None = 0) -> int | None:
+    """The Integer of an Item field, or None when the field is absent or not an Integer (at
+    least ``minimum``): the resumable-upload draft ignores such fields."""
+    value = _item_value(text)
     if isinstance(value, bool) or not isinstance(value, int) or isinstance(value, Date):
         return None
     if minimum is not None and value < minimum:
@@ -326,12 +332,7 @@ def item_integer(text: str | None, *, minimum: int | None = 0) -> int | None:
 
 def item_boolean(text: str | None) -> bool | None:
     """The Boolean of an Item field, or None when absent or not a Boolean."""
-    if text is None:
-        return None
-    try:
-        value, _ = parse_item(text)
-    except StructuredFieldError:
-        return None
+    value = _item_value(text)
     return value if isinstance(value, bool) else None
 
 

@@ -8,7 +8,7 @@
     max_size = 10_000_000
     store_dir = "uploads"          # keep uploads on disk (relative to this file): they survive
                                    # a restart of `mockprogress serve`
-    interrupts = [{ after = 65536, request = 1, how = "reset" }]
+    interrupts = [{ after = 65536, request = 1, how = "reset" }]   # request = "every": all
     result = { status = 201, body = "stored\\n" }
 
     [[tus_uploads]]
@@ -44,7 +44,9 @@ _RESUMABLE = _COMMON | {
 _TUS = _COMMON | {"checksum_algorithms"}
 
 
-def _interrupts(value: Any, key: str, where: _Where) -> list[Interrupt]:
+def interrupts_of(value: Any, key: str, where: _Where) -> list[Interrupt]:
+    """``interrupts = [{ after = K, request = N, how = ... }]`` of any upload table;
+    ``request = "every"`` cuts every upload request."""
     if not isinstance(value, list):
         raise where.error(key, "expected a list of { after = N, request = N, how = ... } tables")
     items = []
@@ -52,11 +54,12 @@ def _interrupts(value: Any, key: str, where: _Where) -> list[Interrupt]:
         item = _table(spec, f"{key}[{i}]", where, {"after", "request", "how", "seconds"})
         if "after" not in item:
             raise where.error(f"{key}[{i}].after", "missing (the body bytes read before the cut)")
+        request = item.get("request", 1)
         try:
             items.append(
                 interrupt(
                     item["after"],
-                    request=item.get("request", 1),
+                    request=None if request == "every" else request,
                     how=item.get("how", "reset"),
                     seconds=item.get("seconds"),
                 )
@@ -66,7 +69,8 @@ def _interrupts(value: Any, key: str, where: _Where) -> list[Interrupt]:
     return items
 
 
-def _store(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | None:
+def store_of(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | None:
+    """The store that ``store_dir`` or ``spool_threshold`` of any upload table asks for."""
     if "store_dir" in spec and "spool_threshold" in spec:
         raise where.error(key, "store_dir keeps every upload on disk: drop spool_threshold")
     if "store_dir" in spec:
@@ -91,9 +95,9 @@ def _store(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | No
 def _common(spec: Mapping[str, Any], key: str, where: _Where) -> dict[str, Any]:
     if not isinstance(spec.get("path"), str):
         raise where.error(f"{key}.path", 'missing (where uploads are created, e.g. "/uploads")')
-    options: dict[str, Any] = {"store": _store(spec, key, where)}
+    options: dict[str, Any] = {"store": store_of(spec, key, where)}
     if "interrupts" in spec:
-        options["interrupts"] = _interrupts(spec["interrupts"], f"{key}.interrupts", where)
+        options["interrupts"] = interrupts_of(spec["interrupts"], f"{key}.interrupts", where)
     if "max_size" in spec:
         options["max_size"] = spec["max_size"]
     return options

@@ -1,18 +1,23 @@
-"""Where upload resources keep their uploads: the bytes and the state around them.
+"""Where every upload resource keeps its uploads: the bytes and the state around them.
 
-Two stores share one interface:
+Two stores share one interface, and every upload resource (``ResumableRequests``,
+``ByteRangeResource``, ``ResumableUploads``, ``TusUploads``) takes either as ``store=``:
 
 - ``UploadStore`` (the default) keeps each upload's bytes in memory up to a threshold and
   in an unlinked temporary file past it (``BodyBuffer``), so a 1 GiB upload costs disk, not
   memory.
-- ``DirectoryUploadStore(directory)`` keeps each upload as two files, ``<id>.bin`` (the bytes)
-  and ``<id>.json`` (length, completeness, metadata, the final response), so the standalone
-  server finds partial uploads again after a restart. Upload ids are unguessable
-  (``secrets.token_urlsafe``) and checked against a strict pattern before any file is touched,
-  so no request can name a path outside the directory.
+- ``DirectoryUploadStore(directory)`` keeps each upload as two files, ``<key>.bin`` (the
+  bytes) and ``<key>.json`` (its id, length, completeness, metadata, the final response and
+  what the resource keeps besides), so the standalone server finds partial uploads again
+  after a restart. A file key is an unguessable id (``secrets.token_urlsafe``), checked
+  against a strict pattern before any file is touched, so no request can name a path outside
+  the directory.
 
-The resources own the stores and touch them only on the server's loop; readers get ``Upload``
-snapshots.
+An upload's id is the store's unguessable one unless the resource names it (a byte-range
+document's path, the reference demo's job number); a named upload still gets a random file
+key. Bytes are written at any offset at most their length (``write_at``; appends are the
+common case), so one storage serves appends and byte-range patches alike. The resources own
+the stores and touch them only on the server's loop; readers get ``Upload`` snapshots.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._body import BodyBuffer
+from ._body import BodyBuffer, FileBytes
 from ._errors import ScenarioError
+from ._headers import HeaderPairs, has_header
+from ._steps import Respond
 
 #: What an upload id looks like: what ``secrets.token_urlsafe(16)`` returns, and nothing that
 #: could climb out of a directory.
@@ -40,74 +47,38 @@ _READ_PIECE = 1 << 20
 
 
 class ByteStorage(Protocol):
-    """Append-only bytes with random reads (``BodyBuffer`` and ``FileBytes``)."""
+    """An upload's bytes (``BodyBuffer`` and ``FileBytes``)."""
 
     def __len__(self) -> int: ...
     def append(self, data: bytes | bytearray | memoryview) -> None: ...
+    def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None: ...
     def read(self, start: int = 0, end: int | None = None) -> bytes: ...
     def truncate(self, size: int) -> None: ...
     def close(self) -> None: ...
 
 
-class FileBytes:
-    """Append-only bytes in a named file (the directory store's ``<id>.bin``).
-
-    Reads use ``os.pread``, so a snapshot can read from the test's thread while the server
-    appends."""
-
-    __slots__ = ("_fd", "_size", "path")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size
-
-    def __len__(self) -> int:
-        return self._size
-
-    def append(self, data: bytes | bytearray | memoryview) -> None:
-        assert self._fd is not None, "append to a closed upload file"
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(self._fd, view, self._size)
-            view = view[written:]
-            self._size += written
-
-    def read(self, start: int = 0, end: int | None = None) -> bytes:
-        stop = self._size if end is None else min(end, self._size)
-        if self._fd is None or start >= stop:
-            return b""
-        chunks: list[bytes] = []
-        while start < stop:
-            chunk = os.pread(self._fd, min(stop - start, _READ_PIECE), start)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            start += len(chunk)
-        return b"".join(chunks)
-
-    def truncate(self, size: int) -> None:
-        if self._fd is not None and size < self._size:
-            os.ftruncate(self._fd, size)
-            self._size = size
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self) -> None:
-        self.close()
-
-
 @dataclass(frozen=True, slots=True)
-class FinalResponse:
-    """The response that completed an upload, kept to replay it on a late append."""
+class StoredResponse:
+    """The final response that completed an upload, as the processing scripted it (all of its
+    body, even when the wire copy was cut): replayed on a late append, served as
+    ``message/http``, kept across a restart."""
 
     status: int
     reason: str
-    headers: tuple[tuple[str, str], ...]
+    headers: HeaderPairs
     body: bytes
+
+    @classmethod
+    def of(cls, step: Respond) -> StoredResponse:
+        return cls(step.status, step.reason, step.headers, step.content)
+
+    def message(self) -> bytes:
+        """The response as ``message/http`` (RFC 9112 syntax)."""
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        lines.extend(f"{name}: {value}" for name, value in self.headers)
+        if not has_header(self.headers, "content-length"):
+            lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,7 +89,7 @@ class FinalResponse:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FinalResponse:
+    def from_json(cls, data: Mapping[str, Any]) -> StoredResponse:
         return cls(
             int(data["status"]),
             str(data["reason"]),
@@ -141,16 +112,30 @@ class StoredUpload:
     complete: bool = False
     invalid: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
-    final: FinalResponse | None = None
+    final: StoredResponse | None = None
     #: Bytes from here on belong to a request still being verified (-1: none).
     verifying_from: int = -1
     offset: int = 0
+    #: What the resource keeps with the upload besides (JSON values): a resumable request's
+    #: method and headers, a document's ETag.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def append(self, chunk: bytes, *, commit: bool = True) -> None:
         """Store ``chunk`` after what is there; ``commit=False`` holds it back for checking."""
         self.data.append(chunk)
         if commit:
             self.offset = len(self.data)
+
+    def write_at(self, offset: int, chunk: bytes) -> None:
+        """Store ``chunk`` at ``offset`` (at most the current length), overwriting and/or
+        extending, and commit it."""
+        self.data.write_at(offset, chunk)
+        self.offset = len(self.data)
+
+    def truncate(self, size: int) -> None:
+        """Forget everything after ``size`` bytes."""
+        self.data.truncate(size)
+        self.offset = min(self.offset, len(self.data))
 
     def commit(self) -> None:
         self.offset = len(self.data)
@@ -159,15 +144,19 @@ class StoredUpload:
         self.data.truncate(self.offset)
 
     def snapshot(self) -> Upload:
-        return Upload(
-            id=self.id,
-            offset=self.offset,
-            complete=self.complete,
-            length=self.length,
-            invalid=self.invalid,
-            metadata=dict(self.metadata),
-            _storage=self.data,
-        )
+        return Upload(**self.snapshot_fields())
+
+    def snapshot_fields(self) -> dict[str, Any]:
+        """The fields of ``Upload``, for snapshots of its subclasses."""
+        return {
+            "id": self.id,
+            "offset": self.offset,
+            "complete": self.complete,
+            "length": self.length,
+            "invalid": self.invalid,
+            "metadata": dict(self.metadata),
+            "_storage": self.data,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +164,11 @@ class Upload:
     """One upload as a resource holds it: a snapshot taken on the server's loop.
 
     ``data`` reads the stored bytes when asked (a 1 GiB upload is not copied into every
-    snapshot); ``hexdigest()`` hashes them piece by piece.
+    snapshot); ``hexdigest()`` hashes them piece by piece. ``StoredRequest`` and
+    ``StoredDocument`` add what their protocols keep.
     """
 
-    #: The upload's id: the last segment of its URL.
+    #: The upload's id: the last segment of its URL (a byte-range document: its path).
     id: str
     #: Bytes stored (and acknowledged to the client).
     offset: int
@@ -204,6 +194,11 @@ class Upload:
         for start in range(0, self.offset, _READ_PIECE):
             digest.update(self._storage.read(start, min(start + _READ_PIECE, self.offset)))
         return digest.hexdigest()
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the stored bytes, in hex."""
+        return self.hexdigest("sha256")
 
 
 class UploadStore:
@@ -235,25 +230,49 @@ class UploadStore:
             if upload_id not in self._uploads and upload_id not in self.gone:
                 return upload_id
 
-    def create(self, *, length: int | None, metadata: Mapping[str, str]) -> StoredUpload:
-        """A new, empty upload with an unguessable id."""
-        upload_id = self.new_id()
-        upload = StoredUpload(upload_id, self._storage(upload_id), length, metadata=dict(metadata))
-        self._uploads[upload_id] = upload
+    def create(
+        self,
+        *,
+        length: int | None,
+        metadata: Mapping[str, str],
+        id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StoredUpload:
+        """A new, empty upload: with an unguessable id, or with ``id`` when the resource names
+        its uploads (an upload of that id is replaced)."""
+        if id is None:
+            id = key = self.new_id()
+        else:
+            self.delete(id, remember=False)
+            key = self.new_id()
+        upload = StoredUpload(
+            id, self._storage(id, key), length, metadata=dict(metadata), extra=dict(extra or {})
+        )
+        self._uploads[id] = upload
         self.save(upload)
         return upload
 
     def get(self, upload_id: str) -> StoredUpload | None:
-        if not UPLOAD_ID.fullmatch(upload_id):
-            return None
         return self._uploads.get(upload_id)
 
-    def delete(self, upload_id: str) -> None:
-        """Forget an upload (its bytes stay readable from snapshots taken before)."""
+    def delete(self, upload_id: str, *, remember: bool = True) -> None:
+        """Forget an upload (its bytes stay readable from snapshots taken before); with
+        ``remember``, its id goes to ``gone``."""
         upload = self._uploads.pop(upload_id, None)
         if upload is not None:
-            self.gone.add(upload_id)
+            if remember:
+                self.gone.add(upload_id)
             self._remove(upload)
+
+    def rename(self, upload_id: str, new_id: str) -> StoredUpload:
+        """Give an upload another id, replacing any upload of that id (a byte-range ``PUT``
+        becomes the document once it is stored)."""
+        upload = self._uploads.pop(upload_id)
+        self.delete(new_id, remember=False)
+        upload.id = new_id
+        self._uploads[new_id] = upload
+        self._renamed(upload_id, upload)
+        return upload
 
     def save(self, upload: StoredUpload) -> None:
         """Persist the upload's state (nothing to do in memory)."""
@@ -270,17 +289,21 @@ class UploadStore:
         self._uploads.clear()
         self.gone.clear()
 
-    def _storage(self, upload_id: str) -> ByteStorage:
+    def _storage(self, upload_id: str, key: str) -> ByteStorage:
         return BodyBuffer(self.spool_threshold)
 
     def _remove(self, upload: StoredUpload) -> None:
         """Called when an upload is deleted; snapshots may still read its bytes."""
 
+    def _renamed(self, old_id: str, upload: StoredUpload) -> None:
+        """Called when an upload changed its id."""
+
 
 class DirectoryUploadStore(UploadStore):
-    """Uploads as files in ``directory``: ``<id>.bin`` holds the bytes, ``<id>.json`` the state.
-    Uploads found there when the store is created are served again, so an interrupted upload
-    survives a restart of the standalone server. Use one directory per resource.
+    """Uploads as files in ``directory``: ``<key>.bin`` holds the bytes, ``<key>.json`` the
+    state, the key being the upload's id unless the resource named the upload. Uploads found
+    there when the store is created are served again, so an interrupted upload survives a
+    restart of the standalone server. Use one directory per resource.
 
     :param directory: created if missing.
     :raises ScenarioError: if ``directory`` exists and is not a directory.
@@ -289,6 +312,8 @@ class DirectoryUploadStore(UploadStore):
     def __init__(self, directory: str | PathLike[str]) -> None:
         super().__init__(0)
         self.directory = Path(directory)
+        #: The file key of each upload, by id.
+        self._keys: dict[str, str] = {}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -297,24 +322,25 @@ class DirectoryUploadStore(UploadStore):
             raise ScenarioError(f"{self.directory} is not a directory")
         self._load()
 
-    def _paths(self, upload_id: str) -> tuple[Path, Path]:
-        if not UPLOAD_ID.fullmatch(upload_id):  # never build a path from anything else
-            raise ValueError(f"not an upload id: {upload_id!r}")
-        return self.directory / f"{upload_id}.bin", self.directory / f"{upload_id}.json"
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        if not UPLOAD_ID.fullmatch(key):  # never build a path from anything else
+            raise ValueError(f"not an upload id: {key!r}")
+        return self.directory / f"{key}.bin", self.directory / f"{key}.json"
 
-    def _storage(self, upload_id: str) -> ByteStorage:
-        data_path, _ = self._paths(upload_id)
+    def _storage(self, upload_id: str, key: str) -> ByteStorage:
+        self._keys[upload_id] = key
+        data_path, _ = self._paths(key)
         return FileBytes(data_path)
 
     def new_id(self) -> str:
         while True:
-            upload_id = super().new_id()
-            data_path, state_path = self._paths(upload_id)
-            if not data_path.exists() and not state_path.exists():
-                return upload_id
+            key = super().new_id()
+            data_path, state_path = self._paths(key)
+            if key not in self._keys and not data_path.exists() and not state_path.exists():
+                return key
 
     def save(self, upload: StoredUpload) -> None:
-        _, state_path = self._paths(upload.id)
+        _, state_path = self._paths(self._keys[upload.id])
         state: dict[str, Any] = {
             "id": upload.id,
             "offset": upload.offset,
@@ -324,23 +350,33 @@ class DirectoryUploadStore(UploadStore):
             "metadata": upload.metadata,
             "verifying_from": upload.verifying_from,
             "final": None if upload.final is None else upload.final.to_json(),
+            "extra": upload.extra,
         }
         temporary = state_path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(state, indent=1))
         os.replace(temporary, state_path)  # a crash leaves the old state or the new, never half
 
     def _remove(self, upload: StoredUpload) -> None:
-        for path in self._paths(upload.id):
-            path.unlink(missing_ok=True)
+        key = self._keys.pop(upload.id, None)
+        if key is not None:
+            for path in self._paths(key):
+                path.unlink(missing_ok=True)
+
+    def _renamed(self, old_id: str, upload: StoredUpload) -> None:
+        self._keys[upload.id] = self._keys.pop(old_id)
+        self.save(upload)
 
     def _load(self) -> None:
         for state_path in sorted(self.directory.glob("*.json")):
-            upload_id = state_path.stem
-            if not UPLOAD_ID.fullmatch(upload_id):
+            key = state_path.stem
+            if not UPLOAD_ID.fullmatch(key):
                 continue
             try:
                 state = json.loads(state_path.read_text())
-                data = FileBytes(self._paths(upload_id)[0])
+                upload_id = state.get("id", key)
+                if not isinstance(upload_id, str) or upload_id in self._keys:
+                    raise ValueError(f"the id {upload_id!r} is not a string or is taken")
+                data = FileBytes(self._paths(key)[0])
                 upload = StoredUpload(
                     upload_id,
                     data,
@@ -350,9 +386,10 @@ class DirectoryUploadStore(UploadStore):
                     metadata={str(k): str(v) for k, v in state["metadata"].items()},
                     final=None
                     if state["final"] is None
-                    else FinalResponse.from_json(state["final"]),
+                    else StoredResponse.from_json(state["final"]),
+                    extra=dict(state.get("extra", {})),
                 )
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ScenarioError(f"{state_path}: not a readable upload state: {exc}") from None
             verifying_from = int(state.get("verifying_from", -1))
             if verifying_from >= 0:
@@ -360,4 +397,5 @@ class DirectoryUploadStore(UploadStore):
                 data.truncate(verifying_from)
             # Every byte in the file was read from a client before the stop: keep them all.
             upload.commit()
+            self._keys[upload_id] = key
             self._uploads[upload_id] = upload

@@ -110,6 +110,25 @@ def test_every_route_of_the_index_answers_its_own_curl_command(demo: Standalone)
     assert problems["problems"] == []
 
 
+def test_the_demo_set_has_a_route_for_every_capability(demo: Standalone) -> None:
+    """Issue 6: one scenario per capability, each in the index with its curl command."""
+    _, listing = demo.control("GET", "routes")
+    routes = {route["route"] for route in listing["routes"]}
+    policies = ["auto", "immediate", "delay", "never", "reject"]
+    for path in [f"/continue/{policy}" for policy in policies] + ["/continue/answer-first"]:
+        assert f"POST {path}" in routes
+    for resource in [
+        "/capture (ProgressJob)",  # respond-async and its status document
+        "/resumable-uploads (ResumableUploads)",
+        "/tus (TusUploads)",
+        "/upload (ResumableRequests)",
+        "/files (ByteRangeResource)",
+        "/test (HttpProgressDemo)",  # the reference demo's interop suite
+    ]:
+        assert resource in routes
+    assert {"GET /ws", "GET /early", "POST /jobs", "GET /faults/reset"} <= routes
+
+
 def test_events_are_printed_as_they_happen(demo: Standalone) -> None:
     start = len(demo.lines)
     curl("-i", demo.url + "/early")

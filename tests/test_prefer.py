@@ -1,4 +1,5 @@
-"""The RFC 7240 ``Prefer`` parser: the grammar of §2 and how a server reads odd input."""
+"""The RFC 7240 ``Prefer`` parser that every resource uses: the grammar of §2 and how a server
+reads odd input (a malformed element is ignored alone)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,31 @@ def test_an_element_that_does_not_parse_is_ignored_alone(value: str) -> None:
         assert "processing" not in prefs
     else:
         assert [p.name for p in prefs] == ["processing"]
+
+
+def test_the_wright_uploads_preferences_with_parameters_and_quoted_commas() -> None:
+    prefs = Preferences.parse(
+        'resume, processing, respond-async, wait=20, Resume=ignore-incomplete, x="a, b";p;q=1'
+    )
+    assert [p.name for p in prefs] == ["resume", "processing", "respond-async", "wait", "x"]
+    assert prefs.get("resume") == Preference("resume")  # the first instance wins
+    assert prefs.get("x") == Preference("x", "a, b", (("p", None), ("q", "1")))
+    assert Preferences.parse("resume = ignore-incomplete").get("resume") == Preference(
+        "resume", "ignore-incomplete"
+    )
+    assert Preferences.parse("transaction=persist; a=1; A=2").get("transaction") == Preference(
+        "transaction", "persist", (("a", "1"),)
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ['x="open', "a b", "=1", "resume;=2", "@", "resume; a b", "resume=a b"]
+)
+def test_a_malformed_element_alone_is_ignored_and_never_raises(value: str) -> None:
+    assert len(Preferences.parse(value)) == 0
+    # The same element beside good ones on other lines costs only itself.
+    prefs = Preferences.parse(["acknowledge", value, "processing"])
+    assert [p.name for p in prefs] == ["acknowledge", "processing"]
 
 
 def test_empty_elements_are_allowed() -> None:

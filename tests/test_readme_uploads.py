@@ -34,6 +34,11 @@ def test_readme_scenario_loads(tmp_path: Path) -> None:
     path = tmp_path / "uploads.toml"
     path.write_text(toml)
     with mp.MockServer() as srv:
-        ietf, tus = srv.load(path)
+        ietf, tus, wright, documents = srv.load(path)
         assert isinstance(ietf, mp.ResumableUploads) and isinstance(tus, mp.TusUploads)
+        assert isinstance(wright, mp.ResumableRequests)
+        assert isinstance(documents, mp.ByteRangeResource)
         assert (tmp_path / "uploads").is_dir()
+        assert isinstance(wright.store, mp.DirectoryUploadStore)
+        assert wright.store.directory == tmp_path / "wright-uploads"
+        assert documents.store.spool_threshold == 65536

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from wright_client import (
     RESUME,
     data_within,
     head_offset,
+    job_of,
     locations,
     message_byterange,
     patch_parts,
@@ -50,10 +52,24 @@ def post_head(path: str, length: int, extra: str = "") -> bytes:
 
 
 RESUME_HEADERS = "Expect: 100-continue\r\nPrefer: resume\r\n"
-CONTINUE = (
-    b"HTTP/1.1 100 Continue\r\nRequest-Content-Location: /upload/1.req\r\n"
-    b"Response-Message-Location: /upload/1.res\r\n\r\n"
-)
+
+
+def continue_for(job: str) -> bytes:
+    """The 100 Continue that names job ``job``'s two locations under /upload."""
+    return (
+        f"HTTP/1.1 100 Continue\r\nRequest-Content-Location: /upload/{job}.req\r\n"
+        f"Response-Message-Location: /upload/{job}.res\r\n\r\n"
+    ).encode()
+
+
+def last_job(resource: mp.Resource) -> str:
+    """The id of the job the resource created last."""
+    assert isinstance(resource, mp.ResumableRequests)
+    return list(resource.uploads)[-1]
+
+
+def wire_request(method: str, target: str) -> bytes:
+    return f"{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
 
 
 class TestOnTheWire:
@@ -63,7 +79,7 @@ class TestOnTheWire:
         text = f"received 5 bytes, sha256 {hashlib.sha256(b'hello').hexdigest()}\n".encode()
         assert (
             out
-            == CONTINUE
+            == continue_for(last_job(state.resources[0]))
             + (
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 b"Content-Length: %d\r\n\r\n" % len(text)
@@ -71,23 +87,26 @@ class TestOnTheWire:
             + text
         )
         (upload,) = state.resources[0].uploads.values()
+        assert isinstance(upload, mp.Upload) and isinstance(upload, mp.StoredRequest)
         assert (upload.data, upload.complete, upload.offset) == (b"hello", True, 5)
+        assert (upload.method, upload.headers["content-type"]) == ("POST", "text/plain")
 
     def test_an_interrupted_upload_keeps_its_bytes_and_head_says_299(self) -> None:
         resource = mp.ResumableRequests("/upload")
         state = mounted(resource)
         Wire(state=state).run([post_head("/upload", 10, RESUME_HEADERS), b"abc"])  # then EOF
-        out = Wire(state=state).run([b"HEAD /upload/1.req HTTP/1.1\r\nHost: x\r\n\r\n"])
+        job = last_job(resource)
+        out = Wire(state=state).run([wire_request("HEAD", f"/upload/{job}.req")])
         assert out == (
             b"HTTP/1.1 299 Incomplete Resource\r\nContent-Type: text/plain\r\n"
             b"Allow: GET, HEAD, PATCH, DELETE\r\n"
             b"Accept-Patch: message/byterange, multipart/byteranges, application/byteranges\r\n"
             b"Content-Length: 3\r\n\r\n"
         )
-        out = Wire(state=state).run([b"GET /upload/1.req HTTP/1.1\r\nHost: x\r\n\r\n"])
+        out = Wire(state=state).run([wire_request("GET", f"/upload/{job}.req")])
         assert out.startswith(b"HTTP/1.1 299 Incomplete Resource\r\n") and out.endswith(b"\r\nabc")
-        assert resource.uploads[1].data == b"abc" and not resource.uploads[1].complete
-        out = Wire(state=state).run([b"GET /upload/1.res HTTP/1.1\r\nHost: x\r\n\r\n"])
+        assert resource.uploads[job].data == b"abc" and not resource.uploads[job].complete
+        out = Wire(state=state).run([wire_request("GET", f"/upload/{job}.res")])
         assert out.startswith(b"HTTP/1.1 404 Not Found\r\n")
         assert out.endswith(b"its content is incomplete (3 of 10 bytes)\n")
 
@@ -97,18 +116,20 @@ class TestOnTheWire:
         )
         state = mounted(resource)
         Wire(state=state).run([post_head("/upload", 10, RESUME_HEADERS), b"abc"])
+        job = last_job(resource)
         body = message_byterange(3, b"defghij", 10)
         out = Wire(state=state).run(
             [
-                b"PATCH /upload/1.req HTTP/1.1\r\nHost: x\r\nContent-Type: message/byterange\r\n"
+                f"PATCH /upload/{job}.req HTTP/1.1\r\nHost: x\r\n".encode()
+                + b"Content-Type: message/byterange\r\n"
                 b"Content-Length: %d\r\n\r\n" % len(body) + body
             ]
         )
         assert out == (
             b"HTTP/1.1 201 Created\r\nLocation: /items/1\r\nContent-Length: 5\r\n\r\nmade\n"
         )
-        assert resource.uploads[1].data == b"abcdefghij"
-        out = Wire(state=state).run([b"GET /upload/1.res HTTP/1.1\r\nHost: x\r\n\r\n"])
+        assert resource.uploads[job].data == b"abcdefghij"
+        out = Wire(state=state).run([wire_request("GET", f"/upload/{job}.res")])
         message = b"HTTP/1.1 201 Created\r\nLocation: /items/1\r\nContent-Length: 5\r\n\r\nmade\n"
         assert (
             out
@@ -118,7 +139,7 @@ class TestOnTheWire:
             )
             + message
         )
-        out = Wire(state=state).run([b"HEAD /upload/1.req HTTP/1.1\r\nHost: x\r\n\r\n"])
+        out = Wire(state=state).run([wire_request("HEAD", f"/upload/{job}.req")])
         assert out.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 10\r\n" in out
 
     def test_draft_acknowledgements_are_100s_with_acknowledge_when_asked(self) -> None:
@@ -126,7 +147,7 @@ class TestOnTheWire:
         head = post_head("/upload", 10, "Expect: 100-continue\r\nPrefer: resume, acknowledge\r\n")
         out = Wire(state=state).run([head, b"abcd", b"ef", b"gh", b"ij"])
         assert out.startswith(
-            CONTINUE
+            continue_for(last_job(state.resources[0]))
             + b"HTTP/1.1 100 Continue\r\nAcknowledge: 4\r\n\r\n"
             + b"HTTP/1.1 100 Continue\r\nAcknowledge: 8\r\n\r\n"
             + b"HTTP/1.1 200 OK\r\n"
@@ -139,7 +160,9 @@ class TestOnTheWire:
         out = Wire(state=state).run(
             [post_head("/upload", 10, "Expect: 100-continue\r\nPrefer: x\r\n"), b"abcd", b"efghij"]
         )
-        assert out.startswith(CONTINUE + b"HTTP/1.1 199 Acknowledge 4B\r\n\r\nHTTP/1.1 200 OK\r\n")
+        assert out.startswith(
+            continue_for("1") + b"HTTP/1.1 199 Acknowledge 4B\r\n\r\nHTTP/1.1 200 OK\r\n"
+        )
 
     def test_the_wire_copy_may_be_lost_while_the_stored_copy_is_whole(self) -> None:
         resource = mp.ResumableRequests(
@@ -147,8 +170,9 @@ class TestOnTheWire:
         )
         state = mounted(resource)
         out = Wire(state=state).run([post_head("/upload", 3, RESUME_HEADERS), b"abc"])
-        assert out == CONTINUE
-        out = Wire(state=state).run([b"GET /upload/1.res HTTP/1.1\r\nHost: x\r\n\r\n"])
+        job = last_job(resource)
+        assert out == continue_for(job)
+        out = Wire(state=state).run([wire_request("GET", f"/upload/{job}.res")])
         assert out.endswith(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nthe result\n")
 
     def test_an_object_with_a_process_program_answers_and_its_response_is_kept(self) -> None:
@@ -162,13 +186,14 @@ class TestOnTheWire:
         state = mounted(resource)
         wire = Wire(state=state)
         out = wire.run([post_head("/upload", 3, RESUME_HEADERS), b"abc"])
-        assert out == CONTINUE + (
+        job = last_job(resource)
+        assert out == continue_for(job) + (
             b'HTTP/1.1 102 Processing\r\nProgress: 0/1 "Checking"\r\n\r\n'
             b"HTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\nchecked\n"
         )
         assert wire.sleeps == [0.5]
         assert (
-            resource.uploads[1].response
+            resource.uploads[job].response
             == b"HTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\nchecked\n"
         )
 
@@ -193,10 +218,8 @@ class TestOnTheWire:
         )
         out = Wire(state=state).run([post_head("/upload", 10, "Expect: 100-continue\r\n"), b"xyz"])
         assert out == b"HTTP/1.1 100 Continue\r\n\r\n"  # no locations without Prefer: resume
-        for job in (1, 2):
-            out = Wire(state=state).run(
-                [f"HEAD /upload/{job}.req HTTP/1.1\r\nHost: x\r\n\r\n".encode()]
-            )
+        for job in resource.uploads:
+            out = Wire(state=state).run([wire_request("HEAD", f"/upload/{job}.req")])
             assert out.startswith(b"HTTP/1.1 410 Gone\r\n")
         assert [u.discarded for u in resource.uploads.values()] == [True, True]
         assert [u.data for u in resource.uploads.values()] == [b"", b""]
@@ -205,11 +228,32 @@ class TestOnTheWire:
         resource = mp.ResumableRequests("/upload")
         state = mounted(resource)
         Wire(state=state).run([post_head("/upload", 3, RESUME_HEADERS), b"abc"])
-        out = Wire(state=state).run([b"DELETE /upload/1.res HTTP/1.1\r\nHost: x\r\n\r\n"])
+        job = last_job(resource)
+        out = Wire(state=state).run([wire_request("DELETE", f"/upload/{job}.res")])
         assert out == b"HTTP/1.1 204 No Content\r\n\r\n"
-        out = Wire(state=state).run([b"HEAD /upload/1.req HTTP/1.1\r\nHost: x\r\n\r\n"])
+        out = Wire(state=state).run([wire_request("HEAD", f"/upload/{job}.req")])
         assert out.startswith(b"HTTP/1.1 404 Not Found\r\n")
         assert resource.uploads == {}
+
+    def test_draft_job_uris_are_unguessable_and_the_demo_dialect_counts(self) -> None:
+        draft = mp.ResumableRequests("/upload")
+        demo = mp.ResumableRequests("/demo", dialect="demo")
+        state = ServerState()
+        state.mount(draft)
+        state.mount(demo)
+        for _ in range(3):
+            Wire(state=state).run([post_head("/upload", 1, RESUME_HEADERS), b"a"])
+            Wire(state=state).run([post_head("/demo", 1, RESUME_HEADERS), b"a"])
+        ids = list(draft.uploads)
+        assert len(set(ids)) == 3
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", i) for i in ids), ids  # token_urlsafe(16)
+        assert list(demo.uploads) == ["1", "2", "3"]
+        # The next job number is never one given before, even after a delete.
+        Wire(state=state).run([wire_request("DELETE", "/demo/3.req")])
+        Wire(state=state).run([post_head("/demo", 1, RESUME_HEADERS), b"a"])
+        assert list(demo.uploads) == ["1", "2", "4"]
+        out = Wire(state=state).run([wire_request("HEAD", "/upload/1.req")])
+        assert out.startswith(b"HTTP/1.1 404 Not Found\r\n")
 
 
 # ---- a real server and our h11 client -------------------------------------------------------
@@ -239,7 +283,9 @@ def test_uploads_cut_at_many_offsets_resume_to_identical_bytes(server: mp.MockSe
         first = post(server.port, f"/u{i}", DATA)
         assert first.status is None and first.error, (cut, first)
         rcl, rml = locations(first)
-        assert (rcl, rml) == (f"/u{i}/1.req", f"/u{i}/1.res")
+        job = job_of(rcl)
+        assert (rcl, rml) == (f"/u{i}/{job}.req", f"/u{i}/{job}.res")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", job)
         assert head_offset(server.port, rcl) == (299, cut)
         done = resume(server.port, rcl, DATA, fmt)
         assert done.offsets[0] == cut
@@ -254,7 +300,7 @@ def test_uploads_cut_at_many_offsets_resume_to_identical_bytes(server: mp.MockSe
             assert patch_exchange.fault is None and len(done.patches) == 1
         assert done.final.status == 200, done.final
         assert done.final.body == f"received {len(DATA)} bytes, sha256 {sha256(DATA)}\n".encode()
-        upload = resource.uploads[1]
+        upload = resource.uploads[job]
         assert upload.complete and upload.sha256 == sha256(DATA)
         message = request(server.port, "GET", rml)
         assert message.header("content-type") == "message/http"
@@ -277,7 +323,7 @@ def test_every_upload_request_cut_still_completes(server: mp.MockServer) -> None
     for a, b in zip(done.offsets, done.offsets[1:], strict=False):
         assert b == a + 40_000 - fields(a)
     assert len(DATA) - done.offsets[-1] + fields(done.offsets[-1]) <= 40_000
-    assert resource.uploads[1].sha256 == sha256(DATA)
+    assert resource.uploads[job_of(rcl)].sha256 == sha256(DATA)
     cut_patches = [ex for ex in server.journal.find("PATCH") if ex.fault is not None]
     assert len(cut_patches) == len(done.patches) - 1
     assert {ex.body_size for ex in cut_patches} == {40_000}
@@ -395,7 +441,7 @@ def test_every_draft_error_gets_its_status_and_the_server_keeps_serving(
     # Overwriting stored bytes is fine in the draft dialect; then finish.
     done = resume(server.port, rcl, source)
     assert done.final.status == 200
-    assert resource.uploads[1].data == source
+    assert resource.uploads[job_of(rcl)].data == source
     late = patch(server.port, rcl, message_byterange(0, source[:10], 1000))
     assert late.status == 409 and rml.encode() in late.body
 
@@ -413,8 +459,11 @@ def test_request_level_errors(server: mp.MockServer) -> None:
         server.port, "/up", b"abc", [("Expect", "100-continue"), ("Prefer", "resume=maybe")]
     )
     assert bogus.status == 400 and b"resume=maybe" in bogus.body
+    # RFC 7240 §2: a malformed Prefer element is ignored alone, never answered with an error.
     broken = post(server.port, "/up", b"abc", [("Expect", "100-continue"), ("Prefer", 'x="open')])
-    assert broken.status == 400 and b"unterminated" in broken.body
+    assert broken.status == 200 and broken.interims[0].header("request-content-location") is None
+    kept = post(server.port, "/up", b"abc", [("Expect", "100-continue"), ("Prefer", 'resume, x="')])
+    assert kept.status == 200 and kept.interims[0].header("request-content-location")
     assert request(server.port, "GET", "/up").status == 405
     assert request(server.port, "GET", "/up/7.req").status == 404
     assert request(server.port, "GET", "/up/nope").status == 404
@@ -463,4 +512,4 @@ def test_another_request_taking_over_stops_the_first(
             assert reply.endswith(b"\r\n\r\nUpload interrupted by another session.\r\n")
     finally:
         slow.close()
-    assert resource.uploads[1].data == source
+    assert resource.uploads[job_of(rcl)].data == source

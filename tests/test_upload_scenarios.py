@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from recording_client import request
+from wright_client import head_offset, locations, message_byterange, post, resume
 
 import mockprogress as mp
 
@@ -41,6 +42,7 @@ path = "/files"
 max_size = 50
 checksum_algorithms = ["sha256"]
 spool_threshold = 0
+interrupts = [{ after = 7, request = "every" }]
 """,
     )
     with mp.MockServer() as srv:
@@ -61,6 +63,7 @@ spool_threshold = 0
         assert options.header("Tus-Max-Size") == "50"
         assert options.header("Tus-Checksum-Algorithm") == "sha256"
         assert tus.store.spool_threshold == 0
+        assert tus.plan.interrupts == (mp.interrupt(7, request=None),)
 
 
 @pytest.mark.parametrize(
@@ -227,3 +230,70 @@ store_dir = "ietf-store"
         second.stop()
     tus_id = tus_location.rsplit("/", 1)[1]
     assert (tmp_path / "tus-store" / f"{tus_id}.bin").read_bytes() == source
+
+
+def test_wright_uploads_survive_a_restart_of_the_standalone_server(tmp_path: Path) -> None:
+    """ResumableRequests and ByteRangeResource with store_dir: a cut upload, a cut byte-range
+    PATCH and a finished document are all there after a restart, and both uploads finish."""
+    scenario = write(
+        tmp_path,
+        """
+[[resumable_requests]]
+path = "/upload"
+store_dir = "wright-store"
+interrupts = [{ after = 3000, request = 1 }]
+
+[[byte_range]]
+path = "/files"
+store_dir = "range-store"
+interrupts = [{ after = 2500, request = 2 }]
+""",
+    )
+    source = bytes(range(256)) * 40  # 10 240 bytes
+    byterange = [("Content-Type", "message/byterange")]
+    first = Standalone(scenario, tmp_path / "first.log")
+    try:
+        cut = post(first.port, "/upload", source)
+        assert cut.status is None
+        rcl, rml = locations(cut)
+        assert head_offset(first.port, rcl) == (299, 3000)
+        small = message_byterange(0, b"hello", 5)
+        done = request(first.port, "PATCH", "/files/small.txt", headers=byterange, body=small)
+        small_etag = done.header("etag")
+        assert done.status == 200 and small_etag
+        big = message_byterange(0, source, len(source))
+        fields = len(big) - len(source)
+        cut_patch = request(first.port, "PATCH", "/files/big.bin", headers=byterange, body=big)
+        assert cut_patch.status is None  # request 2 is cut after 2500 body bytes
+        assert int(request(first.port, "HEAD", "/files/big.bin").header("content-length") or 0) == (
+            2500 - fields
+        )
+    finally:
+        first.stop()
+
+    second = Standalone(scenario, tmp_path / "second.log")
+    try:
+        assert head_offset(second.port, rcl) == (299, 3000)
+        # The interrupt counter starts again with the new process: the first PATCH is cut too.
+        resumed = resume(second.port, rcl, source)
+        resume_fields = len(message_byterange(3000, source[3000:], len(source))) - 7240
+        assert resumed.offsets[:2] == [3000, 3000 + 3000 - resume_fields]
+        assert resumed.final.status == 200
+        assert request(second.port, "GET", rcl).body == source
+        assert request(second.port, "GET", rml).header("content-type") == "message/http"
+
+        small_again = request(second.port, "GET", "/files/small.txt")
+        assert (small_again.body, small_again.header("etag")) == (b"hello", small_etag)
+        stored = 2500 - fields
+        rest = message_byterange(stored, source[stored:], len(source))
+        finished = request(second.port, "PATCH", "/files/big.bin", headers=byterange, body=rest)
+        assert finished.status == 200, finished
+        # An ETag given before the restart is never given again to another version.
+        assert finished.header("etag") not in (small_etag, None)
+        assert request(second.port, "GET", "/files/big.bin").body == source
+    finally:
+        second.stop()
+    # Every stored file is named by an unguessable key, whatever the resource calls the upload.
+    for directory in ("wright-store", "range-store"):
+        names = [p.name for p in (tmp_path / directory).iterdir()]
+        assert names and all(re.fullmatch(r"[A-Za-z0-9_-]{22}\.(bin|json)", n) for n in names)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import mockprogress as mp
-from mockprogress._body import BodyBuffer
-from mockprogress._upload_store import UPLOAD_ID, FileBytes, FinalResponse
+from mockprogress._body import BodyBuffer, FileBytes
+from mockprogress._upload_store import UPLOAD_ID, StoredResponse
 
 
 def test_memory_store_spools_an_upload_to_disk_past_the_threshold() -> None:
@@ -65,7 +65,7 @@ def test_directory_store_survives_a_restart(tmp_path: Path) -> None:
     done = store.create(length=3, metadata={})
     done.append(b"xyz")
     done.complete = True
-    done.final = FinalResponse(201, "Created", (("X-Id", "1"),), b"ok\n")
+    done.final = StoredResponse(201, "Created", (("X-Id", "1"),), b"ok\n")
     store.save(done)
     # Bytes appended after the last save (the server stopped mid-request) still count.
     partial.append(b"567")
@@ -78,7 +78,7 @@ def test_directory_store_survives_a_restart(tmp_path: Path) -> None:
     assert loaded.metadata == {"filename": "a.bin"}
     finished = again.get(done.id)
     assert finished is not None and finished.complete
-    assert finished.final == FinalResponse(201, "Created", (("X-Id", "1"),), b"ok\n")
+    assert finished.final == StoredResponse(201, "Created", (("X-Id", "1"),), b"ok\n")
 
 
 def test_directory_store_drops_unverified_bytes_on_restart(tmp_path: Path) -> None:
@@ -150,3 +150,85 @@ def test_file_bytes_reads_ranges_and_truncates(tmp_path: Path) -> None:
 def test_bad_spool_threshold() -> None:
     with pytest.raises(mp.ScenarioError):
         mp.UploadStore(spool_threshold=-1)
+
+
+@pytest.mark.parametrize("threshold", [0, 4, 1 << 20])
+def test_writes_at_an_offset_overwrite_and_extend_in_memory_and_on_disk(threshold: int) -> None:
+    data = BodyBuffer(threshold)
+    data.append(b"0123456789")
+    data.write_at(2, b"ab")
+    data.write_at(8, b"xyzw")
+    data.write_at(12, b"!")
+    assert (data.read(), len(data)) == (b"01ab4567xyzw!", 13)
+    with pytest.raises(ValueError, match="gap"):
+        data.write_at(14, b"?")
+    assert data.on_disk == (threshold < 13)
+
+
+def test_file_bytes_write_at_a_file_that_stays(tmp_path: Path) -> None:
+    data = FileBytes(tmp_path / "doc.bin")
+    data.append(b"hello world")
+    data.write_at(6, b"there!")
+    data.close()
+    assert (tmp_path / "doc.bin").read_bytes() == b"hello there!"
+    assert FileBytes(tmp_path / "doc.bin").read(6) == b"there!"
+
+
+def test_named_uploads_and_renames_in_memory() -> None:
+    store = mp.UploadStore()
+    doc = store.create(length=None, metadata={}, id="/files/a.txt")
+    doc.write_at(0, b"abc")
+    assert store.get("/files/a.txt") is doc and doc.snapshot().data == b"abc"
+    replacement = store.create(length=3, metadata={}, extra={"put_for": "/files/a.txt"})
+    replacement.append(b"xyz")
+    store.rename(replacement.id, "/files/a.txt")
+    assert store.get("/files/a.txt") is replacement and len(store) == 1
+    assert replacement.id == "/files/a.txt"
+    assert "/files/a.txt" not in store.gone  # a replaced upload is not "deleted by its client"
+
+
+def test_named_uploads_are_filed_under_random_keys_and_found_again(tmp_path: Path) -> None:
+    store = mp.DirectoryUploadStore(tmp_path)
+    doc = store.create(length=None, metadata={}, id="../../etc/passwd", extra={"etag": '"v1"'})
+    doc.append(b"not a path")
+    store.save(doc)
+    job = store.create(length=4, metadata={}, id="1")
+    job.append(b"abcd")
+    store.save(job)
+    pending = store.create(length=None, metadata={})
+    pending.append(b"put")
+    store.rename(pending.id, "/files/b.txt")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 6
+    assert all(UPLOAD_ID.fullmatch(n.split(".")[0]) for n in names)
+    assert not (tmp_path.parent.parent / "etc").exists()
+
+    again = mp.DirectoryUploadStore(tmp_path)
+    assert sorted(u.id for u in again) == ["../../etc/passwd", "/files/b.txt", "1"]
+    loaded = again.get("../../etc/passwd")
+    assert loaded is not None
+    assert (loaded.snapshot().data, loaded.extra) == (b"not a path", {"etag": '"v1"'})
+    renamed = again.get("/files/b.txt")
+    assert renamed is not None and renamed.snapshot().data == b"put"
+    again.delete("1")
+    assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_every_upload_resource_reads_out_upload_snapshots() -> None:
+    resources = [
+        mp.ResumableUploads("/u"),
+        mp.TusUploads("/t"),
+        mp.ResumableRequests("/r"),
+        mp.ByteRangeResource("/b", documents={"/b/doc": b"hello"}),
+    ]
+    for resource in resources:
+        assert isinstance(resource.store, mp.UploadStore)
+    [doc] = resources[3].uploads.values()
+    assert isinstance(doc, mp.Upload) and isinstance(doc, mp.StoredDocument)
+    assert (doc.id, doc.data, doc.offset, doc.complete, doc.length) == (
+        "/b/doc",
+        b"hello",
+        5,
+        True,
+        5,
+    )

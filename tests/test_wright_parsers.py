@@ -1,4 +1,4 @@
-"""The pure parsers of the wright upload resources: Content-Range, Range, Prefer, and the three
+"""The pure parsers of the wright upload resources: Content-Range, Range, and the three
 byte-range patch formats fed in every possible split, with their errors."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from mockprogress._content_range import (
     parse_range,
     satisfiable_ranges,
 )
-from mockprogress._preferences import PreferSyntaxError, parse_prefer
 
 # ---- Content-Range ------------------------------------------------------------------------
 
@@ -86,30 +85,6 @@ def test_range_sets_resolve_against_the_size() -> None:
     for bad in ("items=0-1", "bytes=5-1", "bytes=", "bytes=a-b", "bytes=1"):
         with pytest.raises(RangeSyntaxError):
             parse_range(bad)
-
-
-# ---- Prefer ---------------------------------------------------------------------------------
-
-
-def test_prefer_parses_values_parameters_and_keeps_the_first_instance() -> None:
-    prefs = parse_prefer(
-        'resume, processing, respond-async, wait=20, Resume=ignore-incomplete, x="a, b";p;q=1'
-    )
-    assert list(prefs) == ["resume", "processing", "respond-async", "wait", "x"]
-    assert prefs["resume"].value is None
-    assert prefs["wait"].value == "20"
-    assert prefs["x"].value == "a, b"
-    assert prefs["x"].params == {"p": None, "q": "1"}
-    assert parse_prefer("resume = ignore-incomplete")["resume"].value == "ignore-incomplete"
-    assert parse_prefer(" , ,acknowledge") == {
-        "acknowledge": parse_prefer("acknowledge")["acknowledge"]
-    }
-
-
-@pytest.mark.parametrize("value", ['x="open', "resume=", "a b", "=1", "resume;=2", "@"])
-def test_malformed_prefer_values_are_refused(value: str) -> None:
-    with pytest.raises(PreferSyntaxError, match="Prefer"):
-        parse_prefer(value)
 
 
 # ---- the patch formats ----------------------------------------------------------------------

@@ -110,6 +110,13 @@ def locations(reply: Reply) -> tuple[str, str]:
     return rcl, rml
 
 
+def job_of(location: str) -> str:
+    """The job id in a ``Request-Content-Location`` or ``Response-Message-Location``."""
+    name = location.rsplit("/", 1)[1]
+    assert name.endswith((".req", ".res")), location
+    return name[:-4]
+
+
 def head_offset(port: int, rcl: str) -> tuple[int, int]:
     reply = request(port, "HEAD", rcl)
     assert reply.status is not None, reply.error
