@@ -9,6 +9,18 @@ This is where bytes meet the kernel. Two details make byte offsets exact on the 
   RST discards whatever has not left yet, so without the wait the client could get fewer
   bytes than scripted. On Linux the client then reads every byte queued before the RST and
   only afterwards sees ECONNRESET.
+
+Two details make timing exact (benchmarks/bench_timing.py measures them):
+
+- Timer lateness does not add up. A ``Sleep`` is measured from the deadline of the previous
+  one when nothing in between waited on the client (a read, a hold, a handler). Otherwise
+  each wake-up delay, and each hiccup of the process, would shift every later event: 1,000
+  pauses of 5 ms drifted by 150 ms. When the server has fallen more than
+  ``RESYNC_SECONDS`` behind the schedule (a write that waited for a slow reader), it starts
+  afresh from now instead of bursting to catch up.
+- Timers are coarse. Event loops wait in epoll, whose timeout has millisecond granularity, so
+  a plain sleep wakes up to a millisecond late. The driver sleeps until shortly before the
+  deadline and then yields to the loop until the deadline has passed.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import termios
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import SocketAttribute, SocketStream
 
 from ._actions import CallHandler, Close, Hold, PeerGone, Program, Receive, Send, Sleep
@@ -33,6 +46,12 @@ T = TypeVar("T")
 DRAIN_SECONDS = 2.0
 #: How long a reset waits for written bytes to leave the send queue.
 FLUSH_SECONDS = 5.0
+#: The last part of a sleep spent yielding to the loop instead of in the loop's timer.
+SPIN_SECONDS = 0.0015
+#: Behind the schedule by more than this, a sleep starts from now instead.
+RESYNC_SECONDS = 0.05
+#: How often a stall looks whether the client has closed.
+HOLD_POLL_SECONDS = 0.01
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
 
 
@@ -45,6 +64,8 @@ class ConnectionDriver:
         with contextlib.suppress(OSError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
+        # The deadline of the last sleep, while the steps since then kept to the timeline.
+        self._timeline: float | None = None
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -73,6 +94,15 @@ class ConnectionDriver:
             except OSError as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
             return None
+        if isinstance(action, Sleep):
+            now = anyio.current_time()
+            base = self._timeline
+            if base is None or now - base > RESYNC_SECONDS:
+                base = now
+            self._timeline = base + action.seconds
+            await sleep_until(self._timeline)
+            return None
+        self._timeline = None
         if isinstance(action, Receive):
             if self.closed:
                 return b""
@@ -82,9 +112,6 @@ class ConnectionDriver:
                 return b""
             except (*_GONE, OSError) as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
-        if isinstance(action, Sleep):
-            await anyio.sleep(action.seconds)
-            return None
         if isinstance(action, Close):
             await self.close(action.how)
             return None
@@ -144,6 +171,16 @@ class ConnectionDriver:
             await _wait_for_client_close(self.socket)
 
 
+async def sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline`` on the loop's clock, waking within a few hundred microseconds
+    of it rather than up to a millisecond late."""
+    coarse = deadline - SPIN_SECONDS
+    if coarse > anyio.current_time():
+        await anyio.sleep_until(coarse)
+    while anyio.current_time() < deadline:
+        await anyio.lowlevel.checkpoint()
+
+
 def _unsent_bytes(sock: socket.socket) -> int:
     try:
         buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
@@ -154,18 +191,37 @@ def _unsent_bytes(sock: socket.socket) -> int:
 
 
 async def _wait_for_client_close(sock: socket.socket) -> None:
-    # Peek, never read: bytes the client sends during a stall stay unread (they are past the
-    # scripted cut), while an end of stream or a reset ends the stall.
+    # Read nothing: bytes the client sends during a stall stay unread (they are past the
+    # scripted cut), so an upload stalls for real. Poll the connection's TCP state instead:
+    # it shows the client's FIN or RST even behind unread bytes, and it needs no reader on
+    # the descriptor (asyncio refuses one while its transport owns the socket).
     while True:
-        await anyio.wait_readable(sock)
-        try:
-            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            continue
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                continue
+        state = _tcp_state(sock)
+        if state is None:
+            if _peer_closed_by_peek(sock):
+                return
+        elif state != _TCP_ESTABLISHED:
             return
-        if not data:
-            return
-        await anyio.sleep(0.05)
+        await anyio.sleep(HOLD_POLL_SECONDS)
+
+
+_TCP_ESTABLISHED = 1  # Linux include/net/tcp_states.h
+
+
+def _tcp_state(sock: socket.socket) -> int | None:
+    """The Linux TCP state of the connection (``tcpi_state``), or None where unknown."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None:
+        return None
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, option, 1)[0]
+    except OSError:
+        return None
+
+
+def _peer_closed_by_peek(sock: socket.socket) -> bool:
+    """Elsewhere: an end of stream or a reset seen by peeking (blind behind unread bytes)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except OSError as exc:
+        return exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from ._actions import Close, Hold, PeerGone, Program, Send, Sleep
-from ._headers import Headers, has_header
+from ._headers import Headers
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
 from ._steps import (
     Cut,
@@ -39,7 +39,7 @@ from ._steps import (
     Stall,
     Step,
 )
-from ._wire import Segment, content_within, cut_offset, drip_pieces
+from ._wire import content_within, cut_offset, drip_pieces, response_headers, response_segments
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
@@ -190,8 +190,11 @@ class ExchangeContext:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def read_body(self, upto: int | None = None) -> Program[None]:
-        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first."""
+    def read_body(self, upto: int | None = None, *, send_continue: bool = True) -> Program[None]:
+        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first (unless
+        ``send_continue`` is False: then a client that waits for a 100 waits in vain)."""
+        # Even upto=0 places the read: a response that follows must not read the body.
+        self.body_started = True
         while not self.closed and not self.body_done:
             room = None if upto is None else upto - len(self.log.body)
             if room is not None and room <= 0 and len(self.log.body) != self.declared_length:
@@ -202,11 +205,13 @@ class ExchangeContext:
                     f"{len(self.log.body)} body bytes (stopped at read_body(upto={upto}))",
                 )
                 return
-            chunk = yield from self.read_body_chunk(room)
+            chunk = yield from self.read_body_chunk(room, send_continue=send_continue)
             if not chunk and not self.body_done:
                 return  # answered before the body, or the connection ended
 
-    def read_body_chunk(self, max_bytes: int | None = None) -> Program[bytes]:
+    def read_body_chunk(
+        self, max_bytes: int | None = None, *, send_continue: bool = True
+    ) -> Program[bytes]:
         """Read the next piece of the body (at most ``max_bytes``), keep it in the journal and
         return it; ``b""`` once the body is complete. Upload resources store what this returns,
         so every byte read lands both in the journal and in their store."""
@@ -215,7 +220,10 @@ class ExchangeContext:
         if self.final_started and self.expects_continue and not self.continue_sent:
             return b""  # answered before the body: the client will not send it
         if self.waiting_for_continue:
-            yield from self.send_interim(Interim(100))
+            if send_continue:
+                yield from self.send_interim(Interim(100))
+            elif not self.body_started:
+                self.log.event(self.now, "pause", "", "100 Continue withheld; waiting for the body")
         self.body_started = True
         try:
             return (yield from self._next_chunk(max_bytes))
@@ -298,13 +306,10 @@ class ExchangeContext:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
-        headers = list(step.headers)
-        if not step.chunked and not has_header(step.headers, "content-length"):
-            headers.append(("Content-Length", str(len(step.content))))
-        if close_after and not has_header(step.headers, "connection"):
-            headers.append(("Connection", "close"))
+        headers = response_headers(step, close_after=close_after)
+        bodiless = self.method == "HEAD" or step.status in (204, 304)
         try:
-            segments = self._response_segments(step, headers)
+            segments = response_segments(self._h11_send, step, headers, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
@@ -323,12 +328,10 @@ class ExchangeContext:
                 limit = max(0, min(limit, len(data)))
         head_at: float | None = None
         sent = 0
-        start = self.now
         for i, piece in enumerate(drip_pieces(data[:limit], head_length, step.pacing)):
             if i and step.pacing is not None and step.pacing.interval:
-                delay = start + i * step.pacing.interval - self.now
-                if delay > 0:
-                    yield Sleep(delay)
+                # The I/O layer keeps consecutive sleeps on one timeline (no drift).
+                yield Sleep(step.pacing.interval)
             yield from self._send(piece)
             sent += len(piece)
             if head_at is None and sent >= head_length:
@@ -356,33 +359,6 @@ class ExchangeContext:
         self.final_sent = True
         if step.fault is not None:
             yield from self._fire(step.fault, body_sent)
-
-    def _response_segments(self, step: Respond, headers: list[tuple[str, str]]) -> list[Segment]:
-        head = self._h11_send(
-            h11.Response(
-                status_code=step.status,
-                headers=Headers(headers).raw(),
-                reason=step.reason.encode(),
-            )
-        )
-        segments = [Segment(head, False)]
-        bodiless = self.method == "HEAD" or step.status in (204, 304)
-        if not bodiless:
-            chunks = step.body if isinstance(step.body, tuple) else (step.body,)
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                framed = self._h11_send(h11.Data(data=chunk))
-                prefix = len(framed) - len(chunk) - (2 if step.chunked else 0)
-                if prefix:
-                    segments.append(Segment(framed[:prefix], False))
-                segments.append(Segment(chunk, True))
-                if step.chunked:
-                    segments.append(Segment(framed[prefix + len(chunk) :], False))
-        end = self._h11_send(h11.EndOfMessage())
-        if end:
-            segments.append(Segment(end, False))
-        return segments
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -412,7 +388,9 @@ class ExchangeContext:
         if how == "stall" and seconds is not None:
             detail += f", for {seconds:g} s"
         at = self.log.event(self.now, "fault", "", detail)
-        self.log.fault = Fault(how, side, body_bytes, self.wire_out, at, detail)
+        self.log.fault = Fault(
+            how, side, body_bytes, self.wire_out, at, detail, self.log.bytes_received
+        )
         if how == "stall":
             yield Hold(seconds)
             yield from self.close("close")
