@@ -23,6 +23,8 @@ from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
+from ._gauntlet import GauntletCase as GauntletCase
+from ._gauntlet import gauntlet as gauntlet
 from ._headers import Headers as Headers
 from ._interrupt import Interrupt as Interrupt
 from ._interrupt import interrupt as interrupt
@@ -32,7 +34,12 @@ from ._journal import Fault as Fault
 from ._journal import InterimRecord as InterimRecord
 from ._journal import Journal as Journal
 from ._journal import ResponseRecord as ResponseRecord
+from ._malformed import bad_status_line as bad_status_line
+from ._malformed import lying_content_length as lying_content_length
+from ._malformed import malformed_chunked as malformed_chunked
+from ._malformed import unsolicited_101 as unsolicited_101
 from ._matching import Expectation as Expectation
+from ._parametrize import cut_sweep as cut_sweep
 from ._progress import Comment as Comment
 from ._progress import ExtValue as ExtValue
 from ._progress import Fraction as Fraction
@@ -50,10 +57,13 @@ from ._steps import raw as raw
 from ._steps import read_body as read_body
 from ._steps import respond as respond
 from ._steps import stall as stall
+from ._sweep import CutPoint as CutPoint
+from ._sweep import cut_points as cut_points
 from ._version import __version__ as __version__
 
 __all__ = (
     "Comment",
+    "CutPoint",
     "Event",
     "Exchange",
     "Expectation",
@@ -61,6 +71,7 @@ __all__ = (
     "ExtValue",
     "Fault",
     "Fraction",
+    "GauntletCase",
     "HandlerControl",
     "Headers",
     "InterimRecord",
@@ -76,14 +87,21 @@ __all__ = (
     "ServerStateError",
     "Step",
     "__version__",
+    "bad_status_line",
+    "cut_points",
+    "cut_sweep",
     "drop",
     "early_hints",
+    "gauntlet",
     "interim",
     "interrupt",
+    "lying_content_length",
+    "malformed_chunked",
     "pause",
     "processing",
     "raw",
     "read_body",
     "respond",
     "stall",
+    "unsolicited_101",
 )

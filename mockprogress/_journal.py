@@ -59,10 +59,22 @@ class ResponseRecord:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """A fault that fired: ``kind`` is ``close``, ``reset`` or ``stall``; ``side`` says whether
-    it cut the ``response`` or the ``request``. ``body_bytes`` counts content bytes (sent for
-    the response side, read for the request side); ``wire_bytes`` counts every byte written
-    for the exchange."""
+    """A fault that fired, and the exact byte it fired at.
+
+    :ivar kind: ``close`` (FIN), ``reset`` (RST) or ``stall``.
+    :ivar side: ``response`` (it cut what the server wrote) or ``request`` (it cut what the
+        client sent: its body after ``read_body(upto=N)``, or its head, see
+        ``MockServer.cut_request_head``).
+    :ivar body_bytes: content bytes at the cut: of the response body sent, for the response
+        side; of the request body read, for the request side.
+    :ivar wire_bytes: every byte the server had written for the exchange (interims, head,
+        chunk framing, body).
+    :ivar at: when it fired, in seconds since the request head arrived (since the connection
+        was accepted, for a cut inside the request head).
+    :ivar detail: a sentence for reports.
+    :ivar bytes_received: every byte the server had read for the exchange (request head,
+        chunk framing, body).
+    """
 
     kind: str
     side: str
@@ -70,6 +82,7 @@ class Fault:
     wire_bytes: int
     at: float
     detail: str = ""
+    bytes_received: int = 0
 
 
 @dataclass(frozen=True)

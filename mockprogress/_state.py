@@ -15,6 +15,7 @@ from typing import cast
 from ._actions import CallHandler, Program
 from ._errors import ExpectationError, ScenarioError
 from ._exchange import ExchangeContext, plain_response, run_script
+from ._headcut import HeadCutPlan
 from ._headers import Headers
 from ._journal import Event, Exchange, ExchangeLog, Journal
 from ._matching import Expectation, Registry, RequestView, Selection
@@ -63,6 +64,7 @@ class ServerState:
         self.logs: list[ExchangeLog] = []
         self.problems: list[Problem] = []
         self.listeners: list[EventListener] = []
+        self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
 
     # ---- bookkeeping -----------------------------------------------------------------------
@@ -110,12 +112,14 @@ class ServerState:
             )
             for exp in self.registry.unconsumed()
         )
+        problems.extend(Problem("unconsumed", line) for line in self.head_cuts.unfired())
         if not problems:
             return None
         return problems_error(problems, self.journal())
 
     def reset(self) -> None:
         self.registry.clear()
+        self.head_cuts.clear()
         for resource in self.resources:
             resource.reset()
         self.resources.clear()

@@ -15,10 +15,13 @@ CORE = [
     "_body",
     "_connection",
     "_errors",
+    "_gauntlet",
     "_exchange",
+    "_headcut",
     "_headers",
     "_interrupt",
     "_journal",
+    "_malformed",
     "_matching",
     "_mermaid",
     "_problems",
@@ -27,10 +30,20 @@ CORE = [
     "_state",
     "_status",
     "_steps",
+    "_sweep",
     "_wire",
 ]
 FORBIDDEN = {"anyio", "trio", "asyncio", "socket", "threading", "selectors", "select", "time"}
-IO_MODULES = {"_server", "_driver", "_portal", "_cli", "_control", "pytest_plugin", "_scenario"}
+IO_MODULES = {
+    "_server",
+    "_driver",
+    "_portal",
+    "_cli",
+    "_control",
+    "pytest_plugin",
+    "_scenario",
+    "_parametrize",
+}
 
 
 def imported_names(path: Path) -> set[str]:
