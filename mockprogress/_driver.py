@@ -71,17 +71,22 @@ class ConnectionDriver:
         """Drive ``program`` to its end and return its value."""
         result: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                action = program.throw(error) if error is not None else program.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
-                return value
-            result, error = None, None
-            try:
-                result = await self._perform(action)
-            except PeerGone as exc:
-                error = exc
+        try:
+            while True:
+                try:
+                    action = program.throw(error) if error is not None else program.send(result)
+                except StopIteration as stop:
+                    value: T = stop.value
+                    return value
+                result, error = None, None
+                try:
+                    result = await self._perform(action)
+                except PeerGone as exc:
+                    error = exc
+        finally:
+            # Cancelled (the server stopping mid-stall): end the program here, on the loop,
+            # so its clean-up runs now and not later in the garbage collector.
+            program.close()
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):

@@ -75,6 +75,7 @@ class ExchangeContext:
         )
         self.has_body = self.declared_length != 0
         self.continue_sent = False
+        self.continue_withheld = False
         self.body_started = False
         self.body_done = not self.has_body
         self.final_started = False
@@ -222,7 +223,8 @@ class ExchangeContext:
         if self.waiting_for_continue:
             if send_continue:
                 yield from self.send_interim(Interim(100))
-            elif not self.body_started:
+            elif not self.continue_withheld:
+                self.continue_withheld = True
                 self.log.event(self.now, "pause", "", "100 Continue withheld; waiting for the body")
         self.body_started = True
         try:

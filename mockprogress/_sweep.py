@@ -78,9 +78,14 @@ def cut_points(
 
     The response is rendered as the server sends it in answer to an HTTP/1.1 ``GET`` (after
     the script's ``interims``, which count towards wire offsets; a cut cannot fall inside
-    them). When it has at most ``every_offset_up_to`` offsets, every one is listed; otherwise
-    the first, second, middle, second-to-last and last offset of each part, plus ``sample``
-    offsets drawn with ``random.Random(seed)``.
+    them). A client that sends ``Connection: close`` gets that field added (or moved) to the
+    end of the head by h11: give the response a ``Connection: close`` field of its own to
+    keep the head's length the same for every client.
+
+    When the response has at most ``every_offset_up_to`` offsets, every one is listed;
+    otherwise the first, second, middle, second-to-last and last offset of each part (status
+    line, each header line, the blank line, the body or each chunk's size line, data and
+    CRLF), plus ``sample`` offsets drawn with ``random.Random(seed)``.
 
     .. code-block:: python
 
