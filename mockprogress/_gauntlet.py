@@ -163,15 +163,16 @@ _CASES = (
     GauntletCase(
         "unsolicited-101",
         "a 101 Switching Protocols (Upgrade: websocket) to a plain GET, then a close",
-        "reports an error: a 101 the request did not ask for is a protocol violation (RFC "
-        "9110 §15.2.2); the connection is not reused",
+        "reports an error: a server must not switch to a protocol the request did not offer "
+        "in Upgrade (RFC 9110 §7.8); the connection is not reused",
         (unsolicited_101(),),
         "error",
     ),
     GauntletCase(
         "100-never-comes",
         "a POST with Expect: 100-continue; the server never sends 100 and waits for the body",
-        "waits a short while (curl waits 1 s), then sends the body anyway and gets the 200",
+        "waits a short while (curl waits 1 s), then sends the body anyway (RFC 9110 §10.1.1) "
+        "and gets the 200",
         (WithholdContinue(), respond(200, b"body received\n")),
         "response",
         method="POST",

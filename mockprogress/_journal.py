@@ -131,9 +131,17 @@ class Exchange:
     def body_size(self) -> int:
         return self._body_size
 
+    @property
+    def request_line(self) -> str:
+        """``METHOD target HTTP/x.y``, or ``(incomplete request)`` when the request line never
+        arrived whole (a malformed request, a cut inside the head)."""
+        if not self.method:
+            return "(incomplete request)"
+        return f"{self.method} {self.target} HTTP/{self.http_version}"
+
     def timeline(self) -> str:
         """A readable account of the exchange, one event per line."""
-        head = f"#{self.index} {self.method} {self.target} HTTP/{self.http_version}"
+        head = f"#{self.index} {self.request_line}"
         extra = [f"connection {self.connection}"]
         if self.handled_by:
             extra.append(self.handled_by)

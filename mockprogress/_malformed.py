@@ -125,7 +125,7 @@ def unsolicited_101(
     then: bytes = b"",
 ) -> Raw:
     """A ``101 Switching Protocols`` to a request that asked for no upgrade (a protocol
-    violation: RFC 9110 §15.2.2 allows 101 only in answer to ``Upgrade``), then ``then``
-    verbatim, as if the other protocol had started."""
+    violation: RFC 9110 §7.8, a server must not switch to a protocol the request's
+    ``Upgrade`` did not offer), then ``then`` verbatim, as if the other protocol had started."""
     pairs = [("Connection", "Upgrade"), ("Upgrade", upgrade), *header_pairs(headers)]
     return Raw(_head(_status_line(101), pairs) + _bytes(then, "unsolicited_101 then"))

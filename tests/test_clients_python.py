@@ -369,6 +369,9 @@ class TestRequestsAndUrllib3:
         with pytest.raises(urllib3.exceptions.ProtocolError) as caught:
             pool.request("GET", serve(srv, "/body", cut(119)))
         assert "IncompleteRead(119 bytes read, 881 more expected)" in str(caught.value)
+        with pytest.raises(urllib3.exceptions.ProtocolError) as reset:
+            pool.request("GET", serve(srv, "/reset", cut(119, how="reset")))
+        assert "ConnectionResetError(104, 'Connection reset by peer')" in str(reset.value)
         response = pool.request("GET", serve(srv, "/head", cut(20, "wire")))
         assert (response.status, response.data) == (200, b"")
-        assert requests_seen(srv) == 2
+        assert requests_seen(srv) == 3

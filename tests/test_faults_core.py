@@ -72,6 +72,11 @@ class TestHeadCuts:
         assert ex.fault is not None
         assert (ex.fault.kind, ex.fault.side, ex.fault.bytes_received) == ("reset", "request", 7)
         assert (ex.method, ex.target) == ("", "")
+        assert ex.timeline().splitlines()[:2] == [
+            "#1 (incomplete request)  [connection 1]",
+            "        0.0 ms  <- 7 bytes of a request head b'GET /r '",
+        ]
+        assert "C->>S: (incomplete request)" in wire.state.journal().to_mermaid()
 
     def test_a_cut_after_the_request_line_names_the_request(self) -> None:
         wire = Wire()

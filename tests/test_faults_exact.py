@@ -299,3 +299,43 @@ class TestHeadCuts:
         with pytest.raises(mp.ExpectationError, match="did not fire: the request head ended"):
             srv.check()
         srv.reset()
+
+
+class TestPacing:
+    """Stalls anywhere in a script, and drips, on a real socket (their timing precision is
+    measured in benchmarks/bench_timing.py, not asserted here)."""
+
+    def test_a_stall_before_the_head_sends_nothing(self, srv: mp.MockServer) -> None:
+        srv.expect("GET", "/s").respond(mp.stall())
+        got = exchange(srv.port, get("/s"), timeout=0.3)
+        assert (got.data, got.end) == (b"", "silent")
+        ex = srv.journal.last
+        assert ex.response is None and ex.fault is not None and ex.fault.kind == "stall"
+
+    def test_a_stall_after_the_interims_sends_exactly_them(self, srv: mp.MockServer) -> None:
+        srv.expect("GET", "/s").respond(
+            mp.processing((0, 1)), mp.early_hints("</a.css>; rel=preload"), mp.stall()
+        )
+        got = exchange(srv.port, get("/s"), timeout=0.3)
+        assert got.data == (
+            b"HTTP/1.1 102 Processing\r\nProgress: 0/1\r\n\r\n"
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        )
+        assert got.end == "silent"
+        fault = srv.journal.last.fault
+        assert fault is not None and fault.wire_bytes == len(got.data)
+
+    def test_a_drip_with_its_head_delivers_every_byte_in_paced_pieces(
+        self, srv: mp.MockServer
+    ) -> None:
+        response = mp.respond(200, BODY[:40], {"Connection": "close"})
+        srv.expect("GET", "/d").respond(response.drip(chunk=16, interval=0.02, head=True))
+        started = time.monotonic()
+        got = exchange(srv.port, get("/d"))
+        elapsed = time.monotonic() - started
+        expected = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 40\r\n\r\n" + BODY[:40]
+        assert (got.data, got.end) == (expected, "eof")
+        pieces = -(-len(expected) // 16)
+        assert elapsed >= (pieces - 1) * 0.02  # never early; lateness is the benchmark's job
+        ex = srv.journal.last
+        assert ex.response is not None and ex.response.complete

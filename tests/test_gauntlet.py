@@ -12,6 +12,7 @@ through it too, to show that it catches what CLIENTS.md describes (measured here
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -146,3 +147,11 @@ def test_cases_are_named_and_selectable() -> None:
     for case in mp.gauntlet():
         assert case.failure and case.correct
         assert (case.status is None) == (case.outcome != "response")
+
+
+def test_the_docs_list_every_case_with_what_a_correct_client_does() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "faults.md").read_text()
+    for case in mp.gauntlet():
+        correct = case.correct.replace("'", "`")
+        assert f"| `{case.name}` |" in docs, case.name
+        assert correct in docs or case.correct in docs, case.name
