@@ -339,3 +339,20 @@ class TestPacing:
         assert elapsed >= (pieces - 1) * 0.02  # never early; lateness is the benchmark's job
         ex = srv.journal.last
         assert ex.response is not None and ex.response.complete
+
+
+def test_a_stall_mid_upload_reads_nothing_more_so_the_upload_blocks(srv: mp.MockServer) -> None:
+    """After ``read_body(upto=N)`` a stall reads nothing: once the kernel buffers are full the
+    client's send blocks (32 MiB is more than loopback's buffers hold), and the journal keeps
+    exactly N bytes."""
+    import socket
+
+    srv.expect("PUT", "/big").respond(mp.read_body(upto=1000), mp.stall())
+    body = bytes(32 << 20)
+    head = f"PUT /big HTTP/1.1\r\nHost: raw\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=0.5) as sock:
+        with pytest.raises(TimeoutError):
+            sock.sendall(head + body)
+        ex = srv.journal.last
+        assert ex.body == bytes(1000) and not ex.body_complete
+        assert ex.fault is not None and (ex.fault.kind, ex.fault.body_bytes) == ("stall", 1000)
