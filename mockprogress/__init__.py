@@ -31,6 +31,8 @@ from ._errors import ExpectationError as ExpectationError
 from ._errors import MockProgressError as MockProgressError
 from ._errors import ScenarioError as ScenarioError
 from ._errors import ServerStateError as ServerStateError
+from ._gauntlet import GauntletCase as GauntletCase
+from ._gauntlet import gauntlet as gauntlet
 from ._headers import Headers as Headers
 from ._http_progress_demo import HttpProgressDemo as HttpProgressDemo
 from ._interrupt import Interrupt as Interrupt
@@ -42,7 +44,12 @@ from ._journal import Frame as Frame
 from ._journal import InterimRecord as InterimRecord
 from ._journal import Journal as Journal
 from ._journal import ResponseRecord as ResponseRecord
+from ._malformed import bad_status_line as bad_status_line
+from ._malformed import lying_content_length as lying_content_length
+from ._malformed import malformed_chunked as malformed_chunked
+from ._malformed import unsolicited_101 as unsolicited_101
 from ._matching import Expectation as Expectation
+from ._parametrize import cut_sweep as cut_sweep
 from ._prefer import Preference as Preference
 from ._prefer import Preferences as Preferences
 from ._progress import Comment as Comment
@@ -68,6 +75,8 @@ from ._steps import read_body as read_body
 from ._steps import respond as respond
 from ._steps import stall as stall
 from ._structured import StructuredFieldError as StructuredFieldError
+from ._sweep import CutPoint as CutPoint
+from ._sweep import cut_points as cut_points
 from ._tus import TusUploads as TusUploads
 from ._upload_store import DirectoryUploadStore as DirectoryUploadStore
 from ._upload_store import Upload as Upload
@@ -86,6 +95,7 @@ __all__ = (
     "Comment",
     "ContinuePolicy",
     "DirectoryUploadStore",
+    "CutPoint",
     "Event",
     "Exchange",
     "Expectation",
@@ -94,6 +104,7 @@ __all__ = (
     "Fault",
     "Fraction",
     "Frame",
+    "GauntletCase",
     "HandlerControl",
     "Headers",
     "HttpProgressDemo",
@@ -128,10 +139,16 @@ __all__ = (
     "continue_immediate",
     "continue_never",
     "continue_reject",
+    "bad_status_line",
+    "cut_points",
+    "cut_sweep",
     "drop",
     "early_hints",
+    "gauntlet",
     "interim",
     "interrupt",
+    "lying_content_length",
+    "malformed_chunked",
     "pause",
     "processing",
     "raw",
@@ -144,4 +161,5 @@ __all__ = (
     "ws_expect",
     "ws_ping",
     "ws_send",
+    "unsolicited_101",
 )

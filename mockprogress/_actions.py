@@ -32,7 +32,12 @@ class Receive:
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """Wait this long, doing nothing on the connection."""
+    """Wait this long, doing nothing on the connection.
+
+    A script is a timeline: the I/O layer measures a sleep from the end of the previous sleep
+    when only prompt writes came between them, so timer lateness does not add up over a long
+    script (1,000 pauses of 5 ms end 5 s after the first, not 5 s plus 1,000 wake-up delays).
+    """
 
     seconds: float
 

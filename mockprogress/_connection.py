@@ -4,7 +4,8 @@
 Pipelined requests are answered in order because h11 hands them out one at a time and only
 after ``start_next_cycle``. A malformed request is answered with h11's status hint (400, or
 431 for an oversized head), recorded for ``check()``, and the connection closed; the listener
-never sees an exception.
+never sees an exception. A head cut (``_headcut``) ends the connection after exactly N bytes
+of a request head: while one is pending, the head is read at most N bytes at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import h11
 
-from ._actions import Close, PeerGone, Program, Receive, Send
+from ._actions import Close, Hold, PeerGone, Program, Receive, Send
 from ._exchange import ExchangeContext, plain_response
+from ._headcut import HeadCut
 from ._headers import Headers
-from ._journal import ResponseRecord
+from ._journal import Fault, ResponseRecord
 
 if TYPE_CHECKING:
     from ._state import ServerState
@@ -38,6 +40,7 @@ class ServerConnection:
         )
         self.eof = False
         self.bytes_in = 0
+        self.requests = 0
         self.current: ExchangeContext | None = None
 
     def next_event(self, max_bytes: int = _READ_SIZE) -> Program[h11.Event | type[h11.PAUSED]]:
@@ -71,16 +74,19 @@ class ServerConnection:
             while True:
                 self.current = None
                 try:
-                    event = yield from self.next_event()
+                    event = yield from self._request_start()
                 except h11.RemoteProtocolError as exc:
                     if not self.eof:
                         yield from self._malformed(exc)
                     yield Close("close")
                     return
+                if event is None:
+                    return  # a head cut ended the connection
                 if not isinstance(event, h11.Request):
                     # ConnectionClosed: the client is done with the connection.
                     yield Close("close")
                     return
+                self.requests += 1
                 ctx = self._begin(event)
                 try:
                     yield from self.state.serve(ctx)
@@ -114,6 +120,93 @@ class ServerConnection:
                 if not ctx.log.events or ctx.log.events[-1].kind != "closed":
                     ctx.log.event(self.clock(), "closed", "in", "client closed the connection")
             return
+
+    def _request_start(self) -> Program[h11.Event | type[h11.PAUSED] | None]:
+        """The first event of the next request, or None when a head cut fired instead.
+
+        A cut is chosen when the request's first bytes arrive, so it also reaches a
+        connection that was already waiting. While one is pending the socket is asked for no
+        more than the cut's size; bytes of a first read past the cut are never looked at.
+        """
+        plan = self.state.head_cuts
+        fresh = self.requests == 0
+        if self.h11.trailing_data[0]:
+            # The next request was read with the previous one (pipelined): too late to cut.
+            return (yield from self.next_event())
+        pending = plan.next_cut(fresh_connection=fresh)
+        if pending is not None and pending.at == 0 and plan.claim(pending):
+            yield from self._fire_head_cut(pending, b"", self.clock())
+            return None
+        data = yield Receive(_READ_SIZE if pending is None else min(pending.at, _READ_SIZE))
+        started = self.clock()
+        cut = plan.next_cut(fresh_connection=fresh) if data else None
+        if cut is None or not plan.claim(cut):
+            self._take(data)
+            return (yield from self.next_event())
+        head = bytearray()
+        rest = b""
+        while True:
+            data, rest = data[: cut.at - len(head)], data[cut.at - len(head) :]
+            head += data
+            self._take(data)
+            if not data:
+                plan.release(cut)  # the client gave up before the cut
+                return (yield from self.next_event())
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:
+                plan.release(cut)  # a malformed head: answered as such, not cut
+                raise
+            if event is not h11.NEED_DATA:
+                plan.release(cut)
+                self.state.record(
+                    "scenario-error",
+                    f"{cut.describe()} did not fire: the request head ended after "
+                    f"{len(head)} bytes or fewer",
+                )
+                self._take(rest)
+                return event  # type: ignore[return-value]
+            if len(head) >= cut.at:
+                yield from self._fire_head_cut(cut, bytes(head), started)
+                return None
+            data = yield Receive(cut.at - len(head))
+
+    def _take(self, data: bytes) -> None:
+        """Hand bytes read at the start of a request to h11."""
+        if not data:
+            self.eof = True
+        self.bytes_in += len(data)
+        self.h11.receive_data(data)
+
+    def _fire_head_cut(self, cut: HeadCut, head: bytes, started: float) -> Program[None]:
+        """Journal the partial request and end the connection as the cut says."""
+        method, target, version = _partial_request_line(head)
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=started,
+            method=method,
+            target=target,
+            http_version=version,
+            headers=Headers(),
+        )
+        log.bytes_received = len(head)
+        self.bytes_in = 0
+        preview = head[:60]
+        more = "..." if len(head) > 60 else ""
+        log.event(
+            started, "request", "in", f"{len(head)} bytes of a request head {preview!r}{more}"
+        )
+        detail = f"{cut.how} after {len(head)} bytes of the request head"
+        if cut.how == "stall" and cut.seconds is not None:
+            detail += f", for {cut.seconds:g} s"
+        at = log.event(self.clock(), "fault", "", detail)
+        log.fault = Fault(cut.how, "request", 0, 0, at, detail, len(head))
+        try:
+            if cut.how == "stall":
+                yield Hold(cut.seconds)
+            yield Close("reset" if cut.how == "reset" else "close")
+        finally:
+            log.ended = self.clock()
 
     def _begin(self, request: h11.Request) -> ExchangeContext:
         version = request.http_version.decode()
@@ -180,3 +273,13 @@ class ServerConnection:
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
         log.ended = self.clock()
+
+
+def _partial_request_line(head: bytes) -> tuple[str, str, str]:
+    """Method, target and version of a request line, if it arrived whole; else empty."""
+    line, found, _ = head.partition(b"\r\n")
+    parts = line.split(b" ")
+    if not found or len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+        return "", "", ""
+    method, target, version = (p.decode("latin-1") for p in parts)
+    return method, target, version.removeprefix("HTTP/")

@@ -9,6 +9,18 @@ This is where bytes meet the kernel. Two details make byte offsets exact on the 
   RST discards whatever has not left yet, so without the wait the client could get fewer
   bytes than scripted. On Linux the client then reads every byte queued before the RST and
   only afterwards sees ECONNRESET.
+
+Two details make timing exact (benchmarks/bench_timing.py measures them):
+
+- Timer lateness does not add up. A ``Sleep`` is measured from the deadline of the previous
+  one when nothing in between waited on the client (a read, a hold, a handler). Otherwise
+  each wake-up delay, and each hiccup of the process, would shift every later event: 1,000
+  pauses of 5 ms drifted by 150 ms. When the server has fallen more than
+  ``RESYNC_SECONDS`` behind the schedule (a write that waited for a slow reader), it starts
+  afresh from now instead of bursting to catch up.
+- Timers are coarse. Event loops wait in epoll, whose timeout has millisecond granularity, so
+  a plain sleep wakes up to a millisecond late. The driver sleeps until shortly before the
+  deadline and then yields to the loop until the deadline has passed.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import termios
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import SocketAttribute, SocketStream
 
 from ._actions import (
@@ -45,8 +58,12 @@ T = TypeVar("T")
 DRAIN_SECONDS = 2.0
 #: How long a reset waits for written bytes to leave the send queue.
 FLUSH_SECONDS = 5.0
+#: The last part of a sleep spent yielding to the loop instead of in the loop's timer.
+SPIN_SECONDS = 0.0015
+#: Behind the schedule by more than this, a sleep starts from now instead.
+RESYNC_SECONDS = 0.05
 #: How often a stall looks whether the client has closed.
-HOLD_POLL_SECONDS = 0.02
+HOLD_POLL_SECONDS = 0.01
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
 
 
@@ -69,27 +86,29 @@ class ConnectionDriver:
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
         self.client_done = False
+        # The deadline of the last sleep, while the steps since then kept to the timeline.
+        self._timeline: float | None = None
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
         result: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                action = program.throw(error) if error is not None else program.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
-                return value
-            result, error = None, None
-            try:
-                result = await self._perform(action)
-            except PeerGone as exc:
-                error = exc
-            except BaseException:
-                # Cancelled (the server is stopping) or broken: end the program here, on the
-                # loop, so its cleanup runs now and not later in the garbage collector.
-                program.close()
-                raise
+        try:
+            while True:
+                try:
+                    action = program.throw(error) if error is not None else program.send(result)
+                except StopIteration as stop:
+                    value: T = stop.value
+                    return value
+                result, error = None, None
+                try:
+                    result = await self._perform(action)
+                except PeerGone as exc:
+                    error = exc
+        finally:
+            # Cancelled (the server stopping mid-stall): end the program here, on the loop,
+            # so its clean-up runs now and not later in the garbage collector.
+            program.close()
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
@@ -102,6 +121,15 @@ class ConnectionDriver:
             except OSError as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
             return None
+        if isinstance(action, Sleep):
+            now = anyio.current_time()
+            base = self._timeline
+            if base is None or now - base > RESYNC_SECONDS:
+                base = now
+            self._timeline = base + action.seconds
+            await sleep_until(self._timeline)
+            return None
+        self._timeline = None
         if isinstance(action, Receive):
             if self.closed:
                 return b""
@@ -112,9 +140,6 @@ class ConnectionDriver:
                 return b""
             except (*_GONE, OSError) as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
-        if isinstance(action, Sleep):
-            await anyio.sleep(action.seconds)
-            return None
         if isinstance(action, Close):
             await self.close(action.how)
             return None
@@ -195,6 +220,16 @@ def _stop_reading(stream: SocketStream) -> None:
     is_reading = getattr(transport, "is_reading", None)
     if is_reading is not None and is_reading():
         transport.pause_reading()  # type: ignore[union-attr]
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline`` on the loop's clock, waking within a few hundred microseconds
+    of it rather than up to a millisecond late."""
+    coarse = deadline - SPIN_SECONDS
+    if coarse > anyio.current_time():
+        await anyio.sleep_until(coarse)
+    while anyio.current_time() < deadline:
+        await anyio.lowlevel.checkpoint()
 
 
 def _unsent_bytes(sock: socket.socket) -> int:

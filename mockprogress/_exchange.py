@@ -30,7 +30,7 @@ import h11
 
 from ._actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
 from ._errors import ScenarioError
-from ._headers import Headers, has_header
+from ._headers import Headers
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
 from ._progress_order import ProgressOrder
 from ._steps import (
@@ -45,7 +45,7 @@ from ._steps import (
     Stall,
     Step,
 )
-from ._wire import Segment, content_within, cut_offset, drip_pieces
+from ._wire import content_within, cut_offset, drip_pieces, response_headers, response_segments
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
@@ -235,7 +235,10 @@ class ExchangeContext:
     # ---- reading ---------------------------------------------------------------------------
 
     def read_body(self, upto: int | None = None) -> Program[None]:
-        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first."""
+        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first (as the
+        expectation's ``expect_continue`` policy says)."""
+        # Even upto=0 places the read: a response that follows must not read the body.
+        self.body_started = True
         while not self.closed and not self.body_done:
             room = None if upto is None else upto - len(self.log.body)
             if room is not None and room <= 0 and len(self.log.body) != self.declared_length:
@@ -356,19 +359,12 @@ class ExchangeContext:
             )
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
-        headers = list(step.headers)
-        # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
-        # representation, which an empty 304 says nothing about.
-        sized = step.status not in (204, 304)
-        if sized and not step.chunked and not has_header(step.headers, "content-length"):
-            length = len(step.content)
-            if head_length is not None and self.method == "HEAD":
-                length = head_length
-            headers.append(("Content-Length", str(length)))
-        if close_after and not has_header(step.headers, "connection"):
-            headers.append(("Connection", "close"))
+        headers = response_headers(
+            step, close_after=close_after, head_length=head_length, method=self.method
+        )
+        bodiless = self.method == "HEAD" or step.status in (204, 304)
         try:
-            segments = self._response_segments(step, headers)
+            segments = response_segments(self._h11_send, step, headers, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
@@ -392,12 +388,10 @@ class ExchangeContext:
         body_sent = content_within(segments, limit)
         head_at: float | None = None
         sent = 0
-        start = self.now
         for i, piece in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
-                delay = start + i * step.pacing.interval - self.now
-                if delay > 0:
-                    yield Sleep(delay)
+                # The I/O layer keeps consecutive sleeps on one timeline (no drift).
+                yield Sleep(step.pacing.interval)
             sent += len(piece)
             if head_at is None and sent >= head_length:
                 head_at = self.log.event(
@@ -429,33 +423,6 @@ class ExchangeContext:
         if step.fault is not None:
             yield from self._fire(step.fault, body_sent)
 
-    def _response_segments(self, step: Respond, headers: list[tuple[str, str]]) -> list[Segment]:
-        head = self._h11_send(
-            h11.Response(
-                status_code=step.status,
-                headers=Headers(headers).raw(),
-                reason=step.reason.encode(),
-            )
-        )
-        segments = [Segment(head, False)]
-        bodiless = self.method == "HEAD" or step.status in (204, 304)
-        if not bodiless:
-            chunks = step.body if isinstance(step.body, tuple) else (step.body,)
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                framed = self._h11_send(h11.Data(data=chunk))
-                prefix = len(framed) - len(chunk) - (2 if step.chunked else 0)
-                if prefix:
-                    segments.append(Segment(framed[:prefix], False))
-                segments.append(Segment(chunk, True))
-                if step.chunked:
-                    segments.append(Segment(framed[prefix + len(chunk) :], False))
-        end = self._h11_send(h11.EndOfMessage())
-        if end:
-            segments.append(Segment(end, False))
-        return segments
-
     # ---- faults ----------------------------------------------------------------------------
 
     def _fire(self, cut: Cut, body_sent: int) -> Program[None]:
@@ -484,7 +451,9 @@ class ExchangeContext:
         if how == "stall" and seconds is not None:
             detail += f", for {seconds:g} s"
         at = self.log.event(self.now, "fault", "", detail)
-        self.log.fault = Fault(how, side, body_bytes, self.wire_out, at, detail)
+        self.log.fault = Fault(
+            how, side, body_bytes, self.wire_out, at, detail, self.log.bytes_received
+        )
         if how == "stall":
             yield Hold(seconds)
             yield from self.close("close")

@@ -61,10 +61,22 @@ class ResponseRecord:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """A fault that fired: ``kind`` is ``close``, ``reset`` or ``stall``; ``side`` says whether
-    it cut the ``response`` or the ``request``. ``body_bytes`` counts content bytes (sent for
-    the response side, read for the request side); ``wire_bytes`` counts every byte written
-    for the exchange."""
+    """A fault that fired, and the exact byte it fired at.
+
+    :ivar kind: ``close`` (FIN), ``reset`` (RST) or ``stall``.
+    :ivar side: ``response`` (it cut what the server wrote) or ``request`` (it cut what the
+        client sent: its body after ``read_body(upto=N)``, or its head, see
+        ``MockServer.cut_request_head``).
+    :ivar body_bytes: content bytes at the cut: of the response body sent, for the response
+        side; of the request body read, for the request side.
+    :ivar wire_bytes: every byte the server had written for the exchange (interims, head,
+        chunk framing, body).
+    :ivar at: when it fired, in seconds since the request head arrived (since the connection
+        was accepted, for a cut inside the request head).
+    :ivar detail: a sentence for reports.
+    :ivar bytes_received: every byte the server had read for the exchange (request head,
+        chunk framing, body).
+    """
 
     kind: str
     side: str
@@ -72,6 +84,7 @@ class Fault:
     wire_bytes: int
     at: float
     detail: str = ""
+    bytes_received: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +152,17 @@ class Exchange:
     def body_size(self) -> int:
         return self._body_size
 
+    @property
+    def request_line(self) -> str:
+        """``METHOD target HTTP/x.y``, or ``(incomplete request)`` when the request line never
+        arrived whole (a malformed request, a cut inside the head)."""
+        if not self.method:
+            return "(incomplete request)"
+        return f"{self.method} {self.target} HTTP/{self.http_version}"
+
     def timeline(self) -> str:
         """A readable account of the exchange, one event per line."""
-        head = f"#{self.index} {self.method} {self.target} HTTP/{self.http_version}"
+        head = f"#{self.index} {self.request_line}"
         extra = [f"connection {self.connection}"]
         if self.handled_by:
             extra.append(self.handled_by)

@@ -102,6 +102,7 @@ def exchange_to_json(ex: Exchange) -> dict[str, Any]:
                 "wire_bytes": ex.fault.wire_bytes,
                 "at": ex.fault.at,
                 "detail": ex.fault.detail,
+                "bytes_received": ex.fault.bytes_received,
             },
             "events": [event_to_json(e) for e in ex.events],
             "started": ex.started,
@@ -257,6 +258,7 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
             fr.integer("wire_bytes"),
             fr.number("at"),
             fr.text("detail"),
+            fr.integer("bytes_received"),
         )
     events = tuple(
         event_from_json(e, f"{where}.events[{i}]") for i, e in enumerate(r.items("events"))

@@ -32,7 +32,8 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
         for event in ex.events:
             kind = event.kind
             if kind == "request":
-                out.append(f"    C->>S: {_escape(f'{ex.method} {ex.target}')}")
+                request = f"{ex.method} {ex.target}" if ex.method else "(incomplete request)"
+                out.append(f"    C->>S: {_escape(request)}")
             elif kind == "body":
                 out.append(f"    C->>S: {_escape(event.detail)}")
             elif kind == "interim":

@@ -38,6 +38,7 @@ from ._connection import ServerConnection
 from ._continue import ContinueInput
 from ._driver import ConnectionDriver
 from ._errors import ServerStateError
+from ._headcut import HeadCut
 from ._journal import Event, ExchangeLog, Journal
 from ._matching import Expectation
 from ._portal import portal_provider
@@ -51,6 +52,7 @@ from ._state import (
     ServerConfig,
     ServerState,
 )
+from ._steps import CutHow
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
@@ -197,6 +199,35 @@ class MockServer(AsyncContextManagerMixin):
         expectation._apply = self._call
         self._call(self._state.add_expectation, expectation)
         return expectation
+
+    def cut_request_head(
+        self,
+        at: int,
+        how: CutHow = "close",
+        *,
+        seconds: float | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Cut the next ``times`` request heads (None: every one) after exactly ``at`` bytes,
+        while the client is still sending its request line and header fields.
+
+        The server reads no byte past the cut, then closes (FIN), resets (RST) or stalls the
+        connection (for ``seconds``, or until the client closes or the server stops). Each cut
+        head is journaled as an exchange whose ``fault`` has ``side="request"`` and
+        ``bytes_received == at``; its method and target are filled in when the request line
+        arrived whole. A cut at byte 0 ends a new connection before anything is read. The cut
+        applies to whichever request head arrives next, on any connection; a head shorter
+        than ``at`` is served as usual and recorded as a problem. ``check()`` fails while a
+        cut with ``times=N`` has fired fewer than N times.
+
+        .. code-block:: python
+
+            srv.cut_request_head(at=20, how="reset")   # "GET /file HTTP/1.1\r\nH", then RST
+
+        :raises ScenarioError: for a negative offset, an unknown ``how`` or ``times < 1``.
+        """
+        cut = HeadCut(at, how, seconds, times)
+        self._call(self._state.head_cuts.add, cut)
 
     def mount(self, resource: R) -> R:
         """Serve every request under ``resource.path`` with this stateful resource."""

@@ -18,6 +18,7 @@ from ._actions import CallHandler, Program
 from ._continue import begin_exchange
 from ._errors import ExpectationError, ScenarioError
 from ._exchange import ExchangeContext, plain_response, run_script
+from ._headcut import HeadCutPlan
 from ._headers import Headers
 from ._journal import Event, Exchange, ExchangeLog, Journal
 from ._matching import Expectation, Registry, RequestView, Selection
@@ -89,6 +90,7 @@ class ServerState:
         self.control: ControlAPI | None = None
         #: Requests to the control API: kept apart, so the journal holds the clients' only.
         self.control_logs: deque[ExchangeLog] = deque(maxlen=CONTROL_LOG_SIZE)
+        self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
         self._control_ids = itertools.count(1)
 
@@ -145,6 +147,7 @@ class ServerState:
     def check_error(self) -> ExpectationError | None:
         """The error ``check()`` raises, or None when all is well."""
         problems = self.all_problems()
+        problems.extend(Problem("unconsumed", line) for line in self.head_cuts.unfired())
         if not problems:
             return None
         return problems_error(problems, self.journal())
@@ -159,6 +162,7 @@ class ServerState:
 
     def reset(self) -> None:
         self.registry.clear()
+        self.head_cuts.clear()
         for resource in self.resources:
             resource.reset()
             resource.close()

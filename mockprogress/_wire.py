@@ -7,16 +7,93 @@ counts content bytes; a wire cut counts every byte written for the exchange.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._steps import Cut, Drip
+import h11
+
+from ._headers import Headers, has_header
+from ._steps import Cut, Drip, Respond
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
     data: bytes
     content: bool
+
+
+def response_headers(
+    step: Respond,
+    *,
+    close_after: bool,
+    head_length: int | None = None,
+    method: str = "GET",
+) -> list[tuple[str, str]]:
+    """The final response's header fields as sent: the script's, plus ``Content-Length`` for
+    a non-chunked body and ``Connection: close`` when the connection ends after it.
+    ``head_length`` is the Content-Length a response to HEAD declares for the body it stands
+    for."""
+    headers = list(step.headers)
+    # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
+    # representation, which an empty 304 says nothing about.
+    sized = step.status not in (204, 304)
+    if sized and not step.chunked and not has_header(step.headers, "content-length"):
+        length = len(step.content)
+        if head_length is not None and method == "HEAD":
+            length = head_length
+        headers.append(("Content-Length", str(length)))
+    if close_after and not has_header(step.headers, "connection"):
+        headers.append(("Connection", "close"))
+    return headers
+
+
+def response_segments(
+    send: Callable[[h11.Event], bytes | None],
+    step: Respond,
+    headers: list[tuple[str, str]],
+    *,
+    bodiless: bool,
+) -> list[Segment]:
+    """The bytes of a final response as h11 frames them (``send`` is the connection's
+    ``h11.Connection.send``), split into framing and content segments.
+
+    :raises h11.LocalProtocolError: when h11 refuses the response.
+    """
+    head = send(
+        h11.Response(
+            status_code=step.status, headers=Headers(headers).raw(), reason=step.reason.encode()
+        )
+    )
+    segments = [Segment(head or b"", False)]
+    if not bodiless:
+        chunks = step.body if isinstance(step.body, tuple) else (step.body,)
+        for chunk in chunks:
+            if not chunk:
+                continue
+            framed = send(h11.Data(data=chunk)) or b""
+            prefix = len(framed) - len(chunk) - (2 if step.chunked else 0)
+            if prefix:
+                segments.append(Segment(framed[:prefix], False))
+            segments.append(Segment(chunk, True))
+            if step.chunked:
+                segments.append(Segment(framed[prefix + len(chunk) :], False))
+    end = send(h11.EndOfMessage())
+    if end:
+        segments.append(Segment(end, False))
+    return segments
+
+
+def render_response(step: Respond, method: str = "GET") -> list[Segment]:
+    """The segments ``step`` is sent as, answering an HTTP/1.1 request without a body (the
+    same bytes the server writes, through a throwaway h11 connection)."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(f"{method} / HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    conn.next_event()
+    conn.next_event()
+    bodiless = method == "HEAD" or step.status in (204, 304)
+    return response_segments(
+        conn.send, step, response_headers(step, close_after=False), bodiless=bodiless
+    )
 
 
 def cut_offset(segments: Sequence[Segment], cut: Cut, written_before: int) -> int:

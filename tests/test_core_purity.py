@@ -21,8 +21,10 @@ CORE = [
     "_connection",
     "_continue",
     "_errors",
+    "_gauntlet",
     "_exchange",
     "_field_reader",
+    "_headcut",
     "_headers",
     "_http_progress_demo",
     "_index",
@@ -30,6 +32,7 @@ CORE = [
     "_job_plan",
     "_journal",
     "_journal_json",
+    "_malformed",
     "_matching",
     "_mermaid",
     "_prefer",
@@ -50,6 +53,7 @@ CORE = [
     "_tus",
     "_upload_resource",
     "_upload_store",
+    "_sweep",
     "_wire",
     "_ws_script",
 ]
@@ -65,6 +69,7 @@ IO_MODULES = {
     "_terminal",
     "_upload_scenarios",
     "pytest_plugin",
+    "_parametrize",
 }
 
 
