@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ScenarioError
 from ._exchange import ExchangeContext
+from ._headcut import HeadCut
 from ._index import base_url, routes
 from ._journal_json import exchange_to_json
 from ._matching import Expectation
@@ -53,13 +54,13 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._actions import Program
-    from ._state import ServerState
+    from ._state import ScenarioItem, ServerState
 
 DEFAULT_CONTROL_PREFIX = "/__mockprogress/"
 
 Item = Expectation | Resource
 #: Builds the items of a scenario document: (body, content type, source for messages).
-DocumentParser = Callable[[bytes, str | None, str], Sequence[Item]]
+DocumentParser = Callable[[bytes, str | None, str], Sequence["ScenarioItem"]]
 Reply = tuple[int, Any]
 
 _ENDPOINTS = [
@@ -117,7 +118,7 @@ class ControlAPI:
         token: str | None = None,
         allow_remote: bool = False,
         parse: DocumentParser,
-        baseline: Callable[[], Sequence[Item]] = list,
+        baseline: Callable[[], Sequence[ScenarioItem]] = list,
     ) -> None:
         if (
             not isinstance(prefix, str)
@@ -377,11 +378,13 @@ class ControlAPI:
 
     def _document(
         self, body: bytes, ctx: ExchangeContext, source: str, kind: type[Item]
-    ) -> list[Item]:
+    ) -> list[ScenarioItem]:
         if not body.strip():
             raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
         items = list(self.parse(body, ctx.headers.get("content-type"), source))
-        wrong = [i for i in items if not isinstance(i, kind)]
+        # Head cuts come with expectations: both script how requests are answered.
+        allowed = (Expectation, HeadCut) if kind is Expectation else kind
+        wrong = [i for i in items if not isinstance(i, allowed)]
         if kind is Expectation and wrong:
             raise ControlError(
                 400,
@@ -400,12 +403,15 @@ class ControlAPI:
     def _add_expectations(
         self, state: ServerState, body: bytes, ctx: ExchangeContext, source: str
     ) -> Reply:
-        added = [
-            i for i in self._document(body, ctx, source, Expectation) if isinstance(i, Expectation)
-        ]
-        for exp in added:
-            state.add_expectation(exp)
-        return 201, {"expectations": [self._expectation_json(e) for e in added]}
+        items = self._document(body, ctx, source, Expectation)
+        for item in items:
+            state.add_item(item)
+        added = [i for i in items if isinstance(i, Expectation)]
+        reply: dict[str, Any] = {"expectations": [self._expectation_json(e) for e in added]}
+        cuts = [i.describe() for i in items if isinstance(i, HeadCut)]
+        if cuts:
+            reply["head_cuts"] = cuts
+        return 201, reply
 
     def _replace_expectation(
         self, state: ServerState, ident: str, body: bytes, ctx: ExchangeContext, source: str
@@ -486,10 +492,7 @@ class ControlAPI:
         items = list(self.baseline())  # first, so that a broken file changes nothing
         state.reset()
         for item in items:
-            if isinstance(item, Resource):
-                state.mount(item)
-            else:
-                state.add_expectation(item)
+            state.add_item(item)
         self._by_id.clear()
         self._id_of.clear()
         return 200, {

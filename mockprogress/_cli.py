@@ -254,14 +254,19 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    from ._headcut import HeadCut
     from ._matching import Expectation
     from ._scenario import load_scenario
 
     for path in args.scenarios:
         items = load_scenario(path)
         expectations = sum(isinstance(i, Expectation) for i in items)
-        resources = len(items) - expectations
-        print(f"{path}: ok, {expectations} expectation(s), {resources} resource(s)", file=out)
+        cuts = sum(isinstance(i, HeadCut) for i in items)
+        resources = len(items) - expectations - cuts
+        line = f"{path}: ok, {expectations} expectation(s), {resources} resource(s)"
+        if cuts:
+            line += f", {cuts} head cut(s)"
+        print(line, file=out)
     return 0
 
 

@@ -38,7 +38,7 @@ def _bytes(value: object, what: str) -> bytes:
         return value.encode("latin-1")
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    raise ScenarioError(f"{what} must be bytes or str, got {type(value).__name__}")
+    raise ScenarioError(f"{what} must be bytes or str, got {value!r}")
 
 
 def lying_content_length(

@@ -45,10 +45,18 @@ from ._continue import (
     continue_reject,
 )
 from ._errors import ScenarioError
+from ._headcut import HeadCut
 from ._index import index
+from ._malformed import (
+    bad_status_line,
+    lying_content_length,
+    malformed_chunked,
+    unsolicited_101,
+)
 from ._matching import Expectation
 from ._progress_job import ProgressJob
 from ._resource import Resource
+from ._state import ScenarioItem
 from ._steps import (
     Drop,
     Pause,
@@ -288,6 +296,68 @@ def _raw(value: Any, key: str, where: _Where) -> Step:
         raise where.error(f"{key}.text", "text beyond latin-1: use base64 = ...") from None
 
 
+def _headers_of(spec: Mapping[str, Any], key: str, where: _Where) -> Any:
+    return _headers(spec.get("headers"), f"{key}.headers", where)
+
+
+def _lying_content_length(value: Any, key: str, where: _Where) -> Step:
+    """``{ body = "abc", declared = 10 }`` (or ``body_base64``), with ``status``/``headers``."""
+    spec = _table(value, key, where, {"body", "body_base64", "declared", "status", "headers"})
+    if "declared" not in spec:
+        raise where.error(f"{key}.declared", "missing (the Content-Length to claim)")
+    body = _bytes(spec, key, where)
+    if body is None:
+        body = _text(spec.get("body", "mockprogress\n"), f"{key}.body", where).encode()
+    return lying_content_length(
+        body,
+        spec["declared"],
+        status=spec.get("status", 200),
+        headers=_headers_of(spec, key, where),
+    )
+
+
+def _malformed_chunked(value: Any, key: str, where: _Where) -> Step:
+    """``{ chunks = [[5, "hello"], ["zz", "world"]] }``: each chunk a [size, data] pair whose
+    integer size is written in hex and whose text size verbatim; ``end = false`` leaves out the
+    last chunk."""
+    spec = _table(value, key, where, {"chunks", "status", "headers", "end"})
+    chunks = spec.get("chunks")
+    if not isinstance(chunks, list) or not chunks:
+        raise where.error(f"{key}.chunks", "expected a list of [size, data] pairs")
+    pairs = []
+    for i, chunk in enumerate(chunks):
+        if not isinstance(chunk, list) or len(chunk) != 2:
+            raise where.error(f"{key}.chunks[{i}]", f"expected [size, data], got {_shown(chunk)}")
+        size, data = chunk
+        pairs.append((size, _text(data, f"{key}.chunks[{i}][1]", where).encode()))
+    end = spec.get("end", True)
+    if not isinstance(end, bool):
+        raise where.error(f"{key}.end", f"expected true or false, got {_shown(end)}")
+    return malformed_chunked(
+        pairs, status=spec.get("status", 200), headers=_headers_of(spec, key, where), end=end
+    )
+
+
+def _bad_status_line(value: Any, key: str, where: _Where) -> Step:
+    """``"HTTP/1.1 2OO OK"``, or ``{ line = "...", body = "...", headers = {...} }``."""
+    if isinstance(value, str):
+        value = {"line": value}
+    spec = _table(value, key, where, {"line", "body", "headers"})
+    line = _text(spec.get("line", "HTTP/1.1 2OO OK"), f"{key}.line", where)
+    body = _text(spec.get("body", ""), f"{key}.body", where).encode()
+    return bad_status_line(line, body, headers=_headers_of(spec, key, where))
+
+
+def _unsolicited_101(value: Any, key: str, where: _Where) -> Step:
+    """``true``, or ``{ upgrade = "websocket", headers = {...}, then = "bytes after" }``."""
+    if value is True:
+        return unsolicited_101()
+    spec = _table(value, key, where, {"upgrade", "headers", "then"})
+    upgrade = _text(spec.get("upgrade", "websocket"), f"{key}.upgrade", where)
+    then = _text(spec.get("then", ""), f"{key}.then", where).encode("latin-1", "replace")
+    return unsolicited_101(upgrade, headers=_headers_of(spec, key, where), then=then)
+
+
 def _index_step(value: Any, key: str, where: _Where) -> Step:
     if value is True:
         return index()
@@ -353,6 +423,10 @@ def _upgrade_websocket(value: Any, key: str, where: _Where) -> Step:
 
 #: Step name in a scenario file -> builder. Other modules add theirs here.
 STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
+    "lying_content_length": _lying_content_length,
+    "malformed_chunked": _malformed_chunked,
+    "bad_status_line": _bad_status_line,
+    "unsolicited_101": _unsolicited_101,
     "interim": _interim,
     "processing": _processing,
     "early_hints": _early_hints,
@@ -603,16 +677,31 @@ def _resource(
     return resource
 
 
-def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation | Resource]:
-    """Build the expectations and resources of an already-parsed scenario document (from TOML
-    or JSON: the schema is the same)."""
+def _head_cut(value: Any, key: str, where: _Where) -> HeadCut:
+    """``[[cut_request_head]]``: ``at``, ``how``, ``seconds`` (a stall's), ``times`` (a count,
+    or ``"every"``)."""
+    spec = _table(value, key, where, {"at", "how", "seconds", "times"})
+    if "at" not in spec:
+        raise where.error(f"{key}.at", "missing (the byte of the request head to cut at)")
+    times = spec.get("times", 1)
+    if times == "every":
+        times = None
+    try:
+        return HeadCut(spec["at"], spec.get("how", "close"), spec.get("seconds"), times)
+    except ScenarioError as exc:
+        raise where.error(key, str(exc)) from None
+
+
+def parse_scenario(data: Mapping[str, Any], filename: str) -> list[ScenarioItem]:
+    """Build the expectations, resources and head cuts of an already-parsed scenario document
+    (from TOML or JSON: the schema is the same)."""
     where = _Where(filename)
-    allowed = {"expect", "title", "description", *RESOURCE_BUILDERS}
+    allowed = {"expect", "title", "description", "cut_request_head", *RESOURCE_BUILDERS}
     _table(data, "(top level)", where, allowed)
     for field in ("title", "description"):
         if field in data:
             _text(data[field], field, where)
-    items: list[Expectation | Resource] = []
+    items: list[ScenarioItem] = []
     expect = data.get("expect", [])
     if not isinstance(expect, list):
         raise where.error("expect", "expected [[expect]] tables")
@@ -622,6 +711,10 @@ def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation |
         if not isinstance(specs, list):
             raise where.error(name, f"expected [[{name}]] tables")
         items.extend(_resource(builder, s, f"{name}[{i}]", where) for i, s in enumerate(specs))
+    cuts = data.get("cut_request_head", [])
+    if not isinstance(cuts, list):
+        raise where.error("cut_request_head", "expected [[cut_request_head]] tables")
+    items.extend(_head_cut(c, f"cut_request_head[{i}]", where) for i, c in enumerate(cuts))
     return items
 
 
@@ -637,9 +730,7 @@ def _decode(text: str, fmt: str, source: str) -> Any:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
 
 
-def parse_document(
-    data: bytes, content_type: str | None, source: str
-) -> list[Expectation | Resource]:
+def parse_document(data: bytes, content_type: str | None, source: str) -> list[ScenarioItem]:
     """Build the items of a scenario document sent as bytes (the control API's bodies):
     JSON when the content type says so or the text starts with ``{``, TOML otherwise.
 
@@ -659,7 +750,7 @@ def parse_document(
     return parse_scenario(_decode(text, fmt, source), source)
 
 
-def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:
+def load_scenario(path: str | PathLike[str]) -> list[ScenarioItem]:
     """Read a scenario file: JSON if its name ends in ``.json``, TOML otherwise.
 
     :raises ScenarioError: naming the file, the key and what was expected.

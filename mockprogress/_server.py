@@ -49,6 +49,7 @@ from ._state import (
     DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SPOOL_THRESHOLD,
+    ScenarioItem,
     ServerConfig,
     ServerState,
 )
@@ -235,22 +236,22 @@ class MockServer(AsyncContextManagerMixin):
         self._call(self._state.mount, resource)
         return resource
 
-    def load(self, path: str | PathLike[str]) -> list[Expectation | Resource]:
-        """Add the expectations and resources of a TOML scenario file.
+    def load(self, path: str | PathLike[str]) -> list[ScenarioItem]:
+        """Add the expectations, resources and head cuts of a scenario file (TOML, or JSON
+        for a ``.json`` file).
 
         :raises ScenarioError: naming the file and the key when the file is invalid.
         """
         from ._scenario import load_scenario
 
-        added: list[Expectation | Resource] = []
-        for item in load_scenario(path):
+        items = load_scenario(path)
+        for item in items:
             if isinstance(item, Resource):
-                added.append(self.mount(item))
-            else:
+                item._attach(self._call)
+            elif isinstance(item, Expectation):
                 item._apply = self._call
-                self._call(self._state.add_expectation, item)
-                added.append(item)
-        return added
+            self._call(self._state.add_item, item)
+        return items
 
     def enable_control_api(
         self,
@@ -276,7 +277,7 @@ class MockServer(AsyncContextManagerMixin):
 
         files = list(reset_files)
 
-        def baseline() -> list[Expectation | Resource]:
+        def baseline() -> list[ScenarioItem]:
             return [item for path in files for item in load_scenario(path)]
 
         control = ControlAPI(

@@ -18,7 +18,7 @@ from ._actions import CallHandler, Program
 from ._continue import begin_exchange
 from ._errors import ExpectationError, ScenarioError
 from ._exchange import ExchangeContext, plain_response, run_script
-from ._headcut import HeadCutPlan
+from ._headcut import HeadCut, HeadCutPlan
 from ._headers import Headers
 from ._journal import Event, Exchange, ExchangeLog, Journal
 from ._matching import Expectation, Registry, RequestView, Selection
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
+#: What a scenario document defines.
+ScenarioItem = Expectation | Resource | HeadCut
 
 
 DEFAULT_MAX_HEADER_SIZE = 16 * 1024
@@ -189,6 +191,15 @@ class ServerState:
             if other.path == resource.path:
                 raise ScenarioError(f"a resource is already mounted at {resource.path}")
         self.resources.append(resource)
+
+    def add_item(self, item: ScenarioItem) -> None:
+        """Add what a scenario document defined: an expectation, a resource or a head cut."""
+        if isinstance(item, Resource):
+            self.mount(item)
+        elif isinstance(item, HeadCut):
+            self.head_cuts.add(item)
+        else:
+            self.add_expectation(item)
 
     # ---- dispatch --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import mockprogress as mp
+from mockprogress._headcut import HeadCut
 from mockprogress._matching import Expectation
 from mockprogress._scenario import STEP_BUILDERS, load_scenario, parse_scenario
 
@@ -23,16 +24,21 @@ class Recorder:
     """Stands in for a server in the Python examples: keeps what ``expect`` builds."""
 
     def __init__(self) -> None:
-        self.expectations: list[Expectation] = []
+        self.expectations: list[Any] = []
 
     def expect(self, method: str | None, path: Any, **match: Any) -> Expectation:
         exp = Expectation(method, path, **match)
         self.expectations.append(exp)
         return exp
 
+    def cut_request_head(self, at: int, how: str = "close", **options: Any) -> None:
+        self.expectations.append(HeadCut(at, how, **options))  # type: ignore[arg-type]
 
-def signature(exp: Expectation) -> tuple[Any, ...]:
-    """Everything an expectation is made of, comparable with ``==``."""
+
+def signature(exp: Any) -> Any:
+    """Everything an expectation is made of, comparable with ``==`` (a head cut is a value)."""
+    if isinstance(exp, HeadCut):
+        return exp
     return (
         exp.method,
         exp.path,

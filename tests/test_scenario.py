@@ -366,7 +366,7 @@ def _documents() -> list[dict[str, Any]]:
     ]
 
 
-TABLES = "|".join(["title", "description", "expect", *RESOURCE_BUILDERS])
+TABLES = "|".join(["title", "description", "expect", "cut_request_head", *RESOURCE_BUILDERS])
 
 
 def test_any_wrong_value_anywhere_is_a_scenario_error_naming_its_key() -> None:
@@ -515,3 +515,53 @@ def test_server_load_registers_everything(tmp_path: Path) -> None:
         reply = request(srv.port, "GET", "/x")
         assert reply.status == 204
         assert isinstance(exp, Expectation) and exp.calls == 1
+
+
+def test_malformed_framing_and_head_cuts_from_a_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[cut_request_head]]
+at = 10
+how = "close"
+
+[[expect]]
+path = "/short"
+steps = [{ lying_content_length = { body = "abc", declared = 10 } }]
+
+[[expect]]
+path = "/chunks"
+steps = [{ malformed_chunked = { chunks = [[5, "hello"], ["zz", "world"]] } }]
+
+[[expect]]
+path = "/switch"
+steps = [{ unsolicited_101 = { upgrade = "echo", then = "hi" } }]
+""",
+    )
+    import socket
+
+    def exchange(port: int, request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            return data
+
+    with mp.MockServer() as srv:
+        items = srv.load(path)
+        assert len(items) == 4
+        # The first head is cut after 10 bytes: nothing is answered.
+        assert exchange(srv.port, b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+        assert exchange(srv.port, b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n") == (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
+        )
+        assert exchange(srv.port, b"GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n").endswith(
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n"
+        )
+        assert exchange(srv.port, b"GET /switch HTTP/1.1\r\nHost: x\r\n\r\n") == (
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhi"
+        )
+        first = srv.journal[0]
+        assert first.fault is not None and first.fault.bytes_received == 10
+        srv.check()
