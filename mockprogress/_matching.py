@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from ._continue import ContinueInput, continue_policy
 from ._errors import ScenarioError
 from ._headers import Headers
-from ._steps import Script, Step
+from ._steps import Respond, Script, Step
 
 if TYPE_CHECKING:
     from ._journal import Exchange
@@ -141,7 +141,7 @@ class Expectation:
         #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
         self.continue_policy = continue_policy(expect_continue)
         self.calls = 0
-        self.script: Script = Script.of([_default_response()])
+        self.script: Script = Script.of([Respond(200)])  # until .respond() says more
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
 
@@ -262,12 +262,6 @@ class Expectation:
 
     def __repr__(self) -> str:
         return f"<{self.describe()} times={self.times} calls={self.calls}>"
-
-
-def _default_response() -> Step:
-    from ._steps import Respond
-
-    return Respond(200)
 
 
 @dataclass(frozen=True, slots=True)
