@@ -4,14 +4,15 @@ status or closes, records what happened, and never fails inside itself."""
 from __future__ import annotations
 
 import h11
-from hypothesis import HealthCheck, given, settings
+from fuzzing import examples
+from hypothesis import given
 from hypothesis import strategies as st
 from sansio import Wire
 
 import mockprogress as mp
 from mockprogress._matching import Expectation
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = examples(150)
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 FIELD_VALUE = st.binary(max_size=40)
