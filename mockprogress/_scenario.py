@@ -34,6 +34,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from os import PathLike, fspath
+from pathlib import Path
 from typing import Any
 
 from ._continue import (
@@ -68,12 +69,19 @@ from ._ws_script import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
 
 StepBuilder = Callable[[Any, str], Step]
 
+#: How deeply tables and arrays may nest in a document. The deepest the schema goes is about
+#: eight levels; the limit keeps a hostile control-API body from recursing the parsers (and
+#: the error messages) past Python's recursion limit.
+MAX_DEPTH = 64
+
 
 class _Where:
-    """Builds error messages that name the file and the key path."""
+    """Builds error messages that name the file and the key path; knows the file's directory
+    (None for a document that came without a file: a control-API body)."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, directory: Path | None) -> None:
         self.filename = filename
+        self.directory = directory
 
     def error(self, key: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.filename}: {key}: {message}")
@@ -135,7 +143,9 @@ def _regex(value: Any, key: str, where: _Where, *, binary: bool = False) -> re.P
     pattern = _text(value, key, where, "a regular expression (a string)")
     try:
         return re.compile(pattern.encode() if binary else pattern)
-    except re.error as exc:
+    # ``a{4294967296}`` overflows and thousands of nested groups recurse too deep: both are
+    # mistakes in the file, not in the server.
+    except (re.error, OverflowError, RecursionError) as exc:
         raise where.error(key, f"not a valid regular expression: {exc}") from None
 
 
@@ -603,10 +613,17 @@ def _resource(
     return resource
 
 
-def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation | Resource]:
+def parse_scenario(
+    data: Mapping[str, Any], filename: str, *, from_file: bool = True
+) -> list[Expectation | Resource]:
     """Build the expectations and resources of an already-parsed scenario document (from TOML
-    or JSON: the schema is the same)."""
-    where = _Where(filename)
+    or JSON: the schema is the same).
+
+    :param from_file: ``filename`` is a file, whose directory relative ``store_dir`` paths
+        start from; otherwise (a control-API body) only absolute ones are accepted.
+    """
+    where = _Where(filename, Path(filename).resolve().parent if from_file else None)
+    _check_depth(data, where)
     allowed = {"expect", "title", "description", *RESOURCE_BUILDERS}
     _table(data, "(top level)", where, allowed)
     for field in ("title", "description"):
@@ -625,15 +642,36 @@ def parse_scenario(data: Mapping[str, Any], filename: str) -> list[Expectation |
     return items
 
 
+def _check_depth(data: Any, where: _Where) -> None:
+    """Refuse documents nested deeper than ``MAX_DEPTH`` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, Mapping):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise where.error("(top level)", f"tables and arrays nest deeper than {MAX_DEPTH}")
+        pending.extend((child, depth + 1) for child in children)
+
+
 def _decode(text: str, fmt: str, source: str) -> Any:
+    nested = f"{source}: tables and arrays nest too deeply (at most {MAX_DEPTH} levels)"
     if fmt == "json":
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ScenarioError(nested) from None
         except ValueError as exc:
             raise ScenarioError(f"{source}: not valid JSON: {exc}") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise ScenarioError(nested) from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
 
 
@@ -656,7 +694,7 @@ def parse_document(
         fmt = "toml"
     else:
         fmt = "json" if text.lstrip().startswith("{") else "toml"
-    return parse_scenario(_decode(text, fmt, source), source)
+    return parse_scenario(_decode(text, fmt, source), source, from_file=False)
 
 
 def load_scenario(path: str | PathLike[str]) -> list[Expectation | Resource]:

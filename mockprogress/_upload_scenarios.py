@@ -79,7 +79,13 @@ def store_of(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | 
             raise where.error(f"{key}.store_dir", "expected a directory path")
         path = Path(directory)
         if not path.is_absolute():
-            path = Path(where.filename).resolve().parent / path
+            if where.directory is None:
+                raise where.error(
+                    f"{key}.store_dir",
+                    f"{directory!r} is relative, and a document sent without a file has no "
+                    "directory to start from: give an absolute path",
+                )
+            path = where.directory / path
         try:
             return DirectoryUploadStore(path)
         except ScenarioError as exc:
