@@ -37,8 +37,10 @@ UNSAFE_KEYS = {"store_dir"}
 TOP_LEVEL_KEYS = ["expect", "title", "description", *RESOURCE_BUILDERS, "expects", "steps"]
 
 
+@functools.cache
 def real_documents() -> list[dict[str, Any]]:
-    """Every TOML example in docs/scenarios.md and every demo file, parsed."""
+    """Every TOML example in docs/scenarios.md and every demo file, parsed (shared: copy
+    before changing one)."""
     text = (ROOT / "docs" / "scenarios.md").read_text()
     found = re.findall(r"^```toml\n(.*?)^```$", text, re.M | re.S)
     return [tomllib.loads(t) for t in found] + [tomllib.loads(p.read_text()) for p in demo_files()]
@@ -119,8 +121,7 @@ def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A real document with a few of its values replaced (by the real documents' values and
     subtrees, or anything), deleted, or joined by keys from elsewhere."""
     keys, scalars, subtrees = vocabulary()
-    documents = [d for d in real_documents() if not _places_with(d, UNSAFE_KEYS)]
-    document = copy.deepcopy(draw(st.sampled_from(documents)))
+    document = copy.deepcopy(draw(st.sampled_from(_safe_documents())))
     replacement = st.one_of(
         st.sampled_from(scalars),
         st.sampled_from(subtrees).map(copy.deepcopy),
@@ -150,5 +151,11 @@ def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-def _places_with(document: Any, keys: set[str]) -> bool:
-    return any(isinstance(p[-1], str) and p[-1] in keys for p in _places(document))
+@functools.cache
+def _safe_documents() -> list[dict[str, Any]]:
+    """The real documents without UNSAFE_KEYS."""
+    return [
+        d
+        for d in real_documents()
+        if not any(isinstance(p[-1], str) and p[-1] in UNSAFE_KEYS for p in _places(d))
+    ]

@@ -47,7 +47,7 @@ def loads_or_names_the_key(
     return items
 
 
-@examples(400)
+@examples(250)
 @given(scenario_documents() | mutated_documents())
 def test_any_document_builds_items_or_names_the_key_at_fault(document: dict[str, Any]) -> None:
     loads_or_names_the_key("fuzz", lambda: parse_scenario(document, "fuzz", from_file=False))
