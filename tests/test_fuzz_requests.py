@@ -333,3 +333,27 @@ def test_a_flood_of_pipelined_requests_is_read_only_as_it_is_answered() -> None:
             assert 0 <= held < max(map(len, requests)), (received, answered)
             received = min(received + action.max_bytes, ends[-1])
     assert sent.count(b"HTTP/1.1 200 OK") == len(wire.state.logs) == 10_000
+
+
+@SETTINGS
+@given(st.data())
+def test_a_head_the_client_abandons_is_journaled_with_the_bytes_that_came(
+    data: st.DataObject,
+) -> None:
+    """A client that closes inside a request head gets no answer (there is no one to answer),
+    but the journal keeps an exchange for it: how many bytes came, and what they were."""
+    head = (
+        b"POST /e/7 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-Long: " + b"v" * 80 + b"\r\n\r\n"
+    )
+    cut = data.draw(st.integers(1, len(head) - 1))
+    wire = echo_server()
+    out = wire.run([head[:cut]])
+    assert out == b"" and wire.closed == "close" and not wire.state.problems
+    (log,) = wire.state.logs
+    assert log.bytes_received == cut
+    assert [e.kind for e in log.events] == ["request", "closed"]
+    assert log.events[0].detail.startswith(
+        f"{cut} bytes of a request head {head[: min(cut, 60)]!r}"
+    )
+    if cut >= len(b"POST /e/7 HTTP/1.1\r\n"):
+        assert (log.method, log.target, log.http_version) == ("POST", "/e/7", "1.1")
