@@ -237,6 +237,14 @@ class ServerState:
     def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""
         config = self.config
+        if not ctx.log.http_version.startswith("1."):
+            # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
+            # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
+            message = (
+                f"HTTP/{ctx.log.http_version} is not a version this server speaks "
+                "(it speaks HTTP/1.1 and HTTP/1.0)"
+            )
+            return 505, "malformed-request", message, message
         if ctx.head_size > config.max_header_size:
             message = (
                 f"request head of {ctx.head_size} bytes exceeds max_header_size"
