@@ -90,7 +90,7 @@ class TusUploads(UploadResource):
             raise ScenarioError("checksum_algorithms takes a list of names, e.g. ['sha1']")
         self.checksum_algorithms = tuple(checksum_algorithms)
         for name in self.checksum_algorithms:
-            if name not in hashlib.algorithms_available:
+            if not isinstance(name, str) or name not in hashlib.algorithms_available:
                 raise ScenarioError(f"checksum algorithm {name!r} is not available in hashlib")
 
     @property
