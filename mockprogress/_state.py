@@ -257,15 +257,16 @@ class ServerState:
                 f"={config.max_header_count}"
             )
             return 431, "limit", message, message
-        if "transfer-encoding" in ctx.headers and "content-length" in ctx.headers:
-            # RFC 9112 §6.1: a server may refuse such a request, and must close the connection
-            # after it whatever it does; §6.2: a client MUST NOT send both.
+        declared = ctx.declared_length
+        if declared is None and "content-length" in ctx.headers:
+            # Chunked (declared_length is None only then) and a length too. RFC 9112 §6.1: a
+            # server may refuse such a request, and must close the connection after it
+            # whatever it does; §6.2: a client MUST NOT send both.
             message = (
                 "request has both Transfer-Encoding and Content-Length: its framing is "
                 "ambiguous (RFC 9112 §6.1), a request-smuggling pattern"
             )
             return 400, "malformed-request", message, message
-        declared = ctx.declared_length
         limit = config.max_body_size
         if declared is not None and declared > limit:
             return (
