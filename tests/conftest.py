@@ -1,3 +1,5 @@
+"""Shared test set-up: pytester, and the hypothesis profiles the fuzz tests run under."""
+
 from __future__ import annotations
 
 import os
