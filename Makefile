@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8765
 HOST ?= 127.0.0.1
 
-.PHONY: serve test lint typecheck pytest bench clean
+.PHONY: serve test lint typecheck pytest stress bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("mockprogress needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -45,6 +45,14 @@ tests/node/node_modules/.installed: tests/node/package.json tests/node/package-l
 
 pytest: $(VENV)/.installed-test tests/node/node_modules/.installed
 	$(BIN)/pytest
+
+## stress: the fuzzers with 50 times the examples, the load test's long form (1,000
+## connections, 100,000 requests), the bad-input catalogue and the limits (many minutes)
+stress: $(VENV)/.installed-test
+	MOCKPROGRESS_STRESS=1 $(BIN)/pytest -o timeout=3600 tests/test_fuzz_requests.py \
+		tests/test_fuzz_fields.py tests/test_fuzz_patches.py tests/test_fuzz_scenarios.py \
+		tests/test_fuzz_control.py tests/test_load.py tests/test_bad_input_catalogue.py \
+		tests/test_limits.py
 
 ## bench: every benchmark script (minutes, not part of `make test`); rewrites benchmarks/RESULTS.md
 bench: $(VENV)/.installed-bench

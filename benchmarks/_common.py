@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 
-PACKAGES = ("mockprogress", "anyio", "h11", "pytest", "pytest_httpserver", "werkzeug")
+PACKAGES = ("mockprogress", "anyio", "h11", "pytest", "pytest_httpserver", "werkzeug", "aiohttp")
 
 
 @dataclass(frozen=True)

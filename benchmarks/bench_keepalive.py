@@ -1,4 +1,5 @@
-"""Requests per second against one server: mockprogress against pytest-httpserver.
+"""Requests per second against one server: mockprogress against pytest-httpserver and
+aiohttp's test server.
 
 Servers (each started before timing, one per measurement, in this process):
 
@@ -11,6 +12,10 @@ Servers (each started before timing, one per measurement, in this process):
   HTTP/1.1 responses, but still ``Connection: close`` (Werkzeug 3.1 ``serving.py``: "Always
   close the connection. This disables HTTP/1.1 keep-alive connections."), so no keep-alive
   either.
+- ``aiohttp``: ``aiohttp.test_utils.TestServer`` around a plain ``aiohttp.web`` app with one
+  route, ``GET /hello`` answering ``web.Response(body=b"hello world\n")``, its loop in a
+  background thread (as mockprogress's thread mode): HTTP/1.1 with keep-alive. Its access log
+  is off (``access_log=None``), as Werkzeug's is turned down below.
 
 The client is the same for all: a raw-socket HTTP/1.1 client that sends one request, reads the
 whole response by its Content-Length and repeats, pipelining nothing. ``keep-alive`` uses one
@@ -120,6 +125,33 @@ def mockprogress_server() -> Iterator[int]:
 
 
 @contextmanager
+def aiohttp_server() -> Iterator[int]:
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(body=BODY)
+
+    app = web.Application()
+    app.router.add_get(PATH, hello)
+    loop = asyncio.new_event_loop()
+    server = TestServer(app, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(server.start_server(access_log=None), loop).result(10)
+        assert server.port is not None
+        yield server.port
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@contextmanager
 def httpserver(threaded: bool) -> Iterator[int]:
     from pytest_httpserver import HTTPServer
 
@@ -138,6 +170,7 @@ SERVERS: dict[str, Callable[[], Callable[[], object]]] = {
     "mockprogress": lambda: mockprogress_server,
     "pytest-httpserver": lambda: lambda: httpserver(False),
     "pytest-httpserver threaded": lambda: lambda: httpserver(True),
+    "aiohttp": lambda: aiohttp_server,
 }
 
 # (server, client, threads); pytest-httpserver has no keep-alive to measure, threaded or not.
@@ -149,6 +182,8 @@ CONFIGS = [
         ("mockprogress", "new connection"),
         ("pytest-httpserver", "new connection"),
         ("pytest-httpserver threaded", "new connection"),
+        ("aiohttp", "keep-alive"),
+        ("aiohttp", "new connection"),
     ]
 ]
 
@@ -219,6 +254,8 @@ def markdown(results: dict[Key, list[float]], total: int, rounds: int, command: 
         mp_new = results[("mockprogress", "new connection", threads)]
         hs_new = results[("pytest-httpserver", "new connection", threads)]
         hs_t_new = results[("pytest-httpserver threaded", "new connection", threads)]
+        aio_ka = results[("aiohttp", "keep-alive", threads)]
+        aio_new = results[("aiohttp", "new connection", threads)]
         headline = ratio(mp_ka, hs_new)
         target_met = target_met and headline.median >= 2.0
         ratio_rows += [
@@ -244,6 +281,16 @@ def markdown(results: dict[Key, list[float]], total: int, rounds: int, command: 
                 "mockprogress / pytest-httpserver threaded, both a new connection per request",
                 ratio(mp_new, hs_t_new).fmt(1, 2, "x"),
             ],
+            [
+                str(threads),
+                "mockprogress keep-alive / aiohttp keep-alive",
+                ratio(mp_ka, aio_ka).fmt(1, 2, "x"),
+            ],
+            [
+                str(threads),
+                "mockprogress / aiohttp, both a new connection per request",
+                ratio(mp_new, aio_new).fmt(1, 2, "x"),
+            ],
         ]
     return "\n".join(
         [
@@ -258,7 +305,9 @@ def markdown(results: dict[Key, list[float]], total: int, rounds: int, command: 
             "by default it answers HTTP/1.0 with `Connection: close`, and with `threaded=True` "
             "HTTP/1.1, still with `Connection: close` (Werkzeug closes every connection), so a "
             "client gets a new connection per request from it. Werkzeug's request log is turned "
-            "down to WARNING (it writes a line per request to stderr otherwise).",
+            "down to WARNING (it writes a line per request to stderr otherwise). aiohttp is "
+            "`aiohttp.test_utils.TestServer` around a one-route `aiohttp.web` app, its loop in "
+            "a thread of the same process, access log off; it keeps connections alive.",
             "",
             table(["server", "client", "client threads", "requests/s"], rows),
             "",

@@ -17,9 +17,17 @@ Servers measured in the same run, on the same load:
 - ``node``: Node's built-in http server writing raw 102s, as the draft's own proof of concept
   does (``awwright/http-progress/demo-progress/httpd.js``); skipped without ``node``.
 
-Run: ``.venv/bin/python benchmarks/bench_progress_jobs.py [--jobs 1000] [--rounds 5]``.
-It prints a Markdown section and, with ``--write``, replaces its own section of
-benchmarks/RESULTS.md (between its markers), leaving the rest of the file alone.
+With ``--find-max`` it then looks for the most concurrent jobs a ``ProgressJob`` server holds
+on this machine with every client receiving every interim in order: it doubles ``--jobs``
+until a round fails (or the client reaches its file-descriptor limit), then narrows the gap
+by halves. The server's ``max_connections`` is raised above the jobs for this (its default,
+2,048, would refuse the rest with 503s, which is the limit doing its job, not the server
+failing to hold them).
+
+Run: ``.venv/bin/python benchmarks/bench_progress_jobs.py [--jobs 1000] [--rounds 5]
+[--find-max] [--markdown PATH]``. It prints a Markdown section, writes it to ``--markdown``
+and, with ``--write``, replaces its own section of benchmarks/RESULTS.md (between its
+markers), leaving the rest of the file alone.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import argparse
 import asyncio
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,13 +63,13 @@ def remark(i: int) -> str:
     return f"stage {i + 1}"
 
 
-def serve_mockprogress(kind: str, stages: int, seconds: float) -> None:
+def serve_mockprogress(kind: str, stages: int, seconds: float, max_connections: int) -> None:
     import anyio
 
     import mockprogress as mp
 
     async def main() -> None:
-        async with mp.MockServer() as srv:
+        async with mp.MockServer(max_connections=max_connections) as srv:
             if kind == "ProgressJob":
                 srv.mount(
                     mp.ProgressJob(
@@ -175,14 +184,16 @@ def memory_kib(pid: int) -> dict[str, int]:
     return found
 
 
-def start_server(kind: str, stages: int, seconds: float) -> tuple[subprocess.Popen[str], int]:
+def start_server(
+    kind: str, stages: int, seconds: float, max_connections: int = 2048
+) -> tuple[subprocess.Popen[str], int]:
     if kind == "node":
         node = shutil.which("node")
         assert node is not None
         command = [node, "-e", NODE_SERVER, str(stages), str(seconds)]
     else:
         command = [sys.executable, __file__, "--serve", kind, "--stages", str(stages)]
-        command += ["--stage-seconds", str(seconds)]
+        command += ["--stage-seconds", str(seconds), "--max-connections", str(max_connections)]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().split()
@@ -287,8 +298,10 @@ async def load(port: int, jobs: int, stages: int, seconds: float) -> tuple[list[
     return list(results), time.monotonic() - started
 
 
-def run_round(kind: str, jobs: int, stages: int, seconds: float) -> Round:
-    proc, port = start_server(kind, stages, seconds)
+def run_round(
+    kind: str, jobs: int, stages: int, seconds: float, max_connections: int = 2048
+) -> Round:
+    proc, port = start_server(kind, stages, seconds, max_connections)
     try:
         time.sleep(0.2)  # let the server settle before the baseline
         cpu_before = cpu_seconds(proc.pid)
@@ -344,7 +357,9 @@ def machine() -> str:
     )
 
 
-def report(args: argparse.Namespace, rounds: dict[str, list[Round]], command: str) -> str:
+def report(
+    args: argparse.Namespace, rounds: dict[str, list[Round]], command: str, extra: list[str]
+) -> str:
     total = args.stages * args.stage_seconds
     lines = [
         START,
@@ -386,12 +401,97 @@ def report(args: argparse.Namespace, rounds: dict[str, list[Round]], command: st
         if kind != "ProgressJob":
             other = statistics.median(r.cpu for r in rounds[kind])
             ratios.append(f"{job_cpu / other:.2f}x {kind}" if other else f"n/a vs {kind}")
-    lines += ["", f"ProgressJob CPU (medians): {', '.join(ratios)}."]
+    if ratios:
+        lines += ["", f"ProgressJob CPU (medians): {', '.join(ratios)}."]
     problems = [f"{k}: {e}" for k, rs in rounds.items() for r in rs for e in r.errors]
     if problems:
         lines += ["", "Errors seen: " + "; ".join(sorted(set(problems))) + "."]
+    lines += extra
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's (and so its servers') open-file limit to the hard limit; the
+    soft limit it now has."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def find_max(start: int, cap: int, stages: int, seconds: float) -> list[tuple[int, Round]]:
+    """Trials of a ProgressJob server at rising job counts: doubling from ``start`` until a
+    round fails or ``cap`` is reached, then halving the gap between the last success and the
+    first failure until it is under an eighth of the success (or 100 jobs)."""
+    trials: list[tuple[int, Round]] = []
+
+    def trial(jobs: int) -> bool:
+        measured = run_round("ProgressJob", jobs, stages, seconds, max_connections=jobs + 100)
+        trials.append((jobs, measured))
+        print(
+            f"max search: {jobs} jobs: {measured.ok}/{jobs} ok, wall {measured.wall:.2f} s, "
+            f"late max {measured.late_max * 1000:.0f} ms",
+            file=sys.stderr,
+        )
+        return measured.ok == jobs
+
+    held, failed = 0, None
+    jobs = start
+    while True:
+        if not trial(jobs):
+            failed = jobs
+            break
+        held = jobs
+        if jobs >= cap:
+            break
+        jobs = min(jobs * 2, cap)
+    while failed is not None and failed - held > max(held // 8, 100):
+        middle = (held + failed) // 2
+        if trial(middle):
+            held = middle
+        else:
+            failed = middle
+    return trials
+
+
+def max_report(trials: list[tuple[int, Round]], cap: int, args: argparse.Namespace) -> list[str]:
+    held = max((jobs for jobs, r in trials if r.ok == jobs), default=0)
+    failed = [jobs for jobs, r in trials if r.ok != jobs]
+    if failed:
+        bound = f"a round of {min(j for j in failed if j > held):,} jobs failed"
+    else:
+        bound = (
+            f"{cap:,} is as many connections as the client process may open (its "
+            "file-descriptor limit), so the server's own limit is higher"
+        )
+    lines = [
+        "",
+        "### The most concurrent jobs held",
+        "",
+        f"`--find-max`: one round per job count, a fresh `ProgressJob` server each time (its "
+        f"`max_connections` raised above the count), {args.stages} stages of "
+        f"{args.stage_seconds:g} s; doubling from {args.jobs:,}, then narrowing.",
+        "",
+        "| jobs | all interims in order | server CPU s | memory MiB | wall s "
+        "| lateness median ms | lateness max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for jobs, r in trials:
+        lines.append(
+            f"| {jobs:,} | {r.ok:,}/{jobs:,} | {r.cpu:.2f} | {r.rss_delta_kib / 1024:.1f} "
+            f"| {r.wall:.2f} | {r.late_median * 1000:.1f} | {r.late_max * 1000:.1f} |"
+        )
+    errors = sorted({e for _, r in trials for e in r.errors})[:3]
+    lines += [
+        "",
+        f"Held: **{held:,} concurrent progress streams**, every client receiving every interim "
+        f"in order; {bound}."
+        + (f" Errors of the failed rounds: {'; '.join(errors)}." if errors else ""),
+        "Lateness grows with the count: the interims arrive in order but late once the "
+        "server (and the Python client, on the same two CPUs) cannot keep the schedule.",
+    ]
+    return lines
 
 
 def write_section(section: str) -> None:
@@ -413,15 +513,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--servers", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument("--markdown", type=Path, help="write the results section here")
+    parser.add_argument(
+        "--find-max", action="store_true", help="then find the most jobs a ProgressJob holds"
+    )
     parser.add_argument("--serve", choices=KINDS[:3], help=argparse.SUPPRESS)
+    parser.add_argument("--max-connections", type=int, default=2048, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.serve == "floor":
         serve_floor(args.stages, args.stage_seconds)
         return 0
     if args.serve:
-        serve_mockprogress(args.serve, args.stages, args.stage_seconds)
+        serve_mockprogress(args.serve, args.stages, args.stage_seconds, args.max_connections)
         return 0
+    fd_limit = raise_fd_limit()
 
     kinds = [k for k in args.servers if k != "node" or shutil.which("node")]
     rounds: dict[str, list[Round]] = {k: [] for k in kinds}
@@ -435,9 +541,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"late max {measured.late_max * 1000:.0f} ms",
                 file=sys.stderr,
             )
-    shown = [".venv/bin/python benchmarks/bench_progress_jobs.py", *(argv or sys.argv[1:])]
-    section = report(args, rounds, " ".join(shown))
+    extra: list[str] = []
+    if args.find_max:
+        cap = fd_limit - 500  # room for the client's own files and the servers' pipes
+        extra = max_report(find_max(args.jobs, cap, args.stages, args.stage_seconds), cap, args)
+    shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a]
+    if "--markdown" in shown:
+        i = shown.index("--markdown")
+        del shown[i : i + 2]
+    command = " ".join([".venv/bin/python benchmarks/bench_progress_jobs.py", *shown])
+    section = report(args, rounds, command, extra)
     print(section)
+    if args.markdown is not None:
+        args.markdown.write_text(section)
     if args.write:
         write_section(section)
     return 0 if all(r.ok == args.jobs for rs in rounds.values() for r in rs) else 1

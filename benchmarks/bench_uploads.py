@@ -341,12 +341,14 @@ def main(argv: list[str] | None = None) -> None:
     if "--markdown" in shown:
         i = shown.index("--markdown")
         del shown[i : i + 2]
+    half = statistics.median(u / c for u, c in zip(upload_mbps, copy_mbps[0], strict=True))
     journal_cost = [
         (1 / two - 1 / one) / (1 / up) * 100
         for up, one, two in zip(upload_mbps, copy_mbps[1], copy_mbps[2], strict=True)
     ]
     lines = [
-        "## Uploads: 1 GiB through ResumableUploads with three interruptions",
+        f"## Uploads: {args.size_mib} MiB through ResumableUploads with three interruptions "
+        "(`bench_uploads.py`)",
         "",
         f"Command: `.venv/bin/python {' '.join(['benchmarks/bench_uploads.py', *shown])}` "
         f"({args.rounds} rounds of {args.size_mib} MiB, cut by an RST after "
@@ -378,6 +380,10 @@ def main(argv: list[str] | None = None) -> None:
         "after `os.sync()`, in an order that rotates between rounds, so none pays for another's "
         "writeback; with 24 GiB of memory the 2 GiB an upload writes then fit in the page cache, "
         "and the disk flush happens after the measured time.",
+        "",
+        f"Targets: upload throughput at least half a plain loopback copy's: "
+        f"{'met' if half >= 0.5 else 'NOT met'} (median ratio {half:.2f}); server peak RSS "
+        f"growth under 64 MiB: {'met' if statistics.median(peaks) < 64 else 'NOT met'}.",
         "",
     ]
     text = "\n".join(lines)

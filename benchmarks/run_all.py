@@ -1,9 +1,11 @@
 """Run every benchmark script and write benchmarks/RESULTS.md.
 
-Each script runs in its own subprocess and writes its own section; this script adds the
-machine and the way to rerun. ``make bench`` calls it.
+Each script runs in its own subprocess, one after the other (never two at once: they would
+measure each other), and writes its own section with ``--markdown``; this script adds the
+machine, the load on it and the way to rerun. ``make bench`` calls it. Every script also runs
+alone, with the command shown in its section.
 
-Run: ``.venv/bin/python benchmarks/run_all.py [--quick]``.
+Run: ``.venv/bin/python benchmarks/run_all.py [--quick] [--only NAME ...]``.
 """
 
 from __future__ import annotations
@@ -13,17 +15,33 @@ import datetime
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from _common import HERE, WORK, machine_lines
 
-SCRIPTS = {
-    "bench_fixture_overhead.py": {"full": ["--tests", "1000", "--rounds", "5"]},
-    "bench_keepalive.py": {"full": ["--requests", "2000", "--rounds", "5"]},
-}
-QUICK = {
-    "bench_fixture_overhead.py": ["--tests", "200", "--rounds", "2"],
-    "bench_keepalive.py": ["--requests", "500", "--rounds", "2"],
+#: Each script, with its arguments for a full run and for ``--quick`` (to try the scripts).
+SCRIPTS: dict[str, dict[str, list[str]]] = {
+    "bench_fixture_overhead.py": {
+        "full": ["--tests", "1000", "--rounds", "5"],
+        "quick": ["--tests", "200", "--rounds", "2"],
+    },
+    "bench_keepalive.py": {
+        "full": ["--requests", "2000", "--rounds", "5"],
+        "quick": ["--requests", "300", "--rounds", "1"],
+    },
+    "bench_timing.py": {
+        "full": ["--events", "1000", "--runs", "5"],
+        "quick": ["--events", "200", "--runs", "1"],
+    },
+    "bench_progress_jobs.py": {
+        "full": ["--jobs", "1000", "--rounds", "5", "--find-max"],
+        "quick": ["--jobs", "200", "--rounds", "1", "--servers", "ProgressJob", "script"],
+    },
+    "bench_uploads.py": {
+        "full": ["--size-mib", "1024", "--rounds", "3"],
+        "quick": ["--size-mib", "64", "--rounds", "1"],
+    },
 }
 
 
@@ -41,24 +59,40 @@ def git_revision() -> str:
         return "unknown"
 
 
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small runs, to try the scripts")
+    parser.add_argument("--only", nargs="+", choices=sorted(SCRIPTS), help="run these only")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+    load_before = load()
+    started = time.monotonic()
     sections = []
+    timings = []
     for script, options in SCRIPTS.items():
-        extra = QUICK[script] if args.quick else options["full"]
+        if args.only and script not in args.only:
+            continue
+        extra = options["quick" if args.quick else "full"]
         section = WORK / (Path(script).stem + ".md")
         section.unlink(missing_ok=True)
         cmd = [sys.executable, str(HERE / script), *extra, "--markdown", str(section)]
         print("+", " ".join(cmd), file=sys.stderr, flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        sections.append(section.read_text())
-    load_after = os.getloadavg()
+        begun = time.monotonic()
+        done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+        timings.append(f"{script} {time.monotonic() - begun:.0f} s")
+        if not section.exists():
+            raise SystemExit(f"{script} failed (exit {done.returncode}) and wrote no section")
+        text = section.read_text().rstrip("\n")
+        if done.returncode:
+            text += f"\n\n**{script} exited with status {done.returncode}**: see its section."
+        sections.append(text + "\n")
     today = datetime.date.today().isoformat()
+    minutes = (time.monotonic() - started) / 60
     header = [
         "# Benchmark results",
         "",
@@ -67,21 +101,20 @@ def main(argv: list[str] | None = None) -> None:
         "`benchmarks/README.md`.",
         "",
         "To rerun: `make bench` (it installs `.[test,bench]` into `.venv`, runs every script "
-        "below and rewrites this file), or one script at a time with the command shown in its "
-        "section, from the repository root with `.venv/bin/python`. Figures from a busy or "
-        "different machine differ: compare ratios measured in the same run, not absolute "
+        "below one after the other and rewrites this file), or one script at a time with the "
+        "command shown in its section, from the repository root. Figures from a busy or "
+        "different machine differ: compare the ratios measured in the same run, not absolute "
         "figures across runs.",
         "",
-        f"Run on {today}, revision {git_revision()}" + (" (--quick)" if args.quick else "") + ".",
+        f"Run on {today}, revision {git_revision()}"
+        + (" (--quick)" if args.quick else "")
+        + f", in {minutes:.1f} minutes ({'; '.join(timings)}).",
         "",
         "Machine:",
         "",
         *machine_lines(),
-        "- Load average (1, 5, 15 min) before the run: "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after: "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-        + ". Other work on the machine widens the min-max ranges.",
+        f"- Load average (1, 5, 15 min) before the run: {load_before}; after: {load()}. Other "
+        "work on the machine (other sessions run test suites on it) widens the min-max ranges.",
         "",
     ]
     args.output.write_text("\n".join(header) + "\n" + "\n".join(sections))

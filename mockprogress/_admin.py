@@ -63,6 +63,11 @@ Item = Expectation | Resource
 DocumentParser = Callable[[bytes, str | None, str], Sequence["ScenarioItem"]]
 Reply = tuple[int, Any]
 
+#: An exchange number or an id: ASCII digits only (``str.isdigit`` also takes "²", which
+#: ``int`` refuses, and "٣", which it reads as 3), and not thousands of them (``int`` refuses
+#: those too).
+_NUMBER = re.compile(r"[0-9]{1,18}")
+
 _ENDPOINTS = [
     "GET {p}expectations",
     "POST {p}expectations",
@@ -279,7 +284,7 @@ class ControlAPI:
                 del self._id_of[id(item)]
 
     def _lookup(self, ident: str, kind: type[Item], what: str) -> Item:
-        item = self._by_id.get(int(ident)) if ident.isdigit() else None
+        item = self._by_id.get(int(ident)) if _NUMBER.fullmatch(ident) else None
         if not isinstance(item, kind):
             raise ControlError(404, f"no {what} with id {ident}")
         return item
@@ -353,7 +358,7 @@ class ControlAPI:
 
     def _journal(self, state: ServerState, query: dict[str, str]) -> Reply:
         since = query.get("since", "0")
-        if not since.isdigit():
+        if not _NUMBER.fullmatch(since):
             raise ControlError(400, f"since must be an exchange number, got {since!r}")
         exchanges = [ex for ex in state.journal() if ex.index > int(since)]
         return 200, {"exchanges": [exchange_to_json(ex) for ex in exchanges]}

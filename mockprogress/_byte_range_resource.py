@@ -56,7 +56,7 @@ from ._interrupt import Interrupt
 from ._prefer import Preferences
 from ._steps import Respond, _check_count
 from ._streaming import refusal, stream_body, stream_or_refuse, text_response
-from ._upload_resource import UploadResource
+from ._upload_resource import DEFAULT_MAX_PENDING, UploadResource
 from ._upload_store import StoredUpload, Upload, UploadStore
 
 if TYPE_CHECKING:
@@ -124,6 +124,9 @@ class ByteRangeResource(UploadResource):
     :param store: where the documents are kept (default: ``mp.UploadStore()``, in memory and
         spooled to disk past 1 MiB); ``mp.DirectoryUploadStore(directory)`` keeps them across
         a restart (documents found there win over ``documents``).
+    :param max_pending: the most unfinished documents kept at once (without their declared
+        length yet, or a PUT still arriving); a request that would start one more is
+        answered 507 (default 1,000; None: no limit).
     """
 
     def __init__(
@@ -136,8 +139,11 @@ class ByteRangeResource(UploadResource):
         process: ProcessInput | None = None,
         interrupts: Iterable[Interrupt] = (),
         store: UploadStore | None = None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
     ) -> None:
-        super().__init__(path, store=store, interrupts=interrupts, max_size=max_size)
+        super().__init__(
+            path, store=store, interrupts=interrupts, max_size=max_size, max_pending=max_pending
+        )
         if sparse not in ("refuse", "zero-fill"):
             raise ScenarioError(f"sparse must be 'refuse' or 'zero-fill', got {sparse!r}")
         self.sparse: Sparse = sparse
@@ -335,6 +341,10 @@ class ByteRangeResource(UploadResource):
         if failed is not None:
             yield from self._refuse(ctx, failed)
             return
+        full = None if doc is not None else self.pending_refusal(ctx)
+        if full is not None:
+            yield from ctx.respond(full, read_first=False)
+            return
         was_complete = doc is not None and _is_complete(doc)
         sink = _RangeSink(self, path)
         try:
@@ -409,6 +419,10 @@ class ByteRangeResource(UploadResource):
                     "too-large",
                 ),
             )
+            return
+        full = self.pending_refusal(ctx)
+        if full is not None:
+            yield from ctx.respond(full, read_first=False)
             return
         persist = _transaction(ctx) == "persist"
         new = self._create(None, ctx.headers.get("content-type"))

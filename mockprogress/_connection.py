@@ -78,6 +78,8 @@ class ServerConnection:
                 except h11.RemoteProtocolError as exc:
                     if not self.eof:
                         yield from self._malformed(exc)
+                    else:
+                        self._abandoned_head()
                     yield Close("close")
                     return
                 if event is None:
@@ -207,6 +209,28 @@ class ServerConnection:
             yield Close("reset" if cut.how == "reset" else "close")
         finally:
             log.ended = self.clock()
+
+    def _abandoned_head(self) -> None:
+        """Journal a request head the client closed the connection in the middle of: the
+        bytes that came are counted and shown, as for a head cut (nothing is answered)."""
+        head = self.h11.trailing_data[0]
+        if not head:
+            return
+        method, target, version = _partial_request_line(head)
+        now = self.clock()
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=now,
+            method=method,
+            target=target,
+            http_version=version,
+            headers=Headers(),
+        )
+        log.bytes_received = len(head)
+        more = "..." if len(head) > 60 else ""
+        log.event(now, "request", "in", f"{len(head)} bytes of a request head {head[:60]!r}{more}")
+        log.event(now, "closed", "in", "client closed the connection inside the request head")
+        log.ended = now
 
     def _begin(self, request: h11.Request) -> ExchangeContext:
         version = request.http_version.decode()

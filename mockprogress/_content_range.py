@@ -67,10 +67,11 @@ class ContentRange:
 def _number(text: str, what: str, value: str) -> int:
     if not _DIGITS.fullmatch(text):
         raise RangeSyntaxError(f"{what} in {value!r} is not a number of digits")
-    number = int(text)
-    if number > MAX_POSITION:
+    # Measured first: int() of thousands of digits (leading zeros too) raises a ValueError.
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_POSITION)) or int(digits) > MAX_POSITION:
         raise RangeSyntaxError(f"{what} in {value!r} is too large")
-    return number
+    return int(digits)
 
 
 def parse_content_range(value: str, *, unit_optional: bool = False) -> ContentRange:

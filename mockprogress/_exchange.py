@@ -320,7 +320,10 @@ class ExchangeContext:
         return b""
 
     def _store(self, data: bytes, limit: int) -> None:
-        if len(self.log.body) + len(data) > limit:
+        room = limit - len(self.log.body)
+        if len(data) > room:
+            if room > 0:
+                self.log.body.append(data[:room])  # read, and within the limit: kept
             raise BodyTooLarge()
         self.log.body.append(data)
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 RESULT = b"Finished job result!\r\n"
 _METHODS = ("HEAD", "GET", "POST", "PATCH", "DELETE")
-_TEST = re.compile(r"[0-9]+")
+_TEST = re.compile(r"[0-9]{1,9}")
 
 
 #: The largest test data the demo builds: 100 MB, held in memory.

@@ -20,7 +20,8 @@ What the parser does with real-world input, following §2:
   request, so no resource answers an error for a malformed ``Prefer``. An unterminated quoted
   string runs to the end of its line, so the rest of that line is one ignored element.
 
-``wait`` (§4.3) is delta-seconds: an integer. Any other value makes ``wait`` absent.
+``wait`` (§4.3) is delta-seconds: an integer, read as 2^31 when larger (RFC 9111 §1.2.2). Any
+other value makes ``wait`` absent.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from ._field_reader import FieldReader, FieldSyntaxError
 
 _DELTA_SECONDS = re.compile(r"[0-9]+")
+#: RFC 9111 §1.2.2: a delta-seconds value too large to represent is taken as 2^31.
+_MAX_DELTA_SECONDS = 2**31
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,10 @@ class Preferences:
         item = self._items.get("wait")
         if item is None or item.value is None or not _DELTA_SECONDS.fullmatch(item.value):
             return None
-        return int(item.value)
+        digits = item.value.lstrip("0") or "0"  # int() refuses thousands of digits
+        if len(digits) > len(str(_MAX_DELTA_SECONDS)):
+            return _MAX_DELTA_SECONDS
+        return min(int(digits), _MAX_DELTA_SECONDS)
 
 
 def preference_applied(*applied: tuple[str, str | int | None]) -> str:

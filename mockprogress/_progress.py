@@ -25,7 +25,8 @@ from typing import TypeAlias
 
 from ._errors import ScenarioError
 
-_FRACTION = re.compile(r"(\d+)/(\d*)")
+# DIGIT is ASCII (RFC 5234); ``\d`` and ``str.isdigit`` would also take "٣" and "²".
+_FRACTION = re.compile(r"([0-9]+)/([0-9]*)")
 _WS = re.compile(r"[ \t]+")
 # RFC 8187 §3.2.1
 _EXT_VALUE = re.compile(
@@ -227,8 +228,13 @@ class _Parser:
         m = _FRACTION.match(self.text, self.pos)
         if m is None:
             return None
+        try:
+            done = int(m.group(1))
+            total = int(m.group(2)) if m.group(2) else None
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            raise self.fail("a number of fewer digits") from None
         self.pos = m.end()
-        return Fraction(int(m.group(1)), int(m.group(2)) if m.group(2) else None)
+        return Fraction(done, total)
 
     def remark(self) -> Remark:
         c = self.text[self.pos]
@@ -236,7 +242,7 @@ class _Parser:
             return Comment(self.comment())
         if c == '"':
             return Quoted(self.quoted())
-        if c.isdigit():
+        if "0" <= c <= "9":
             fraction = self.fraction()
             if fraction is None:
                 raise self.fail("a fraction")

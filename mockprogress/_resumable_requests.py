@@ -62,8 +62,8 @@ from ._prefer import Preferences
 from ._resumable_jobs import Job, JobTable, StoredRequest, job_extra
 from ._steps import Interim, Respond, _check_count, _check_reason, _check_status, respond
 from ._streaming import refusal, stream_body, stream_or_refuse, text_response
-from ._upload_resource import UploadResource
-from ._upload_store import StoredResponse, UploadStore
+from ._upload_resource import DEFAULT_MAX_PENDING, UploadResource
+from ._upload_store import StoredResponse, StoredUpload, UploadStore
 
 if TYPE_CHECKING:
     from ._actions import Program
@@ -137,6 +137,9 @@ class ResumableRequests(UploadResource):
     :param store: where the jobs are kept (default: ``mp.UploadStore()``, in memory and
         spooled to disk past 1 MiB); ``mp.DirectoryUploadStore(directory)`` keeps them across
         a restart.
+    :param max_pending: the most unfinished jobs kept at once (content neither complete nor
+        discarded); a request that would start one more is answered 507 (default 1,000;
+        None: no limit).
     """
 
     def __init__(
@@ -151,8 +154,11 @@ class ResumableRequests(UploadResource):
         acknowledge_every: int = 65536,
         interrupts: Iterable[Interrupt] = (),
         store: UploadStore | None = None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
     ) -> None:
-        super().__init__(path, store=store, interrupts=interrupts, max_size=None)
+        super().__init__(
+            path, store=store, interrupts=interrupts, max_size=None, max_pending=max_pending
+        )
         if jobs_path is None:
             jobs_path = self.path
         if not isinstance(jobs_path, str) or not jobs_path.startswith("/"):
@@ -265,6 +271,10 @@ class ResumableRequests(UploadResource):
                 return
             keep = value != "ignore-incomplete"
             wants_ack = "acknowledge" in prefs
+        full = self.pending_refusal(ctx)
+        if full is not None:
+            yield from ctx.respond(full, read_first=False)
+            return
         job = self._create(ctx, length, keep_incomplete=resume and keep)
         if resume:
             rcl, rml = self.locations(job.id)
@@ -295,6 +305,10 @@ class ResumableRequests(UploadResource):
             self.release(ctx, job.upload)
         if end == "complete":
             yield from self._complete(ctx, job)
+
+    def is_pending(self, upload: StoredUpload) -> bool:
+        """A job whose content is neither complete nor thrown away."""
+        return super().is_pending(upload) and not Job(upload).discarded
 
     def _create(self, ctx: ExchangeContext, length: int, *, keep_incomplete: bool) -> Job:
         extra = job_extra(self.path, ctx.method, ctx.log.target, ctx.headers, keep_incomplete)

@@ -45,6 +45,7 @@ from ._steps import Interim, Pause, Respond, Step, respond
 from ._structured import item_boolean, item_integer, serialize_dictionary
 from ._upload_resource import (
     CLOSED,
+    DEFAULT_MAX_PENDING,
     DONE,
     TOO_LONG,
     UploadResource,
@@ -119,6 +120,8 @@ class ResumableUploads(UploadResource):
     :param progress_every: send a ``104`` with ``Upload-Offset`` each time this many more bytes
         are stored (default: never).
     :param store: where uploads are kept (default: in memory, spooled to disk past 1 MiB).
+    :param max_pending: the most unfinished uploads kept at once; a request that would
+        start one more is answered 507 (default 1,000; None: no limit).
     """
 
     def __init__(
@@ -134,8 +137,11 @@ class ResumableUploads(UploadResource):
         interop_versions: Iterable[int] = INTEROP_VERSIONS,
         progress_every: int | None = None,
         store: UploadStore | None = None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
     ) -> None:
-        super().__init__(path, store=store, interrupts=interrupts, max_size=max_size)
+        super().__init__(
+            path, store=store, interrupts=interrupts, max_size=max_size, max_pending=max_pending
+        )
         if result is None:
             self._result: Callable[[Upload], Step | Sequence[Step]] = _default_result
         elif callable(result) and not isinstance(result, Step):
@@ -280,7 +286,7 @@ class ResumableUploads(UploadResource):
         length = yield from self._length(ctx, None, 0, complete)
         if ctx.closed or ctx.final_started:
             return
-        refusal = self._limits_refusal(ctx, 0, length)
+        refusal = self._limits_refusal(ctx, 0, length) or self.pending_refusal(ctx)
         if refusal is not None:
             yield from ctx.respond(refusal, read_first=False)
             return

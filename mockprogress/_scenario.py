@@ -34,6 +34,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from os import PathLike, fspath
+from pathlib import Path
 from typing import Any
 
 from ._continue import (
@@ -76,12 +77,19 @@ from ._ws_script import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
 
 StepBuilder = Callable[[Any, str], Step]
 
+#: How deeply tables and arrays may nest in a document. The deepest the schema goes is about
+#: eight levels; the limit keeps a hostile control-API body from recursing the parsers (and
+#: the error messages) past Python's recursion limit.
+MAX_DEPTH = 64
+
 
 class _Where:
-    """Builds error messages that name the file and the key path."""
+    """Builds error messages that name the file and the key path; knows the file's directory
+    (None for a document that came without a file: a control-API body)."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, directory: Path | None) -> None:
         self.filename = filename
+        self.directory = directory
 
     def error(self, key: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.filename}: {key}: {message}")
@@ -143,7 +151,9 @@ def _regex(value: Any, key: str, where: _Where, *, binary: bool = False) -> re.P
     pattern = _text(value, key, where, "a regular expression (a string)")
     try:
         return re.compile(pattern.encode() if binary else pattern)
-    except re.error as exc:
+    # ``a{4294967296}`` overflows and thousands of nested groups recurse too deep: both are
+    # mistakes in the file, not in the server.
+    except (re.error, OverflowError, RecursionError) as exc:
         raise where.error(key, f"not a valid regular expression: {exc}") from None
 
 
@@ -423,10 +433,6 @@ def _upgrade_websocket(value: Any, key: str, where: _Where) -> Step:
 
 #: Step name in a scenario file -> builder. Other modules add theirs here.
 STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
-    "lying_content_length": _lying_content_length,
-    "malformed_chunked": _malformed_chunked,
-    "bad_status_line": _bad_status_line,
-    "unsolicited_101": _unsolicited_101,
     "interim": _interim,
     "processing": _processing,
     "early_hints": _early_hints,
@@ -438,6 +444,10 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
     "raw": _raw,
     "index": _index_step,
     "upgrade_websocket": _upgrade_websocket,
+    "lying_content_length": _lying_content_length,
+    "malformed_chunked": _malformed_chunked,
+    "bad_status_line": _bad_status_line,
+    "unsolicited_101": _unsolicited_101,
 }
 
 
@@ -692,10 +702,17 @@ def _head_cut(value: Any, key: str, where: _Where) -> HeadCut:
         raise where.error(key, str(exc)) from None
 
 
-def parse_scenario(data: Mapping[str, Any], filename: str) -> list[ScenarioItem]:
+def parse_scenario(
+    data: Mapping[str, Any], filename: str, *, from_file: bool = True
+) -> list[ScenarioItem]:
     """Build the expectations, resources and head cuts of an already-parsed scenario document
-    (from TOML or JSON: the schema is the same)."""
-    where = _Where(filename)
+    (from TOML or JSON: the schema is the same).
+
+    :param from_file: ``filename`` is a file, whose directory relative ``store_dir`` paths
+        start from; otherwise (a control-API body) only absolute ones are accepted.
+    """
+    where = _Where(filename, Path(filename).resolve().parent if from_file else None)
+    _check_depth(data, where)
     allowed = {"expect", "title", "description", "cut_request_head", *RESOURCE_BUILDERS}
     _table(data, "(top level)", where, allowed)
     for field in ("title", "description"):
@@ -718,15 +735,36 @@ def parse_scenario(data: Mapping[str, Any], filename: str) -> list[ScenarioItem]
     return items
 
 
+def _check_depth(data: Any, where: _Where) -> None:
+    """Refuse documents nested deeper than ``MAX_DEPTH`` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, Mapping):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise where.error("(top level)", f"tables and arrays nest deeper than {MAX_DEPTH}")
+        pending.extend((child, depth + 1) for child in children)
+
+
 def _decode(text: str, fmt: str, source: str) -> Any:
+    nested = f"{source}: tables and arrays nest too deeply (at most {MAX_DEPTH} levels)"
     if fmt == "json":
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ScenarioError(nested) from None
         except ValueError as exc:
             raise ScenarioError(f"{source}: not valid JSON: {exc}") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise ScenarioError(nested) from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
 
 
@@ -747,7 +785,7 @@ def parse_document(data: bytes, content_type: str | None, source: str) -> list[S
         fmt = "toml"
     else:
         fmt = "json" if text.lstrip().startswith("{") else "toml"
-    return parse_scenario(_decode(text, fmt, source), source)
+    return parse_scenario(_decode(text, fmt, source), source, from_file=False)
 
 
 def load_scenario(path: str | PathLike[str]) -> list[ScenarioItem]:

@@ -74,6 +74,7 @@ def _resumable_requests(spec: Any, key: str, where: _Where) -> Resource:
         "incomplete_reason",
         "acknowledge_every",
         "interrupts",
+        "max_pending",
         *_STORE_KEYS,
     }
     return _build(spec, key, where, ResumableRequests, keys)
@@ -90,7 +91,16 @@ def _byte_range(spec: Any, key: str, where: _Where) -> Resource:
         ):
             raise where.error(f"{key}.documents", "expected a table of path = text")
         table["documents"] = {k: v.encode() for k, v in documents.items()}
-    keys = {"path", "sparse", "max_size", "documents", "process", "interrupts", *_STORE_KEYS}
+    keys = {
+        "path",
+        "sparse",
+        "max_size",
+        "max_pending",
+        "documents",
+        "process",
+        "interrupts",
+        *_STORE_KEYS,
+    }
     return _build(table, key, where, ByteRangeResource, keys)
 
 

@@ -205,10 +205,10 @@ class ServerState:
 
     def serve(self, ctx: ExchangeContext) -> Program[None]:
         """Answer one request."""
+        if not (yield from self._within_limits(ctx)):
+            return
         if ctx.log.control and self.control is not None:
             yield from self.control.serve(ctx, self)
-            return
-        if not (yield from self._within_limits(ctx)):
             return
         view = _view(ctx, None)
         selection = self.registry.select(view)
@@ -232,31 +232,61 @@ class ServerState:
         yield from self._unexpected(ctx, view, selection)
 
     def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
-        message = None
-        if ctx.head_size > self.config.max_header_size:
-            message = f"request head of {ctx.head_size} bytes exceeds max_header_size"
-            message += f"={self.config.max_header_size}"
-        elif len(ctx.headers) > self.config.max_header_count:
-            message = f"request has {len(ctx.headers)} header lines, over max_header_count"
-            message += f"={self.config.max_header_count}"
-        if message is not None:
-            self.record("limit", message, ctx.log.index)
-            yield from ctx.respond(plain_response(431, message + "\n"), read_first=False)
-            return False
+        """Refuse a request over a limit, or framed both ways, before anything reads it."""
+        refusal = self._refusal(ctx)
+        if refusal is None:
+            return True
+        status, kind, problem, answer = refusal
+        if ctx.log.control:
+            # A control request's number counts control requests, not the journal's.
+            self.record(kind, f"control API request {ctx.log.method} {ctx.log.target}: {problem}")
+        else:
+            self.record(kind, problem, ctx.log.index)
+        yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)
+        return False
+
+    def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
+        """(status, problem kind, problem, answer) for a request to refuse, else None."""
+        config = self.config
+        if not ctx.log.http_version.startswith("1."):
+            # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
+            # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
+            message = (
+                f"HTTP/{ctx.log.http_version} is not a version this server speaks "
+                "(it speaks HTTP/1.1 and HTTP/1.0)"
+            )
+            return 505, "malformed-request", message, message
+        if ctx.head_size > config.max_header_size:
+            message = (
+                f"request head of {ctx.head_size} bytes exceeds max_header_size"
+                f"={config.max_header_size}"
+            )
+            return 431, "limit", message, message
+        if len(ctx.headers) > config.max_header_count:
+            message = (
+                f"request has {len(ctx.headers)} header lines, over max_header_count"
+                f"={config.max_header_count}"
+            )
+            return 431, "limit", message, message
         declared = ctx.declared_length
-        limit = self.config.max_body_size
+        if declared is None and "content-length" in ctx.headers:
+            # Chunked (declared_length is None only then) and a length too. RFC 9112 §6.1: a
+            # server may refuse such a request, and must close the connection after it
+            # whatever it does; §6.2: a client MUST NOT send both.
+            message = (
+                "request has both Transfer-Encoding and Content-Length: its framing is "
+                "ambiguous (RFC 9112 §6.1), a request-smuggling pattern"
+            )
+            return 400, "malformed-request", message, message
+        limit = config.max_body_size
         if declared is not None and declared > limit:
-            self.record(
+            return (
+                413,
                 "limit",
                 f"Content-Length {declared} exceeds max_body_size={limit}",
-                ctx.log.index,
+                f"request body of {declared} bytes exceeds {limit}",
             )
-            yield from ctx.respond(
-                plain_response(413, f"request body of {declared} bytes exceeds {limit}\n"),
-                read_first=False,
-            )
-            return False
-        return True
+        return None
 
     def _run_expectation(self, ctx: ExchangeContext, exp: Expectation) -> Program[None]:
         if not (yield from begin_exchange(ctx, exp.continue_policy)):

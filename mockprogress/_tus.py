@@ -36,7 +36,7 @@ from ._actions import Program
 from ._errors import ScenarioError
 from ._interrupt import Interrupt
 from ._steps import Respond
-from ._upload_resource import DONE, TOO_LONG, UploadResource, text_response
+from ._upload_resource import DEFAULT_MAX_PENDING, DONE, TOO_LONG, UploadResource, text_response
 from ._upload_store import StoredUpload, UploadStore
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ class TusUploads(UploadResource):
     :param checksum_algorithms: the ``Upload-Checksum`` algorithms offered (the checksum
         extension); empty to leave the extension out.
     :param store: where uploads are kept (default: in memory, spooled to disk past 1 MiB).
+    :param max_pending: the most unfinished uploads kept at once; a request that would
+        start one more is answered 507 (default 1,000; None: no limit).
     """
 
     def __init__(
@@ -79,13 +81,16 @@ class TusUploads(UploadResource):
         max_size: int | None = None,
         checksum_algorithms: Iterable[str] = CHECKSUM_ALGORITHMS,
         store: UploadStore | None = None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
     ) -> None:
-        super().__init__(path, store=store, interrupts=interrupts, max_size=max_size)
+        super().__init__(
+            path, store=store, interrupts=interrupts, max_size=max_size, max_pending=max_pending
+        )
         if isinstance(checksum_algorithms, str):
             raise ScenarioError("checksum_algorithms takes a list of names, e.g. ['sha1']")
         self.checksum_algorithms = tuple(checksum_algorithms)
         for name in self.checksum_algorithms:
-            if name not in hashlib.algorithms_available:
+            if not isinstance(name, str) or name not in hashlib.algorithms_available:
                 raise ScenarioError(f"checksum algorithm {name!r} is not available in hashlib")
 
     @property
@@ -224,6 +229,10 @@ class TusUploads(UploadResource):
                     ctx, 413, f"{ctx.declared_length} content bytes pass Upload-Length {length}"
                 )
                 return
+        full = self.pending_refusal(ctx)
+        if full is not None:
+            yield from self._respond(ctx, full)
+            return
         upload = self.store.create(length=length, metadata=metadata)
         ctx.log.event(ctx.now, "upload", "", f"created upload {upload.id}")
         location = ("Location", self.location(upload.id))

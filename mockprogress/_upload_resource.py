@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: How ``receive`` ended.
 DONE, CUT, CLOSED, SUPERSEDED, TOO_LONG = "done", "cut", "closed", "superseded", "too-long"
+#: How many unfinished uploads a resource keeps before it refuses to start another (507).
+DEFAULT_MAX_PENDING = 1000
 
 
 class UploadResource(Resource):
@@ -41,6 +43,7 @@ class UploadResource(Resource):
         store: UploadStore | None,
         interrupts: Iterable[Interrupt],
         max_size: int | None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
     ) -> None:
         super().__init__(path)
         if store is not None and not isinstance(store, UploadStore):
@@ -48,6 +51,7 @@ class UploadResource(Resource):
         self.store = store if store is not None else UploadStore()
         self.plan = InterruptPlan(interrupts)
         self.max_size = None if max_size is None else _check_count(max_size, "max_size")
+        self.max_pending = check_limit(max_pending, "max_pending")
         #: The exchange currently working on each upload (a newer one supersedes it).
         self._active: dict[str, ExchangeContext] = {}
 
@@ -85,6 +89,28 @@ class UploadResource(Resource):
     def location(self, upload_id: str) -> str:
         """The upload's URL as a path-absolute reference."""
         return f"{'' if self.path == '/' else self.path}/{upload_id}"
+
+    # ---- how many may be unfinished --------------------------------------------------------
+
+    def is_pending(self, upload: StoredUpload) -> bool:
+        """True for an upload that is not finished: not complete, and not refused for good."""
+        return not upload.complete and not upload.invalid
+
+    def pending_refusal(self, ctx: ExchangeContext) -> Respond | None:
+        """A 507 for a request that would start one more unfinished upload than
+        ``max_pending`` allows (recorded as a ``limit`` problem, as the server's own limits
+        are); None when there is room."""
+        if self.max_pending is None:
+            return None
+        pending = sum(1 for upload in self.store if self.is_pending(upload))
+        if pending < self.max_pending:
+            return None
+        message = (
+            f"{self.describe()} keeps {pending} unfinished uploads, as many as its "
+            f"max_pending={self.max_pending} allows: finish or delete one first"
+        )
+        ctx.problem("limit", message)
+        return text_response(507, message)
 
     # ---- the upload in flight --------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from ._scenario import RESOURCE_BUILDERS, _respond, _table, _Where
 from ._tus import TusUploads
 from ._upload_store import DirectoryUploadStore, UploadStore
 
-_COMMON = {"path", "interrupts", "max_size", "store_dir", "spool_threshold"}
+_COMMON = {"path", "interrupts", "max_size", "max_pending", "store_dir", "spool_threshold"}
 _RESUMABLE = _COMMON | {
     "result",
     "min_size",
@@ -79,7 +79,13 @@ def store_of(spec: Mapping[str, Any], key: str, where: _Where) -> UploadStore | 
             raise where.error(f"{key}.store_dir", "expected a directory path")
         path = Path(directory)
         if not path.is_absolute():
-            path = Path(where.filename).resolve().parent / path
+            if where.directory is None:
+                raise where.error(
+                    f"{key}.store_dir",
+                    f"{directory!r} is relative, and a document sent without a file has no "
+                    "directory to start from: give an absolute path",
+                )
+            path = where.directory / path
         try:
             return DirectoryUploadStore(path)
         except ScenarioError as exc:
@@ -98,8 +104,9 @@ def _common(spec: Mapping[str, Any], key: str, where: _Where) -> dict[str, Any]:
     options: dict[str, Any] = {"store": store_of(spec, key, where)}
     if "interrupts" in spec:
         options["interrupts"] = interrupts_of(spec["interrupts"], f"{key}.interrupts", where)
-    if "max_size" in spec:
-        options["max_size"] = spec["max_size"]
+    for name in ("max_size", "max_pending"):
+        if name in spec:
+            options[name] = spec[name]
     return options
 
 

@@ -17,6 +17,9 @@ program yields ``Send`` and ``Receive`` like every other and the I/O layer only 
   close, answering pings.
 - A client that sends a malformed frame gets a close frame with wsproto's code (1002 and the
   like) and the connection ends; the server records it for ``check()``.
+- A message larger than the server's ``max_body_size`` gets a close with 1009 (§7.4.1,
+  "Message Too Big") as soon as its fragments pass the limit, and the connection ends; the
+  server records it as a ``limit`` problem.
 - ``ws_send(...).cut(at)`` writes exactly ``at`` bytes of the frame and then fires the fault;
   the journal's ``fault`` says so (``body_bytes`` is ``at``), and the cut frame is not listed
   among the frames.
@@ -214,6 +217,7 @@ class _Session:
         self.ctx = ctx
         self.ws = Connection(ConnectionType.SERVER)
         self.parts: list[str | bytes] = []  # fragments of the message being received
+        self.size = 0  # their size in bytes
         self.messages: deque[WsMessage] = deque()  # whole, not yet taken
         self.over = False  # the WebSocket is closed (either way) or the connection cut
         self.eof = False  # the client closed the TCP connection
@@ -272,12 +276,15 @@ class _Session:
             self.record("in", "pong", bytes(event.payload))
             return event
         if isinstance(event, TextMessage | BytesMessage):
-            self.parts.append(
-                bytes(event.data) if isinstance(event.data, bytearray) else event.data
-            )
+            piece = bytes(event.data) if isinstance(event.data, bytearray) else event.data
+            self.parts.append(piece)
+            self.size += len(piece.encode()) if isinstance(piece, str) else len(piece)
+            limit = self.ctx.conn.state.config.max_body_size
+            if self.size > limit:
+                return (yield from self._too_big(limit))
             if not event.message_finished:
                 return None
-            parts, self.parts = self.parts, []
+            parts, self.parts, self.size = self.parts, [], 0
             if isinstance(event, TextMessage):
                 text = "".join(map(str, parts))
                 message: WsMessage = TextMessage(text)
@@ -291,6 +298,17 @@ class _Session:
             yield from self._closed_by_client(event)
             return event
         return None
+
+    def _too_big(self, limit: int) -> Program[CloseConnection]:
+        """Refuse a message past ``max_body_size``: close 1009 (RFC 6455 §7.4.1)."""
+        size, self.parts, self.size = self.size, [], 0
+        message = f"a WebSocket message passed max_body_size={limit} ({size} bytes so far)"
+        self.ctx.log.event(self.ctx.now, "error", "in", message)
+        self.ctx.problem("limit", message)
+        close = CloseConnection(1009, f"message exceeds {limit} bytes")
+        yield from self.send(close)
+        self.over = True
+        return close
 
     def _closed_by_client(self, event: CloseConnection) -> Program[None]:
         self.over = True
