@@ -26,6 +26,13 @@ from ._errors import MockProgressError
 from ._journal import Journal
 from ._journal_json import load_exchanges
 from ._server import MockServer
+from ._state import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_SPOOL_THRESHOLD,
+)
 from ._terminal import JournalWriter, JsonLog, TextLog, use_colour, use_live_display
 from ._version import __version__
 
@@ -148,6 +155,31 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="require `Authorization: Bearer TOKEN` on control-API requests (default: the "
         "MOCKPROGRESS_TOKEN environment variable, if set)",
     )
+    limits = serve.add_argument_group("limits (docs/limits.md)")
+    for option, default, text in _LIMIT_OPTIONS:
+        limits.add_argument(
+            option, type=_count, default=default, metavar="N", help=f"{text} (default: %(default)s)"
+        )
+
+
+#: The server's limits as command-line options: (option, default, what it limits).
+_LIMIT_OPTIONS = (
+    ("--max-header-size", DEFAULT_MAX_HEADER_SIZE, "bytes of a request head before a 431"),
+    ("--max-header-count", DEFAULT_MAX_HEADER_COUNT, "header lines in a request before a 431"),
+    ("--max-body-size", DEFAULT_MAX_BODY_SIZE, "bytes of a request body before a 413"),
+    ("--max-connections", DEFAULT_MAX_CONNECTIONS, "connections open at once before a 503"),
+    ("--spool-threshold", DEFAULT_SPOOL_THRESHOLD, "body bytes kept in memory, then on disk"),
+)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
 
 
 def _loopback(host: str) -> bool:
@@ -167,7 +199,15 @@ def _url(host: str, port: int, path: str = "") -> str:
 async def _serve(
     args: argparse.Namespace, out: TextIO, err: TextIO, writer: JournalWriter | None
 ) -> int:
-    server = MockServer(args.host, args.port)
+    server = MockServer(
+        args.host,
+        args.port,
+        max_header_size=args.max_header_size,
+        max_header_count=args.max_header_count,
+        max_body_size=args.max_body_size,
+        max_connections=args.max_connections,
+        spool_threshold=args.spool_threshold,
+    )
     files: list[Path] = [] if args.empty else (args.scenarios or demo_files())
     for path in files:
         server.load(path)

@@ -166,6 +166,27 @@ def test_scenario_files_are_served_and_nothing_else(tmp_path: Path) -> None:
         assert served.stop() == 0
 
 
+def test_limits_are_options(tmp_path: Path) -> None:
+    toml = tmp_path / "up.toml"
+    toml.write_text("[[expect]]\npath = '/up'\nsteps = [{ respond = 204 }]\n")
+    args = ("--max-body-size", "10", "--max-header-count", "8", str(toml))
+    with Standalone(*args) as served:
+        status = "%{http_code}"
+        assert (
+            curl("-o", "/dev/null", "-w", status, "--data-binary", "x" * 11, served.url + "/up")
+            == "413"
+        )
+        assert (
+            curl("-o", "/dev/null", "-w", status, "--data-binary", "x" * 10, served.url + "/up")
+            == "204"
+        )
+        many = [arg for i in range(6) for arg in ("-H", f"X-{i}: y")]  # with curl's own 3: 9
+        assert curl("-o", "/dev/null", "-w", status, *many, served.url + "/up") == "431"
+    refused = run("serve", "--max-body-size", "lots")
+    assert refused.returncode == 2
+    assert "--max-body-size: expected a whole number, got 'lots'" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
