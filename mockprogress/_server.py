@@ -1,4 +1,4 @@
-"""``MockServer``: the anyio listener, one task per connection, in two modes.
+"""``MockServer``: the listening socket, one task per connection, in two modes.
 
 - Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
   reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
@@ -7,13 +7,18 @@
 - In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
   loop (asyncio or trio), and calls touch the state directly.
 
-Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. Every connection
-handler catches what it raises and records it, so one broken connection never stops the
-listener (an exception escaping ``listener.serve`` would take the whole listener down).
+Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. The server
+accepts on its non-blocking listening socket itself (waiting through anyio's
+``wait_readable``) and hands each client socket to a ``ConnectionDriver``: no anyio stream or
+asyncio transport per connection. Every connection handler catches what it raises and records
+it, and the accept loop records a failed accept and keeps listening, so one broken connection
+never stops the listener.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import ipaddress
 import re
 import socket
@@ -29,7 +34,7 @@ from typing import Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
-from anyio.abc import Listener, SocketAttribute, SocketListener, SocketStream, TaskStatus
+from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 from anyio.lowlevel import EventLoopToken
 
@@ -56,6 +61,29 @@ from ._steps import CutHow
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
+
+#: Connections accepted in a row before the accept loop lets the others run.
+ACCEPT_BATCH = 64
+#: How long the accept loop pauses after running out of descriptors or memory.
+ACCEPT_BACKOFF_SECONDS = 0.05
+# accept() errors that concern only the client that gave up (Linux passes some network
+# errors of the new connection on to accept, see accept(2)).
+_ACCEPT_RETRY = {
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "EPROTO",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+        "EPERM",
+    )
+    if hasattr(errno, name)
+}
 
 
 class MockServer(AsyncContextManagerMixin):
@@ -398,28 +426,48 @@ class MockServer(AsyncContextManagerMixin):
             self._stop_scope.cancel()
 
     async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = await _listen(self.host, self._requested_port)
+        listening = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
-        port: int = listener.extra(SocketAttribute.local_port)
+        port = listening.port
         self._state.address = (self.host, port)
         try:
-            async with listener, anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as tg:
                 # This task runs the accept loop itself; stopping cancels the task group, which
                 # ends the loop and every connection task.
                 self._stop_scope = tg.cancel_scope
                 task_status.started(port)
-                await listener.serve(self._handle, tg)
+                for sock in listening.sockets[1:]:
+                    tg.start_soon(self._accept, sock, tg)
+                await self._accept(listening.sockets[0], tg)
         finally:
+            await listening.aclose()
             # Every connection has closed: resources may now flush their stores.
             self._state.close_resources()
 
-    async def _handle(self, stream: SocketStream) -> None:
-        driver = ConnectionDriver(stream)
+    async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
+        """Accept connections for as long as the server runs: a task for each."""
+        while True:
+            await anyio.wait_readable(listener)
+            for _ in range(ACCEPT_BATCH):
+                try:
+                    sock, address = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RETRY:
+                        continue  # that client gave up before we got to it
+                    # Out of descriptors or memory: record it, keep listening, breathe.
+                    self._state.record("internal-error", f"accepting a connection failed: {exc!r}")
+                    await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+                    break
+                tg.start_soon(self._handle, sock, address)
+
+    async def _handle(self, sock: socket.socket, address: Any) -> None:
+        driver = ConnectionDriver(sock)
         self._active_connections += 1
         try:
-            peer = stream.extra(SocketAttribute.remote_address)
-            host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            host = str(address[0]) if isinstance(address, tuple) else str(address)
             connection = ServerConnection(self._state, anyio.current_time, host)
             if self._active_connections > self._state.config.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
@@ -433,21 +481,43 @@ class MockServer(AsyncContextManagerMixin):
             await driver.aclose()
 
 
-async def _listen(host: str, port: int) -> Listener[SocketStream]:
-    """A TCP listener on ``host:port``.
+class _Listening:
+    """The listening sockets of one server, and how to close them."""
+
+    def __init__(self, sockets: list[socket.socket], listener: Listener[Any] | None = None):
+        self.sockets = sockets
+        self.port: int = sockets[0].getsockname()[1]
+        self._listener = listener
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            with anyio.CancelScope(shield=True):
+                await self._listener.aclose()
+            return
+        for sock in self.sockets:
+            with contextlib.suppress(OSError, RuntimeError):
+                anyio.notify_closing(sock)
+            sock.close()
+
+
+async def _listen(host: str, port: int) -> _Listening:
+    """The listening sockets for ``host:port``, non-blocking; the server accepts on them
+    itself (``MockServer._accept``).
 
     For an IP address (the usual ``127.0.0.1``) this binds one socket itself, set up as
     ``anyio.create_tcp_listener`` sets it up, and skips that function's ``getaddrinfo``, which
-    anyio runs in a worker thread (a thread round trip per server), and its ``MultiListener``
-    around a single listener (a task more per server). Host names still go through anyio,
-    which binds every address they resolve to.
+    anyio runs in a worker thread (a thread round trip per server). Host names still go
+    through anyio, which binds every address they resolve to.
     """
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
     if address is None or "%" in host:
-        return await anyio.create_tcp_listener(local_host=host, local_port=port)
+        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+        parts = getattr(listener, "listeners", [listener])
+        sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
+        return _Listening(sockets, listener)
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -460,7 +530,7 @@ async def _listen(host: str, port: int) -> Listener[SocketStream]:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(65536)
-        return await SocketListener.from_socket(sock)
     except BaseException:
         sock.close()
         raise
+    return _Listening([sock])
