@@ -30,7 +30,7 @@ import h11
 
 from ._actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
 from ._errors import ScenarioError
-from ._headers import Headers
+from ._headers import HeaderPairs, Headers
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
 from ._progress_order import ProgressOrder
 from ._steps import (
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from ._connection import ServerConnection
 
 _READ_SIZE = 262144
+#: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
+_LAZY_CONTINUE = Interim(100)
 
 
 class BodyTooLarge(Exception):
@@ -82,7 +84,7 @@ class ExchangeContext:
         self.has_body = self.declared_length != 0
         self.continue_sent = False
         #: The 100 the first body read sends while the client waits (None: never).
-        self.lazy_continue: Interim | None = Interim(100)
+        self.lazy_continue: Interim | None = _LAZY_CONTINUE
         #: The Progress values sent so far (draft-wright-http-progress §3.2).
         self.progress_order = ProgressOrder()
         self.body_started = False
@@ -169,7 +171,7 @@ class ExchangeContext:
             return
         headers = Headers(step.headers)
         label = f"{step.status} {step.reason}"
-        if not self._progress_in_order(step.status, headers, f"interim {label}"):
+        if not self._progress_in_order(step.status, step.headers, f"interim {label}"):
             return
         if self.is_http10:
             at = self.log.event(
@@ -204,11 +206,14 @@ class ExchangeContext:
             self.continue_sent = True
         yield from self._send(data)
 
-    def _progress_in_order(self, status: int, headers: Headers, where: str) -> bool:
+    def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
         checked when built); a message that breaks it is not sent."""
+        values = [v for n, v in headers if n.lower() == "progress"]
+        if not values and (status != 102 or self.progress_order.last is None):
+            return True  # nothing to check or to remember
         try:
-            self.progress_order.admit(status, headers.getall("progress"), where)
+            self.progress_order.admit(status, values, where)
         except ScenarioError as exc:
             self.problem("scenario-error", f"not sent: {exc}")
             return False
@@ -352,7 +357,7 @@ class ExchangeContext:
             return
         if self.on_respond is not None:
             step = self.on_respond(step)
-        if not self._progress_in_order(step.status, Headers(step.headers), f"{step.status}"):
+        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
             yield from self.respond(
                 plain_response(500, "mockprogress: the response broke Progress order\n"),
                 read_first=False,
@@ -387,6 +392,7 @@ class ExchangeContext:
         complete = step.fault is None
         body_sent = content_within(segments, limit)
         head_at: float | None = None
+        sent_headers = Headers(headers)
         sent = 0
         for i, piece in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
@@ -400,13 +406,13 @@ class ExchangeContext:
                     "out",
                     f"{step.status} {step.reason}",
                     status=step.status,
-                    headers=Headers(headers),
+                    headers=sent_headers,
                 )
             last = i == len(pieces) - 1
             self.log.response = ResponseRecord(
                 step.status,
                 step.reason,
-                Headers(headers),
+                sent_headers,
                 self.now - self.log.started if head_at is None else head_at,
                 content_within(segments, sent),
                 complete and last,
@@ -417,7 +423,7 @@ class ExchangeContext:
             yield from self._send(piece)
         if not pieces:  # a cut at wire byte 0 of the response: nothing of it went out
             self.log.response = ResponseRecord(
-                step.status, step.reason, Headers(headers), self.now - self.log.started, 0, False
+                step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
             )
         self.final_sent = True
         if step.fault is not None:

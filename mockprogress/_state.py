@@ -109,8 +109,9 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        path = urllib.parse.urlsplit(target).path
-        control = self.control is not None and self.control.handles(path)
+        control = self.control is not None and self.control.handles(
+            urllib.parse.urlsplit(target).path
+        )
         log = ExchangeLog(
             next(self._control_ids) if control else len(self.logs) + 1,
             connection,
@@ -301,13 +302,16 @@ class ServerState:
 
 
 def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
+    # What the journal's Exchange.path, .raw_query and .query say, without a snapshot.
     log = ctx.log
-    snapshot = log.snapshot()
+    parts = urllib.parse.urlsplit(log.target)
+    raw_query = parts.query
+    query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
     return RequestView(
         method=log.method,
-        path=snapshot.path,
-        query=snapshot.query,
-        raw_query=snapshot.raw_query,
+        path=parts.path,
+        query=query,
+        raw_query=raw_query,
         headers=log.headers,
         body=body,
     )
