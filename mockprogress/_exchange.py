@@ -45,7 +45,7 @@ from ._steps import (
     Stall,
     Step,
 )
-from ._wire import content_within, cut_offset, drip_pieces, response_headers, response_segments
+from ._wire import content_within, cut_offset, drip_pieces, response_head, response_segments
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
@@ -364,12 +364,12 @@ class ExchangeContext:
             )
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
-        headers = response_headers(
-            step, close_after=close_after, head_length=head_length, method=self.method
-        )
         bodiless = self.method == "HEAD" or step.status in (204, 304)
         try:
-            segments = response_segments(self._h11_send, step, headers, bodiless=bodiless)
+            head = response_head(
+                step, close_after=close_after, head_length=head_length, method=self.method
+            )
+            segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
@@ -392,7 +392,7 @@ class ExchangeContext:
         complete = step.fault is None
         body_sent = content_within(segments, limit)
         head_at: float | None = None
-        sent_headers = Headers(headers)
+        sent_headers = head.fields
         sent = 0
         for i, piece in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
