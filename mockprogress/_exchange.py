@@ -96,6 +96,8 @@ class ExchangeContext:
         self.closed = False
         self.wire_out = 0
         self._pending = b""
+        #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
+        self.unframed_left: int | None = None
         #: Sees each scripted final response before it goes out and returns the one to send:
         #: upload resources store the scripted response this way (and may answer otherwise).
         self.on_respond: Callable[[Respond], Respond] | None = None
@@ -306,23 +308,48 @@ class ExchangeContext:
                 self._pending = self._pending[len(chunk) :]
                 self._store(chunk, limit)
                 return chunk
-            event = yield from self.conn.next_event(self._receive_hint(room))
-            if isinstance(event, h11.Data):
-                data = bytes(event.data)
-                if room is not None and len(data) > room:
-                    self._pending = data[room:]
-                    data = data[:room]
-                if data:
-                    self._store(data, limit)
-                    return data
-            elif isinstance(event, h11.EndOfMessage):
-                self.body_done = True
-                self.log.body_complete = True
-                size = len(self.log.body)
-                self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
+            if self.unframed_left is not None:
+                # The rest of a Content-Length body, straight from the socket (see below).
+                if not self.unframed_left:
+                    self._body_complete()
+                    continue
+                hint = min(self._receive_hint(room), self.unframed_left)
+                data = yield from self.conn.receive_raw(hint)
+                if not data:
+                    raise h11.RemoteProtocolError("peer closed the connection mid-body")
+                self.unframed_left -= len(data)
             else:
-                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+                event = self.conn.h11.next_event()
+                if event is h11.NEED_DATA and self.declared_length is not None:
+                    # h11 has handed out every body byte it holds. The rest of a
+                    # Content-Length body is that many bytes, nothing to parse: read them
+                    # past h11, which would copy each byte three times on the way (its
+                    # buffer, two slices). Asked for no more than what is left, the socket
+                    # never gives a byte of the next request; the connection takes a fresh
+                    # h11 connection for that one (ServerConnection.run).
+                    self.unframed_left = self.declared_length - len(self.log.body)
+                    continue
+                if event is h11.NEED_DATA:
+                    event = yield from self.conn.next_event(self._receive_hint(room))
+                if isinstance(event, h11.EndOfMessage):
+                    self._body_complete()
+                    continue
+                if not isinstance(event, h11.Data):
+                    raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+                data = bytes(event.data)
+            if room is not None and len(data) > room:
+                self._pending = data[room:]
+                data = data[:room]
+            if data:
+                self._store(data, limit)
+                return data
         return b""
+
+    def _body_complete(self) -> None:
+        self.body_done = True
+        self.log.body_complete = True
+        size = len(self.log.body)
+        self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
 
     def _store(self, data: bytes, limit: int) -> None:
         if len(self.log.body) + len(data) > limit:
