@@ -106,6 +106,7 @@ class ServerConnection:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
                 finally:
+                    ctx.log.body.settle()  # the last piece, unless a store shared it
                     if ctx.log.ended is None:
                         ctx.log.ended = self.clock()
                 if ctx.closed:
