@@ -14,6 +14,7 @@ Selection, for each request:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json as _json
 import re
@@ -141,7 +142,7 @@ class Expectation:
         #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
         self.continue_policy = continue_policy(expect_continue)
         self.calls = 0
-        self.script: Script = Script.of([_default_response()])
+        self.script: Script = _default_script()
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
 
@@ -264,10 +265,13 @@ class Expectation:
         return f"<{self.describe()} times={self.times} calls={self.calls}>"
 
 
-def _default_response() -> Step:
+@functools.cache
+def _default_script() -> Script:
+    """``200 OK`` with no body, until ``respond()`` says otherwise (scripts are immutable:
+    one serves every expectation)."""
     from ._steps import Respond
 
-    return Respond(200)
+    return Script.of([Respond(200)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import re
 import socket
@@ -26,7 +27,7 @@ import sys
 import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from contextlib import asynccontextmanager
 from os import PathLike
 from types import TracebackType
@@ -35,7 +36,7 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio import AsyncContextManagerMixin
 from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
-from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
 
 from ._admin import DEFAULT_CONTROL_PREFIX
@@ -46,7 +47,7 @@ from ._errors import ServerStateError
 from ._headcut import HeadCut
 from ._journal import Event, ExchangeLog, Journal
 from ._matching import Expectation
-from ._portal import portal_provider
+from ._portal import LoopPost, SharedLoop, portal_provider
 from ._resource import Resource
 from ._state import (
     DEFAULT_MAX_BODY_SIZE,
@@ -147,9 +148,11 @@ class MockServer(AsyncContextManagerMixin):
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
         self._stop_scope: anyio.CancelScope | None = None
+        self._stop_requested = False
+        self._loop_post: LoopPost | None = None
         self._portal: BlockingPortal | None = None
         self._token: EventLoopToken | None = None
-        self._provider: BlockingPortalProvider | None = None
+        self._provider: SharedLoop | None = None
         self._future: Future[None] | None = None
 
     # ---- addresses -------------------------------------------------------------------------
@@ -224,8 +227,8 @@ class MockServer(AsyncContextManagerMixin):
             name=name,
             expect_continue=expect_continue,
         )
-        expectation._apply = self._call
-        self._call(self._state.add_expectation, expectation)
+        expectation._apply = self._post
+        self._post(self._state.add_expectation, expectation)
         return expectation
 
     def cut_request_head(
@@ -275,8 +278,8 @@ class MockServer(AsyncContextManagerMixin):
             if isinstance(item, Resource):
                 added.append(self.mount(item))
             else:
-                item._apply = self._call
-                self._call(self._state.add_expectation, item)
+                item._apply = self._post
+                self._post(self._state.add_expectation, item)
                 added.append(item)
         return added
 
@@ -341,33 +344,71 @@ class MockServer(AsyncContextManagerMixin):
     # ---- reaching the state ----------------------------------------------------------------
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` where the server state lives."""
+        """Run ``fn(*args)`` where the server state lives, after what was posted before."""
         on_loop = threading.get_ident() == self._loop_thread
         if self._mode == "thread" and not on_loop:
             assert self._token is not None
-            return anyio.from_thread.run_sync(fn, *args, token=self._token)
+            return anyio.from_thread.run_sync(self._after_posted, fn, *args, token=self._token)
         if self._mode == "loop" and not on_loop:
             try:
-                return anyio.from_thread.run_sync(fn, *args)
+                return anyio.from_thread.run_sync(self._after_posted, fn, *args)
             except RuntimeError:
                 raise ServerStateError(
                     "this server runs in another thread's event loop; call it from that loop, "
                     "from a worker thread of anyio.to_thread.run_sync, or use thread mode "
                     "(`with MockServer()`)"
                 ) from None
+        return self._after_posted(fn, *args)
+
+    def _after_posted(self, fn: Callable[..., T], *args: Any) -> T:
+        self._state.apply_posted()
         return fn(*args)
+
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        """Change the state with ``fn(*args)`` without waiting for it. In thread mode, from
+        another thread, the loop applies it before it next reads the state (the next request,
+        any ``_call``), in the order posted: the caller sees the same order as with
+        ``_call`` and spends no thread round trip (expect() and respond() are in every test).
+        Elsewhere it is a ``_call``."""
+        if self._mode == "thread" and threading.get_ident() != self._loop_thread:
+            self._state.post(fn, *args)
+        else:
+            self._call(fn, *args)
 
     # ---- thread mode -----------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start in a background event-loop thread (what ``with MockServer()`` does)."""
+        """Start in a background event-loop thread (what ``with MockServer()`` does).
+
+        An IP address is bound here, in the caller's thread, and the server task is posted to
+        the loop without waiting for it to run: the socket already listens, so a client may
+        connect at once (the task accepts it when it runs). A host name is resolved and bound
+        on the loop, and start() waits for that.
+        """
         if self._mode is not None:
             raise ServerStateError("the server is already running")
+        self._stop_requested = False
         provider = portal_provider(self._backend, self._backend_options)
         portal = provider.__enter__()
         try:
-            self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+            listening = _bind(self.host, self._requested_port)
+            if listening is None:
+                self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+                self._loop_post = None
+            else:
+                try:
+                    post = provider.post
+                    self._token, self._loop_thread = post.token, post.thread
+                    self._port = listening.port
+                    self._state.address = (self.host, listening.port)
+                    done: Future[None] = Future()
+                    post.post(self._launch, post.group, listening, done)
+                    self._future, self._loop_post = done, post
+                except BaseException:
+                    listening.close()
+                    raise
         except BaseException:
+            self._token = self._loop_thread = None
             provider.__exit__(None, None, None)
             raise
         self._portal, self._provider, self._mode = portal, provider, "thread"
@@ -383,13 +424,16 @@ class MockServer(AsyncContextManagerMixin):
         assert self._provider is not None
         assert self._future is not None
         try:
-            assert self._token is not None
-            anyio.from_thread.run_sync(self._request_stop, token=self._token)
-            self._future.result()
+            if self._loop_post is not None:
+                self._loop_post.post(self._request_stop)  # no wait for the loop to take it
+            else:
+                assert self._token is not None
+                anyio.from_thread.run_sync(self._request_stop, token=self._token)
+            self._future.result()  # the one wait: the server task's end (or what it raised)
         finally:
             provider = self._provider
             self._mode = self._portal = self._provider = self._future = None
-            self._loop_thread = self._token = None
+            self._loop_thread = self._token = self._loop_post = None
             provider.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
@@ -409,6 +453,7 @@ class MockServer(AsyncContextManagerMixin):
     async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
         if self._mode is not None:
             raise ServerStateError("the server is already running")
+        self._stop_requested = False
         async with anyio.create_task_group() as tg:
             self._port = await tg.start(self._serve)
             self._mode = "loop"
@@ -422,11 +467,39 @@ class MockServer(AsyncContextManagerMixin):
     # ---- serving ---------------------------------------------------------------------------
 
     def _request_stop(self) -> None:
+        self._stop_requested = True
         if self._stop_scope is not None:
             self._stop_scope.cancel()
 
-    async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listening = await _listen(self.host, self._requested_port)
+    def _launch(self, group: TaskGroup, listening: _Listening, done: Future[None]) -> None:
+        """Start the server task in ``group`` (the loop post's): posted by start()."""
+        try:
+            group.start_soon(self._serve_into, listening, done, name="mockprogress")
+        except BaseException as exc:
+            listening.close()
+            done.set_exception(exc)
+
+    async def _serve_into(self, listening: _Listening, done: Future[None]) -> None:
+        # Reports to ``done`` instead of raising: the task group is shared with every other
+        # thread-mode server on this loop.
+        try:
+            await self._serve(listening)
+        except anyio.get_cancelled_exc_class():
+            done.set_exception(CancelledError("the event loop stopped under the server"))
+            raise
+        except BaseException as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    async def _serve(
+        self,
+        listening: _Listening | None = None,
+        *,
+        task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        if listening is None:
+            listening = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
         port = listening.port
@@ -436,14 +509,18 @@ class MockServer(AsyncContextManagerMixin):
                 # This task runs the accept loop itself; stopping cancels the task group, which
                 # ends the loop and every connection task.
                 self._stop_scope = tg.cancel_scope
+                if self._stop_requested:
+                    tg.cancel_scope.cancel()  # stop() came before this task ran
                 task_status.started(port)
                 for sock in listening.sockets[1:]:
                     tg.start_soon(self._accept, sock, tg)
                 await self._accept(listening.sockets[0], tg)
         finally:
+            self._stop_scope = None
             await listening.aclose()
             # Every connection has closed: resources may now flush their stores.
             self._state.close_resources()
+            self._state.apply_posted()  # expect() after the last request: check() sees it
 
     async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
         """Accept connections for as long as the server runs: a task for each."""
@@ -497,28 +574,46 @@ class _Listening:
         for sock in self.sockets:
             with contextlib.suppress(OSError, RuntimeError):
                 anyio.notify_closing(sock)
+        self.close()
+
+    def close(self) -> None:
+        for sock in self.sockets:
             sock.close()
 
 
 async def _listen(host: str, port: int) -> _Listening:
     """The listening sockets for ``host:port``, non-blocking; the server accepts on them
-    itself (``MockServer._accept``).
+    itself (``MockServer._accept``). Host names go through anyio, which resolves them (in a
+    worker thread) and binds every address they resolve to; an IP address is bound by
+    ``_bind``."""
+    listening = _bind(host, port)
+    if listening is not None:
+        return listening
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+    parts = getattr(listener, "listeners", [listener])
+    sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
+    return _Listening(sockets, listener)
 
-    For an IP address (the usual ``127.0.0.1``) this binds one socket itself, set up as
-    ``anyio.create_tcp_listener`` sets it up, and skips that function's ``getaddrinfo``, which
-    anyio runs in a worker thread (a thread round trip per server). Host names still go
-    through anyio, which binds every address they resolve to.
-    """
+
+@functools.lru_cache(maxsize=64)
+def _ip_family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP address (without a scope), or None for a host name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        address = None
-    if address is None or "%" in host:
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        parts = getattr(listener, "listeners", [listener])
-        sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
-        return _Listening(sockets, listener)
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        return None
+    if "%" in host:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _bind(host: str, port: int) -> _Listening | None:
+    """A non-blocking socket listening on ``host:port`` when ``host`` is an IP address (the
+    usual ``127.0.0.1``), set up as ``anyio.create_tcp_listener`` sets it up; None for a host
+    name. Plain system calls: any thread may bind, and thread mode binds in the caller's."""
+    family = _ip_family(host)
+    if family is None:
+        return None
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)

@@ -93,6 +93,23 @@ class ServerState:
         self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
         self._control_ids = itertools.count(1)
+        # Changes another thread posted (thread mode's expect() and respond()), applied in
+        # order on the loop before anything reads the state: the next request, the next call.
+        self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+
+    # ---- changes from other threads --------------------------------------------------------
+
+    def post(self, fn: Callable[..., object], *args: object) -> None:
+        """Have ``fn(*args)`` applied before the state is next read (``apply_posted``); safe
+        to call from any thread (a deque's append is atomic)."""
+        self._posted.append((fn, args))
+
+    def apply_posted(self) -> None:
+        """Apply what was posted, in order, here (on the server's loop)."""
+        posted = self._posted
+        while posted:
+            fn, args = posted.popleft()
+            fn(*args)
 
     # ---- bookkeeping -----------------------------------------------------------------------
 
@@ -195,6 +212,8 @@ class ServerState:
 
     def serve(self, ctx: ExchangeContext) -> Program[None]:
         """Answer one request."""
+        if self._posted:
+            self.apply_posted()  # an expectation added just before the request came
         if ctx.log.control and self.control is not None:
             yield from self.control.serve(ctx, self)
             return
