@@ -17,6 +17,7 @@ never stops the listener.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import functools
@@ -150,6 +151,8 @@ class MockServer(AsyncContextManagerMixin):
         self._stop_scope: anyio.CancelScope | None = None
         self._stop_requested = False
         self._loop_post: LoopPost | None = None
+        #: The journal's clock: the loop's (``_loop_clock``), set when the server task runs.
+        self._clock: Callable[[], float] = anyio.current_time
         self._portal: BlockingPortal | None = None
         self._token: EventLoopToken | None = None
         self._provider: SharedLoop | None = None
@@ -502,6 +505,7 @@ class MockServer(AsyncContextManagerMixin):
             listening = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
+        self._clock = _loop_clock()
         port = listening.port
         self._state.address = (self.host, port)
         try:
@@ -545,7 +549,7 @@ class MockServer(AsyncContextManagerMixin):
         self._active_connections += 1
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
-            connection = ServerConnection(self._state, anyio.current_time, host)
+            connection = ServerConnection(self._state, self._clock, host)
             if self._active_connections > self._state.config.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
             else:
@@ -593,6 +597,16 @@ async def _listen(host: str, port: int) -> _Listening:
     parts = getattr(listener, "listeners", [listener])
     sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
     return _Listening(sockets, listener)
+
+
+def _loop_clock() -> Callable[[], float]:
+    """What ``anyio.current_time`` reads, without finding the backend again on every call (a
+    request reads the clock five times or so): on asyncio the running loop's ``time``, which is
+    what anyio returns there; elsewhere anyio's function itself."""
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:  # no asyncio loop in this thread: trio
+        return anyio.current_time
 
 
 @functools.lru_cache(maxsize=64)
