@@ -1,9 +1,17 @@
 """Byte storage: in memory up to a threshold, then in a temporary file; or in a named file.
 
-``BodyBuffer`` holds the journal's bodies and the uploads of the in-memory store;
-``FileBytes`` (the same buffer, on a file that stays) holds a directory store's uploads.
+``BodyBuffer`` holds the uploads of the in-memory store; ``FileBytes`` (the same buffer, on
+a file that stays) holds a directory store's uploads. ``JournalBody`` holds what the journal
+keeps of a request body: in a ``BodyBuffer`` of its own, except for pieces an upload store
+took as they were (``share``), which it reads from the store's buffer instead of writing a
+second copy. Before a buffer changes bytes it has lent (a truncation, an overwrite, closing
+it), each borrower copies its pieces out, so the journal keeps every byte the server read,
+whatever the store does later.
+
 Reads use ``os.pread`` and writes ``os.pwrite``, which do not move a file position, so a
-snapshot can be read from the test's thread while the server writes from its own.
+snapshot can be read from the test's thread while the server writes from its own. A
+``JournalBody`` replaces its list of pieces as a whole and a buffer counts its changes
+(``revision``), so such a read notices when a piece moved under it and reads again.
 """
 
 from __future__ import annotations
@@ -12,8 +20,16 @@ import os
 import tempfile
 import weakref
 from pathlib import Path
+from typing import Protocol, TypeAlias
 
 _PIECE = 1 << 20
+
+
+class ReadableBytes(Protocol):
+    """What a journal snapshot reads a body from."""
+
+    def __len__(self) -> int: ...
+    def read(self, start: int = 0, end: int | None = None) -> bytes: ...
 
 
 def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
@@ -28,7 +44,16 @@ class BodyBuffer:
     """Bytes in memory up to ``spool_threshold`` bytes, then in an unlinked temporary file:
     appends, writes at an offset (an upload's ranges), reads of any range, truncation."""
 
-    __slots__ = ("__weakref__", "_fd", "_finalizer", "_memory", "_size", "spool_threshold")
+    __slots__ = (
+        "__weakref__",
+        "_fd",
+        "_finalizer",
+        "_loans",
+        "_memory",
+        "_size",
+        "revision",
+        "spool_threshold",
+    )
 
     def __init__(self, spool_threshold: int = 1 << 20) -> None:
         self.spool_threshold = spool_threshold
@@ -36,6 +61,10 @@ class BodyBuffer:
         self._fd: int | None = None
         self._size = 0
         self._finalizer: weakref.finalize[..., BodyBuffer] | None = None
+        #: The journal bodies that read some of these bytes in place.
+        self._loans: weakref.WeakSet[JournalBody] | None = None
+        #: Counts the changes to bytes already written (appends do not count).
+        self.revision = 0
 
     def __len__(self) -> int:
         return self._size
@@ -61,6 +90,7 @@ class BodyBuffer:
             raise ValueError(f"write at {offset} past the end ({self._size}) would leave a gap")
         overlap = min(len(data), self._size - offset)
         if overlap > 0:
+            self._before_change()
             head = memoryview(data)[:overlap]
             if self._fd is None:
                 self._memory[offset : offset + overlap] = head
@@ -89,6 +119,7 @@ class BodyBuffer:
         """Forget everything after ``size`` bytes."""
         if size >= self._size:
             return
+        self._before_change()
         if self._fd is None:
             del self._memory[size:]
         else:
@@ -97,12 +128,28 @@ class BodyBuffer:
 
     def close(self) -> None:
         """Release the temporary file, if any; the buffer is empty afterwards."""
+        self._before_change()
         if self._finalizer is not None:
             self._finalizer()
             self._finalizer = None
         self._fd = None
         self._memory = bytearray()
         self._size = 0
+
+    def lend(self, borrower: JournalBody) -> None:
+        """Note that ``borrower`` reads some of these bytes in place."""
+        if self._loans is None:
+            self._loans = weakref.WeakSet()
+        self._loans.add(borrower)
+
+    def _before_change(self) -> None:
+        # Bytes already written are about to change: borrowers copy theirs out first, then
+        # the revision tells a read in progress elsewhere that it may have read stale bytes.
+        if self._loans:
+            loans, self._loans = list(self._loans), None
+            for borrower in loans:
+                borrower.copy_out(self)
+        self.revision += 1
 
     def _spill(self) -> None:
         fd, path = tempfile.mkstemp(prefix="mockprogress-body-")
@@ -128,3 +175,127 @@ class FileBytes(BodyBuffer):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._own(fd)
         self._size = os.fstat(fd).st_size
+
+
+#: A piece of a journal body: (where it is, its first byte there, its length).
+Piece: TypeAlias = tuple[BodyBuffer, int, int]
+
+
+class JournalBody:
+    """A request body as the journal keeps it: appended piece by piece, read as one.
+
+    Each piece goes to a ``BodyBuffer`` of the journal's own, spooled to disk past
+    ``spool_threshold`` like any body, unless the exchange's resource stored that very piece
+    as it was (an upload's append) and says so with ``share``: then the journal reads it
+    from the store's buffer and writes no copy. The store's buffer calls ``copy_out`` before
+    it changes bytes it has lent, so the journal always reads what the server read.
+    """
+
+    __slots__ = ("__weakref__", "_own", "_size", "_state", "spool_threshold")
+
+    def __init__(self, spool_threshold: int = 1 << 20) -> None:
+        self.spool_threshold = spool_threshold
+        self._own: BodyBuffer | None = None
+        self._size = 0
+        # (pieces, the last piece appended while it may still be shared): replaced whole,
+        # so a read from another thread sees one consistent state.
+        self._state: tuple[tuple[Piece, ...], bytes | None] = ((), None)
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def on_disk(self) -> bool:
+        return self._own is not None and self._own.on_disk
+
+    def append(self, data: bytes) -> None:
+        """Add ``data`` after what is there. It is written on the next append (or ``settle``)
+        unless a store shares it first."""
+        self.settle()
+        if data:
+            pieces, _ = self._state
+            self._state = (pieces, data)
+            self._size += len(data)
+
+    def share(self, data: bytes, store: object, start: int) -> None:
+        """``data``, the piece just appended, is also what ``store`` now holds from ``start``
+        on: read it there instead of keeping a copy. Anything else is ignored."""
+        pieces, pending = self._state
+        if data is not pending or not isinstance(store, BodyBuffer):
+            return
+        store.lend(self)
+        self._state = (_joined(pieces, (store, start, len(data))), None)
+
+    def settle(self) -> None:
+        """Write the last piece appended, if no store shared it."""
+        pieces, pending = self._state
+        if pending is None:
+            return
+        own = self._own_buffer()
+        start = len(own)
+        own.append(pending)
+        self._state = (_joined(pieces, (own, start, len(pending))), None)
+
+    def copy_out(self, store: BodyBuffer) -> None:
+        """``store`` is about to change bytes it lent: copy every piece read from it into the
+        journal's own buffer."""
+        pieces, pending = self._state
+        if not any(where is store for where, _, _ in pieces):
+            return
+        own = self._own_buffer()
+        moved: tuple[Piece, ...] = ()
+        for where, start, length in pieces:
+            if where is store:
+                at = len(own)
+                for offset in range(start, start + length, _PIECE):
+                    own.append(store.read(offset, min(offset + _PIECE, start + length)))
+                where, start = own, at
+            moved = _joined(moved, (where, start, length))
+        self._state = (moved, pending)
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start`` to ``end`` (default: the current end)."""
+        while True:
+            state = self._state
+            pieces, pending = state
+            revisions = [where.revision for where, _, _ in pieces]
+            size = sum(length for _, _, length in pieces) + (len(pending or b""))
+            stop = size if end is None else min(end, size)
+            if start >= stop:
+                return b""
+            parts: list[bytes] = []
+            offset = 0
+            for where, first, length in pieces:
+                if offset + length > start and offset < stop:
+                    lo = max(start - offset, 0)
+                    hi = min(stop - offset, length)
+                    parts.append(where.read(first + lo, first + hi))
+                offset += length
+            if pending is not None and offset < stop:
+                parts.append(pending[max(start - offset, 0) : stop - offset])
+            # A store that copied its pieces out and changed them while this read ran (in
+            # another thread) changed the state or its revision: read again from the new one.
+            if self._state is state and revisions == [where.revision for where, _, _ in pieces]:
+                return b"".join(parts)
+
+    def close(self) -> None:
+        """Release the journal's own storage and every share; the body reads empty."""
+        self._state = ((), None)
+        self._size = 0
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def _own_buffer(self) -> BodyBuffer:
+        if self._own is None:
+            self._own = BodyBuffer(self.spool_threshold)
+        return self._own
+
+
+def _joined(pieces: tuple[Piece, ...], piece: Piece) -> tuple[Piece, ...]:
+    """``pieces`` and then ``piece``, merged into the last one when they are adjacent."""
+    if pieces:
+        where, start, length = pieces[-1]
+        if where is piece[0] and start + length == piece[1]:
+            return (*pieces[:-1], (where, start, length + piece[2]))
+    return (*pieces, piece)

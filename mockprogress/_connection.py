@@ -35,13 +35,16 @@ class ServerConnection:
         self.clock = clock
         self.peer = peer
         self.id = state.next_connection_id()
-        self.h11 = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=state.config.max_header_size
-        )
+        self.h11 = self._new_h11()
         self.eof = False
         self.bytes_in = 0
         self.requests = 0
         self.current: ExchangeContext | None = None
+
+    def _new_h11(self) -> h11.Connection:
+        return h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self.state.config.max_header_size
+        )
 
     def next_event(self, max_bytes: int = _READ_SIZE) -> Program[h11.Event | type[h11.PAUSED]]:
         """The next h11 event, reading from the client as needed."""
@@ -56,6 +59,17 @@ class ServerConnection:
             if self.current is not None:
                 self.current.log.bytes_received += len(data)
             self.h11.receive_data(data)
+
+    def receive_raw(self, max_bytes: int) -> Program[bytes]:
+        """Bytes straight from the client, past h11: the rest of a Content-Length body
+        (``ExchangeContext._next_chunk``). They are the current exchange's alone: unlike
+        ``next_event``'s reads, they count towards no later request."""
+        data: bytes = yield Receive(max_bytes)
+        if not data:
+            self.eof = True
+        if self.current is not None:
+            self.current.log.bytes_received += len(data)
+        return data
 
     def refuse(self, active: int) -> Program[None]:
         """Answer a connection over ``max_connections`` with a 503 before reading anything."""
@@ -94,6 +108,7 @@ class ServerConnection:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
                 finally:
+                    ctx.log.body.settle()  # the last piece, unless a store shared it
                     if ctx.log.ended is None:
                         ctx.log.ended = self.clock()
                 if ctx.closed:
@@ -108,14 +123,21 @@ class ServerConnection:
                     # out without further bytes. Without it the client stays in SEND_BODY and
                     # the connection would be closed instead of kept alive.
                     self.h11.next_event()
+                # A body read past h11 leaves h11 waiting for it; all of it was read.
+                unframed = ctx.unframed_left is not None and ctx.body_done
                 if (
                     ctx.raw_mode
                     or self.h11.our_state is not h11.DONE
-                    or self.h11.their_state is not h11.DONE
+                    or (self.h11.their_state is not h11.DONE and not unframed)
                 ):
                     yield Close("close")
                     return
-                self.h11.start_next_cycle()
+                if unframed:
+                    # Nothing of the next request was read (the body reads stop at its
+                    # end): a fresh h11 connection is where start_next_cycle would leave it.
+                    self.h11 = self._new_h11()
+                else:
+                    self.h11.start_next_cycle()
         except PeerGone:
             if self.current is not None and not self.current.closed:
                 ctx = self.current

@@ -28,7 +28,7 @@ that answered one, how many body bytes had already reached the server
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from ._actions import Sleep
@@ -57,19 +57,21 @@ class ContinuePolicy:
     headers: HeaderPairs = ()
     #: For ``reject``: the final response sent instead of the 100.
     reject: Respond | None = None
+    # Built once: every exchange of the expectation asks for it.
+    _interim: Interim | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "immediate", "delay", "never", "reject"):
             raise ScenarioError(f"unknown 100-continue mode {self.mode!r}")
         if (self.mode == "reject") != (self.reject is not None):
             raise ScenarioError("a reject policy needs its response, and only it takes one")
+        if self.mode not in ("never", "reject"):
+            object.__setattr__(self, "_interim", Interim(100, self.headers))
 
     @property
     def interim(self) -> Interim | None:
         """The ``100 Continue`` this policy sends, or None for ``never`` and ``reject``."""
-        if self.mode in ("never", "reject"):
-            return None
-        return Interim(100, self.headers)
+        return self._interim
 
     def describe(self) -> str:
         if self.mode == "delay":

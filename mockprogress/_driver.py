@@ -1,6 +1,14 @@
-"""The I/O side of a connection: carries out the core's actions on an anyio socket stream.
+"""The I/O side of a connection: carries out the core's actions on a non-blocking socket.
 
-This is where bytes meet the kernel. Two details make byte offsets exact on the client's side:
+This is where bytes meet the kernel. The driver owns the client's socket and talks to it
+directly: ``recv``/``send`` first, and only when the kernel has nothing to give (or no room)
+does it wait for readiness through anyio (``wait_readable``/``wait_writable``, on asyncio and
+trio alike). So a read takes at most what the script asked for and nothing is read ahead: the
+kernel's buffers push back on a client that sends faster than the script consumes. And a
+request that arrives while the server is ready costs one wake-up of the loop, not a transport,
+a queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
+
+Two details make byte offsets exact on the client's side:
 
 - A FIN (``Close("close")``) is ``shutdown(SHUT_WR)`` followed by draining the client's input
   before closing: closing a socket with unread input makes Linux send an RST instead, and the
@@ -21,6 +29,10 @@ Two details make timing exact (benchmarks/bench_timing.py measures them):
 - Timers are coarse. Event loops wait in epoll, whose timeout has millisecond granularity, so
   a plain sleep wakes up to a millisecond late. The driver sleeps until shortly before the
   deadline and then yields to the loop until the deadline has passed.
+
+A connection whose socket is always ready (a fast upload) would never wait, so it yields to
+the loop every ``READY_STREAK`` reads and writes: other connections, the thread-mode calls
+and the server's stop get their turn.
 """
 
 from __future__ import annotations
@@ -28,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import os
 import select
 import socket
 import struct
@@ -37,7 +48,6 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import SocketAttribute, SocketStream
 
 from ._actions import (
     CallHandler,
@@ -64,30 +74,25 @@ SPIN_SECONDS = 0.0015
 RESYNC_SECONDS = 0.05
 #: How often a stall looks whether the client has closed.
 HOLD_POLL_SECONDS = 0.01
-_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
+#: Reads and writes in a row that found the socket ready before the driver yields anyway.
+READY_STREAK = 16
 
 
 class ConnectionDriver:
-    """Runs programs against one client socket."""
+    """Runs programs against one client socket, which it owns and closes."""
 
-    def __init__(self, stream: SocketStream) -> None:
-        self.stream = stream
-        self.socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        sock.setblocking(False)
         with contextlib.suppress(OSError):
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # anyio's asyncio stream reads from the socket from the moment it exists and pauses
-        # only after a receive() had to wait for data: a client that keeps its queue full (an
-        # upload) is read into memory as fast as it sends. Paused from the start, the
-        # transport is resumed by receive() only when the queue is empty, so the kernel's
-        # buffers push back on the client (measured in benchmarks/bench_uploads.py).
-        pause_reading = getattr(getattr(stream, "_transport", None), "pause_reading", None)
-        if callable(pause_reading):
-            pause_reading()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
         self.client_done = False
         # The deadline of the last sleep, while the steps since then kept to the timeline.
         self._timeline: float | None = None
+        # Reads and writes since the driver last gave the loop a turn.
+        self._streak = 0
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -114,12 +119,7 @@ class ConnectionDriver:
         if isinstance(action, Send):
             if self.closed:
                 raise PeerGone("connection already closed")
-            try:
-                await self.stream.send(action.data)
-            except _GONE as exc:
-                raise PeerGone(f"client went away: {exc!r}") from None
-            except OSError as exc:
-                raise PeerGone(f"client went away: {exc!r}") from None
+            await self.send(action.data)
             return None
         if isinstance(action, Sleep):
             now = anyio.current_time()
@@ -133,13 +133,7 @@ class ConnectionDriver:
         if isinstance(action, Receive):
             if self.closed:
                 return b""
-            try:
-                return await self.stream.receive(action.max_bytes)
-            except anyio.EndOfStream:
-                self.client_done = True
-                return b""
-            except (*_GONE, OSError) as exc:
-                raise PeerGone(f"client went away: {exc!r}") from None
+            return await self.receive(action.max_bytes)
         if isinstance(action, Close):
             await self.close(action.how)
             return None
@@ -147,7 +141,7 @@ class ConnectionDriver:
             await self.hold(action.seconds)
             return None
         if isinstance(action, PendingInput):
-            return 0 if self.closed else _read_ahead(self.stream) + _unread_bytes(self.socket)
+            return 0 if self.closed else _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
             control = HandlerControl(action.control, self.run)
             try:
@@ -158,6 +152,51 @@ class ConnectionDriver:
                 return exc
             return None
         raise TypeError(f"unknown action {action!r}")
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end."""
+        sock = self.socket
+        while True:
+            try:
+                data = sock.recv(max_bytes)
+            except (BlockingIOError, InterruptedError):
+                self._streak = 0
+                await _wait(anyio.wait_readable, sock)
+                continue
+            except OSError as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            if not data:
+                self.client_done = True
+            await self._take_turns()
+            return data
+
+    async def send(self, data: bytes) -> None:
+        """Hand every byte of ``data`` to the kernel, waiting for room as needed."""
+        sock = self.socket
+        view: memoryview | None = None
+        while True:
+            try:
+                sent = sock.send(data if view is None else view)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            if view is None:
+                if sent == len(data):
+                    break
+                view = memoryview(data)
+            view = view[sent:]
+            if not view:
+                break
+            self._streak = 0
+            await _wait(anyio.wait_writable, sock)
+        await self._take_turns()
+
+    async def _take_turns(self) -> None:
+        self._streak += 1
+        if self._streak >= READY_STREAK:
+            self._streak = 0
+            await anyio.lowlevel.checkpoint()
 
     async def close(self, how: str) -> None:
         """End the connection with a FIN (after draining the client's input) or an RST."""
@@ -173,23 +212,26 @@ class ConnectionDriver:
             elif not self.client_done:
                 # When the client has already ended its side, closing sends the FIN by itself
                 # and there is no input left that could turn it into an RST.
-                with contextlib.suppress(anyio.EndOfStream, *_GONE, OSError):
-                    await self.stream.send_eof()
+                with contextlib.suppress(PeerGone, OSError):
+                    self.socket.shutdown(socket.SHUT_WR)
                     with anyio.move_on_after(DRAIN_SECONDS):
-                        while await self.stream.receive(65536):
+                        while await self.receive(65536):
                             pass
         finally:
-            await self._release()
+            self._release()
 
     async def aclose(self) -> None:
         """Close without ceremony (the server is stopping or the program ended)."""
         if not self.closed:
             self.closed = True
-            await self._release()
+        self._release()
 
-    async def _release(self) -> None:
-        with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE, OSError):
-            await self.stream.aclose()
+    def _release(self) -> None:
+        if self.socket.fileno() < 0:
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            anyio.notify_closing(self.socket)
+        self.socket.close()
 
     async def _flush(self) -> None:
         # The kernel offers no event for "send queue empty": poll it, briefly.
@@ -199,27 +241,15 @@ class ConnectionDriver:
 
     async def hold(self, seconds: float | None) -> None:
         """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
-        _stop_reading(self.stream)
-        # The raw socket anyio hands out is a wrapper without recv (asyncio's TransportSocket,
-        # trio's async socket): peek through a plain socket on a duplicate of its fd.
-        peek = socket.socket(fileno=os.dup(self.socket.fileno()))
-        try:
-            with anyio.move_on_after(seconds if seconds is not None else float("inf")):
-                await _wait_for_client_close(peek)
-        finally:
-            peek.close()  # closes the duplicate only; the connection stays as it is
+        with anyio.move_on_after(seconds if seconds is not None else float("inf")):
+            await _wait_for_client_close(self.socket)
 
 
-def _stop_reading(stream: SocketStream) -> None:
-    # anyio's asyncio stream leaves its transport reading when a receive found data already
-    # buffered. A reading transport owns the socket's fd in the selector (wait_readable then
-    # raises "File descriptor N is used by transport") and would keep taking the client's
-    # bytes, so a stall would neither hold nor push back. asyncio's Transport API pauses it;
-    # the next receive resumes it. trio has no transport: nothing to do there.
-    transport = getattr(stream, "_transport", None)
-    is_reading = getattr(transport, "is_reading", None)
-    if is_reading is not None and is_reading():
-        transport.pause_reading()  # type: ignore[union-attr]
+async def _wait(wait: Any, sock: socket.socket) -> None:
+    try:
+        await wait(sock)
+    except anyio.ClosedResourceError:
+        raise PeerGone("connection closed") from None
 
 
 async def sleep_until(deadline: float) -> None:
@@ -241,13 +271,6 @@ def _unsent_bytes(sock: socket.socket) -> int:
     return value
 
 
-def _read_ahead(stream: SocketStream) -> int:
-    # anyio's asyncio streams may have read bytes from the socket into their protocol's queue
-    # that no receive() has returned yet: they have arrived too. (trio's streams keep none.)
-    queue = getattr(getattr(stream, "_protocol", None), "read_queue", None)
-    return sum(len(chunk) for chunk in queue) if queue else 0
-
-
 def _unread_bytes(sock: socket.socket) -> int:
     try:
         buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
@@ -261,8 +284,8 @@ async def _wait_for_client_close(sock: socket.socket) -> None:
     # Never read: bytes the client sends during a stall stay unread (they are past the scripted
     # cut), so its sending stops once the buffers are full. An end of stream (POLLRDHUP) or a
     # reset (POLLERR, POLLHUP) ends the stall; poll sees them even behind unread bytes, where a
-    # peek would only ever see the first byte. Polled, because on asyncio the fd belongs to the
-    # stream's transport and cannot be waited on (add_reader refuses it).
+    # peek would only ever see the first byte. Polled, because readiness would wake the loop
+    # for every unread byte the client sends, not only for its end.
     rdhup = getattr(select, "POLLRDHUP", 0)  # Linux; elsewhere a peek finds the end of stream
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN | rdhup)

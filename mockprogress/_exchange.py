@@ -30,7 +30,7 @@ import h11
 
 from ._actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
 from ._errors import ScenarioError
-from ._headers import Headers
+from ._headers import HeaderPairs, Headers
 from ._journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
 from ._progress_order import ProgressOrder
 from ._steps import (
@@ -45,12 +45,14 @@ from ._steps import (
     Stall,
     Step,
 )
-from ._wire import content_within, cut_offset, drip_pieces, response_headers, response_segments
+from ._wire import content_within, cut_offset, drip_pieces, response_head, response_segments
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
 
 _READ_SIZE = 262144
+#: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
+_LAZY_CONTINUE = Interim(100)
 
 
 class BodyTooLarge(Exception):
@@ -82,7 +84,7 @@ class ExchangeContext:
         self.has_body = self.declared_length != 0
         self.continue_sent = False
         #: The 100 the first body read sends while the client waits (None: never).
-        self.lazy_continue: Interim | None = Interim(100)
+        self.lazy_continue: Interim | None = _LAZY_CONTINUE
         #: The Progress values sent so far (draft-wright-http-progress §3.2).
         self.progress_order = ProgressOrder()
         self.body_started = False
@@ -94,6 +96,8 @@ class ExchangeContext:
         self.closed = False
         self.wire_out = 0
         self._pending = b""
+        #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
+        self.unframed_left: int | None = None
         #: Sees each scripted final response before it goes out and returns the one to send:
         #: upload resources store the scripted response this way (and may answer otherwise).
         self.on_respond: Callable[[Respond], Respond] | None = None
@@ -169,7 +173,7 @@ class ExchangeContext:
             return
         headers = Headers(step.headers)
         label = f"{step.status} {step.reason}"
-        if not self._progress_in_order(step.status, headers, f"interim {label}"):
+        if not self._progress_in_order(step.status, step.headers, f"interim {label}"):
             return
         if self.is_http10:
             at = self.log.event(
@@ -204,11 +208,14 @@ class ExchangeContext:
             self.continue_sent = True
         yield from self._send(data)
 
-    def _progress_in_order(self, status: int, headers: Headers, where: str) -> bool:
+    def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
         checked when built); a message that breaks it is not sent."""
+        values = [v for n, v in headers if n.lower() == "progress"]
+        if not values and (status != 102 or self.progress_order.last is None):
+            return True  # nothing to check or to remember
         try:
-            self.progress_order.admit(status, headers.getall("progress"), where)
+            self.progress_order.admit(status, values, where)
         except ScenarioError as exc:
             self.problem("scenario-error", f"not sent: {exc}")
             return False
@@ -301,23 +308,48 @@ class ExchangeContext:
                 self._pending = self._pending[len(chunk) :]
                 self._store(chunk, limit)
                 return chunk
-            event = yield from self.conn.next_event(self._receive_hint(room))
-            if isinstance(event, h11.Data):
-                data = bytes(event.data)
-                if room is not None and len(data) > room:
-                    self._pending = data[room:]
-                    data = data[:room]
-                if data:
-                    self._store(data, limit)
-                    return data
-            elif isinstance(event, h11.EndOfMessage):
-                self.body_done = True
-                self.log.body_complete = True
-                size = len(self.log.body)
-                self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
+            if self.unframed_left is not None:
+                # The rest of a Content-Length body, straight from the socket (see below).
+                if not self.unframed_left:
+                    self._body_complete()
+                    continue
+                hint = min(self._receive_hint(room), self.unframed_left)
+                data = yield from self.conn.receive_raw(hint)
+                if not data:
+                    raise h11.RemoteProtocolError("peer closed the connection mid-body")
+                self.unframed_left -= len(data)
             else:
-                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+                event = self.conn.h11.next_event()
+                if event is h11.NEED_DATA and self.declared_length is not None:
+                    # h11 has handed out every body byte it holds. The rest of a
+                    # Content-Length body is that many bytes, nothing to parse: read them
+                    # past h11, which would copy each byte three times on the way (its
+                    # buffer, two slices). Asked for no more than what is left, the socket
+                    # never gives a byte of the next request; the connection takes a fresh
+                    # h11 connection for that one (ServerConnection.run).
+                    self.unframed_left = self.declared_length - len(self.log.body)
+                    continue
+                if event is h11.NEED_DATA:
+                    event = yield from self.conn.next_event(self._receive_hint(room))
+                if isinstance(event, h11.EndOfMessage):
+                    self._body_complete()
+                    continue
+                if not isinstance(event, h11.Data):
+                    raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+                data = bytes(event.data)
+            if room is not None and len(data) > room:
+                self._pending = data[room:]
+                data = data[:room]
+            if data:
+                self._store(data, limit)
+                return data
         return b""
+
+    def _body_complete(self) -> None:
+        self.body_done = True
+        self.log.body_complete = True
+        size = len(self.log.body)
+        self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
 
     def _store(self, data: bytes, limit: int) -> None:
         room = limit - len(self.log.body)
@@ -355,19 +387,19 @@ class ExchangeContext:
             return
         if self.on_respond is not None:
             step = self.on_respond(step)
-        if not self._progress_in_order(step.status, Headers(step.headers), f"{step.status}"):
+        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
             yield from self.respond(
                 plain_response(500, "mockprogress: the response broke Progress order\n"),
                 read_first=False,
             )
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
-        headers = response_headers(
-            step, close_after=close_after, head_length=head_length, method=self.method
-        )
         bodiless = self.method == "HEAD" or step.status in (204, 304)
         try:
-            segments = response_segments(self._h11_send, step, headers, bodiless=bodiless)
+            head = response_head(
+                step, close_after=close_after, head_length=head_length, method=self.method
+            )
+            segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
@@ -390,6 +422,7 @@ class ExchangeContext:
         complete = step.fault is None
         body_sent = content_within(segments, limit)
         head_at: float | None = None
+        sent_headers = head.fields
         sent = 0
         for i, piece in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
@@ -403,13 +436,13 @@ class ExchangeContext:
                     "out",
                     f"{step.status} {step.reason}",
                     status=step.status,
-                    headers=Headers(headers),
+                    headers=sent_headers,
                 )
             last = i == len(pieces) - 1
             self.log.response = ResponseRecord(
                 step.status,
                 step.reason,
-                Headers(headers),
+                sent_headers,
                 self.now - self.log.started if head_at is None else head_at,
                 content_within(segments, sent),
                 complete and last,
@@ -420,7 +453,7 @@ class ExchangeContext:
             yield from self._send(piece)
         if not pieces:  # a cut at wire byte 0 of the response: nothing of it went out
             self.log.response = ResponseRecord(
-                step.status, step.reason, Headers(headers), self.now - self.log.started, 0, False
+                step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
             )
         self.final_sent = True
         if step.fault is not None:

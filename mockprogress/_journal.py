@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
-from ._body import BodyBuffer
+from ._body import JournalBody, ReadableBytes
 from ._headers import Headers
 
 
@@ -121,7 +121,7 @@ class Exchange:
     handled_by: str | None
     bytes_received: int
     bytes_sent: int
-    _body: BodyBuffer = field(repr=False, compare=False)
+    _body: ReadableBytes = field(repr=False, compare=False)
     _body_size: int = field(repr=False, compare=False)
     #: For ``Expect: 100-continue``: how many body bytes had reached the server when the
     #: ``100 Continue`` went out (None when none went out).
@@ -198,7 +198,7 @@ class ExchangeLog:
         self.target = target
         self.http_version = http_version
         self.headers = headers
-        self.body = BodyBuffer(spool_threshold)
+        self.body = JournalBody(spool_threshold)
         self.body_complete = False
         self.interims: list[InterimRecord] = []
         self.response: ResponseRecord | None = None

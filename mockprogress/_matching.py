@@ -14,6 +14,7 @@ Selection, for each request:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json as _json
 import re
@@ -141,7 +142,7 @@ class Expectation:
         #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
         self.continue_policy = continue_policy(expect_continue)
         self.calls = 0
-        self.script: Script = Script.of([Respond(200)])  # until .respond() says more
+        self.script: Script = _default_script()
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
 
@@ -262,6 +263,13 @@ class Expectation:
 
     def __repr__(self) -> str:
         return f"<{self.describe()} times={self.times} calls={self.calls}>"
+
+
+@functools.cache
+def _default_script() -> Script:
+    """``200 OK`` with no body, until ``respond()`` says otherwise (scripts are immutable:
+    one serves every expectation)."""
+    return Script.of([Respond(200)])
 
 
 @dataclass(frozen=True, slots=True)

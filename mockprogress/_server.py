@@ -1,4 +1,4 @@
-"""``MockServer``: the anyio listener, one task per connection, in two modes.
+"""``MockServer``: the listening socket, one task per connection, in two modes.
 
 - Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
   reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
@@ -7,13 +7,20 @@
 - In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
   loop (asyncio or trio), and calls touch the state directly.
 
-Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. Every connection
-handler catches what it raises and records it, so one broken connection never stops the
-listener (an exception escaping ``listener.serve`` would take the whole listener down).
+Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. The server
+accepts on its non-blocking listening socket itself (waiting through anyio's
+``wait_readable``) and hands each client socket to a ``ConnectionDriver``: no anyio stream or
+asyncio transport per connection. Every connection handler catches what it raises and records
+it, and the accept loop records a failed accept and keeps listening, so one broken connection
+never stops the listener.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import functools
 import ipaddress
 import re
 import socket
@@ -21,7 +28,7 @@ import sys
 import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from contextlib import asynccontextmanager
 from os import PathLike
 from types import TracebackType
@@ -29,8 +36,8 @@ from typing import Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
-from anyio.abc import Listener, SocketAttribute, SocketListener, SocketStream, TaskStatus
-from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
+from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
 
 from ._admin import DEFAULT_CONTROL_PREFIX
@@ -41,7 +48,7 @@ from ._errors import ServerStateError
 from ._headcut import HeadCut
 from ._journal import Event, ExchangeLog, Journal
 from ._matching import Expectation
-from ._portal import portal_provider
+from ._portal import LoopPost, SharedLoop, portal_provider
 from ._resource import Resource
 from ._state import (
     DEFAULT_MAX_BODY_SIZE,
@@ -57,6 +64,29 @@ from ._steps import CutHow
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
+
+#: Connections accepted in a row before the accept loop lets the others run.
+ACCEPT_BATCH = 64
+#: How long the accept loop pauses after running out of descriptors or memory.
+ACCEPT_BACKOFF_SECONDS = 0.05
+# accept() errors that concern only the client that gave up (Linux passes some network
+# errors of the new connection on to accept, see accept(2)).
+_ACCEPT_RETRY = {
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "EPROTO",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+        "EPERM",
+    )
+    if hasattr(errno, name)
+}
 
 
 class MockServer(AsyncContextManagerMixin):
@@ -120,9 +150,13 @@ class MockServer(AsyncContextManagerMixin):
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
         self._stop_scope: anyio.CancelScope | None = None
+        self._stop_requested = False
+        self._loop_post: LoopPost | None = None
+        #: The journal's clock: the loop's (``_loop_clock``), set when the server task runs.
+        self._clock: Callable[[], float] = anyio.current_time
         self._portal: BlockingPortal | None = None
         self._token: EventLoopToken | None = None
-        self._provider: BlockingPortalProvider | None = None
+        self._provider: SharedLoop | None = None
         self._future: Future[None] | None = None
 
     # ---- addresses -------------------------------------------------------------------------
@@ -197,8 +231,8 @@ class MockServer(AsyncContextManagerMixin):
             name=name,
             expect_continue=expect_continue,
         )
-        expectation._apply = self._call
-        self._call(self._state.add_expectation, expectation)
+        expectation._apply = self._post
+        self._post(self._state.add_expectation, expectation)
         return expectation
 
     def cut_request_head(
@@ -248,9 +282,12 @@ class MockServer(AsyncContextManagerMixin):
         for item in items:
             if isinstance(item, Resource):
                 item._attach(self._call)
+                self._call(self._state.add_item, item)
             elif isinstance(item, Expectation):
-                item._apply = self._call
-            self._call(self._state.add_item, item)
+                item._apply = self._post
+                self._post(self._state.add_item, item)
+            else:
+                self._call(self._state.add_item, item)
         return items
 
     def enable_control_api(
@@ -314,33 +351,71 @@ class MockServer(AsyncContextManagerMixin):
     # ---- reaching the state ----------------------------------------------------------------
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` where the server state lives."""
+        """Run ``fn(*args)`` where the server state lives, after what was posted before."""
         on_loop = threading.get_ident() == self._loop_thread
         if self._mode == "thread" and not on_loop:
             assert self._token is not None
-            return anyio.from_thread.run_sync(fn, *args, token=self._token)
+            return anyio.from_thread.run_sync(self._after_posted, fn, *args, token=self._token)
         if self._mode == "loop" and not on_loop:
             try:
-                return anyio.from_thread.run_sync(fn, *args)
+                return anyio.from_thread.run_sync(self._after_posted, fn, *args)
             except RuntimeError:
                 raise ServerStateError(
                     "this server runs in another thread's event loop; call it from that loop, "
                     "from a worker thread of anyio.to_thread.run_sync, or use thread mode "
                     "(`with MockServer()`)"
                 ) from None
+        return self._after_posted(fn, *args)
+
+    def _after_posted(self, fn: Callable[..., T], *args: Any) -> T:
+        self._state.apply_posted()
         return fn(*args)
+
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        """Change the state with ``fn(*args)`` without waiting for it. In thread mode, from
+        another thread, the loop applies it before it next reads the state (the next request,
+        any ``_call``), in the order posted: the caller sees the same order as with
+        ``_call`` and spends no thread round trip (expect() and respond() are in every test).
+        Elsewhere it is a ``_call``."""
+        if self._mode == "thread" and threading.get_ident() != self._loop_thread:
+            self._state.post(fn, *args)
+        else:
+            self._call(fn, *args)
 
     # ---- thread mode -----------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start in a background event-loop thread (what ``with MockServer()`` does)."""
+        """Start in a background event-loop thread (what ``with MockServer()`` does).
+
+        An IP address is bound here, in the caller's thread, and the server task is posted to
+        the loop without waiting for it to run: the socket already listens, so a client may
+        connect at once (the task accepts it when it runs). A host name is resolved and bound
+        on the loop, and start() waits for that.
+        """
         if self._mode is not None:
             raise ServerStateError("the server is already running")
+        self._stop_requested = False
         provider = portal_provider(self._backend, self._backend_options)
         portal = provider.__enter__()
         try:
-            self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+            listening = _bind(self.host, self._requested_port)
+            if listening is None:
+                self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+                self._loop_post = None
+            else:
+                try:
+                    post = provider.post
+                    self._token, self._loop_thread = post.token, post.thread
+                    self._port = listening.port
+                    self._state.address = (self.host, listening.port)
+                    done: Future[None] = Future()
+                    post.post(self._launch, post.group, listening, done)
+                    self._future, self._loop_post = done, post
+                except BaseException:
+                    listening.close()
+                    raise
         except BaseException:
+            self._token = self._loop_thread = None
             provider.__exit__(None, None, None)
             raise
         self._portal, self._provider, self._mode = portal, provider, "thread"
@@ -356,13 +431,16 @@ class MockServer(AsyncContextManagerMixin):
         assert self._provider is not None
         assert self._future is not None
         try:
-            assert self._token is not None
-            anyio.from_thread.run_sync(self._request_stop, token=self._token)
-            self._future.result()
+            if self._loop_post is not None:
+                self._loop_post.post(self._request_stop)  # no wait for the loop to take it
+            else:
+                assert self._token is not None
+                anyio.from_thread.run_sync(self._request_stop, token=self._token)
+            self._future.result()  # the one wait: the server task's end (or what it raised)
         finally:
             provider = self._provider
             self._mode = self._portal = self._provider = self._future = None
-            self._loop_thread = self._token = None
+            self._loop_thread = self._token = self._loop_post = None
             provider.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
@@ -382,6 +460,7 @@ class MockServer(AsyncContextManagerMixin):
     async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
         if self._mode is not None:
             raise ServerStateError("the server is already running")
+        self._stop_requested = False
         async with anyio.create_task_group() as tg:
             self._port = await tg.start(self._serve)
             self._mode = "loop"
@@ -395,33 +474,86 @@ class MockServer(AsyncContextManagerMixin):
     # ---- serving ---------------------------------------------------------------------------
 
     def _request_stop(self) -> None:
+        self._stop_requested = True
         if self._stop_scope is not None:
             self._stop_scope.cancel()
 
-    async def _serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = await _listen(self.host, self._requested_port)
+    def _launch(self, group: TaskGroup, listening: _Listening, done: Future[None]) -> None:
+        """Start the server task in ``group`` (the loop post's): posted by start()."""
+        try:
+            group.start_soon(self._serve_into, listening, done, name="mockprogress")
+        except BaseException as exc:
+            listening.close()
+            done.set_exception(exc)
+
+    async def _serve_into(self, listening: _Listening, done: Future[None]) -> None:
+        # Reports to ``done`` instead of raising: the task group is shared with every other
+        # thread-mode server on this loop.
+        try:
+            await self._serve(listening)
+        except anyio.get_cancelled_exc_class():
+            done.set_exception(CancelledError("the event loop stopped under the server"))
+            raise
+        except BaseException as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    async def _serve(
+        self,
+        listening: _Listening | None = None,
+        *,
+        task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        if listening is None:
+            listening = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
-        port: int = listener.extra(SocketAttribute.local_port)
+        self._clock = _loop_clock()
+        port = listening.port
         self._state.address = (self.host, port)
         try:
-            async with listener, anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as tg:
                 # This task runs the accept loop itself; stopping cancels the task group, which
                 # ends the loop and every connection task.
                 self._stop_scope = tg.cancel_scope
+                if self._stop_requested:
+                    tg.cancel_scope.cancel()  # stop() came before this task ran
                 task_status.started(port)
-                await listener.serve(self._handle, tg)
+                for sock in listening.sockets[1:]:
+                    tg.start_soon(self._accept, sock, tg)
+                await self._accept(listening.sockets[0], tg)
         finally:
+            self._stop_scope = None
+            await listening.aclose()
             # Every connection has closed: resources may now flush their stores.
             self._state.close_resources()
+            self._state.apply_posted()  # expect() after the last request: check() sees it
 
-    async def _handle(self, stream: SocketStream) -> None:
-        driver = ConnectionDriver(stream)
+    async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
+        """Accept connections for as long as the server runs: a task for each."""
+        while True:
+            await anyio.wait_readable(listener)
+            for _ in range(ACCEPT_BATCH):
+                try:
+                    sock, address = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RETRY:
+                        continue  # that client gave up before we got to it
+                    # Out of descriptors or memory: record it, keep listening, breathe.
+                    self._state.record("internal-error", f"accepting a connection failed: {exc!r}")
+                    await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+                    break
+                tg.start_soon(self._handle, sock, address)
+
+    async def _handle(self, sock: socket.socket, address: Any) -> None:
+        driver = ConnectionDriver(sock)
         self._active_connections += 1
         try:
-            peer = stream.extra(SocketAttribute.remote_address)
-            host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-            connection = ServerConnection(self._state, anyio.current_time, host)
+            host = str(address[0]) if isinstance(address, tuple) else str(address)
+            connection = ServerConnection(self._state, self._clock, host)
             if self._active_connections > self._state.config.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
             else:
@@ -434,22 +566,72 @@ class MockServer(AsyncContextManagerMixin):
             await driver.aclose()
 
 
-async def _listen(host: str, port: int) -> Listener[SocketStream]:
-    """A TCP listener on ``host:port``.
+class _Listening:
+    """The listening sockets of one server, and how to close them."""
 
-    For an IP address (the usual ``127.0.0.1``) this binds one socket itself, set up as
-    ``anyio.create_tcp_listener`` sets it up, and skips that function's ``getaddrinfo``, which
-    anyio runs in a worker thread (a thread round trip per server), and its ``MultiListener``
-    around a single listener (a task more per server). Host names still go through anyio,
-    which binds every address they resolve to.
-    """
+    def __init__(self, sockets: list[socket.socket], listener: Listener[Any] | None = None):
+        self.sockets = sockets
+        self.port: int = sockets[0].getsockname()[1]
+        self._listener = listener
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            with anyio.CancelScope(shield=True):
+                await self._listener.aclose()
+            return
+        for sock in self.sockets:
+            with contextlib.suppress(OSError, RuntimeError):
+                anyio.notify_closing(sock)
+        self.close()
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+async def _listen(host: str, port: int) -> _Listening:
+    """The listening sockets for ``host:port``, non-blocking; the server accepts on them
+    itself (``MockServer._accept``). Host names go through anyio, which resolves them (in a
+    worker thread) and binds every address they resolve to; an IP address is bound by
+    ``_bind``."""
+    listening = _bind(host, port)
+    if listening is not None:
+        return listening
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+    parts = getattr(listener, "listeners", [listener])
+    sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
+    return _Listening(sockets, listener)
+
+
+def _loop_clock() -> Callable[[], float]:
+    """What ``anyio.current_time`` reads, without finding the backend again on every call (a
+    request reads the clock five times or so): on asyncio the running loop's ``time``, which is
+    what anyio returns there; elsewhere anyio's function itself."""
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:  # no asyncio loop in this thread: trio
+        return anyio.current_time
+
+
+@functools.lru_cache(maxsize=64)
+def _ip_family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP address (without a scope), or None for a host name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        address = None
-    if address is None or "%" in host:
-        return await anyio.create_tcp_listener(local_host=host, local_port=port)
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        return None
+    if "%" in host:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _bind(host: str, port: int) -> _Listening | None:
+    """A non-blocking socket listening on ``host:port`` when ``host`` is an IP address (the
+    usual ``127.0.0.1``), set up as ``anyio.create_tcp_listener`` sets it up; None for a host
+    name. Plain system calls: any thread may bind, and thread mode binds in the caller's."""
+    family = _ip_family(host)
+    if family is None:
+        return None
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
@@ -461,7 +643,7 @@ async def _listen(host: str, port: int) -> Listener[SocketStream]:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(65536)
-        return await SocketListener.from_socket(sock)
     except BaseException:
         sock.close()
         raise
+    return _Listening([sock])

@@ -95,6 +95,23 @@ class ServerState:
         self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
         self._control_ids = itertools.count(1)
+        # Changes another thread posted (thread mode's expect() and respond()), applied in
+        # order on the loop before anything reads the state: the next request, the next call.
+        self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+
+    # ---- changes from other threads --------------------------------------------------------
+
+    def post(self, fn: Callable[..., object], *args: object) -> None:
+        """Have ``fn(*args)`` applied before the state is next read (``apply_posted``); safe
+        to call from any thread (a deque's append is atomic)."""
+        self._posted.append((fn, args))
+
+    def apply_posted(self) -> None:
+        """Apply what was posted, in order, here (on the server's loop)."""
+        posted = self._posted
+        while posted:
+            fn, args = posted.popleft()
+            fn(*args)
 
     # ---- bookkeeping -----------------------------------------------------------------------
 
@@ -111,8 +128,9 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        path = urllib.parse.urlsplit(target).path
-        control = self.control is not None and self.control.handles(path)
+        control = self.control is not None and self.control.handles(
+            urllib.parse.urlsplit(target).path
+        )
         log = ExchangeLog(
             next(self._control_ids) if control else len(self.logs) + 1,
             connection,
@@ -205,6 +223,8 @@ class ServerState:
 
     def serve(self, ctx: ExchangeContext) -> Program[None]:
         """Answer one request."""
+        if self._posted:
+            self.apply_posted()  # an expectation added just before the request came
         if not (yield from self._within_limits(ctx)):
             return
         if ctx.log.control and self.control is not None:
@@ -342,13 +362,16 @@ class ServerState:
 
 
 def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
+    # What the journal's Exchange.path, .raw_query and .query say, without a snapshot.
     log = ctx.log
-    snapshot = log.snapshot()
+    parts = urllib.parse.urlsplit(log.target)
+    raw_query = parts.query
+    query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
     return RequestView(
         method=log.method,
-        path=snapshot.path,
-        query=snapshot.query,
-        raw_query=snapshot.raw_query,
+        path=parts.path,
+        query=query,
+        raw_query=raw_query,
         headers=log.headers,
         body=body,
     )

@@ -179,7 +179,10 @@ class UploadResource(Resource):
                     if observe is not None:
                         observe(keep)
                 return TOO_LONG
+            start = len(upload.data)
             upload.append(chunk, commit=commit)
+            # The store now holds the piece as read: the journal reads it there.
+            ctx.log.body.share(chunk, upload.data, start)
             if observe is not None:
                 observe(chunk)
             received += len(chunk)

@@ -7,12 +7,13 @@ counts content bytes; a wire cut counts every byte written for the exchange.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import h11
 
-from ._headers import Headers, has_header
+from ._headers import HeaderPairs, Headers, has_header
 from ._steps import Cut, Drip, Respond
 
 
@@ -22,35 +23,65 @@ class Segment:
     content: bool
 
 
-def response_headers(
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    """A final response's header fields as sent (for the journal) and the h11 event that
+    sends them."""
+
+    fields: Headers
+    event: h11.Response
+
+
+def response_head(
     step: Respond,
     *,
     close_after: bool,
     head_length: int | None = None,
     method: str = "GET",
-) -> list[tuple[str, str]]:
-    """The final response's header fields as sent: the script's, plus ``Content-Length`` for
-    a non-chunked body and ``Connection: close`` when the connection ends after it.
+) -> ResponseHead:
+    """The final response's head: the script's fields, plus ``Content-Length`` for a
+    non-chunked body and ``Connection: close`` when the connection ends after it.
     ``head_length`` is the Content-Length a response to HEAD declares for the body it stands
-    for."""
-    headers = list(step.headers)
+    for.
+
+    :raises h11.LocalProtocolError: when h11 refuses a field.
+    """
     # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
     # representation, which an empty 304 says nothing about.
-    sized = step.status not in (204, 304)
-    if sized and not step.chunked and not has_header(step.headers, "content-length"):
+    length: int | None = None
+    if (
+        step.status not in (204, 304)
+        and not step.chunked
+        and not has_header(step.headers, "content-length")
+    ):
         length = len(step.content)
         if head_length is not None and method == "HEAD":
             length = head_length
-        headers.append(("Content-Length", str(length)))
-    if close_after and not has_header(step.headers, "connection"):
-        headers.append(("Connection", "close"))
-    return headers
+    close = close_after and not has_header(step.headers, "connection")
+    return _response_head(step.status, step.reason, step.headers, length, close)
+
+
+@functools.lru_cache(maxsize=512)
+def _response_head(
+    status: int, reason: str, headers: HeaderPairs, length: int | None, close: bool
+) -> ResponseHead:
+    # Built once per distinct head: validating and encoding the fields (in h11's event) is a
+    # good part of what a small response costs, and a test server sends the same few heads
+    # over and over. h11 never changes an event, so one serves every connection.
+    fields = list(headers)
+    if length is not None:
+        fields.append(("Content-Length", str(length)))
+    if close:
+        fields.append(("Connection", "close"))
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields]
+    event = h11.Response(status_code=status, headers=raw, reason=reason.encode())
+    return ResponseHead(Headers(fields), event)
 
 
 def response_segments(
     send: Callable[[h11.Event], bytes | None],
     step: Respond,
-    headers: list[tuple[str, str]],
+    head: ResponseHead,
     *,
     bodiless: bool,
 ) -> list[Segment]:
@@ -59,12 +90,7 @@ def response_segments(
 
     :raises h11.LocalProtocolError: when h11 refuses the response.
     """
-    head = send(
-        h11.Response(
-            status_code=step.status, headers=Headers(headers).raw(), reason=step.reason.encode()
-        )
-    )
-    segments = [Segment(head or b"", False)]
+    segments = [Segment(send(head.event) or b"", False)]
     if not bodiless:
         chunks = step.body if isinstance(step.body, tuple) else (step.body,)
         for chunk in chunks:
@@ -92,7 +118,7 @@ def render_response(step: Respond, method: str = "GET") -> list[Segment]:
     conn.next_event()
     bodiless = method == "HEAD" or step.status in (204, 304)
     return response_segments(
-        conn.send, step, response_headers(step, close_after=False), bodiless=bodiless
+        conn.send, step, response_head(step, close_after=False), bodiless=bodiless
     )
 
 
