@@ -125,17 +125,27 @@ class ServerConnection:
                     self.h11.next_event()
                 # A body read past h11 leaves h11 waiting for it; all of it was read.
                 unframed = ctx.unframed_left is not None and ctx.body_done
+                # A response written past h11 leaves h11 waiting to send one; it was sent.
+                if ctx.sent_past_h11:
+                    ours_done = ctx.final_sent and ctx.keeps_alive_after
+                else:
+                    ours_done = self.h11.our_state is h11.DONE
                 if (
                     ctx.raw_mode
-                    or self.h11.our_state is not h11.DONE
+                    or not ours_done
                     or (self.h11.their_state is not h11.DONE and not unframed)
                 ):
                     yield Close("close")
                     return
-                if unframed:
-                    # Nothing of the next request was read (the body reads stop at its
-                    # end): a fresh h11 connection is where start_next_cycle would leave it.
+                if unframed or ctx.sent_past_h11:
+                    # A fresh h11 connection is where start_next_cycle would leave it, given
+                    # what the old one holds of the next request (pipelined with this one).
+                    trailing, closed = self.h11.trailing_data
                     self.h11 = self._new_h11()
+                    if trailing:
+                        self.h11.receive_data(trailing)
+                    if closed:
+                        self.h11.receive_data(b"")
                 else:
                     self.h11.start_next_cycle()
         except PeerGone:

@@ -45,12 +45,23 @@ from ._steps import (
     Stall,
     Step,
 )
-from ._wire import content_within, cut_offset, drip_pieces, response_head, response_segments
+from ._wire import (
+    Segment,
+    content_within,
+    cut_offset,
+    drip_pieces,
+    plain_exchange,
+    response_head,
+    response_segments,
+)
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
 
 _READ_SIZE = 262144
+#: Write final responses past h11 when it would write the same bytes (``respond``); tests turn
+#: it off to compare both ways (tests/test_responses_past_h11.py).
+FAST_RESPONSES = True
 #: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
 _LAZY_CONTINUE = Interim(100)
 
@@ -98,6 +109,12 @@ class ExchangeContext:
         self._pending = b""
         #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
         self.unframed_left: int | None = None
+        #: h11 writes a final response to this request as to a plain GET (``plain_exchange``).
+        self.plain = plain_exchange(request)
+        #: The final response was written past h11 (``respond``), which says nothing of it.
+        self.sent_past_h11 = False
+        #: For such a response: the connection stays open after it.
+        self.keeps_alive_after = False
         #: Sees each scripted final response before it goes out and returns the one to send:
         #: upload resources store the scripted response this way (and may answer otherwise).
         self.on_respond: Callable[[Respond], Respond] | None = None
@@ -399,7 +416,25 @@ class ExchangeContext:
             head = response_head(
                 step, close_after=close_after, head_length=head_length, method=self.method
             )
-            segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
+            if (
+                FAST_RESPONSES
+                and self.plain
+                and not bodiless
+                and not step.chunked
+                and self.conn.h11.our_state is h11.SEND_RESPONSE
+            ):
+                # What h11 would write, written past it: the head as h11 rendered it for the
+                # same exchange state (ResponseHead.wire), then the body as it is (Content-Length
+                # framing adds nothing). h11's bookkeeping of our side (three events through its
+                # state machine, most of a small response's cost) is skipped; the connection
+                # takes a fresh h11 connection for its next request (ServerConnection.run).
+                segments = [Segment(head.wire, False)]
+                if step.content:
+                    segments.append(Segment(step.content, True))
+                self.sent_past_h11 = True
+                self.keeps_alive_after = head.keeps_alive
+            else:
+                segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
@@ -527,7 +562,9 @@ def run_script(ctx: ExchangeContext, script: Script) -> Program[None]:
     steps = script.steps
     for i, step in enumerate(steps):
         if isinstance(step, Respond):
-            drains = any(isinstance(s, ReadBody) and s.upto is None for s in steps[i + 1 :])
+            drains = i + 1 < len(steps) and any(
+                isinstance(s, ReadBody) and s.upto is None for s in steps[i + 1 :]
+            )
             yield from ctx.respond(
                 step, read_first=not script.reads_explicitly, drains_after=drains
             )

@@ -54,6 +54,8 @@ class HeadCutPlan:
     def next_cut(self, *, fresh_connection: bool) -> HeadCut | None:
         """The cut the next request head would get. A cut at byte 0 applies only to a
         connection that has not sent a request yet (it ends before anything is read)."""
+        if not self._cuts:
+            return None
         for cut, fired in zip(self._cuts, self._fired, strict=True):
             if cut.times is not None and fired >= cut.times:
                 continue

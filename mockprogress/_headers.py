@@ -32,24 +32,35 @@ def _text(value: str | bytes) -> str:
 class Headers:
     """An ordered, case-insensitive, read-only multi-map of header fields."""
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_index", "_pairs")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs: HeaderPairs = tuple((str(n), str(v)) for n, v in pairs)
+        # Values by lower-case name, built on the first look-up (a request's fields are
+        # looked up a few times each: framing, Expect, the matchers, the resources).
+        self._index: dict[str, list[str]] | None = None
 
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Build from ``(name, value)`` byte pairs as h11 delivers them."""
         return cls((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
 
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for n, v in self._pairs:
+                index.setdefault(n.lower(), []).append(v)
+            self._index = index
+        return index
+
     def getall(self, name: str) -> list[str]:
         """Every value of ``name`` in wire order (empty if absent)."""
-        key = name.lower()
-        return [v for n, v in self._pairs if n.lower() == key]
+        return list(self._lookup().get(name.lower(), ()))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of ``name`` (several lines joined with ``", "``), or ``default``."""
-        values = self.getall(name)
+        values = self._lookup().get(name.lower())
         return ", ".join(values) if values else default
 
     def __getitem__(self, name: str) -> str:
@@ -59,7 +70,7 @@ class Headers:
         return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._pairs)
+        return isinstance(name, str) and name.lower() in self._lookup()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._pairs)

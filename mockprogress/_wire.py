@@ -25,11 +25,16 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class ResponseHead:
-    """A final response's header fields as sent (for the journal) and the h11 event that
-    sends them."""
+    """A final response's header fields as sent (for the journal), the h11 event that sends
+    them, and the bytes h11 writes for them when nothing in the exchange changes them (see
+    ``plain_exchange``)."""
 
     fields: Headers
     event: h11.Response
+    #: The status line and fields as h11 writes them answering a plain keep-alive request.
+    wire: bytes
+    #: False when the fields say ``Connection: close`` (the connection ends after it).
+    keeps_alive: bool
 
 
 def response_head(
@@ -75,7 +80,40 @@ def _response_head(
         fields.append(("Connection", "close"))
     raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields]
     event = h11.Response(status_code=status, headers=raw, reason=reason.encode())
-    return ResponseHead(Headers(fields), event)
+    # What h11 writes for this head answering a plain keep-alive HTTP/1.1 GET: it may reorder
+    # the fields (Host first) and never adds one there (the framing is Content-Length).
+    probe = h11.Connection(h11.SERVER)
+    probe.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    probe.next_event()
+    probe.next_event()
+    wire = probe.send(event) or b""
+    return ResponseHead(Headers(fields), event, wire, _keeps_alive(fields))
+
+
+def plain_exchange(request: h11.Request) -> bool:
+    """Whether h11 writes a final response to ``request`` as it would answer a plain GET, so a
+    ``ResponseHead.wire`` and the body, byte for byte, are what it would send: an HTTP/1.1
+    request that keeps the connection (no ``Connection: close``), proposes no protocol switch
+    (no ``Upgrade``, not CONNECT) and is not a HEAD (whose response carries no body)."""
+    if request.http_version != b"1.1" or request.method in (b"HEAD", b"CONNECT"):
+        return False
+    for name, value in request.headers:  # h11 gives lower-case names
+        if name == b"upgrade":
+            return False
+        if name == b"connection" and b"close" in _tokens(value):
+            return False
+    return True
+
+
+def _keeps_alive(fields: Sequence[tuple[str, str]]) -> bool:
+    # As h11 reads a Connection field: comma-separated tokens, case-insensitive.
+    return not any(
+        n.lower() == "connection" and b"close" in _tokens(v.encode("latin-1")) for n, v in fields
+    )
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip().lower() for token in value.split(b",")]
 
 
 def response_segments(
