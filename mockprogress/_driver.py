@@ -2,8 +2,8 @@
 
 This is where bytes meet the kernel. The driver owns the client's socket and talks to it
 directly: ``recv``/``send`` first, and only when the kernel has nothing to give (or no room)
-does it wait for readiness through anyio (``wait_readable``/``wait_writable``, on asyncio and
-trio alike). So a read takes at most what the script asked for and nothing is read ahead: the
+does it wait for readiness (through anyio's ``wait_readable``/``wait_writable``; on asyncio,
+reads wait through ``_AsyncioReader``, which keeps the socket registered between requests). So a read takes at most what the script asked for and nothing is read ahead: the
 kernel's buffers push back on a client that sends faster than the script consumes. And a
 request that arrives while the server is ready costs one wake-up of the loop, not a transport,
 a queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
@@ -37,6 +37,7 @@ and the server's stop get their turn.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -81,11 +82,13 @@ READY_STREAK = 16
 class ConnectionDriver:
     """Runs programs against one client socket, which it owns and closes."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """``loop``: the running asyncio loop, when the server runs on asyncio."""
         self.socket = sock
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = _AsyncioReader(loop, sock) if loop is not None else None
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
         self.client_done = False
@@ -161,8 +164,13 @@ class ConnectionDriver:
                 data = sock.recv(max_bytes)
             except (BlockingIOError, InterruptedError):
                 self._streak = 0
-                await _wait(anyio.wait_readable, sock)
-                continue
+                if self._reader is None:
+                    await _wait(anyio.wait_readable, sock)
+                    continue
+                try:
+                    data = await self._reader.receive(max_bytes)
+                except OSError as exc:
+                    raise PeerGone(f"client went away: {exc!r}") from None
             except OSError as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
             if not data:
@@ -229,6 +237,8 @@ class ConnectionDriver:
     def _release(self) -> None:
         if self.socket.fileno() < 0:
             return
+        if self._reader is not None:
+            self._reader.unwatch()
         with contextlib.suppress(OSError, RuntimeError):
             anyio.notify_closing(self.socket)
         self.socket.close()
@@ -243,6 +253,75 @@ class ConnectionDriver:
         """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
         with anyio.move_on_after(seconds if seconds is not None else float("inf")):
             await _wait_for_client_close(self.socket)
+
+
+class _AsyncioReader:
+    """Waits for a client's bytes on asyncio, with the socket left registered in the loop's
+    selector from one wait to the next.
+
+    ``anyio.wait_readable`` registers the socket for each wait and unregisters it after (two
+    ``epoll_ctl`` calls and a selector key per wait), which is a good part of what a keep-alive
+    request costs. Here the registration stays while the connection goes on waiting for request
+    after request, and the readiness callback does the ``recv`` itself for the waiting
+    receive, so no byte is read that the script did not ask for, and the socket is not
+    reported ready again for bytes already taken. Readiness while no receive waits (the script
+    is busy or sleeping) unregisters the socket until the next wait: epoll is level-triggered
+    and would report it on every turn of the loop.
+    """
+
+    __slots__ = ("_fd", "_kept", "_loop", "_max_bytes", "_sock", "_waiter", "_watching")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._max_bytes = 0
+        self._watching = False
+        # Bytes the callback read for a receive that was cancelled before it resumed.
+        self._kept: bytes | None = None
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """At most ``max_bytes``, once the client sends some (``b""`` at its end)."""
+        if self._kept is not None:
+            kept, self._kept = self._kept[:max_bytes], self._kept[max_bytes:] or None
+            return kept
+        if not self._watching:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._watching = True
+        self._max_bytes = max_bytes
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            data: bytes = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._kept = waiter.result() or None  # read already: the next receive gets it
+            raise
+        finally:
+            self._waiter = None
+        return data
+
+    def _on_readable(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.unwatch()
+            return
+        try:
+            data = self._sock.recv(self._max_bytes)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(data)
+        self._waiter = None
+
+    def unwatch(self) -> None:
+        """Take the socket out of the loop's selector (before it closes, or while idle)."""
+        if self._watching:
+            self._watching = False
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                self._loop.remove_reader(self._fd)
 
 
 async def _wait(wait: Any, sock: socket.socket) -> None:

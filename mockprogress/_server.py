@@ -549,7 +549,7 @@ class MockServer(AsyncContextManagerMixin):
                 tg.start_soon(self._handle, sock, address)
 
     async def _handle(self, sock: socket.socket, address: Any) -> None:
-        driver = ConnectionDriver(sock)
+        driver = ConnectionDriver(sock, _running_asyncio_loop())
         self._active_connections += 1
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
@@ -601,6 +601,14 @@ async def _listen(host: str, port: int) -> _Listening:
     parts = getattr(listener, "listeners", [listener])
     sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
     return _Listening(sockets, listener)
+
+
+def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop, or None on trio."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _loop_clock() -> Callable[[], float]:
