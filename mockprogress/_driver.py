@@ -3,10 +3,11 @@
 This is where bytes meet the kernel. The driver owns the client's socket and talks to it
 directly: ``recv``/``send`` first, and only when the kernel has nothing to give (or no room)
 does it wait for readiness (through anyio's ``wait_readable``/``wait_writable``; on asyncio,
-reads wait through ``_AsyncioReader``, which keeps the socket registered between requests). So a read takes at most what the script asked for and nothing is read ahead: the
-kernel's buffers push back on a client that sends faster than the script consumes. And a
-request that arrives while the server is ready costs one wake-up of the loop, not a transport,
-a queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
+reads wait through ``_AsyncioReader``, which keeps the socket registered between requests).
+So a read takes at most what the script asked for and nothing is read ahead: the kernel's
+buffers push back on a client that sends faster than the script consumes. And a request
+that arrives while the server is ready costs one wake-up of the loop, not a transport, a
+queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
 
 Two details make byte offsets exact on the client's side:
 
