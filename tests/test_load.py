@@ -3,11 +3,12 @@ and many requests over them, in rounds: every answer exact, nothing recorded for
 afterwards the file descriptors and the event loop's tasks back to where they were, memory
 flat from round to round.
 
-``make test`` runs the short form (1,000 connections, 10,000 requests in two rounds);
-``make stress`` (MOCKPROGRESS_STRESS=1) the long one (1,000 connections, 100,000 requests in
-ten rounds), on asyncio and on trio. The server runs in the test's own event loop, and so do
-the clients, so the tasks counted are all of them. Between rounds the journal is cleared
-with ``srv.reset()``: it keeps every exchange by design (docs/limits.md), and what is measured here is everything else.
+``make test`` runs the short form (1,000 connections, 10,000 requests in two rounds); ``make
+stress`` (MOCKPROGRESS_STRESS=1) the long one (1,000 connections, 100,000 requests in ten
+rounds), on asyncio and on trio. The server runs in the test's own event loop, and so do the
+clients, so the tasks counted are all of them. Between rounds the journal is cleared with
+``srv.reset()``: it keeps every exchange by design (docs/limits.md), and what is measured here
+is everything else.
 """
 
 from __future__ import annotations
