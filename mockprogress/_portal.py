@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError
@@ -150,7 +152,16 @@ class LoopPost:
                     calls = self._calls
                     while calls:
                         fn, args = calls.popleft()
-                        fn(*args)
+                        try:
+                            fn(*args)
+                        except Exception:
+                            # This loop serves every thread-mode server of the process: one
+                            # failed call must not end it. Callers report their own errors
+                            # (a server's start sets its future); this is the last resort.
+                            sys.stderr.write(
+                                f"mockprogress: a call posted to the event loop failed: "
+                                f"{fn!r}\n{traceback.format_exc()}"
+                            )
         finally:
             started.set()
             with contextlib.suppress(OSError, RuntimeError):

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import pytest
 from recording_client import request
@@ -99,3 +100,20 @@ def test_the_loop_thread_ends_with_its_last_server() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "done\n"
+
+
+def test_a_posted_call_that_fails_leaves_the_shared_loop_serving(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mockprogress._portal import portal_provider
+
+    def broken() -> None:
+        raise RuntimeError("broken on purpose")
+
+    provider = portal_provider()
+    with provider:
+        provider.post.post(broken)
+        with mp.MockServer() as srv:  # on the same loop, after the failed call
+            srv.expect("GET", "/after").respond(mp.respond(200, b"still here"))
+            assert urllib.request.urlopen(srv.url("/after"), timeout=5).read() == b"still here"
+    assert "broken on purpose" in capsys.readouterr().err
