@@ -152,7 +152,11 @@ class MockServer(AsyncContextManagerMixin):
         self._stop_scope: anyio.CancelScope | None = None
         self._stop_requested = False
         self._loop_post: LoopPost | None = None
-        #: The journal's clock: the loop's (``_loop_clock``), set when the server task runs.
+        #: The running asyncio loop (None on trio), set when the server task runs: the
+        #: drivers read through it, and its ``time`` is the journal's clock.
+        self._asyncio_loop: asyncio.AbstractEventLoop | None = None
+        #: The journal's clock: what ``anyio.current_time`` reads, without finding the backend
+        #: again on every call (a request reads it five times or so).
         self._clock: Callable[[], float] = anyio.current_time
         self._portal: BlockingPortal | None = None
         self._token: EventLoopToken | None = None
@@ -509,7 +513,8 @@ class MockServer(AsyncContextManagerMixin):
             listening = await _listen(self.host, self._requested_port)
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
-        self._clock = _loop_clock()
+        self._asyncio_loop = _running_asyncio_loop()
+        self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
         port = listening.port
         self._state.address = (self.host, port)
         try:
@@ -549,7 +554,7 @@ class MockServer(AsyncContextManagerMixin):
                 tg.start_soon(self._handle, sock, address)
 
     async def _handle(self, sock: socket.socket, address: Any) -> None:
-        driver = ConnectionDriver(sock, _running_asyncio_loop())
+        driver = ConnectionDriver(sock, self._asyncio_loop)
         self._active_connections += 1
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
@@ -609,16 +614,6 @@ def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _loop_clock() -> Callable[[], float]:
-    """What ``anyio.current_time`` reads, without finding the backend again on every call (a
-    request reads the clock five times or so): on asyncio the running loop's ``time``, which is
-    what anyio returns there; elsewhere anyio's function itself."""
-    try:
-        return asyncio.get_running_loop().time
-    except RuntimeError:  # no asyncio loop in this thread: trio
-        return anyio.current_time
 
 
 @functools.lru_cache(maxsize=64)
