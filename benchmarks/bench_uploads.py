@@ -99,7 +99,7 @@ def copy_server(files: int) -> None:
     """A baseline: accept one connection at a time, read everything, and keep it in ``files``
     spooled ``BodyBuffer``s (0: discard it), as the server keeps an upload in its store (1)
     and in its journal too (2)."""
-    from mockprogress._body import BodyBuffer
+    from mockprogress.engine.body import BodyBuffer
 
     listener = socket.create_server(("127.0.0.1", 0))
     print(json.dumps({"port": listener.getsockname()[1]}), flush=True)

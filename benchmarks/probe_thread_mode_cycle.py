@@ -16,7 +16,7 @@ import statistics
 import time
 
 import mockprogress as mp
-from mockprogress._portal import portal_provider
+from mockprogress.server.portal import portal_provider
 
 
 def main(argv: list[str] | None = None) -> None:

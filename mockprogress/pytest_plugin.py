@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._server import MockServer
+    from .server.server import MockServer
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
 _SERVER_OPTIONS = {
@@ -85,7 +85,7 @@ def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]
 def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[None]:
     """Keeps the thread-mode event loop alive for the session, so each test's fresh server
     costs a listener rather than a thread."""
-    from ._portal import portal_provider
+    from .server.portal import portal_provider
 
     with portal_provider(str(pytestconfig.getini("mockprogress_backend"))):
         yield
@@ -105,7 +105,7 @@ def mockprogress_server(
 
     Opt out of the check with ``@pytest.mark.mockprogress(check_at_teardown=False)``.
     """
-    from ._server import MockServer
+    from .server.server import MockServer
 
     check, backend, options = _options(request)
     server = MockServer(backend=backend, **options)
@@ -126,7 +126,7 @@ async def mockprogress_async_server(
     from the test would starve the server: run it with ``anyio.to_thread.run_sync`` or use
     ``mockprogress_server``. Checked at teardown like ``mockprogress_server``.
     """
-    from ._server import MockServer
+    from .server.server import MockServer
 
     check, _backend, options = _options(request)
     server = MockServer(**options)
@@ -139,7 +139,7 @@ async def mockprogress_async_server(
 
 def _check(server: MockServer) -> None:
     """Fail with the problems and timelines, without the plugin's own traceback."""
-    from ._errors import ExpectationError
+    from .errors import ExpectationError
 
     try:
         server.check()

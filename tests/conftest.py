@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, settings
+from support.stress import STRESS
 
 pytest_plugins = ["pytester"]
-
-#: ``make stress`` sets MOCKPROGRESS_STRESS=1: the fuzzers load the "stress" profile (50 times
-#: the examples of "short") and the load tests run their long form. ``make test`` runs "short".
-STRESS = os.environ.get("MOCKPROGRESS_STRESS", "") not in ("", "0")
 
 settings.register_profile(
     "short",

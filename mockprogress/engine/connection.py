@@ -1,0 +1,341 @@
+"""One client connection over h11: requests in, exchanges answered in order, keep-alive.
+
+``ServerConnection.run()`` is the connection's whole life as one program (see ``_actions``).
+Pipelined requests are answered in order because h11 hands them out one at a time and only
+after ``start_next_cycle``. A malformed request is answered with h11's status hint (400, or
+431 for an oversized head), recorded for ``check()``, and the connection closed; the listener
+never sees an exception. A head cut (``_headcut``) ends the connection after exactly N bytes
+of a request head: while one is pending, the head is read at most N bytes at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import h11
+
+from ..http.headers import Headers
+from ..script.head_cuts import HeadCut
+from .actions import Close, Hold, PeerGone, Program, Receive, Send
+from .exchange import ExchangeContext, plain_response
+from .journal import Fault, ResponseRecord
+
+if TYPE_CHECKING:
+    from .state import ServerState
+
+_READ_SIZE = 65536
+
+
+class ServerConnection:
+    """The pure state of one connection."""
+
+    def __init__(self, state: ServerState, clock: Callable[[], float], peer: str = "") -> None:
+        self.state = state
+        self.clock = clock
+        self.peer = peer
+        self.id = state.next_connection_id()
+        self.h11 = self._new_h11()
+        self.eof = False
+        self.bytes_in = 0
+        self.requests = 0
+        self.current: ExchangeContext | None = None
+
+    def _new_h11(self) -> h11.Connection:
+        return h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self.state.config.max_header_size
+        )
+
+    def next_event(self, max_bytes: int = _READ_SIZE) -> Program[h11.Event | type[h11.PAUSED]]:
+        """The next h11 event, reading from the client as needed."""
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            data = yield Receive(max_bytes)
+            if not data:
+                self.eof = True
+            self.bytes_in += len(data)
+            if self.current is not None:
+                self.current.log.bytes_received += len(data)
+            self.h11.receive_data(data)
+
+    def receive_raw(self, max_bytes: int) -> Program[bytes]:
+        """Bytes straight from the client, past h11: the rest of a Content-Length body
+        (``ExchangeContext._next_chunk``). They are the current exchange's alone: unlike
+        ``next_event``'s reads, they count towards no later request."""
+        data: bytes = yield Receive(max_bytes)
+        if not data:
+            self.eof = True
+        if self.current is not None:
+            self.current.log.bytes_received += len(data)
+        return data
+
+    def refuse(self, active: int) -> Program[None]:
+        """Answer a connection over ``max_connections`` with a 503 before reading anything."""
+        limit = self.state.config.max_connections
+        self.state.record("limit", f"connection {active} exceeds max_connections={limit}")
+        body = f"mockprogress: more than {limit} connections are open\n".encode()
+        yield Send(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        yield Close("close")
+
+    def run(self) -> Program[None]:
+        try:
+            while True:
+                self.current = None
+                try:
+                    event = yield from self._request_start()
+                except h11.RemoteProtocolError as exc:
+                    if not self.eof:
+                        yield from self._malformed(exc)
+                    else:
+                        self._abandoned_head()
+                    yield Close("close")
+                    return
+                if event is None:
+                    return  # a head cut ended the connection
+                if not isinstance(event, h11.Request):
+                    # ConnectionClosed: the client is done with the connection.
+                    yield Close("close")
+                    return
+                self.requests += 1
+                ctx = self._begin(event)
+                try:
+                    yield from self.state.serve(ctx)
+                    yield from ctx.finish()
+                finally:
+                    ctx.log.body.settle()  # the last piece, unless a store shared it
+                    if ctx.log.ended is None:
+                        ctx.log.ended = self.clock()
+                if ctx.closed:
+                    return
+                if (
+                    ctx.body_done
+                    and not ctx.raw_mode
+                    and self.h11.their_state is h11.SEND_BODY
+                    and ctx.declared_length == 0
+                ):
+                    # A request without a body: nothing read its EndOfMessage, which h11 hands
+                    # out without further bytes. Without it the client stays in SEND_BODY and
+                    # the connection would be closed instead of kept alive.
+                    self.h11.next_event()
+                # A body read past h11 leaves h11 waiting for it; all of it was read.
+                unframed = ctx.unframed_left is not None and ctx.body_done
+                # A response written past h11 leaves h11 waiting to send one; it was sent.
+                if ctx.sent_past_h11:
+                    ours_done = ctx.final_sent and ctx.keeps_alive_after
+                else:
+                    ours_done = self.h11.our_state is h11.DONE
+                if (
+                    ctx.raw_mode
+                    or not ours_done
+                    or (self.h11.their_state is not h11.DONE and not unframed)
+                ):
+                    yield Close("close")
+                    return
+                if unframed or ctx.sent_past_h11:
+                    # A fresh h11 connection is where start_next_cycle would leave it, given
+                    # what the old one holds of the next request (pipelined with this one).
+                    trailing, closed = self.h11.trailing_data
+                    self.h11 = self._new_h11()
+                    if trailing:
+                        self.h11.receive_data(trailing)
+                    if closed:
+                        self.h11.receive_data(b"")
+                else:
+                    self.h11.start_next_cycle()
+        except PeerGone:
+            if self.current is not None and not self.current.closed:
+                ctx = self.current
+                if not ctx.log.events or ctx.log.events[-1].kind != "closed":
+                    ctx.log.event(self.clock(), "closed", "in", "client closed the connection")
+            return
+
+    def _request_start(self) -> Program[h11.Event | type[h11.PAUSED] | None]:
+        """The first event of the next request, or None when a head cut fired instead.
+
+        A cut is chosen when the request's first bytes arrive, so it also reaches a
+        connection that was already waiting. While one is pending the socket is asked for no
+        more than the cut's size; bytes of a first read past the cut are never looked at.
+        """
+        plan = self.state.head_cuts
+        fresh = self.requests == 0
+        if self.h11.trailing_data[0]:
+            # The next request was read with the previous one (pipelined): too late to cut.
+            return (yield from self.next_event())
+        pending = plan.next_cut(fresh_connection=fresh)
+        if pending is not None and pending.at == 0 and plan.claim(pending):
+            yield from self._fire_head_cut(pending, b"", self.clock())
+            return None
+        data = yield Receive(_READ_SIZE if pending is None else min(pending.at, _READ_SIZE))
+        started = self.clock()
+        cut = plan.next_cut(fresh_connection=fresh) if data else None
+        if cut is None or not plan.claim(cut):
+            self._take(data)
+            return (yield from self.next_event())
+        head = bytearray()
+        rest = b""
+        while True:
+            data, rest = data[: cut.at - len(head)], data[cut.at - len(head) :]
+            head += data
+            self._take(data)
+            if not data:
+                plan.release(cut)  # the client gave up before the cut
+                return (yield from self.next_event())
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:
+                plan.release(cut)  # a malformed head: answered as such, not cut
+                raise
+            if event is not h11.NEED_DATA:
+                plan.release(cut)
+                self.state.record(
+                    "scenario-error",
+                    f"{cut.describe()} did not fire: the request head ended after "
+                    f"{len(head)} bytes or fewer",
+                )
+                self._take(rest)
+                return event  # type: ignore[return-value]
+            if len(head) >= cut.at:
+                yield from self._fire_head_cut(cut, bytes(head), started)
+                return None
+            data = yield Receive(cut.at - len(head))
+
+    def _take(self, data: bytes) -> None:
+        """Hand bytes read at the start of a request to h11."""
+        if not data:
+            self.eof = True
+        self.bytes_in += len(data)
+        self.h11.receive_data(data)
+
+    def _fire_head_cut(self, cut: HeadCut, head: bytes, started: float) -> Program[None]:
+        """Journal the partial request and end the connection as the cut says."""
+        method, target, version = _partial_request_line(head)
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=started,
+            method=method,
+            target=target,
+            http_version=version,
+            headers=Headers(),
+        )
+        log.bytes_received = len(head)
+        self.bytes_in = 0
+        preview = head[:60]
+        more = "..." if len(head) > 60 else ""
+        log.event(
+            started, "request", "in", f"{len(head)} bytes of a request head {preview!r}{more}"
+        )
+        detail = f"{cut.how} after {len(head)} bytes of the request head"
+        if cut.how == "stall" and cut.seconds is not None:
+            detail += f", for {cut.seconds:g} s"
+        at = log.event(self.clock(), "fault", "", detail)
+        log.fault = Fault(cut.how, "request", 0, 0, at, detail, len(head))
+        try:
+            if cut.how == "stall":
+                yield Hold(cut.seconds)
+            yield Close("reset" if cut.how == "reset" else "close")
+        finally:
+            log.ended = self.clock()
+
+    def _abandoned_head(self) -> None:
+        """Journal a request head the client closed the connection in the middle of: the
+        bytes that came are counted and shown, as for a head cut (nothing is answered)."""
+        head = self.h11.trailing_data[0]
+        if not head:
+            return
+        method, target, version = _partial_request_line(head)
+        now = self.clock()
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=now,
+            method=method,
+            target=target,
+            http_version=version,
+            headers=Headers(),
+        )
+        log.bytes_received = len(head)
+        more = "..." if len(head) > 60 else ""
+        log.event(now, "request", "in", f"{len(head)} bytes of a request head {head[:60]!r}{more}")
+        log.event(now, "closed", "in", "client closed the connection inside the request head")
+        log.ended = now
+
+    def _begin(self, request: h11.Request) -> ExchangeContext:
+        version = request.http_version.decode()
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=self.clock(),
+            method=request.method.decode("latin-1"),
+            target=request.target.decode("latin-1"),
+            http_version=version,
+            headers=Headers.from_raw(request.headers.raw_items()),
+        )
+        log.bytes_received = self.bytes_in
+        self.bytes_in = 0
+        log.event(
+            log.started,
+            "request",
+            "in",
+            f"{log.method} {log.target} HTTP/{version}",
+            headers=log.headers,
+        )
+        ctx = ExchangeContext(self, log, request)
+        if not ctx.has_body:
+            # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
+            # read; it needs no bytes. Unread, the connection could never be kept alive.
+            self.h11.next_event()
+        self.current = ctx
+        return ctx
+
+    def _malformed(self, exc: h11.RemoteProtocolError) -> Program[None]:
+        """Answer a request h11 could not parse, and journal it."""
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=self.clock(),
+            method="",
+            target="",
+            http_version="",
+            headers=Headers(),
+        )
+        log.bytes_received = self.bytes_in
+        status = exc.error_status_hint
+        log.event(log.started, "error", "in", f"malformed request: {exc}")
+        kind = "limit" if status == 431 else "malformed-request"
+        self.state.record(kind, f"malformed request: {exc}", log.index)
+        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            step = plain_response(status, f"malformed request: {exc}\n")
+            body = step.content
+            head = self.h11.send(
+                h11.Response(
+                    status_code=status,
+                    headers=[
+                        *Headers(step.headers).raw(),
+                        (b"Content-Length", str(len(body)).encode()),
+                        (b"Connection", b"close"),
+                    ],
+                    reason=step.reason.encode(),
+                )
+            )
+            data = (head or b"") + (self.h11.send(h11.Data(data=body)) or b"")
+            data += self.h11.send(h11.EndOfMessage()) or b""
+            yield Send(data)
+            log.bytes_sent += len(data)
+            at = log.event(
+                self.clock(), "response", "out", f"{status} {step.reason}", status=status
+            )
+            log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
+        log.ended = self.clock()
+
+
+def _partial_request_line(head: bytes) -> tuple[str, str, str]:
+    """Method, target and version of a request line, if it arrived whole; else empty."""
+    line, found, _ = head.partition(b"\r\n")
+    parts = line.split(b" ")
+    if not found or len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+        return "", "", ""
+    method, target, version = (p.decode("latin-1") for p in parts)
+    return method, target, version.removeprefix("HTTP/")

@@ -1,0 +1,592 @@
+"""One request being answered: the steps of DESIGN.md carried out over h11, as programs.
+
+Strategy. Every method that touches the wire is a generator (a *program*, see ``_actions``):
+it yields ``Send``/``Receive``/``Sleep``/... and the I/O layer carries them out. The context
+keeps the facts the rules depend on:
+
+- RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client." h11 would
+  send one anyway, so interims to HTTP/1.0 clients are skipped here and journaled as skipped.
+- ``Expect: 100-continue`` (RFC 9110 §10.1.1): by default the 100 goes out when the body is
+  first read, unless a 100 went out already; an expectation's policy (``_continue``) can send
+  it earlier, later or never (``lazy_continue``). Every 100 that answers the expectation notes
+  how many body bytes had reached the server before it (``body_before_continue``). h11
+  forgets that the client waits as soon as *any* 1xx is sent, so we track it ourselves. A
+  final response sent while the client still waits means the body will never come: the
+  response carries ``Connection: close``.
+- A final response sent before the whole body was read closes the connection afterwards
+  (unless the script drains the body after it), so a cut at ``read_body(upto=N)`` leaves
+  exactly N body bytes in the journal.
+- Byte offsets are exact: every byte written for the exchange is counted (``wire_out``), and
+  a cut writes exactly the bytes before its offset, then closes, resets or stalls.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import h11
+
+from ..errors import ScenarioError
+from ..http.headers import HeaderPairs, Headers
+from ..http.progress_order import ProgressOrder
+from ..script.steps import (
+    Cut,
+    Drop,
+    Interim,
+    Pause,
+    Raw,
+    ReadBody,
+    Respond,
+    Script,
+    Stall,
+    Step,
+)
+from .actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
+from .journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
+from .wire import (
+    Segment,
+    content_within,
+    cut_offset,
+    drip_pieces,
+    plain_exchange,
+    response_head,
+    response_segments,
+)
+
+if TYPE_CHECKING:
+    from .connection import ServerConnection
+
+_READ_SIZE = 262144
+#: Write final responses past h11 when it would write the same bytes (``respond``); tests turn
+#: it off to compare both ways (tests/core/test_responses_past_h11.py).
+FAST_RESPONSES = True
+#: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
+_LAZY_CONTINUE = Interim(100)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ExchangeContext:
+    """The state of one exchange and the programs that move it forward."""
+
+    def __init__(self, conn: ServerConnection, log: ExchangeLog, request: h11.Request) -> None:
+        self.conn = conn
+        self.log = log
+        self.request = request
+        self.method = log.method
+        self.headers = log.headers
+        self.is_http10 = request.http_version == b"1.0"
+        expect = (self.headers.get("expect") or "").lower()
+        self.expects_continue = not self.is_http10 and expect == "100-continue"
+        self.declared_length = _declared_length(self.headers)
+        # The size of the request head as sent (h11 enforces its limit only on heads that
+        # arrive in several reads, so the server checks whole heads against it too).
+        self.head_size = (
+            len(request.method)
+            + len(request.target)
+            + 12
+            + sum(len(n) + len(v) + 4 for n, v in request.headers.raw_items())
+            + 2
+        )
+        self.has_body = self.declared_length != 0
+        self.continue_sent = False
+        #: The 100 the first body read sends while the client waits (None: never).
+        self.lazy_continue: Interim | None = _LAZY_CONTINUE
+        #: The Progress values sent so far (draft-wright-http-progress §3.2).
+        self.progress_order = ProgressOrder()
+        self.body_started = False
+        self.body_done = not self.has_body
+        log.body_complete = self.body_done
+        self.final_started = False
+        self.final_sent = False
+        self.raw_mode = False
+        self.closed = False
+        self.wire_out = 0
+        self._pending = b""
+        #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
+        self.unframed_left: int | None = None
+        #: h11 writes a final response to this request as to a plain GET (``plain_exchange``).
+        self.plain = plain_exchange(request)
+        #: The final response was written past h11 (``respond``), which says nothing of it.
+        self.sent_past_h11 = False
+        #: For such a response: the connection stays open after it.
+        self.keeps_alive_after = False
+        #: Sees each scripted final response before it goes out and returns the one to send:
+        #: upload resources store the scripted response this way (and may answer otherwise).
+        self.on_respond: Callable[[Respond], Respond] | None = None
+
+    # ---- facts -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.conn.clock()
+
+    @property
+    def waiting_for_continue(self) -> bool:
+        """The client sent ``Expect: 100-continue`` and has had no reason to send the body."""
+        return (
+            self.expects_continue
+            and not self.continue_sent
+            and not self.final_started
+            and not self.body_done
+            and len(self.log.body) == 0
+            and not self._pending
+        )
+
+    def problem(self, kind: str, message: str) -> None:
+        self.conn.state.record(kind, message, self.log.index)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> Program[None]:
+        if data:
+            yield Send(data)
+            self.wire_out += len(data)
+            self.log.bytes_sent += len(data)
+
+    def _h11_send(self, event: h11.Event) -> bytes:
+        data = self.conn.h11.send(event)
+        return data or b""
+
+    def run(self, step: Step) -> Program[None]:
+        """Carry out one step."""
+        if self.closed:
+            return
+        if isinstance(step, Interim):
+            yield from self.send_interim(step)
+        elif isinstance(step, Pause):
+            yield from self.pause(step.seconds)
+        elif isinstance(step, ReadBody):
+            yield from self.read_body(step.upto)
+        elif isinstance(step, Respond):
+            yield from self.respond(step, read_first=not self.body_started)
+        elif isinstance(step, Drop):
+            yield from self.fault(step.how)
+        elif isinstance(step, Stall):
+            yield from self.fault("stall", step.seconds)
+        elif isinstance(step, Raw):
+            yield from self.write_raw(step.data)
+        else:
+            run_extension = getattr(step, "run", None)
+            if run_extension is None:
+                self.problem("scenario-error", f"mockprogress cannot carry out {step!r}")
+                return
+            yield from run_extension(self)
+
+    def pause(self, seconds: float) -> Program[None]:
+        self.log.event(self.now, "pause", "", f"pause {seconds:g} s")
+        if seconds > 0:
+            yield Sleep(seconds)
+
+    def send_interim(self, step: Interim) -> Program[None]:
+        if self.closed:
+            return
+        if self.final_started or self.raw_mode:
+            self.problem("scenario-error", f"interim {step.status} after the final response")
+            return
+        headers = Headers(step.headers)
+        label = f"{step.status} {step.reason}"
+        if not self._progress_in_order(step.status, step.headers, f"interim {label}"):
+            return
+        if self.is_http10:
+            at = self.log.event(
+                self.now,
+                "interim-skipped",
+                "",
+                f"{label} not sent: HTTP/1.0 client (RFC 9110 §15.2)",
+                status=step.status,
+                headers=headers,
+            )
+            self.log.interims.append(InterimRecord(step.status, step.reason, headers, at, True))
+            return
+        try:
+            data = self._h11_send(
+                h11.InformationalResponse(
+                    status_code=step.status, headers=headers.raw(), reason=step.reason.encode()
+                )
+            )
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot send interim {step.status}: {exc}")
+            return
+        if step.status == 100 and self.expects_continue and not self.continue_sent:
+            arrived = yield from self._body_arrived()
+            self.log.body_before_continue = arrived
+            note = f"{arrived} body bytes had arrived when the 100 went out"
+            self.log.event(self.now, "continue", "", note)
+        # Journaled as the bytes are handed to the socket: once the client has them, a test
+        # reading the journal must find them there.
+        at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
+        self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
+        if step.status == 100:
+            self.continue_sent = True
+        yield from self._send(data)
+
+    def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
+        """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
+        checked when built); a message that breaks it is not sent."""
+        values = [v for n, v in headers if n.lower() == "progress"]
+        if not values and (status != 102 or self.progress_order.last is None):
+            return True  # nothing to check or to remember
+        try:
+            self.progress_order.admit(status, values, where)
+        except ScenarioError as exc:
+            self.problem("scenario-error", f"not sent: {exc}")
+            return False
+        return True
+
+    def _body_arrived(self) -> Program[int]:
+        """Body bytes that have reached the server so far, read or not: in the journal, held
+        back by a cut, in h11's buffer, and still in the socket (a chunked body counts its
+        framing)."""
+        buffered = len(self.conn.h11.trailing_data[0])
+        unread: int = yield PendingInput()
+        arrived = len(self.log.body) + len(self._pending) + buffered + unread
+        if self.declared_length is not None:
+            arrived = min(arrived, self.declared_length)
+        return arrived
+
+    def write_raw(self, data: bytes) -> Program[None]:
+        self.raw_mode = True
+        yield from self._send(data)
+        preview = data[:40]
+        more = "..." if len(data) > 40 else ""
+        self.log.event(self.now, "raw", "out", f"raw {len(data)} bytes {preview!r}{more}")
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def read_body(self, upto: int | None = None) -> Program[None]:
+        """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first (as the
+        expectation's ``expect_continue`` policy says)."""
+        # Even upto=0 places the read: a response that follows must not read the body.
+        self.body_started = True
+        while not self.closed and not self.body_done:
+            room = None if upto is None else upto - len(self.log.body)
+            if room is not None and room <= 0 and len(self.log.body) != self.declared_length:
+                self.log.event(
+                    self.now,
+                    "body",
+                    "in",
+                    f"{len(self.log.body)} body bytes (stopped at read_body(upto={upto}))",
+                )
+                return
+            chunk = yield from self.read_body_chunk(room)
+            if not chunk and not self.body_done:
+                return  # answered before the body, or the connection ended
+
+    def read_body_chunk(self, max_bytes: int | None = None) -> Program[bytes]:
+        """Read the next piece of the body (at most ``max_bytes``), keep it in the journal and
+        return it; ``b""`` once the body is complete. Upload resources store what this returns,
+        so every byte read lands both in the journal and in their store."""
+        if self.closed or self.body_done:
+            return b""
+        if self.final_started and self.expects_continue and not self.continue_sent:
+            return b""  # answered before the body: the client will not send it
+        if self.waiting_for_continue and self.lazy_continue is not None:
+            yield from self.send_interim(self.lazy_continue)
+        self.body_started = True
+        try:
+            return (yield from self._next_chunk(max_bytes))
+        except BodyTooLarge:
+            limit = self.conn.state.config.max_body_size
+            self.problem("limit", f"request body exceeds max_body_size={limit}")
+            if not self.final_started:
+                yield from self.respond(
+                    plain_response(413, f"request body exceeds {limit} bytes\n"), read_first=False
+                )
+            yield from self.close("close")
+            return b""
+        except h11.RemoteProtocolError as exc:
+            if self.conn.eof:
+                self.log.event(
+                    self.now,
+                    "closed",
+                    "in",
+                    f"client closed the connection after {len(self.log.body)} body bytes",
+                )
+                raise PeerGone("client closed mid-body") from None
+            self.problem("malformed-request", f"malformed request body: {exc}")
+            if not self.final_started:
+                yield from self.respond(
+                    plain_response(exc.error_status_hint, f"malformed request body: {exc}\n"),
+                    read_first=False,
+                )
+            yield from self.close("close")
+            return b""
+
+    def _next_chunk(self, room: int | None) -> Program[bytes]:
+        limit = self.conn.state.config.max_body_size
+        while not self.body_done:
+            if self._pending:
+                chunk = self._pending if room is None else self._pending[:room]
+                self._pending = self._pending[len(chunk) :]
+                self._store(chunk, limit)
+                return chunk
+            if self.unframed_left is not None:
+                # The rest of a Content-Length body, straight from the socket (see below).
+                if not self.unframed_left:
+                    self._body_complete()
+                    continue
+                hint = min(self._receive_hint(room), self.unframed_left)
+                data = yield from self.conn.receive_raw(hint)
+                if not data:
+                    raise h11.RemoteProtocolError("peer closed the connection mid-body")
+                self.unframed_left -= len(data)
+            else:
+                event = self.conn.h11.next_event()
+                if event is h11.NEED_DATA and self.declared_length is not None:
+                    # h11 has handed out every body byte it holds. The rest of a
+                    # Content-Length body is that many bytes, nothing to parse: read them
+                    # past h11, which would copy each byte three times on the way (its
+                    # buffer, two slices). Asked for no more than what is left, the socket
+                    # never gives a byte of the next request; the connection takes a fresh
+                    # h11 connection for that one (ServerConnection.run).
+                    self.unframed_left = self.declared_length - len(self.log.body)
+                    continue
+                if event is h11.NEED_DATA:
+                    event = yield from self.conn.next_event(self._receive_hint(room))
+                if isinstance(event, h11.EndOfMessage):
+                    self._body_complete()
+                    continue
+                if not isinstance(event, h11.Data):
+                    raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a body")
+                data = bytes(event.data)
+            if room is not None and len(data) > room:
+                self._pending = data[room:]
+                data = data[:room]
+            if data:
+                self._store(data, limit)
+                return data
+        return b""
+
+    def _body_complete(self) -> None:
+        self.body_done = True
+        self.log.body_complete = True
+        size = len(self.log.body)
+        self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
+
+    def _store(self, data: bytes, limit: int) -> None:
+        room = limit - len(self.log.body)
+        if len(data) > room:
+            if room > 0:
+                self.log.body.append(data[:room])  # read, and within the limit: kept
+            raise BodyTooLarge()
+        self.log.body.append(data)
+
+    def _receive_hint(self, room: int | None) -> int:
+        # With Content-Length framing, h11 hands out every buffered body byte before asking for
+        # more, so asking the socket for exactly `room` bytes never reads past a cut.
+        if room is not None and self.declared_length is not None:
+            return max(1, min(room, _READ_SIZE))
+        return _READ_SIZE
+
+    # ---- the final response ----------------------------------------------------------------
+
+    def respond(
+        self,
+        step: Respond,
+        *,
+        read_first: bool,
+        drains_after: bool = False,
+        head_length: int | None = None,
+    ) -> Program[None]:
+        """Send the final response, applying its cut and drip. ``head_length`` is the
+        Content-Length a response to HEAD declares for the body it stands for."""
+        if read_first and not self.body_started:
+            yield from self.read_body()
+        if self.closed:
+            return
+        if self.final_started or self.raw_mode:
+            self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
+            return
+        if self.on_respond is not None:
+            step = self.on_respond(step)
+        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
+            yield from self.respond(
+                plain_response(500, "mockprogress: the response broke Progress order\n"),
+                read_first=False,
+            )
+            return
+        close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
+        bodiless = self.method == "HEAD" or step.status in (204, 304)
+        try:
+            head = response_head(
+                step, close_after=close_after, head_length=head_length, method=self.method
+            )
+            if (
+                FAST_RESPONSES
+                and self.plain
+                and not bodiless
+                and not step.chunked
+                and self.conn.h11.our_state is h11.SEND_RESPONSE
+            ):
+                # What h11 would write, written past it: the head as h11 rendered it for the
+                # same exchange state (ResponseHead.wire), then the body as it is (Content-Length
+                # framing adds nothing). h11's bookkeeping of our side (three events through its
+                # state machine, most of a small response's cost) is skipped; the connection
+                # takes a fresh h11 connection for its next request (ServerConnection.run).
+                segments = [Segment(head.wire, False)]
+                if step.content:
+                    segments.append(Segment(step.content, True))
+                self.sent_past_h11 = True
+                self.keeps_alive_after = head.keeps_alive
+            else:
+                segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot send {step.status}: {exc}")
+            return
+        self.final_started = True
+        head_length = len(segments[0].data)
+        data = b"".join(s.data for s in segments)
+        limit = len(data)
+        if step.fault is not None:
+            limit = cut_offset(segments, step.fault, self.wire_out)
+            if limit < 0 or limit > len(data):
+                self.problem(
+                    "scenario-error",
+                    f"cut at wire byte {step.fault.at} is outside this response (the exchange "
+                    f"wrote bytes {self.wire_out}..{self.wire_out + len(data)})",
+                )
+                limit = max(0, min(limit, len(data)))
+        # Each piece is journaled as it is handed to the socket, before the client can have it:
+        # a test that reads the journal after its client got the response finds it there.
+        pieces = drip_pieces(data[:limit], head_length, step.pacing)
+        complete = step.fault is None
+        body_sent = content_within(segments, limit)
+        head_at: float | None = None
+        sent_headers = head.fields
+        sent = 0
+        for i, piece in enumerate(pieces):
+            if i and step.pacing is not None and step.pacing.interval:
+                # The I/O layer keeps consecutive sleeps on one timeline (no drift).
+                yield Sleep(step.pacing.interval)
+            sent += len(piece)
+            if head_at is None and sent >= head_length:
+                head_at = self.log.event(
+                    self.now,
+                    "response",
+                    "out",
+                    f"{step.status} {step.reason}",
+                    status=step.status,
+                    headers=sent_headers,
+                )
+            last = i == len(pieces) - 1
+            self.log.response = ResponseRecord(
+                step.status,
+                step.reason,
+                sent_headers,
+                self.now - self.log.started if head_at is None else head_at,
+                content_within(segments, sent),
+                complete and last,
+            )
+            if last and head_at is not None and (body_sent or not complete):
+                state = "complete" if complete else "cut"
+                self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")
+            yield from self._send(piece)
+        if not pieces:  # a cut at wire byte 0 of the response: nothing of it went out
+            self.log.response = ResponseRecord(
+                step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
+            )
+        self.final_sent = True
+        if step.fault is not None:
+            yield from self._fire(step.fault, body_sent)
+
+    # ---- faults ----------------------------------------------------------------------------
+
+    def _fire(self, cut: Cut, body_sent: int) -> Program[None]:
+        detail = f"{cut.how} after {body_sent} body bytes (wire byte {self.wire_out})"
+        yield from self.fault(
+            cut.how, cut.seconds, side="response", body_bytes=body_sent, detail=detail
+        )
+
+    def fault(
+        self,
+        how: str,
+        seconds: float | None = None,
+        *,
+        side: str | None = None,
+        body_bytes: int | None = None,
+        detail: str | None = None,
+    ) -> Program[None]:
+        """Fire a fault now: ``close`` (FIN), ``reset`` (RST) or ``stall``."""
+        if side is None:
+            side = "request" if not self.final_started and not self.body_done else "response"
+        if body_bytes is None:
+            body_bytes = len(self.log.body) if side == "request" else 0
+        if detail is None:
+            unit = "body bytes read" if side == "request" else "body bytes sent"
+            detail = f"{how} after {body_bytes} {unit} (wire byte {self.wire_out})"
+        if how == "stall" and seconds is not None:
+            detail += f", for {seconds:g} s"
+        at = self.log.event(self.now, "fault", "", detail)
+        self.log.fault = Fault(
+            how, side, body_bytes, self.wire_out, at, detail, self.log.bytes_received
+        )
+        if how == "stall":
+            yield Hold(seconds)
+            yield from self.close("close")
+        else:
+            yield from self.close("reset" if how == "reset" else "close")
+
+    def close(self, how: str) -> Program[None]:
+        self.closed = True
+        yield Close("reset" if how == "reset" else "close")
+
+    # ---- ending ----------------------------------------------------------------------------
+
+    def finish(self) -> Program[None]:
+        """Make sure the client got an answer, and stamp the end of the exchange."""
+        if not self.final_started and not self.closed and not self.raw_mode:
+            self.problem("scenario-error", "the exchange ended without a final response")
+            yield from self.respond(
+                plain_response(500, "mockprogress: the script ended without a final response\n"),
+                read_first=False,
+            )
+        self.log.ended = self.now
+
+    def handler_failed(self, exc: BaseException) -> Program[None]:
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        self.problem("handler-error", f"handler raised {exc!r}\n{text}")
+        if not self.final_started and not self.closed:
+            yield from self.respond(
+                plain_response(500, f"mockprogress: the handler raised {exc!r}\n"), read_first=False
+            )
+
+
+def run_script(ctx: ExchangeContext, script: Script) -> Program[None]:
+    """Run a script's steps in order. Without an explicit ``read_body`` the whole body is read
+    just before the final response."""
+    steps = script.steps
+    for i, step in enumerate(steps):
+        if isinstance(step, Respond):
+            drains = i + 1 < len(steps) and any(
+                isinstance(s, ReadBody) and s.upto is None for s in steps[i + 1 :]
+            )
+            yield from ctx.respond(
+                step, read_first=not script.reads_explicitly, drains_after=drains
+            )
+        else:
+            yield from ctx.run(step)
+        if ctx.closed:
+            return
+
+
+def plain_response(status: int, text: str) -> Respond:
+    """A text/plain response, for the server's own answers."""
+    return Respond(status, text.encode(), (("Content-Type", "text/plain; charset=utf-8"),))
+
+
+def _declared_length(headers: Headers) -> int | None:
+    """The request's Content-Length, or None for a chunked body (h11 has validated both)."""
+    if "transfer-encoding" in headers:
+        return None
+    value = headers.get("content-length")
+    if value is None:
+        return 0
+    try:
+        return int(value.split(",")[0].strip())
+    except ValueError:
+        return None

@@ -1,0 +1,310 @@
+"""The journal: what happened in every exchange, both ways, with timings.
+
+The server keeps one ``ExchangeLog`` per request and mutates it as the exchange runs. Readers
+get ``Exchange`` snapshots: frozen copies taken on the server's loop, safe to read from any
+thread. Times (``at``) are seconds since the exchange's request head arrived.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+from ..http.headers import Headers
+from .body import JournalBody, ReadableBytes
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an exchange's timeline.
+
+    ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
+    server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
+    ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
+    ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
+    replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
+    body had arrived when a ``100 Continue`` went out).
+    """
+
+    at: float
+    kind: str
+    direction: str
+    detail: str
+    status: int | None = None
+    headers: Headers | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InterimRecord:
+    """An interim (1xx) response as it went out (or was skipped, for HTTP/1.0 clients)."""
+
+    status: int
+    reason: str
+    headers: Headers
+    at: float
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord:
+    """The final response: its head, and how much of its body was written."""
+
+    status: int
+    reason: str
+    headers: Headers
+    at: float
+    body_sent: int = 0
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A fault that fired, and the exact byte it fired at.
+
+    :ivar kind: ``close`` (FIN), ``reset`` (RST) or ``stall``.
+    :ivar side: ``response`` (it cut what the server wrote) or ``request`` (it cut what the
+        client sent: its body after ``read_body(upto=N)``, or its head, see
+        ``MockServer.cut_request_head``).
+    :ivar body_bytes: content bytes at the cut: of the response body sent, for the response
+        side; of the request body read, for the request side.
+    :ivar wire_bytes: every byte the server had written for the exchange (interims, head,
+        chunk framing, body).
+    :ivar at: when it fired, in seconds since the request head arrived (since the connection
+        was accepted, for a cut inside the request head).
+    :ivar detail: a sentence for reports.
+    :ivar bytes_received: every byte the server had read for the exchange (request head,
+        chunk framing, body).
+    """
+
+    kind: str
+    side: str
+    body_bytes: int
+    wire_bytes: int
+    at: float
+    detail: str = ""
+    bytes_received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One WebSocket frame after a ``101 Switching Protocols``, either way (``direction`` is
+    ``"in"`` or ``"out"``). ``kind`` is ``text``, ``binary``, ``ping``, ``pong`` or ``close``;
+    a text or binary entry is a whole message (its fragments joined). ``code`` and ``data``
+    (the reason, as text) describe a close."""
+
+    direction: str
+    kind: str
+    data: str | bytes
+    at: float
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and everything the server did about it."""
+
+    index: int
+    connection: int
+    method: str
+    target: str
+    http_version: str
+    headers: Headers
+    body_complete: bool
+    interims: tuple[InterimRecord, ...]
+    response: ResponseRecord | None
+    fault: Fault | None
+    events: tuple[Event, ...]
+    started: float
+    duration: float | None
+    handled_by: str | None
+    bytes_received: int
+    bytes_sent: int
+    _body: ReadableBytes = field(repr=False, compare=False)
+    _body_size: int = field(repr=False, compare=False)
+    #: For ``Expect: 100-continue``: how many body bytes had reached the server when the
+    #: ``100 Continue`` went out (None when none went out).
+    body_before_continue: int | None = None
+    #: After a switch to WebSocket: the frames both ways, in order.
+    frames: tuple[Frame, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoding left as sent."""
+        return urllib.parse.urlsplit(self.target).path
+
+    @property
+    def raw_query(self) -> str:
+        return urllib.parse.urlsplit(self.target).query
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; for a repeated name, the last value."""
+        return dict(urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True))
+
+    @property
+    def body(self) -> bytes:
+        """The request body bytes the server read (all of them, or up to a scripted cut)."""
+        return self._body.read(0, self._body_size)
+
+    @property
+    def body_size(self) -> int:
+        return self._body_size
+
+    @property
+    def request_line(self) -> str:
+        """``METHOD target HTTP/x.y``, or ``(incomplete request)`` when the request line never
+        arrived whole (a malformed request, a cut inside the head)."""
+        if not self.method:
+            return "(incomplete request)"
+        return f"{self.method} {self.target} HTTP/{self.http_version}"
+
+    def timeline(self) -> str:
+        """A readable account of the exchange, one event per line."""
+        head = f"#{self.index} {self.request_line}"
+        extra = [f"connection {self.connection}"]
+        if self.handled_by:
+            extra.append(self.handled_by)
+        lines = [f"{head}  [{', '.join(extra)}]"]
+        for event in self.events:
+            arrow = {"in": "<-", "out": "->"}.get(event.direction, "..")
+            detail = event.detail
+            if event.kind in ("interim", "interim-skipped") and event.headers:
+                detail += "  " + "; ".join(f"{n}: {v}" for n, v in event.headers)
+            lines.append(f"  {event.at * 1000:9.1f} ms  {arrow} {detail}")
+        return "\n".join(lines)
+
+
+class ExchangeLog:
+    """The mutable record the server keeps while an exchange runs."""
+
+    def __init__(
+        self,
+        index: int,
+        connection: int,
+        started: float,
+        *,
+        method: str,
+        target: str,
+        http_version: str,
+        headers: Headers,
+        spool_threshold: int,
+    ) -> None:
+        self.index = index
+        self.connection = connection
+        self.started = started
+        self.method = method
+        self.target = target
+        self.http_version = http_version
+        self.headers = headers
+        self.body = JournalBody(spool_threshold)
+        self.body_complete = False
+        self.interims: list[InterimRecord] = []
+        self.response: ResponseRecord | None = None
+        self.fault: Fault | None = None
+        self.events: list[Event] = []
+        self.ended: float | None = None
+        self.handled_by: str | None = None
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        #: True for a request to the control API: kept apart from the journal.
+        self.control = False
+        self.body_before_continue: int | None = None
+        self.frames: list[Frame] = []
+        #: Called with (log, event) for every event as it happens (the CLI prints them).
+        self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+
+    def event(
+        self,
+        now: float,
+        kind: str,
+        direction: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: Headers | None = None,
+    ) -> float:
+        at = now - self.started
+        event = Event(at, kind, direction, detail, status, headers)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(self, event)
+        return at
+
+    def snapshot(self) -> Exchange:
+        return Exchange(
+            index=self.index,
+            connection=self.connection,
+            method=self.method,
+            target=self.target,
+            http_version=self.http_version,
+            headers=self.headers,
+            body_complete=self.body_complete,
+            interims=tuple(self.interims),
+            response=self.response,
+            fault=self.fault,
+            events=tuple(self.events),
+            started=self.started,
+            duration=None if self.ended is None else self.ended - self.started,
+            handled_by=self.handled_by,
+            bytes_received=self.bytes_received,
+            bytes_sent=self.bytes_sent,
+            _body=self.body,
+            _body_size=len(self.body),
+            body_before_continue=self.body_before_continue,
+            frames=tuple(self.frames),
+        )
+
+
+class Journal(Sequence[Exchange]):
+    """The exchanges the server has seen, oldest first: a snapshot, safe to keep."""
+
+    def __init__(self, exchanges: Sequence[Exchange] = ()) -> None:
+        self._exchanges = tuple(exchanges)
+
+    @overload
+    def __getitem__(self, index: int) -> Exchange: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Exchange]: ...
+    def __getitem__(self, index: int | slice) -> Exchange | Sequence[Exchange]:
+        return self._exchanges[index]
+
+    def __len__(self) -> int:
+        return len(self._exchanges)
+
+    def __iter__(self) -> Iterator[Exchange]:
+        return iter(self._exchanges)
+
+    def __repr__(self) -> str:
+        return f"<Journal of {len(self)} exchange(s)>"
+
+    @property
+    def last(self) -> Exchange:
+        """The most recent exchange.
+
+        :raises IndexError: when no request has reached the server.
+        """
+        if not self._exchanges:
+            raise IndexError("the journal is empty: no request has reached the server")
+        return self._exchanges[-1]
+
+    def find(self, method: str | None = None, path: str | None = None) -> list[Exchange]:
+        """The exchanges with this method and/or path."""
+        return [
+            ex
+            for ex in self._exchanges
+            if (method is None or ex.method == method.upper()) and (path is None or ex.path == path)
+        ]
+
+    def to_text(self) -> str:
+        """Every exchange's timeline, one after another."""
+        if not self._exchanges:
+            return "(no exchanges)"
+        return "\n".join(ex.timeline() for ex in self._exchanges)
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``sequenceDiagram`` of the exchanges."""
+        from .mermaid import journal_to_mermaid
+
+        return journal_to_mermaid(self._exchanges)

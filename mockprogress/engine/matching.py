@@ -1,0 +1,343 @@
+"""Expectations: which request gets which script, how often, and in what order.
+
+Selection, for each request:
+
+1. Expectations are tried in the order they were added. One whose ``times=N`` is used up no
+   longer matches. An ordered expectation (``ordered=True`` or a group name) matches only when
+   it is the next unused one of its group.
+2. Among those that match, one with ``times`` set wins over a permanent one (``times=None``),
+   so a few scripted answers can precede a fallback.
+3. A request matching nothing gets an error response naming the expectations that came
+   closest and why each did not match; a request that matched an ordered expectation out of
+   turn is reported as such.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json as _json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..errors import ScenarioError
+from ..http.headers import Headers
+from ..script.continue_policy import ContinueInput, continue_policy
+from ..script.steps import Respond, Script, Step
+
+if TYPE_CHECKING:
+    from .journal import Exchange
+
+#: A matcher is an exact value or a predicate returning True for a match.
+ValueMatcher: TypeAlias = "str | Callable[[str], bool]"
+Handler: TypeAlias = (
+    "Callable[[Exchange], Step | Iterable[Step]] | Callable[[Any], Awaitable[None]]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """What matching looks at. ``body`` is None until the body has been read."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    raw_query: str
+    headers: Headers
+    body: bytes | None = None
+
+
+def _describe(matcher: object) -> str:
+    if isinstance(matcher, re.Pattern):
+        pattern = matcher.pattern
+        text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
+        return f"/{text}/"
+    if callable(matcher):
+        return f"<{getattr(matcher, '__name__', 'predicate')}>"
+    return repr(matcher)
+
+
+def _value_ok(matcher: object, value: str) -> bool:
+    if isinstance(matcher, re.Pattern):
+        return matcher.fullmatch(value) is not None
+    if callable(matcher):
+        return bool(matcher(value))
+    return bool(matcher == value)
+
+
+def _check_matcher(value: object, what: str) -> None:
+    if not (isinstance(value, str | re.Pattern) or callable(value)):
+        raise ScenarioError(f"{what} must be a string, a compiled regex or a predicate")
+
+
+class Expectation:
+    """A rule: requests that match get this script (or handler).
+
+    Built by ``srv.expect(method, path, ...)``; ``respond(*steps)`` sets the script and returns
+    the expectation, so one line both declares and answers.
+    """
+
+    def __init__(
+        self,
+        method: str | None,
+        path: str | re.Pattern[str] | Callable[[str], bool],
+        *,
+        query: Mapping[str, Any] | str | Callable[[Mapping[str, str]], bool] | None = None,
+        headers: Mapping[str, Any] | Callable[[Headers], bool] | None = None,
+        body: bytes | str | re.Pattern[bytes] | Callable[[bytes], bool] | None = None,
+        json: object = None,
+        times: int | None = None,
+        ordered: bool | str = False,
+        name: str | None = None,
+        expect_continue: ContinueInput = "auto",
+    ) -> None:
+        if method is not None and (not isinstance(method, str) or not method.strip()):
+            raise ScenarioError(
+                f"method must be a string such as 'GET', or None for any: {method!r}"
+            )
+        self.method = None if method in (None, "*") else method.upper()
+        _check_matcher(path, "path")
+        if isinstance(path, str) and not path.startswith(("/", "*")):
+            raise ScenarioError(f"path must start with '/', got {path!r}")
+        self.path = path
+        if query is not None and not isinstance(query, str | Mapping) and not callable(query):
+            raise ScenarioError("query must be a mapping, a raw query string or a predicate")
+        if isinstance(query, Mapping):
+            for key, value in query.items():
+                _check_matcher(value, f"query[{key!r}]")
+        self.query = query
+        if headers is not None and not isinstance(headers, Mapping) and not callable(headers):
+            raise ScenarioError("headers must be a mapping of name to value or a predicate")
+        if isinstance(headers, Mapping):
+            for key, value in headers.items():
+                _check_matcher(value, f"headers[{key!r}]")
+        self.headers = headers
+        if body is not None and json is not None:
+            raise ScenarioError("match on body= or json=, not both")
+        if isinstance(body, str):
+            body = body.encode()
+        if isinstance(body, re.Pattern) and not isinstance(body.pattern, bytes):
+            raise ScenarioError("a body regex is matched against bytes: compile it from bytes")
+        if body is not None and not isinstance(body, bytes | re.Pattern) and not callable(body):
+            raise ScenarioError("body must be bytes, str, a bytes regex or a predicate on bytes")
+        self.body = body
+        self.json = json
+        if times is not None and (
+            isinstance(times, bool) or not isinstance(times, int) or times < 1
+        ):
+            raise ScenarioError(f"times must be an integer >= 1 or None, got {times!r}")
+        if ordered and times is None:
+            times = 1
+        self.times = times
+        if not isinstance(ordered, bool | str):
+            raise ScenarioError("ordered must be True or a group name")
+        self.group: str | None = ("" if ordered is True else ordered) if ordered else None
+        self.name = name
+        #: What the route shows and the command that shows it, for the standalone server's
+        #: index (scenario files set them; ``{url}`` in ``curl`` stands for the server's URL).
+        self.description: str | None = None
+        self.curl: str | None = None
+        #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
+        self.continue_policy = continue_policy(expect_continue)
+        self.calls = 0
+        self.script: Script = _default_script()
+        self.handler: Handler | None = None
+        self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
+
+    # ---- building --------------------------------------------------------------------------
+
+    def respond(self, *steps: Step) -> Expectation:
+        """Answer matching requests with these steps, in order."""
+        script = Script.of(steps)
+
+        def apply() -> None:
+            self.script, self.handler = script, None
+
+        self._apply(apply)
+        return self
+
+    def respond_with(self, handler: Handler) -> Expectation:
+        """Answer with a handler: a function of the request returning steps, or an async
+        function of a control object for full control (``await ctl.send(...)``,
+        ``await ctl.read_body()``)."""
+        if not callable(handler):
+            raise ScenarioError(f"respond_with() takes a callable, got {handler!r}")
+
+        def apply() -> None:
+            self.handler = handler
+
+        self._apply(apply)
+        return self
+
+    @property
+    def is_async_handler(self) -> bool:
+        return self.handler is not None and inspect.iscoroutinefunction(self.handler)
+
+    # ---- matching --------------------------------------------------------------------------
+
+    @property
+    def needs_body(self) -> bool:
+        return self.body is not None or self.json is not None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.calls >= self.times
+
+    def describe(self) -> str:
+        path = self.path if isinstance(self.path, str) else _describe(self.path)
+        label = f"expect {self.method or '*'} {path}"
+        if self.name:
+            label += f" ({self.name})"
+        return label
+
+    def mismatches(self, request: RequestView) -> list[str]:
+        """Why ``request`` does not match (empty when it does). A body matcher is not judged
+        until the body has been read."""
+        reasons: list[str] = []
+        if self.method is not None and request.method != self.method:
+            reasons.append(f"method: wanted {self.method}, got {request.method}")
+        if not _value_ok(self.path, request.path):
+            reasons.append(f"path: wanted {_describe(self.path)}, got {request.path!r}")
+        reasons.extend(self._query_mismatches(request))
+        reasons.extend(self._header_mismatches(request.headers))
+        if request.body is not None:
+            reasons.extend(self._body_mismatches(request.body))
+        return reasons
+
+    def _query_mismatches(self, request: RequestView) -> list[str]:
+        if self.query is None:
+            return []
+        if isinstance(self.query, str):
+            if request.raw_query != self.query:
+                return [f"query: wanted {self.query!r}, got {request.raw_query!r}"]
+            return []
+        if isinstance(self.query, Mapping):
+            reasons = []
+            for key, matcher in self.query.items():
+                got = request.query.get(key)
+                if got is None or not _value_ok(matcher, got):
+                    reasons.append(f"query {key}: wanted {_describe(matcher)}, got {got!r}")
+            return reasons
+        if not self.query(request.query):
+            return [f"query: {_describe(self.query)} returned False for {request.raw_query!r}"]
+        return []
+
+    def _header_mismatches(self, headers: Headers) -> list[str]:
+        if self.headers is None:
+            return []
+        if isinstance(self.headers, Mapping):
+            reasons = []
+            for name, matcher in self.headers.items():
+                got = headers.get(name)
+                if got is None or not _value_ok(matcher, got):
+                    reasons.append(f"header {name}: wanted {_describe(matcher)}, got {got!r}")
+            return reasons
+        if not self.headers(headers):
+            return [f"headers: {_describe(self.headers)} returned False"]
+        return []
+
+    def _body_mismatches(self, body: bytes) -> list[str]:
+        if self.json is not None:
+            try:
+                parsed = _json.loads(body)
+            except ValueError:
+                return [f"json: body is not JSON ({body[:40]!r})"]
+            if parsed != self.json:
+                return [f"json: wanted {self.json!r}, got {parsed!r}"]
+            return []
+        if self.body is None:
+            return []
+        if isinstance(self.body, bytes):
+            if body != self.body:
+                return [f"body: wanted {self.body[:60]!r}, got {body[:60]!r}"]
+            return []
+        if isinstance(self.body, re.Pattern):
+            if self.body.fullmatch(body) is None:
+                return [f"body: wanted {_describe(self.body)}, got {body[:60]!r}"]
+            return []
+        if not self.body(body):
+            return [f"body: {_describe(self.body)} returned False"]
+        return []
+
+    def __repr__(self) -> str:
+        return f"<{self.describe()} times={self.times} calls={self.calls}>"
+
+
+@functools.cache
+def _default_script() -> Script:
+    """``200 OK`` with no body, until ``respond()`` says otherwise (scripts are immutable:
+    one serves every expectation)."""
+    return Script.of([Respond(200)])
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The outcome of matching one request."""
+
+    expectation: Expectation | None
+    needs_body: bool = False
+    out_of_order: Expectation | None = None
+    waiting_for: Expectation | None = None
+
+
+class Registry:
+    """The expectations of one server, in the order they were added."""
+
+    def __init__(self) -> None:
+        self.expectations: list[Expectation] = []
+
+    def add(self, expectation: Expectation) -> None:
+        self.expectations.append(expectation)
+
+    def clear(self) -> None:
+        self.expectations.clear()
+
+    def _group_head(self, group: str) -> Expectation | None:
+        for exp in self.expectations:
+            if exp.group == group and not exp.exhausted:
+                return exp
+        return None
+
+    def select(self, request: RequestView) -> Selection:
+        """Pick the expectation for ``request``. With ``needs_body`` set, read the body and
+        select again."""
+        limited: Expectation | None = None
+        permanent: Expectation | None = None
+        out_of_order: tuple[Expectation, Expectation] | None = None
+        for exp in self.expectations:
+            if exp.exhausted:
+                continue
+            if exp.mismatches(request):
+                continue
+            if exp.needs_body and request.body is None:
+                return Selection(None, needs_body=True)
+            if exp.group is not None:
+                head = self._group_head(exp.group)
+                if head is not exp:
+                    if out_of_order is None and head is not None:
+                        out_of_order = (exp, head)
+                    continue
+            if exp.times is not None:
+                limited = limited or exp
+            else:
+                permanent = permanent or exp
+        chosen = limited or permanent
+        if chosen is None and out_of_order is not None:
+            return Selection(None, out_of_order=out_of_order[0], waiting_for=out_of_order[1])
+        return Selection(chosen)
+
+    def closest(self, request: RequestView, limit: int = 3) -> list[tuple[Expectation, list[str]]]:
+        """The expectations that came closest to matching, with their reasons."""
+        scored = []
+        for exp in self.expectations:
+            reasons = exp.mismatches(request)
+            if exp.exhausted:
+                reasons = [*reasons, f"already used {exp.calls} time(s) of times={exp.times}"]
+            scored.append((len(reasons), exp, reasons))
+        scored.sort(key=lambda item: item[0])
+        return [(exp, reasons) for _, exp, reasons in scored[:limit]]
+
+    def unconsumed(self) -> Sequence[Expectation]:
+        return [e for e in self.expectations if e.times is not None and e.calls < e.times]

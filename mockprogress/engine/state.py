@@ -1,0 +1,377 @@
+"""Everything one server knows: configuration, expectations, resources, journal, problems.
+
+It lives on the server's event loop; the I/O layer and the public ``MockServer`` reach it from
+there only. ``serve`` is the dispatch program: expectations first, then mounted resources, then
+the explained error for a request nobody expected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from ..errors import ExpectationError, ScenarioError
+from ..http.headers import Headers
+from ..script.head_cuts import HeadCut, HeadCutPlan
+from ..script.steps import Script, Step
+from .actions import CallHandler, Program
+from .exchange import ExchangeContext, plain_response, run_script
+from .expect_continue import begin_exchange
+from .journal import Event, Exchange, ExchangeLog, Journal
+from .matching import Expectation, Registry, RequestView, Selection
+from .problems import Problem, problems_error
+from .resource import Resource
+
+if TYPE_CHECKING:
+    from ..resources.control_api import ControlAPI
+
+EventListener = Callable[[ExchangeLog, Event], None]
+SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
+#: What a scenario document defines.
+ScenarioItem = Expectation | Resource | HeadCut
+
+
+DEFAULT_MAX_HEADER_SIZE = 16 * 1024
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
+DEFAULT_MAX_HEADER_COUNT = 100
+DEFAULT_MAX_CONNECTIONS = 2048
+#: How many control-API exchanges are kept (they are not part of the journal).
+CONTROL_LOG_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits and defaults of one server."""
+
+    #: Largest request head (request line and headers) before a 431.
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
+    #: Largest request body before a 413.
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    #: Request bodies larger than this are kept in a temporary file, not in memory.
+    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD
+    #: The status of the answer to a request that matched nothing.
+    unmatched_status: int = 500
+    #: Most header lines in a request head before a 431.
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    #: Most connections open at once; the next ones are answered 503 and closed.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_header_size",
+            "max_body_size",
+            "spool_threshold",
+            "max_header_count",
+            "max_connections",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ScenarioError(f"{name} must be an integer >= 0, got {value!r}")
+        if not 400 <= self.unmatched_status <= 599:
+            raise ScenarioError("unmatched_status must be a 4xx or 5xx status")
+
+
+class ServerState:
+    """The state of one server, owned by its event loop."""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.registry = Registry()
+        self.resources: list[Resource] = []
+        self.logs: list[ExchangeLog] = []
+        self.problems: list[Problem] = []
+        self.listeners: list[EventListener] = []
+        #: Where the server listens, ``(host, port)``; set by the I/O layer once it does.
+        self.address: tuple[str, int] | None = None
+        #: The control API, when the server offers one (``MockServer.enable_control_api``).
+        self.control: ControlAPI | None = None
+        #: Requests to the control API: kept apart, so the journal holds the clients' only.
+        self.control_logs: deque[ExchangeLog] = deque(maxlen=CONTROL_LOG_SIZE)
+        self.head_cuts = HeadCutPlan()
+        self._connection_ids = itertools.count(1)
+        self._control_ids = itertools.count(1)
+        # Changes another thread posted (thread mode's expect() and respond()), applied in
+        # order on the loop before anything reads the state: the next request, the next call.
+        self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
+
+    # ---- changes from other threads --------------------------------------------------------
+
+    def post(self, fn: Callable[..., object], *args: object) -> None:
+        """Have ``fn(*args)`` applied before the state is next read (``apply_posted``); safe
+        to call from any thread (a deque's append is atomic)."""
+        self._posted.append((fn, args))
+
+    def apply_posted(self) -> None:
+        """Apply what was posted, in order, here (on the server's loop)."""
+        posted = self._posted
+        while posted:
+            fn, args = posted.popleft()
+            fn(*args)
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def next_connection_id(self) -> int:
+        return next(self._connection_ids)
+
+    def new_exchange(
+        self,
+        *,
+        connection: int,
+        started: float,
+        method: str,
+        target: str,
+        http_version: str,
+        headers: Headers,
+    ) -> ExchangeLog:
+        control = self.control is not None and self.control.handles(
+            urllib.parse.urlsplit(target).path
+        )
+        log = ExchangeLog(
+            next(self._control_ids) if control else len(self.logs) + 1,
+            connection,
+            started,
+            method=method,
+            target=target,
+            http_version=http_version,
+            headers=headers,
+            spool_threshold=self.config.spool_threshold,
+        )
+        log.control = control
+        if self.listeners:
+            log.listeners = self.listeners
+        (self.control_logs if control else self.logs).append(log)
+        return log
+
+    def record(self, kind: str, message: str, exchange: int | None = None) -> None:
+        self.problems.append(Problem(kind, message, exchange))
+
+    def journal(self) -> Journal:
+        return Journal([log.snapshot() for log in self.logs])
+
+    def all_problems(self) -> list[Problem]:
+        """The problems recorded so far, and the expectations not used as often as required."""
+        problems = list(self.problems)
+        problems.extend(
+            Problem(
+                "unconsumed", f"{exp.describe()} expected {exp.times} request(s), got {exp.calls}"
+            )
+            for exp in self.registry.unconsumed()
+        )
+        return problems
+
+    def check_error(self) -> ExpectationError | None:
+        """The error ``check()`` raises, or None when all is well."""
+        problems = self.all_problems()
+        problems.extend(Problem("unconsumed", line) for line in self.head_cuts.unfired())
+        if not problems:
+            return None
+        return problems_error(problems, self.journal())
+
+    def free_storage(self) -> None:
+        """Free the temporary files behind the journal's bodies and the resources' stores; the
+        timelines stay readable, the bodies read empty."""
+        for log in self.logs:
+            log.body.close()
+        for resource in self.resources:
+            resource.free_storage()
+
+    def reset(self) -> None:
+        self.registry.clear()
+        self.head_cuts.clear()
+        for resource in self.resources:
+            resource.reset()
+            resource.close()
+        self.resources.clear()
+        self.clear_journal()
+
+    def clear_journal(self) -> None:
+        """Forget the exchanges and the problems, keep expectations and resources."""
+        for log in self.logs:
+            log.body.close()
+        self.logs.clear()
+        self.problems.clear()
+
+    def close_resources(self) -> None:
+        """Let every mounted resource release what it holds (the server is stopping)."""
+        for resource in self.resources:
+            resource.close()
+
+    def add_expectation(self, expectation: Expectation) -> None:
+        self.registry.add(expectation)
+
+    def mount(self, resource: Resource) -> None:
+        for other in self.resources:
+            if other.path == resource.path:
+                raise ScenarioError(f"a resource is already mounted at {resource.path}")
+        self.resources.append(resource)
+
+    def add_item(self, item: ScenarioItem) -> None:
+        """Add what a scenario document defined: an expectation, a resource or a head cut."""
+        if isinstance(item, Resource):
+            self.mount(item)
+        elif isinstance(item, HeadCut):
+            self.head_cuts.add(item)
+        else:
+            self.add_expectation(item)
+
+    # ---- dispatch --------------------------------------------------------------------------
+
+    def serve(self, ctx: ExchangeContext) -> Program[None]:
+        """Answer one request."""
+        if self._posted:
+            self.apply_posted()  # an expectation added just before the request came
+        if not (yield from self._within_limits(ctx)):
+            return
+        if ctx.log.control and self.control is not None:
+            yield from self.control.serve(ctx, self)
+            return
+        view = _view(ctx, None)
+        selection = self.registry.select(view)
+        if selection.needs_body:
+            yield from ctx.read_body()
+            if ctx.closed:
+                return
+            view = _view(ctx, ctx.log.body.read())
+            selection = self.registry.select(view)
+        if selection.expectation is not None:
+            exp = selection.expectation
+            exp.calls += 1
+            ctx.log.handled_by = exp.describe()
+            yield from self._run_expectation(ctx, exp)
+            return
+        for resource in self.resources:
+            if resource.handles(view.path):
+                ctx.log.handled_by = resource.describe()
+                yield from resource.serve(ctx)
+                return
+        yield from self._unexpected(ctx, view, selection)
+
+    def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
+        """Refuse a request over a limit, or framed both ways, before anything reads it."""
+        refusal = self._refusal(ctx)
+        if refusal is None:
+            return True
+        status, kind, problem, answer = refusal
+        if ctx.log.control:
+            # A control request's number counts control requests, not the journal's.
+            self.record(kind, f"control API request {ctx.log.method} {ctx.log.target}: {problem}")
+        else:
+            self.record(kind, problem, ctx.log.index)
+        yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)
+        return False
+
+    def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
+        """(status, problem kind, problem, answer) for a request to refuse, else None."""
+        config = self.config
+        if not ctx.log.http_version.startswith("1."):
+            # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
+            # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
+            message = (
+                f"HTTP/{ctx.log.http_version} is not a version this server speaks "
+                "(it speaks HTTP/1.1 and HTTP/1.0)"
+            )
+            return 505, "malformed-request", message, message
+        if ctx.head_size > config.max_header_size:
+            message = (
+                f"request head of {ctx.head_size} bytes exceeds max_header_size"
+                f"={config.max_header_size}"
+            )
+            return 431, "limit", message, message
+        if len(ctx.headers) > config.max_header_count:
+            message = (
+                f"request has {len(ctx.headers)} header lines, over max_header_count"
+                f"={config.max_header_count}"
+            )
+            return 431, "limit", message, message
+        declared = ctx.declared_length
+        if declared is None and "content-length" in ctx.headers:
+            # Chunked (declared_length is None only then) and a length too. RFC 9112 §6.1: a
+            # server may refuse such a request, and must close the connection after it
+            # whatever it does; §6.2: a client MUST NOT send both.
+            message = (
+                "request has both Transfer-Encoding and Content-Length: its framing is "
+                "ambiguous (RFC 9112 §6.1), a request-smuggling pattern"
+            )
+            return 400, "malformed-request", message, message
+        limit = config.max_body_size
+        if declared is not None and declared > limit:
+            return (
+                413,
+                "limit",
+                f"Content-Length {declared} exceeds max_body_size={limit}",
+                f"request body of {declared} bytes exceeds {limit}",
+            )
+        return None
+
+    def _run_expectation(self, ctx: ExchangeContext, exp: Expectation) -> Program[None]:
+        if not (yield from begin_exchange(ctx, exp.continue_policy)):
+            return
+        handler = exp.handler
+        if handler is None:
+            yield from run_script(ctx, exp.script)
+            return
+        if exp.is_async_handler:
+            failure = yield CallHandler(handler, ctx)  # type: ignore[arg-type]
+            if failure is not None:
+                yield from ctx.handler_failed(failure)
+            return
+        yield from ctx.read_body()
+        if ctx.closed:
+            return
+        try:
+            result = cast(SyncHandler, handler)(ctx.log.snapshot())
+            steps = [result] if isinstance(result, Step) else list(result)
+            script = Script.of(steps)
+        except Exception as exc:
+            yield from ctx.handler_failed(exc)
+            return
+        yield from run_script(ctx, script)
+
+    def _unexpected(self, ctx: ExchangeContext, view: RequestView, sel: Selection) -> Program[None]:
+        yield from ctx.read_body()
+        if ctx.closed:
+            return
+        view = _view(ctx, ctx.log.body.read() if ctx.body_done else None)
+        request = f"{view.method} {ctx.log.target}"
+        if sel.out_of_order is not None and sel.waiting_for is not None:
+            kind = "out-of-order"
+            message = (
+                f"{request} matched {sel.out_of_order.describe()}, but its ordered group is "
+                f"waiting for {sel.waiting_for.describe()} first"
+            )
+        else:
+            kind = "unmatched"
+            message = f"{request} matched no expectation"
+            closest = self.registry.closest(view)
+            if closest:
+                message += "; closest:"
+                for exp, reasons in closest:
+                    message += f"\n    - {exp.describe()}: " + "; ".join(reasons or ["matched"])
+            else:
+                message += " (none are defined)"
+        self.record(kind, message, ctx.log.index)
+        yield from ctx.respond(
+            plain_response(self.config.unmatched_status, f"mockprogress: {message}\n"),
+            read_first=False,
+        )
+
+
+def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
+    # What the journal's Exchange.path, .raw_query and .query say, without a snapshot.
+    log = ctx.log
+    parts = urllib.parse.urlsplit(log.target)
+    raw_query = parts.query
+    query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+    return RequestView(
+        method=log.method,
+        path=parts.path,
+        query=query,
+        raw_query=raw_query,
+        headers=log.headers,
+        body=body,
+    )

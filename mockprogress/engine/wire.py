@@ -1,0 +1,210 @@
+"""Where a cut falls and how a drip splits the bytes of a response: pure arithmetic.
+
+A response is a list of segments, each either content (body bytes the client's parser hands to
+the application) or framing (status line, headers, chunk sizes and their CRLFs). A body cut
+counts content bytes; a wire cut counts every byte written for the exchange.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import h11
+
+from ..http.headers import HeaderPairs, Headers, has_header
+from ..script.steps import Cut, Drip, Respond
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    data: bytes
+    content: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    """A final response's header fields as sent (for the journal), the h11 event that sends
+    them, and the bytes h11 writes for them when nothing in the exchange changes them (see
+    ``plain_exchange``)."""
+
+    fields: Headers
+    event: h11.Response
+    #: The status line and fields as h11 writes them answering a plain keep-alive request.
+    wire: bytes
+    #: False when the fields say ``Connection: close`` (the connection ends after it).
+    keeps_alive: bool
+
+
+def response_head(
+    step: Respond,
+    *,
+    close_after: bool,
+    head_length: int | None = None,
+    method: str = "GET",
+) -> ResponseHead:
+    """The final response's head: the script's fields, plus ``Content-Length`` for a
+    non-chunked body and ``Connection: close`` when the connection ends after it.
+    ``head_length`` is the Content-Length a response to HEAD declares for the body it stands
+    for.
+
+    :raises h11.LocalProtocolError: when h11 refuses a field.
+    """
+    # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
+    # representation, which an empty 304 says nothing about.
+    length: int | None = None
+    if (
+        step.status not in (204, 304)
+        and not step.chunked
+        and not has_header(step.headers, "content-length")
+    ):
+        length = len(step.content)
+        if head_length is not None and method == "HEAD":
+            length = head_length
+    close = close_after and not has_header(step.headers, "connection")
+    return _response_head(step.status, step.reason, step.headers, length, close)
+
+
+@functools.lru_cache(maxsize=512)
+def _response_head(
+    status: int, reason: str, headers: HeaderPairs, length: int | None, close: bool
+) -> ResponseHead:
+    # Built once per distinct head: validating and encoding the fields (in h11's event) is a
+    # good part of what a small response costs, and a test server sends the same few heads
+    # over and over. h11 never changes an event, so one serves every connection.
+    fields = list(headers)
+    if length is not None:
+        fields.append(("Content-Length", str(length)))
+    if close:
+        fields.append(("Connection", "close"))
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields]
+    event = h11.Response(status_code=status, headers=raw, reason=reason.encode())
+    # What h11 writes for this head answering a plain keep-alive HTTP/1.1 GET: it may reorder
+    # the fields (Host first) and never adds one there (the framing is Content-Length).
+    probe = h11.Connection(h11.SERVER)
+    probe.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    probe.next_event()
+    probe.next_event()
+    wire = probe.send(event) or b""
+    return ResponseHead(Headers(fields), event, wire, _keeps_alive(fields))
+
+
+def plain_exchange(request: h11.Request) -> bool:
+    """Whether h11 writes a final response to ``request`` as it would answer a plain GET, so a
+    ``ResponseHead.wire`` and the body, byte for byte, are what it would send: an HTTP/1.1
+    request that keeps the connection (no ``Connection: close``), proposes no protocol switch
+    (no ``Upgrade``, not CONNECT) and is not a HEAD (whose response carries no body)."""
+    if request.http_version != b"1.1" or request.method in (b"HEAD", b"CONNECT"):
+        return False
+    for name, value in request.headers:  # h11 gives lower-case names
+        if name == b"upgrade":
+            return False
+        if name == b"connection" and b"close" in _tokens(value):
+            return False
+    return True
+
+
+def _keeps_alive(fields: Sequence[tuple[str, str]]) -> bool:
+    # As h11 reads a Connection field: comma-separated tokens, case-insensitive.
+    return not any(
+        n.lower() == "connection" and b"close" in _tokens(v.encode("latin-1")) for n, v in fields
+    )
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip().lower() for token in value.split(b",")]
+
+
+def response_segments(
+    send: Callable[[h11.Event], bytes | None],
+    step: Respond,
+    head: ResponseHead,
+    *,
+    bodiless: bool,
+) -> list[Segment]:
+    """The bytes of a final response as h11 frames them (``send`` is the connection's
+    ``h11.Connection.send``), split into framing and content segments.
+
+    :raises h11.LocalProtocolError: when h11 refuses the response.
+    """
+    segments = [Segment(send(head.event) or b"", False)]
+    if not bodiless:
+        chunks = step.body if isinstance(step.body, tuple) else (step.body,)
+        for chunk in chunks:
+            if not chunk:
+                continue
+            framed = send(h11.Data(data=chunk)) or b""
+            prefix = len(framed) - len(chunk) - (2 if step.chunked else 0)
+            if prefix:
+                segments.append(Segment(framed[:prefix], False))
+            segments.append(Segment(chunk, True))
+            if step.chunked:
+                segments.append(Segment(framed[prefix + len(chunk) :], False))
+    end = send(h11.EndOfMessage())
+    if end:
+        segments.append(Segment(end, False))
+    return segments
+
+
+def render_response(step: Respond, method: str = "GET") -> list[Segment]:
+    """The segments ``step`` is sent as, answering an HTTP/1.1 request without a body (the
+    same bytes the server writes, through a throwaway h11 connection)."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(f"{method} / HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    conn.next_event()
+    conn.next_event()
+    bodiless = method == "HEAD" or step.status in (204, 304)
+    return response_segments(
+        conn.send, step, response_head(step, close_after=False), bodiless=bodiless
+    )
+
+
+def cut_offset(segments: Sequence[Segment], cut: Cut, written_before: int) -> int:
+    """The number of bytes of ``segments`` (joined) to write before the fault fires.
+
+    For a body cut at N that is the position just after the N-th content byte (just after the
+    head for N = 0). For a wire cut it is N minus what the exchange already wrote; the caller
+    checks the result against 0 and the total.
+    """
+    if cut.unit == "wire":
+        return cut.at - written_before
+    offset = 0
+    remaining = cut.at
+    for segment in segments:
+        if segment.content:
+            if remaining <= len(segment.data):
+                return offset + remaining
+            remaining -= len(segment.data)
+        elif remaining == 0 and offset > 0:
+            return offset
+        offset += len(segment.data)
+    return offset
+
+
+def content_within(segments: Sequence[Segment], limit: int) -> int:
+    """How many content bytes lie in the first ``limit`` bytes of the joined segments."""
+    offset = 0
+    count = 0
+    for segment in segments:
+        if offset >= limit:
+            break
+        take = min(len(segment.data), limit - offset)
+        if segment.content:
+            count += take
+        offset += len(segment.data)
+    return count
+
+
+def drip_pieces(data: bytes, head_length: int, drip: Drip | None) -> list[bytes]:
+    """Split ``data`` into the writes a drip makes: the head whole (unless ``drip.head``),
+    then ``drip.chunk`` bytes at a time."""
+    if drip is None:
+        return [data] if data else []
+    pieces: list[bytes] = []
+    start = 0
+    if not drip.head and head_length:
+        pieces.append(data[:head_length])
+        start = head_length
+    pieces.extend(data[i : i + drip.chunk] for i in range(start, len(data), drip.chunk))
+    return pieces

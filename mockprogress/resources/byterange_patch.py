@@ -1,0 +1,582 @@
+"""``mp.ByteRangeResource``: documents written with byte-range PATCH
+(draft-wright-http-patch-byterange §2-§4), read with ``Range``.
+
+Every path under the resource's path is a document. ``PATCH`` with ``message/byterange``,
+``multipart/byteranges`` or ``application/byteranges`` writes ranges (creating the document
+on its first write); ``PUT`` replaces it; ``GET``/``HEAD`` read it (``Range`` → 206 or 416);
+``DELETE`` removes it.
+
+What the draft asks, and what this answers:
+
+- a part with no range → 422; a malformed ``Content-Range`` → 400; a unit other than
+  ``bytes`` → 422 (§2);
+- a part ``Content-Length`` that disagrees with its range → 400 (§2.2);
+- a write that starts past the end (sparse) → 416 with ``Content-Range: bytes */<size>``, or
+  zero-filled with ``sparse="zero-fill"`` (§2.5, §6.1); ``bytes */N`` truncates, and grows
+  only when zero-filling;
+- a complete length over ``max_size`` → 400, not 413 (§6.2);
+- a body shorter than its fields say is kept as far as it came (an interruption, §2.5) and
+  answered 400; a longer one keeps the declared bytes and is answered 400;
+- another media type → 415 with ``Accept-Patch`` (§3: the client then falls back to PUT).
+
+Every byte is stored as it arrives (``Prefer: transaction=persist`` semantics, confirmed with
+``Preference-Applied`` when asked for); an interrupted PUT is kept only when it asked for
+``transaction=persist``, so that the client can finish it with PATCH (Appendix A.4).
+
+The documents live in an ``UploadStore`` (``store=``), each under its path as its id: in
+memory by default, or a ``DirectoryUploadStore`` so that they survive a restart. A PUT
+writes a new upload of its own and takes the document's place once it is stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import ScenarioError
+from ..http.byteranges import (
+    PartHead,
+    PatchFormatError,
+    PatchOptions,
+    accept_patch,
+    patch_parser,
+)
+from ..http.content_range import (
+    RangeSyntaxError,
+    format_content_range,
+    parse_range,
+    satisfiable_ranges,
+)
+from ..http.prefer import Preferences
+from ..script.checks import check_count
+from ..script.interrupts import Interrupt
+from ..script.steps import Respond
+from .completion import Completion, ProcessInput
+from .streaming import refusal, stream_body, stream_or_refuse, text_response
+from .upload_store import StoredUpload, Upload, UploadStore
+from .uploads import DEFAULT_MAX_PENDING, UploadResource
+
+if TYPE_CHECKING:
+    from ..engine.actions import Program
+    from ..engine.exchange import ExchangeContext
+
+Sparse = Literal["refuse", "zero-fill"]
+_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
+_BOUNDARY = "mockprogress-byteranges"
+
+
+_ETAG = re.compile(r'"v([0-9]+)"')
+#: ``extra`` of an upload that a PUT is still writing: the document it will replace.
+_PUT_FOR = "put_for"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument(Upload):
+    """One document of a ``ByteRangeResource`` (a snapshot): an ``Upload`` whose ``id`` is the
+    document's path, ``length`` its declared final length (from a ``Content-Range``
+    complete-length or a PUT) and ``complete`` whether it has it; besides, its content type and
+    ETag."""
+
+    content_type: str | None
+    etag: str
+
+    @property
+    def path(self) -> str:
+        """The document's path (its id)."""
+        return self.id
+
+
+def _is_complete(upload: StoredUpload) -> bool:
+    return upload.length is not None and len(upload.data) == upload.length
+
+
+def fill_zeros(upload: StoredUpload, size: int, *, step: int = 1 << 20) -> None:
+    """Grow ``upload`` to ``size`` bytes with zeros (draft-wright-http-patch-byterange §6.1:
+    sparse regions must never show old storage)."""
+    while len(upload.data) < size:
+        upload.write_at(len(upload.data), bytes(min(step, size - len(upload.data))))
+
+
+class ByteRangeResource(UploadResource):
+    """Documents written with byte-range PATCH (draft-wright-http-patch-byterange).
+
+    .. code-block:: python
+
+        files = srv.mount(mp.ByteRangeResource("/files"))
+        # PATCH /files/a.txt  Content-Type: message/byterange
+        #   Content-Range: bytes 0-4/10 ... hello        -> 200 (creates the document)
+        # PATCH /files/a.txt  ... bytes 5-9/10 ... world  -> 200
+        # GET /files/a.txt  Range: bytes=3-6             -> 206 "lowo"
+        assert files.uploads["/files/a.txt"].data == b"helloworld"
+
+    :param path: documents live at this path and below it.
+    :param sparse: ``"refuse"`` (416) writes that start past the end, or ``"zero-fill"`` the gap.
+    :param max_size: the largest document; a larger complete length is answered 400 (§6.2).
+    :param documents: documents to start with, by path.
+    :param process: what answers the request that brings a document to its declared final
+        length: steps, an object with a ``process(ctx)`` program, or a function of the
+        ``StoredDocument`` returning either. Default: a plain 200.
+    :param interrupts: cut upload requests (PATCH and PUT, counted together) after K body
+        bytes (``mp.interrupt(after=K, request=N)``; ``request=None`` cuts every one).
+    :param store: where the documents are kept (default: ``mp.UploadStore()``, in memory and
+        spooled to disk past 1 MiB); ``mp.DirectoryUploadStore(directory)`` keeps them across
+        a restart (documents found there win over ``documents``).
+    :param max_pending: the most unfinished documents kept at once (without their declared
+        length yet, or a PUT still arriving); a request that would start one more is
+        answered 507 (default 1,000; None: no limit).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        sparse: Sparse = "refuse",
+        max_size: int = 1 << 30,
+        documents: Mapping[str, bytes] | None = None,
+        process: ProcessInput | None = None,
+        interrupts: Iterable[Interrupt] = (),
+        store: UploadStore | None = None,
+        max_pending: int | None = DEFAULT_MAX_PENDING,
+    ) -> None:
+        super().__init__(
+            path, store=store, interrupts=interrupts, max_size=max_size, max_pending=max_pending
+        )
+        if sparse not in ("refuse", "zero-fill"):
+            raise ScenarioError(f"sparse must be 'refuse' or 'zero-fill', got {sparse!r}")
+        self.sparse: Sparse = sparse
+        self._max_size = check_count(max_size, "max_size")
+        self.initial = dict(documents or {})
+        for doc_path, data in self.initial.items():
+            if not self.handles(doc_path):
+                raise ScenarioError(f"document {doc_path!r} is not under {self.path}")
+            if not isinstance(data, bytes):
+                raise ScenarioError(f"document {doc_path!r} must be bytes, got {data!r}")
+        self.completion = (
+            None if process is None else Completion(process, "ByteRangeResource(process=...)")
+        )
+        versions = [0]
+        for upload in self.store:
+            if _PUT_FOR in upload.extra:
+                self.store.delete(upload.id, remember=False)  # a PUT the server stopped in
+            elif match := _ETAG.fullmatch(str(upload.extra.get("etag"))):
+                versions.append(int(match.group(1)))
+        # ETags of documents kept across a restart are never given again.
+        self._versions = itertools.count(max(versions) + 1)
+        self._load_initial()
+
+    # ---- public readers --------------------------------------------------------------------
+
+    @property
+    def uploads(self) -> dict[str, StoredDocument]:  # type: ignore[override]
+        """Every document, by path: a ``StoredDocument`` snapshot with ``.data``, ``.offset``,
+        ``.complete``."""
+        return self._on_loop(
+            lambda: {doc.id: self._snapshot(doc) for doc in self.store if self._is_document(doc)}
+        )
+
+    def reset(self) -> None:
+        super().reset()
+        self._load_initial()
+
+    def _load_initial(self) -> None:
+        for doc_path, data in self.initial.items():
+            if self.store.get(doc_path) is None:
+                doc = self._create(doc_path, None)
+                doc.write_at(0, data)
+                doc.length = len(data)
+                self._save(doc)
+
+    def _is_document(self, upload: StoredUpload) -> bool:
+        return _PUT_FOR not in upload.extra
+
+    def _document(self, path: str) -> StoredUpload | None:
+        return self.store.get(path)
+
+    def _create(self, path: str | None, content_type: str | None) -> StoredUpload:
+        """A new, empty upload: the document at ``path``, or (None) one that a PUT writes."""
+        metadata = {} if content_type is None else {"Content-Type": content_type}
+        return self.store.create(
+            length=None, metadata=metadata, id=path, extra={"etag": self._etag()}
+        )
+
+    def _save(self, doc: StoredUpload) -> None:
+        doc.complete = _is_complete(doc)
+        if self.store.get(doc.id) is doc:
+            self.store.save(doc)
+
+    def _snapshot(self, doc: StoredUpload) -> StoredDocument:
+        return StoredDocument(
+            **doc.snapshot_fields(),
+            content_type=doc.metadata.get("Content-Type"),
+            etag=_etag_of(doc),
+        )
+
+    def _etag(self) -> str:
+        return f'"v{next(self._versions)}"'
+
+    # ---- dispatch --------------------------------------------------------------------------
+
+    def serve(self, ctx: ExchangeContext) -> Program[None]:
+        path = urllib.parse.urlsplit(ctx.log.target).path
+        method = ctx.method
+        if method in ("GET", "HEAD"):
+            yield from self._read(ctx, path)
+        elif method == "PATCH":
+            yield from self._patch(ctx, path)
+        elif method == "PUT":
+            yield from self._put(ctx, path)
+        elif method == "DELETE":
+            yield from self._delete(ctx, path)
+        elif method == "OPTIONS":
+            headers = (("Allow", _ALLOW), ("Accept-Patch", accept_patch()))
+            yield from ctx.respond(Respond(204, b"", headers), read_first=True)
+        else:
+            step = text_response(405, f"{method} is not allowed here\n", (("Allow", _ALLOW),))
+            yield from ctx.respond(step, read_first=False)
+
+    def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
+        yield from ctx.respond(refusal(exc), read_first=False)
+
+    def _precondition(
+        self, ctx: ExchangeContext, doc: StoredUpload | None
+    ) -> PatchFormatError | None:
+        """``If-Match`` / ``If-None-Match`` (RFC 9110 §13.1), against the document's ETag."""
+        if_match = ctx.headers.get("if-match")
+        if if_match is not None:
+            tags = [t.strip() for t in if_match.split(",")]
+            if doc is None or ("*" not in tags and _etag_of(doc) not in tags):
+                return PatchFormatError(f"If-Match {if_match} does not hold", 412, "precondition")
+        if_none = ctx.headers.get("if-none-match")
+        if if_none is not None and doc is not None:
+            tags = [t.strip() for t in if_none.split(",")]
+            if "*" in tags or _etag_of(doc) in tags:
+                return PatchFormatError(
+                    f"If-None-Match {if_none} does not hold: the document exists",
+                    412,
+                    "precondition",
+                )
+        return None
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def _read(self, ctx: ExchangeContext, path: str) -> Program[None]:
+        doc = self._document(path)
+        if doc is None:
+            yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
+            return
+        size = len(doc.data)
+        content_type = doc.metadata.get("Content-Type") or "application/octet-stream"
+        headers: tuple[tuple[str, str], ...] = (
+            ("ETag", _etag_of(doc)),
+            ("Accept-Ranges", "bytes"),
+            ("Accept-Patch", accept_patch()),
+        )
+        range_value = ctx.headers.get("range")
+        if ctx.method == "GET" and range_value is not None:
+            try:
+                specs = parse_range(range_value)
+            except RangeSyntaxError:
+                specs = None  # RFC 9110 §14.2: an invalid Range is ignored
+            if specs is not None:
+                yield from self._read_ranges(ctx, doc, specs, content_type, headers)
+                return
+        headers = (("Content-Type", content_type), *headers)
+        if ctx.method == "HEAD":
+            step = Respond(200, b"", headers)
+            yield from ctx.respond(step, read_first=True, head_length=size)
+        else:
+            yield from ctx.respond(Respond(200, doc.data.read(), headers), read_first=True)
+
+    def _read_ranges(
+        self,
+        ctx: ExchangeContext,
+        doc: StoredUpload,
+        specs: list[tuple[int | None, int | None]],
+        content_type: str,
+        headers: tuple[tuple[str, str], ...],
+    ) -> Program[None]:
+        size = len(doc.data)
+        ranges = satisfiable_ranges(specs, size)
+        if not ranges:
+            step = text_response(
+                416,
+                f"no range of {ctx.headers.get('range')} overlaps the {size}-byte document\n",
+                (("Content-Range", f"bytes */{size}"), *headers),
+            )
+            yield from ctx.respond(step, read_first=True)
+            return
+        if len(ranges) == 1:
+            first, last = ranges[0]
+            step = Respond(
+                206,
+                doc.data.read(first, last + 1),
+                (
+                    ("Content-Type", content_type),
+                    ("Content-Range", format_content_range(first, last, size)),
+                    *headers,
+                ),
+            )
+            yield from ctx.respond(step, read_first=True)
+            return
+        body = bytearray()
+        for first, last in ranges:
+            body += (
+                f"--{_BOUNDARY}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Range: {format_content_range(first, last, size)}\r\n\r\n"
+            ).encode("latin-1")
+            body += doc.data.read(first, last + 1) + b"\r\n"
+        body += f"--{_BOUNDARY}--\r\n".encode("latin-1")
+        multipart = f"multipart/byteranges; boundary={_BOUNDARY}"
+        step = Respond(206, bytes(body), (("Content-Type", multipart), *headers))
+        yield from ctx.respond(step, read_first=True)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _patch(self, ctx: ExchangeContext, path: str) -> Program[None]:
+        doc = self._document(path)
+        failed = self._precondition(ctx, doc)
+        if failed is not None:
+            yield from self._refuse(ctx, failed)
+            return
+        full = None if doc is not None else self.pending_refusal(ctx)
+        if full is not None:
+            yield from ctx.respond(full, read_first=False)
+            return
+        was_complete = doc is not None and _is_complete(doc)
+        sink = _RangeSink(self, path)
+        try:
+            parser = patch_parser(ctx.headers.get("content-type"), sink, PatchOptions())
+        except PatchFormatError as exc:
+            yield from self._refuse(ctx, exc)
+            return
+        cut = self.plan.next_request()
+
+        def feed(piece: bytes) -> Program[None]:
+            parser.feed(piece)
+            yield from ()
+
+        try:
+            end = yield from stream_body(ctx, cut, feed)
+            if end != "complete":
+                return
+            parser.finish()
+        except PatchFormatError as exc:
+            refused = refusal(exc)
+            doc = self._document(path)
+            if (
+                self.completion is not None
+                and doc is not None
+                and _is_complete(doc)
+                and not was_complete
+            ):
+                # The document is whole even though this request was refused: it is
+                # processed all the same, and this request gets the refusal.
+                ctx.on_respond = lambda _: refused
+                try:
+                    yield from self.completion.run(ctx, self._snapshot(doc))
+                finally:
+                    ctx.on_respond = None
+            else:
+                yield from ctx.respond(refused, read_first=False)
+            return
+        finally:
+            if sink.doc is not None:
+                self._save(sink.doc)  # what was written, even if the request was cut
+        yield from self._written(ctx, path, was_complete)
+
+    def _written(self, ctx: ExchangeContext, path: str, was_complete: bool) -> Program[None]:
+        """Answer a successful write: the processing, when this write completed the
+        document, else 200."""
+        doc = self._document(path)
+        assert doc is not None
+        if self.completion is not None and _is_complete(doc) and not was_complete:
+            yield from self.completion.run(ctx, self._snapshot(doc))
+            return
+        size = len(doc.data)
+        total = "" if doc.length is None else f" of {doc.length}"
+        headers: list[tuple[str, str]] = [("ETag", _etag_of(doc))]
+        if _transaction(ctx) == "persist":
+            headers.append(("Preference-Applied", "transaction=persist"))
+        step = text_response(200, f"{size}{total} bytes stored\n", tuple(headers))
+        yield from ctx.respond(step, read_first=False)
+
+    def _put(self, ctx: ExchangeContext, path: str) -> Program[None]:
+        doc = self._document(path)
+        failed = self._precondition(ctx, doc)
+        if failed is not None:
+            yield from self._refuse(ctx, failed)
+            return
+        max_size = self._max_size
+        if ctx.declared_length is not None and ctx.declared_length > max_size:
+            yield from self._refuse(
+                ctx,
+                PatchFormatError(
+                    f"a {ctx.declared_length}-byte document exceeds max_size={max_size}",
+                    400,
+                    "too-large",
+                ),
+            )
+            return
+        full = self.pending_refusal(ctx)
+        if full is not None:
+            yield from ctx.respond(full, read_first=False)
+            return
+        persist = _transaction(ctx) == "persist"
+        new = self._create(None, ctx.headers.get("content-type"))
+        new.extra[_PUT_FOR] = path
+        cut = self.plan.next_request()
+
+        def append(piece: bytes) -> Program[None]:
+            if len(new.data) + len(piece) > max_size:
+                raise PatchFormatError(
+                    f"the document exceeds max_size={max_size}", 400, "too-large"
+                )
+            new.append(piece)
+            yield from ()
+
+        end = "ended"
+        try:
+            end = yield from stream_or_refuse(ctx, cut, append, refusal)
+        finally:
+            if end != "complete":
+                if persist:
+                    self._replace(path, new, ctx.declared_length)
+                else:
+                    self.store.delete(new.id, remember=False)
+        if end != "complete":
+            return
+        self._replace(path, new, len(new.data))
+        if self.completion is not None:
+            yield from self.completion.run(ctx, self._snapshot(new))
+            return
+        headers: list[tuple[str, str]] = [("ETag", _etag_of(new))]
+        if persist:
+            headers.append(("Preference-Applied", "transaction=persist"))
+        step = text_response(
+            201 if doc is None else 200, f"{len(new.data)} bytes stored\n", tuple(headers)
+        )
+        yield from ctx.respond(step, read_first=False)
+
+    def _replace(self, path: str, new: StoredUpload, length: int | None) -> None:
+        """The upload a PUT wrote becomes the document at ``path``."""
+        del new.extra[_PUT_FOR]
+        new.extra["etag"] = self._etag()
+        new.length = length
+        self.store.rename(new.id, path)
+        self._save(new)
+
+    def _delete(self, ctx: ExchangeContext, path: str) -> Program[None]:
+        if self._document(path) is None:
+            yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
+            return
+        self.store.delete(path, remember=False)
+        yield from ctx.respond(Respond(204), read_first=True)
+
+
+def _transaction(ctx: ExchangeContext) -> str | None:
+    preference = Preferences.parse(ctx.headers.getall("prefer")).get("transaction")
+    return None if preference is None else preference.value
+
+
+def _etag_of(doc: StoredUpload) -> str:
+    return str(doc.extra.get("etag", ""))
+
+
+class _RangeSink:
+    """Applies a PATCH's parts to one document, creating it on the first valid part."""
+
+    def __init__(self, resource: ByteRangeResource, path: str) -> None:
+        self.resource = resource
+        self.path = path
+        self.doc: StoredUpload | None = None
+        self.position = 0
+        self.limit = 0
+
+    def _document(self) -> StoredUpload:
+        resource = self.resource
+        doc = resource._document(self.path)
+        if doc is None:
+            doc = resource._create(self.path, None)
+        self.doc = doc
+        return doc
+
+    def begin(self, head: PartHead) -> None:
+        resource = self.resource
+        content_range = head.content_range
+        total = content_range.complete_length
+        max_size = resource._max_size
+        if total is not None and total > max_size:
+            raise PatchFormatError(
+                f"Content-Range {content_range}: a {total}-byte document exceeds "
+                f"max_size={max_size}",
+                400,
+                "too-large",
+            )
+        existing = resource._document(self.path)
+        size = 0 if existing is None else len(existing.data)
+        zero_fill = resource.sparse == "zero-fill"
+        first = content_range.first
+        if first is None:
+            assert total is not None
+            if total > size and not zero_fill:
+                raise PatchFormatError(
+                    f"Content-Range {content_range} would grow the {size}-byte document with "
+                    "undefined bytes; this resource refuses sparse writes",
+                    400,
+                    "grow",
+                )
+            doc = self._document()
+            if total < size:
+                doc.truncate(total)
+            else:
+                fill_zeros(doc, total)
+            doc.length = total
+            doc.extra["etag"] = resource._etag()
+            self.position = self.limit = total
+            return
+        last = content_range.last
+        limit = last + 1 if last is not None else (total if total is not None else max_size)
+        if limit > max_size:
+            raise PatchFormatError(
+                f"Content-Range {content_range} reaches past max_size={max_size}", 400, "too-large"
+            )
+        if first > size and not zero_fill:
+            raise PatchFormatError(
+                f"Content-Range {content_range} starts past the end of the {size}-byte "
+                "document (a sparse write); write from a byte at most "
+                f"{size}",
+                416,
+                "sparse",
+                (("Content-Range", f"bytes */{size}"),),
+            )
+        doc = self._document()
+        if first > size:
+            fill_zeros(doc, first)
+        if total is not None:
+            doc.length = total
+        content_type = head.fields.get("content-type")
+        if content_type is not None:  # §2.3: as in a PUT of the whole document
+            doc.metadata["Content-Type"] = content_type
+        doc.extra["etag"] = resource._etag()
+        self.position, self.limit = first, limit
+
+    def write(self, data: bytes) -> None:
+        assert self.doc is not None
+        room = self.limit - self.position
+        take = data[:room]
+        if take:
+            self.doc.write_at(self.position, take)
+            self.position += len(take)
+        if len(data) > room:
+            raise PatchFormatError(
+                f"the part runs past byte {self.limit - 1}, the end its range allows",
+                400,
+                "over",
+            )
+
+    def end(self, head: PartHead, received: int) -> None:
+        pass

@@ -1,0 +1,511 @@
+"""The control API: a running server scripted over HTTP, in the spirit of WireMock's admin API.
+
+Every route lives under a reserved prefix (default ``/__mockprogress/``) and answers JSON:
+
+=================================  ==========================================================
+``GET    {p}``                     what this is, and the routes below
+``GET    {p}expectations``         the expectations, in the order they are tried
+``POST   {p}expectations``         add the ``[[expect]]`` tables of a scenario document
+``DELETE {p}expectations``         delete every expectation
+``GET    {p}expectations/ID``      one expectation
+``PUT    {p}expectations/ID``      replace it (a document with one ``[[expect]]``), in place
+``DELETE {p}expectations/ID``      delete it
+``GET    {p}resources``            the mounted resources (same verbs as expectations, with
+``POST   {p}resources``            documents holding resource tables)
+``GET    {p}routes``               the index: each route, what it shows, a curl command
+``GET    {p}journal``              ``{"exchanges": [...]}`` (``?since=N``: those after #N)
+``GET    {p}journal/N``            exchange #N
+``DELETE {p}journal``              forget the exchanges and the problems
+``GET    {p}problems``             what ``check()`` would raise, as a list and as its text
+``POST   {p}reset``                back to the start: the server's scenario files, loaded
+                                   again, and an empty journal
+=================================  ==========================================================
+
+Documents are scenario documents (docs/scenarios.md) in JSON or TOML, told apart by the
+``Content-Type`` (``application/json``, ``application/toml``) or, without one, by their first
+character. A document is taken whole or not at all: a mistake answers 400 naming the key, and
+nothing is added.
+
+Requests under the prefix never reach expectations, and they are not journaled as the clients'
+exchanges: the server keeps its last few in ``control_logs`` (the terminal prints them, marked
+as control requests). The API answers loopback clients only unless told otherwise, and with a
+token, only requests carrying ``Authorization: Bearer TOKEN``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+from ..engine.exchange import ExchangeContext
+from ..engine.index import base_url, routes
+from ..engine.journal_json import exchange_to_json
+from ..engine.matching import Expectation
+from ..engine.resource import Resource
+from ..errors import ScenarioError
+from ..script.head_cuts import HeadCut
+from ..script.steps import Respond
+
+if TYPE_CHECKING:
+    from ..engine.actions import Program
+    from ..engine.state import ScenarioItem, ServerState
+
+DEFAULT_CONTROL_PREFIX = "/__mockprogress/"
+
+Item = Expectation | Resource
+#: Builds the items of a scenario document: (body, content type, source for messages).
+DocumentParser = Callable[[bytes, str | None, str], Sequence["ScenarioItem"]]
+Reply = tuple[int, Any]
+
+#: An exchange number or an id: ASCII digits only (``str.isdigit`` also takes "²", which
+#: ``int`` refuses, and "٣", which it reads as 3), and not thousands of them (``int`` refuses
+#: those too).
+_NUMBER = re.compile(r"[0-9]{1,18}")
+
+_ENDPOINTS = [
+    "GET {p}expectations",
+    "POST {p}expectations",
+    "DELETE {p}expectations",
+    "GET|PUT|DELETE {p}expectations/ID",
+    "GET {p}resources",
+    "POST {p}resources",
+    "DELETE {p}resources",
+    "GET|PUT|DELETE {p}resources/ID",
+    "GET {p}routes",
+    "GET {p}journal?since=N",
+    "GET {p}journal/N",
+    "DELETE {p}journal",
+    "GET {p}problems",
+    "POST {p}reset",
+]
+
+
+class ControlError(Exception):
+    """An answer other than success: the status and what went wrong."""
+
+    def __init__(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = tuple(headers)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+class ControlAPI:
+    """The control API of one server (see the module docstring).
+
+    :param prefix: the reserved path prefix; it must start and end with ``/``.
+    :param token: when set, requests must carry ``Authorization: Bearer TOKEN``.
+    :param allow_remote: answer clients that are not on a loopback address.
+    :param parse: builds the items of a scenario document.
+    :param baseline: the items a reset starts again from.
+    """
+
+    def __init__(
+        self,
+        prefix: str = DEFAULT_CONTROL_PREFIX,
+        *,
+        token: str | None = None,
+        allow_remote: bool = False,
+        parse: DocumentParser,
+        baseline: Callable[[], Sequence[ScenarioItem]] = list,
+    ) -> None:
+        if (
+            not isinstance(prefix, str)
+            or not prefix.startswith("/")
+            or prefix.strip("/") == ""
+            or any(c in prefix for c in "?#% \r\n")
+        ):
+            raise ScenarioError(
+                f"the control prefix must be a path such as /__mockprogress/, got {prefix!r}"
+            )
+        self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        if token is not None and (not token or any(c.isspace() for c in token)):
+            raise ScenarioError("the control token must be a non-empty word without spaces")
+        self.token = token
+        self.allow_remote = allow_remote
+        self.parse = parse
+        self.baseline = baseline
+        self._by_id: dict[int, Item] = {}
+        self._id_of: dict[int, int] = {}  # id(item) -> its control-API id
+        self._next_id = 1
+
+    def handles(self, path: str) -> bool:
+        """True for paths under the prefix (and the prefix without its final slash)."""
+        return path == self.prefix[:-1] or path.startswith(self.prefix)
+
+    # ---- one request -----------------------------------------------------------------------
+
+    def serve(self, ctx: ExchangeContext, state: ServerState) -> Program[None]:
+        """Answer one control request."""
+        yield from ctx.read_body()
+        if ctx.closed:
+            return
+        try:
+            status, payload = self._answer(ctx, state)
+            headers: tuple[tuple[str, str], ...] = ()
+        except ControlError as exc:
+            status, payload, headers = exc.status, {"error": str(exc)}, exc.headers
+        except ScenarioError as exc:
+            status, payload, headers = 400, {"error": str(exc)}, ()
+        data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
+        step = Respond(
+            status,
+            data,
+            (("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers),
+        )
+        yield from ctx.respond(step, read_first=False)
+
+    def _answer(self, ctx: ExchangeContext, state: ServerState) -> Reply:
+        if not self.allow_remote and not is_loopback(ctx.conn.peer):
+            raise ControlError(
+                403,
+                f"the control API answers loopback clients only, not {ctx.conn.peer or '?'} "
+                "(a server started with --host on another address answers everyone)",
+            )
+        if self.token is not None and not self._authorized(ctx.headers.get("authorization")):
+            raise ControlError(
+                401,
+                "this control API needs the header Authorization: Bearer <token>",
+                [("WWW-Authenticate", 'Bearer realm="mockprogress"')],
+            )
+        split = urllib.parse.urlsplit(ctx.log.target)
+        query = dict(urllib.parse.parse_qsl(split.query))
+        parts = [p for p in split.path[len(self.prefix) :].split("/") if p]
+        self._prune(state)
+        method = ctx.method
+        body = ctx.log.body.read()
+        source = f"{method} {split.path}"
+        handlers = self._handlers(parts, state, body, query, ctx, source)
+        if handlers is None:
+            raise ControlError(404, f"no control route {split.path} (see GET {self.prefix})")
+        handler = handlers.get(method)
+        if handler is None:
+            allowed = ", ".join(handlers)
+            raise ControlError(
+                405, f"{split.path} takes {allowed}, not {method}", [("Allow", allowed)]
+            )
+        return handler()
+
+    def _authorized(self, header: str | None) -> bool:
+        scheme, _, credentials = (header or "").partition(" ")
+        expected = (self.token or "").encode()
+        given = credentials.strip().encode()
+        return scheme.lower() == "bearer" and hmac.compare_digest(given, expected)
+
+    def _handlers(
+        self,
+        parts: list[str],
+        state: ServerState,
+        body: bytes,
+        query: dict[str, str],
+        ctx: ExchangeContext,
+        source: str,
+    ) -> dict[str, Callable[[], Reply]] | None:
+        match parts:
+            case []:
+                return {"GET": self._overview}
+            case ["expectations"]:
+                return {
+                    "GET": lambda: (200, {"expectations": self._expectations(state)}),
+                    "POST": lambda: self._add_expectations(state, body, ctx, source),
+                    "DELETE": lambda: self._delete_expectations(state),
+                }
+            case ["expectations", ident]:
+                return {
+                    "GET": lambda: (200, self._expectation_json(self._expectation(state, ident))),
+                    "PUT": lambda: self._replace_expectation(state, ident, body, ctx, source),
+                    "DELETE": lambda: self._delete_expectation(state, ident),
+                }
+            case ["resources"]:
+                return {
+                    "GET": lambda: (
+                        200,
+                        {"resources": [self._resource_json(r) for r in state.resources]},
+                    ),
+                    "POST": lambda: self._add_resources(state, body, ctx, source),
+                    "DELETE": lambda: self._delete_resources(state),
+                }
+            case ["resources", ident]:
+                return {
+                    "GET": lambda: (200, self._resource_json(self._resource(state, ident))),
+                    "PUT": lambda: self._replace_resource(state, ident, body, ctx, source),
+                    "DELETE": lambda: self._delete_resource(state, ident),
+                }
+            case ["routes"]:
+                return {"GET": lambda: self._routes(state, ctx)}
+            case ["journal"]:
+                return {
+                    "GET": lambda: self._journal(state, query),
+                    "DELETE": lambda: self._clear_journal(state),
+                }
+            case ["journal", number]:
+                return {"GET": lambda: self._exchange(state, number)}
+            case ["problems"]:
+                return {"GET": lambda: self._problems(state)}
+            case ["reset"]:
+                return {"POST": lambda: self._reset(state)}
+        return None
+
+    # ---- ids -------------------------------------------------------------------------------
+
+    def _id(self, item: Item) -> int:
+        key = id(item)
+        if key not in self._id_of:
+            self._assign(item, self._next_id)
+            self._next_id += 1
+        return self._id_of[key]
+
+    def _assign(self, item: Item, ident: int) -> None:
+        self._by_id[ident] = item
+        self._id_of[id(item)] = ident
+
+    def _prune(self, state: ServerState) -> None:
+        """Forget the ids of items the server no longer holds (a reset, ``srv.reset()``)."""
+        held = {id(e) for e in state.registry.expectations} | {id(r) for r in state.resources}
+        for ident, item in list(self._by_id.items()):
+            if id(item) not in held:
+                del self._by_id[ident]
+                del self._id_of[id(item)]
+
+    def _lookup(self, ident: str, kind: type[Item], what: str) -> Item:
+        item = self._by_id.get(int(ident)) if _NUMBER.fullmatch(ident) else None
+        if not isinstance(item, kind):
+            raise ControlError(404, f"no {what} with id {ident}")
+        return item
+
+    def _expectation(self, state: ServerState, ident: str) -> Expectation:
+        for exp in state.registry.expectations:
+            self._id(exp)
+        item = self._lookup(ident, Expectation, "expectation")
+        assert isinstance(item, Expectation)
+        return item
+
+    def _resource(self, state: ServerState, ident: str) -> Resource:
+        for resource in state.resources:
+            self._id(resource)
+        item = self._lookup(ident, Resource, "resource")
+        assert isinstance(item, Resource)
+        return item
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def _overview(self) -> Reply:
+        return 200, {
+            "mockprogress": __version__,
+            "prefix": self.prefix,
+            "endpoints": [e.replace("{p}", self.prefix) for e in _ENDPOINTS],
+        }
+
+    def _expectation_json(self, exp: Expectation) -> dict[str, Any]:
+        path = exp.path
+        return {
+            "id": self._id(exp),
+            "method": exp.method,
+            "path": path if isinstance(path, str) else None,
+            "path_regex": path.pattern if isinstance(path, re.Pattern) else None,
+            "name": exp.name,
+            "description": exp.description,
+            "curl": exp.curl,
+            "times": exp.times,
+            "calls": exp.calls,
+            "ordered": False if exp.group is None else (exp.group or True),
+            "describe": exp.describe(),
+        }
+
+    def _expectations(self, state: ServerState) -> list[dict[str, Any]]:
+        return [self._expectation_json(e) for e in state.registry.expectations]
+
+    def _resource_json(self, resource: Resource) -> dict[str, Any]:
+        return {
+            "id": self._id(resource),
+            "type": type(resource).__name__,
+            "path": resource.path,
+            "description": resource.description,
+            "curl": resource.curl,
+            "describe": resource.describe(),
+        }
+
+    def _routes(self, state: ServerState, ctx: ExchangeContext) -> Reply:
+        base = base_url(state, ctx.headers.get("host"))
+        return 200, {
+            "url": base,
+            "routes": [
+                {
+                    "route": r.route,
+                    "description": r.description,
+                    "curl": r.curl,
+                    "handled_by": r.handled_by,
+                }
+                for r in routes(state, base)
+            ],
+        }
+
+    def _journal(self, state: ServerState, query: dict[str, str]) -> Reply:
+        since = query.get("since", "0")
+        if not _NUMBER.fullmatch(since):
+            raise ControlError(400, f"since must be an exchange number, got {since!r}")
+        exchanges = [ex for ex in state.journal() if ex.index > int(since)]
+        return 200, {"exchanges": [exchange_to_json(ex) for ex in exchanges]}
+
+    def _exchange(self, state: ServerState, number: str) -> Reply:
+        for ex in state.journal():
+            if str(ex.index) == number:
+                return 200, exchange_to_json(ex)
+        raise ControlError(404, f"no exchange #{number} in the journal")
+
+    def _problems(self, state: ServerState) -> Reply:
+        error = state.check_error()
+        return 200, {
+            "problems": [
+                {"kind": p.kind, "message": p.message, "exchange": p.exchange}
+                for p in state.all_problems()
+            ],
+            "report": None if error is None else str(error),
+        }
+
+    # ---- changes ---------------------------------------------------------------------------
+
+    def _document(
+        self, body: bytes, ctx: ExchangeContext, source: str, kind: type[Item]
+    ) -> list[ScenarioItem]:
+        if not body.strip():
+            raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
+        items = list(self.parse(body, ctx.headers.get("content-type"), source))
+        # Head cuts come with expectations: both script how requests are answered.
+        allowed = (Expectation, HeadCut) if kind is Expectation else kind
+        wrong = [i for i in items if not isinstance(i, allowed)]
+        if kind is Expectation and wrong:
+            raise ControlError(
+                400,
+                f"{source}: takes [[expect]] tables only; send resources to {self.prefix}resources",
+            )
+        if kind is Resource and wrong:
+            raise ControlError(
+                400,
+                f"{source}: takes resource tables only; send [[expect]] tables to "
+                f"{self.prefix}expectations",
+            )
+        if not items:
+            raise ControlError(400, f"{source}: the document defines nothing")
+        return items
+
+    def _add_expectations(
+        self, state: ServerState, body: bytes, ctx: ExchangeContext, source: str
+    ) -> Reply:
+        items = self._document(body, ctx, source, Expectation)
+        for item in items:
+            state.add_item(item)
+        added = [i for i in items if isinstance(i, Expectation)]
+        reply: dict[str, Any] = {"expectations": [self._expectation_json(e) for e in added]}
+        cuts = [i.describe() for i in items if isinstance(i, HeadCut)]
+        if cuts:
+            reply["head_cuts"] = cuts
+        return 201, reply
+
+    def _replace_expectation(
+        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeContext, source: str
+    ) -> Reply:
+        old = self._expectation(state, ident)
+        items = self._document(body, ctx, source, Expectation)
+        if len(items) != 1 or not isinstance(items[0], Expectation):
+            raise ControlError(400, f"{source}: send exactly one [[expect]] table")
+        new = items[0]
+        position = next(i for i, e in enumerate(state.registry.expectations) if e is old)
+        state.registry.expectations[position] = new
+        self._forget(old)
+        self._assign(new, int(ident))
+        return 200, self._expectation_json(new)
+
+    def _delete_expectation(self, state: ServerState, ident: str) -> Reply:
+        old = self._expectation(state, ident)
+        state.registry.expectations[:] = [e for e in state.registry.expectations if e is not old]
+        self._forget(old)
+        return 200, {"deleted": 1}
+
+    def _delete_expectations(self, state: ServerState) -> Reply:
+        count = len(state.registry.expectations)
+        state.registry.clear()
+        return 200, {"deleted": count}
+
+    def _add_resources(
+        self, state: ServerState, body: bytes, ctx: ExchangeContext, source: str
+    ) -> Reply:
+        added = [r for r in self._document(body, ctx, source, Resource) if isinstance(r, Resource)]
+        taken = {r.path for r in state.resources}
+        for resource in added:
+            if resource.path in taken:
+                raise ControlError(
+                    409, f"{source}: a resource is already mounted at {resource.path}"
+                )
+            taken.add(resource.path)
+        for resource in added:
+            state.mount(resource)
+        return 201, {"resources": [self._resource_json(r) for r in added]}
+
+    def _replace_resource(
+        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeContext, source: str
+    ) -> Reply:
+        old = self._resource(state, ident)
+        items = self._document(body, ctx, source, Resource)
+        if len(items) != 1 or not isinstance(items[0], Resource):
+            raise ControlError(400, f"{source}: send exactly one resource table")
+        new = items[0]
+        if any(r.path == new.path and r is not old for r in state.resources):
+            raise ControlError(409, f"{source}: a resource is already mounted at {new.path}")
+        position = next(i for i, r in enumerate(state.resources) if r is old)
+        state.resources[position] = new
+        old.close()
+        self._forget(old)
+        self._assign(new, int(ident))
+        return 200, self._resource_json(new)
+
+    def _delete_resource(self, state: ServerState, ident: str) -> Reply:
+        old = self._resource(state, ident)
+        state.resources[:] = [r for r in state.resources if r is not old]
+        old.close()
+        self._forget(old)
+        return 200, {"deleted": 1}
+
+    def _delete_resources(self, state: ServerState) -> Reply:
+        count = len(state.resources)
+        state.close_resources()
+        state.resources.clear()
+        return 200, {"deleted": count}
+
+    def _clear_journal(self, state: ServerState) -> Reply:
+        count = len(state.logs)
+        state.clear_journal()
+        return 200, {"deleted": count}
+
+    def _reset(self, state: ServerState) -> Reply:
+        items = list(self.baseline())  # first, so that a broken file changes nothing
+        state.reset()
+        for item in items:
+            state.add_item(item)
+        self._by_id.clear()
+        self._id_of.clear()
+        return 200, {
+            "expectations": self._expectations(state),
+            "resources": [self._resource_json(r) for r in state.resources],
+        }
+
+    def _forget(self, item: Item) -> None:
+        ident = self._id_of.pop(id(item), None)
+        if ident is not None:
+            self._by_id.pop(ident, None)

@@ -1,0 +1,450 @@
+"""Script steps: what the server does for one exchange, in order.
+
+Every step is a frozen dataclass validated when it is built, so a mistake fails on the line
+that wrote it and never later inside the server. The lower-case factories (``mp.interim``,
+``mp.respond``, ...) are the public way to build them.
+
+A script is a sequence of steps. It ends with a final step: a response (``respond``), a fault
+(``drop``, ``stall``) or raw bytes (``raw``). After a response only ``read_body``, ``pause``,
+``drop`` and ``stall`` may follow; after raw bytes only more raw bytes, pauses and faults.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal, TypeAlias
+
+from ..errors import ScenarioError
+from ..http.headers import HeaderPairs, HeadersInput, has_header, header_pairs
+from ..http.progress import Progress, ProgressInput
+from ..http.progress_order import check_progress_order
+from .checks import check_count, check_reason, check_seconds, check_status
+
+CutUnit: TypeAlias = Literal["body", "wire"]
+CutHow: TypeAlias = Literal["close", "reset", "stall"]
+DropHow: TypeAlias = Literal["close", "reset"]
+BodyInput: TypeAlias = "bytes | str | Sequence[bytes] | None"
+
+
+class Step:
+    """Base class of every script step.
+
+    A step defined outside this module (an extension such as a protocol switch) implements
+    ``run(ctx)``, a program over the exchange context, and sets ``answers = True`` when it
+    counts as the script's answer and ``ends_connection = True`` when nothing may follow it.
+    """
+
+    __slots__ = ()
+    #: True for steps that answer the request (a response, a fault, raw bytes).
+    answers: ClassVar[bool] = False
+    #: True for steps after which the connection is over.
+    ends_connection: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class Interim(Step):
+    """Send one interim (1xx) response. Never sent to an HTTP/1.0 client (RFC 9110 §15.2)."""
+
+    status: int
+    headers: HeaderPairs = ()
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        check_status(self.status, 100, 199, "interim")
+        if self.status == 101:
+            raise ScenarioError(
+                "101 Switching Protocols is not an interim response: use mp.upgrade_websocket() "
+                "or mp.raw() for an unsolicited 101"
+            )
+        object.__setattr__(self, "reason", check_reason(self.reason, self.status))
+
+
+@dataclass(frozen=True, slots=True)
+class Pause(Step):
+    """Wait, sending nothing."""
+
+    seconds: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seconds", check_seconds(self.seconds, "pause"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBody(Step):
+    """Read the request body: all of it, or exactly ``upto`` bytes of it."""
+
+    upto: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.upto is not None:
+            check_count(self.upto, "read_body(upto=...)")
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where a response stops: after ``at`` bytes, counted in body content or on the wire."""
+
+    at: int
+    unit: CutUnit = "body"
+    how: CutHow = "close"
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check_count(self.at, "cut(at=...)")
+        if self.unit not in ("body", "wire"):
+            raise ScenarioError(f"cut unit must be 'body' or 'wire', got {self.unit!r}")
+        if self.how not in ("close", "reset", "stall"):
+            raise ScenarioError(f"cut how must be 'close', 'reset' or 'stall', got {self.how!r}")
+        if self.seconds is not None and self.how != "stall":
+            raise ScenarioError("cut(seconds=...) only applies to how='stall'")
+        check_seconds(self.seconds, "cut(seconds=...)", allow_none=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Drip:
+    """How a response trickles out: ``chunk`` bytes every ``interval`` seconds."""
+
+    chunk: int
+    interval: float
+    head: bool = False
+
+    def __post_init__(self) -> None:
+        check_count(self.chunk, "drip chunk", minimum=1)
+        check_seconds(self.interval, "drip interval")
+
+
+@dataclass(frozen=True, slots=True)
+class Respond(Step):
+    """Send the final response. ``body`` as a tuple of byte strings is sent chunked, one chunk
+    per item; ``chunked=True`` sends a bytes body as a single chunk."""
+
+    answers: ClassVar[bool] = True
+
+    status: int = 200
+    body: bytes | tuple[bytes, ...] = b""
+    headers: HeaderPairs = ()
+    reason: str = ""
+    chunked: bool = False
+    fault: Cut | None = None
+    pacing: Drip | None = None
+
+    def __post_init__(self) -> None:
+        check_status(self.status, 200, 999, "final response")
+        object.__setattr__(self, "reason", check_reason(self.reason, self.status))
+        if isinstance(self.body, tuple):
+            object.__setattr__(self, "chunked", True)
+        if self.status in (204, 304) and self.content:
+            raise ScenarioError(f"a {self.status} response cannot carry a body")
+        if has_header(self.headers, "transfer-encoding"):
+            raise ScenarioError(
+                "set chunked=True (or pass the body as a list of chunks) instead of a "
+                "Transfer-Encoding header"
+            )
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                if self.chunked:
+                    raise ScenarioError("a chunked response cannot carry Content-Length")
+                if value != str(len(self.content)):
+                    raise ScenarioError(
+                        f"Content-Length {value} does not match the {len(self.content)}-byte "
+                        "body; a lying Content-Length is written with mp.raw()"
+                    )
+        if self.fault is not None and self.fault.unit == "body":
+            if self.fault.at > len(self.content):
+                raise ScenarioError(
+                    f"cut at body byte {self.fault.at} but the body has {len(self.content)} bytes"
+                )
+
+    @property
+    def content(self) -> bytes:
+        """The body as one byte string."""
+        return b"".join(self.body) if isinstance(self.body, tuple) else self.body
+
+    def cut(
+        self,
+        at: int,
+        unit: CutUnit = "body",
+        how: CutHow = "close",
+        *,
+        seconds: float | None = None,
+    ) -> Respond:
+        """Stop after exactly ``at`` bytes, then close (FIN), reset (RST) or stall.
+
+        ``unit="body"`` counts content bytes of this response; ``unit="wire"`` counts every byte
+        written for the exchange (interims, head, chunk framing, body). A stall holds the
+        connection silent for ``seconds`` (default: until the client closes or the server
+        stops).
+        """
+        return replace(self, fault=Cut(at, unit, how, seconds))
+
+    def drip(
+        self,
+        bytes_per_second: float | None = None,
+        *,
+        chunk: int | None = None,
+        interval: float | None = None,
+        head: bool = False,
+    ) -> Respond:
+        """Trickle the body (and the head too with ``head=True``) out slowly.
+
+        Give a rate, or a chunk size and an interval, or a rate and a chunk size. With a rate
+        alone the bytes go out in steps of about 10 ms.
+        """
+        return replace(self, pacing=make_drip(bytes_per_second, chunk, interval, head))
+
+
+def make_drip(
+    bytes_per_second: float | None, chunk: int | None, interval: float | None, head: bool
+) -> Drip:
+    if chunk is not None:
+        check_count(chunk, "drip chunk", minimum=1)
+    if bytes_per_second is not None:
+        rate = check_seconds(bytes_per_second, "drip bytes_per_second")
+        assert rate is not None
+        if rate <= 0:
+            raise ScenarioError("drip bytes_per_second must be > 0")
+        if interval is not None and chunk is not None:
+            raise ScenarioError("drip takes a rate with a chunk or an interval, not both")
+        if chunk is None:
+            if interval is not None:
+                chunk = max(1, round(rate * interval))
+            else:
+                chunk = max(1, math.ceil(rate / 100))
+        return Drip(chunk, chunk / rate, head)
+    if chunk is None and interval is None:
+        raise ScenarioError("drip needs bytes_per_second, chunk or interval")
+    return Drip(1 if chunk is None else chunk, 0.0 if interval is None else interval, head)
+
+
+@dataclass(frozen=True, slots=True)
+class Drop(Step):
+    """Close the connection now: a FIN (``close``) or an RST (``reset``)."""
+
+    answers: ClassVar[bool] = True
+    ends_connection: ClassVar[bool] = True
+
+    how: DropHow = "close"
+
+    def __post_init__(self) -> None:
+        if self.how not in ("close", "reset"):
+            raise ScenarioError(f"drop how must be 'close' or 'reset', got {self.how!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Stall(Step):
+    """Hold the connection open and silent: for ``seconds``, or until the client closes or the
+    server stops. The connection is closed afterwards."""
+
+    answers: ClassVar[bool] = True
+    ends_connection: ClassVar[bool] = True
+
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seconds", check_seconds(self.seconds, "stall", allow_none=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Raw(Step):
+    """Write these bytes as they are, outside HTTP framing. The connection closes after the
+    script, since the client's view of the exchange is no longer HTTP."""
+
+    answers: ClassVar[bool] = True
+
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, bytes):
+            raise ScenarioError(f"raw() takes bytes, got {type(self.data).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A validated sequence of steps."""
+
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, steps: Iterable[Step]) -> Script:
+        items = tuple(steps)
+        if not items:
+            raise ScenarioError("a script needs at least one step, e.g. mp.respond(200)")
+        for i, step in enumerate(items):
+            if not isinstance(step, Step):
+                raise ScenarioError(
+                    f"step {i} is {step!r}, not a step: build steps with mp.respond(), "
+                    "mp.interim(), mp.pause(), ..."
+                )
+        state = "open"  # then "responded", "raw" or "ended"
+        for i, step in enumerate(items):
+            name = type(step).__name__
+            if state == "responded" and not isinstance(step, ReadBody | Pause | Drop | Stall):
+                raise ScenarioError(
+                    f"step {i} ({name}) follows the final response; only read_body, pause, "
+                    "drop and stall may"
+                )
+            if state == "raw" and not isinstance(step, Raw | Pause | Drop | Stall):
+                raise ScenarioError(
+                    f"step {i} ({name}) follows raw bytes; only raw, pause, drop and stall may"
+                )
+            if state == "ended":
+                raise ScenarioError(f"step {i} ({name}) follows a step that ends the connection")
+            if step.ends_connection:
+                state = "ended"
+            elif isinstance(step, Respond):
+                state = "ended" if step.fault is not None else "responded"
+            elif isinstance(step, Raw):
+                state = "raw"
+        if not any(s.answers for s in items):
+            raise ScenarioError(
+                "the script never answers: end it with mp.respond(...), mp.drop(), mp.stall() "
+                "or mp.raw(...)"
+            )
+        check_progress_order(
+            (s.status, [v for n, v in s.headers if n.lower() == "progress"], f"step {i}")
+            for i, s in enumerate(items)
+            if isinstance(s, Interim | Respond)
+        )
+        return cls(items)
+
+    @property
+    def reads_explicitly(self) -> bool:
+        """True when the script places its own ``read_body`` step."""
+        return any(isinstance(s, ReadBody) for s in self.steps)
+
+
+# ---- public factories -----------------------------------------------------------------------
+
+
+def interim(status: int, headers: HeadersInput = None, reason: str | None = None) -> Interim:
+    """An interim response: any 1xx but 101, with its headers.
+
+    .. code-block:: python
+
+        mp.interim(104, {"Location": "/uploads/1"})
+    """
+    return Interim(status, header_pairs(headers), reason or "")
+
+
+def processing(
+    progress: ProgressInput | None = None,
+    *,
+    location: str | None = None,
+    status_uri: tuple[int, str] | Sequence[tuple[int, str]] | None = None,
+    headers: HeadersInput = None,
+) -> Interim:
+    """A ``102 Processing`` with ``Progress`` (draft-wright-http-progress §3.2), ``Location`` of
+    the status document and ``Status-URI`` pairs.
+
+    .. code-block:: python
+
+        mp.processing('0/3 "Herding cats"', location="/jobs/1/status")
+        mp.processing((1, 3, "Knitting sweaters"))
+    """
+    pairs: list[tuple[str, str]] = []
+    if progress is not None:
+        pairs.append(("Progress", str(Progress.of(progress))))
+    if location is not None:
+        pairs.extend(header_pairs([("Location", location)]))
+    if status_uri is not None:
+        items = [status_uri] if isinstance(status_uri, tuple) else list(status_uri)
+        for item in items:
+            try:
+                code, uri = item
+            except (TypeError, ValueError):
+                raise ScenarioError(f"status_uri takes (code, uri) pairs, got {item!r}") from None
+            check_status(code, 100, 599, "Status-URI")
+            if any(c in str(uri) for c in "<>\r\n "):
+                raise ScenarioError(f"Status-URI reference {uri!r} contains <, >, spaces or CRLF")
+            pairs.append(("Status-URI", f"{code} <{uri}>"))
+    pairs.extend(header_pairs(headers))
+    return Interim(102, tuple(pairs))
+
+
+def early_hints(*links: str, headers: HeadersInput = None) -> Interim:
+    """A ``103 Early Hints`` with one ``Link`` line per argument (RFC 8297).
+
+    .. code-block:: python
+
+        mp.early_hints("</style.css>; rel=preload; as=style")
+    """
+    pairs = header_pairs([("Link", link) for link in links], where="early_hints")
+    return Interim(103, pairs + header_pairs(headers))
+
+
+def pause(seconds: float) -> Pause:
+    """Wait ``seconds`` before the next step."""
+    return Pause(seconds)
+
+
+def read_body(upto: int | None = None) -> ReadBody:
+    """Read the request body here: all of it, or exactly ``upto`` bytes.
+
+    A script without ``read_body`` reads the whole body just before its final response. On a
+    request with ``Expect: 100-continue`` the ``100 Continue`` goes out when the body is first
+    read, unless the script sent its own ``interim(100)`` before.
+    """
+    return ReadBody(upto)
+
+
+def respond(
+    status: int = 200,
+    body: BodyInput = b"",
+    headers: HeadersInput = None,
+    *,
+    reason: str | None = None,
+    json: object = None,
+    chunked: bool = False,
+) -> Respond:
+    """The final response. A ``str`` body is sent as UTF-8 ``text/plain`` unless headers say
+    otherwise; ``json=`` serialises a value as ``application/json``; a list of byte strings is
+    sent chunked with those chunk boundaries.
+
+    .. code-block:: python
+
+        mp.respond(201, b"created\\n", {"Location": "/items/1"})
+        mp.respond(200, json={"ok": True}).cut(at=5, how="reset")
+    """
+    pairs = header_pairs(headers)
+    content: bytes | tuple[bytes, ...]
+    if json is not None:
+        if body:
+            raise ScenarioError("respond() takes body= or json=, not both")
+        content = _json.dumps(json).encode()
+        if not has_header(pairs, "content-type"):
+            pairs += (("Content-Type", "application/json"),)
+    elif body is None:
+        content = b""
+    elif isinstance(body, str):
+        content = body.encode()
+        if not has_header(pairs, "content-type"):
+            pairs += (("Content-Type", "text/plain; charset=utf-8"),)
+    elif isinstance(body, bytes | bytearray | memoryview):
+        content = bytes(body)
+    elif isinstance(body, Sequence) and all(isinstance(c, bytes) for c in body):
+        chunks = tuple(c for c in body if isinstance(c, bytes))
+        if not all(chunks):
+            raise ScenarioError("an empty chunk would end a chunked body early")
+        content = chunks
+    else:
+        raise ScenarioError(f"respond() body must be bytes, str or a list of bytes, got {body!r}")
+    return Respond(status, content, pairs, reason or "", chunked)
+
+
+def drop(how: DropHow = "close") -> Drop:
+    """Close the connection at this point: ``"close"`` sends a FIN, ``"reset"`` an RST."""
+    return Drop(how)
+
+
+def stall(seconds: float | None = None) -> Stall:
+    """Go silent with the connection open: for ``seconds``, or until the client closes or the
+    server stops."""
+    return Stall(seconds)
+
+
+def raw(data: bytes) -> Raw:
+    """Write ``data`` verbatim: malformed status lines, lying framing, an unsolicited 101."""
+    return Raw(data)

@@ -1,0 +1,387 @@
+"""The I/O side of a connection: carries out the core's actions on a non-blocking socket.
+
+This is where bytes meet the kernel. The driver owns the client's socket and talks to it
+directly: ``recv``/``send`` first, and only when the kernel has nothing to give (or no room)
+does it wait for readiness (through anyio's ``wait_readable``/``wait_writable``; on asyncio,
+reads wait through ``_AsyncioReader``, which keeps the socket registered between requests).
+So a read takes at most what the script asked for and nothing is read ahead: the kernel's
+buffers push back on a client that sends faster than the script consumes. And a request
+that arrives while the server is ready costs one wake-up of the loop, not a transport, a
+queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
+
+Two details make byte offsets exact on the client's side:
+
+- A FIN (``Close("close")``) is ``shutdown(SHUT_WR)`` followed by draining the client's input
+  before closing: closing a socket with unread input makes Linux send an RST instead, and the
+  client would then see ECONNRESET where a clean end of stream was scripted.
+- An RST (``Close("reset")``) first waits until the send queue is empty (``SIOCOUTQ``): an
+  RST discards whatever has not left yet, so without the wait the client could get fewer
+  bytes than scripted. On Linux the client then reads every byte queued before the RST and
+  only afterwards sees ECONNRESET.
+
+Two details make timing exact (benchmarks/bench_timing.py measures them):
+
+- Timer lateness does not add up. A ``Sleep`` is measured from the deadline of the previous
+  one when nothing in between waited on the client (a read, a hold, a handler). Otherwise
+  each wake-up delay, and each hiccup of the process, would shift every later event: 1,000
+  pauses of 5 ms drifted by 150 ms. When the server has fallen more than
+  ``RESYNC_SECONDS`` behind the schedule (a write that waited for a slow reader), it starts
+  afresh from now instead of bursting to catch up.
+- Timers are coarse. Event loops wait in epoll, whose timeout has millisecond granularity, so
+  a plain sleep wakes up to a millisecond late. The driver sleeps until shortly before the
+  deadline and then yields to the loop until the deadline has passed.
+
+A connection whose socket is always ready (a fast upload) would never wait, so it yields to
+the loop every ``READY_STREAK`` reads and writes: other connections, the thread-mode calls
+and the server's stop get their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import select
+import socket
+import struct
+import termios
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from ..engine.actions import (
+    CallHandler,
+    Close,
+    Hold,
+    PeerGone,
+    PendingInput,
+    Program,
+    Receive,
+    Send,
+    Sleep,
+)
+from ..engine.handler_control import HandlerControl
+
+T = TypeVar("T")
+
+#: How long a FIN close waits for the client to finish sending before closing anyway.
+DRAIN_SECONDS = 2.0
+#: How long a reset waits for written bytes to leave the send queue.
+FLUSH_SECONDS = 5.0
+#: The last part of a sleep spent yielding to the loop instead of in the loop's timer.
+SPIN_SECONDS = 0.0015
+#: Behind the schedule by more than this, a sleep starts from now instead.
+RESYNC_SECONDS = 0.05
+#: How often a stall looks whether the client has closed.
+HOLD_POLL_SECONDS = 0.01
+#: Reads and writes in a row that found the socket ready before the driver yields anyway.
+READY_STREAK = 16
+
+
+class ConnectionDriver:
+    """Runs programs against one client socket, which it owns and closes."""
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """``loop``: the running asyncio loop, when the server runs on asyncio."""
+        self.socket = sock
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = _AsyncioReader(loop, sock) if loop is not None else None
+        self.closed = False
+        #: The client ended its side (we read its FIN): there is nothing left to drain.
+        self.client_done = False
+        # The deadline of the last sleep, while the steps since then kept to the timeline.
+        self._timeline: float | None = None
+        # Reads and writes since the driver last gave the loop a turn.
+        self._streak = 0
+
+    async def run(self, program: Program[T]) -> T:
+        """Drive ``program`` to its end and return its value."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    action = program.throw(error) if error is not None else program.send(result)
+                except StopIteration as stop:
+                    value: T = stop.value
+                    return value
+                result, error = None, None
+                try:
+                    result = await self._perform(action)
+                except PeerGone as exc:
+                    error = exc
+        finally:
+            # Cancelled (the server stopping mid-stall): end the program here, on the loop,
+            # so its clean-up runs now and not later in the garbage collector.
+            program.close()
+
+    async def _perform(self, action: object) -> Any:
+        if isinstance(action, Send):
+            if self.closed:
+                raise PeerGone("connection already closed")
+            await self.send(action.data)
+            return None
+        if isinstance(action, Sleep):
+            now = anyio.current_time()
+            base = self._timeline
+            if base is None or now - base > RESYNC_SECONDS:
+                base = now
+            self._timeline = base + action.seconds
+            await sleep_until(self._timeline)
+            return None
+        self._timeline = None
+        if isinstance(action, Receive):
+            if self.closed:
+                return b""
+            return await self.receive(action.max_bytes)
+        if isinstance(action, Close):
+            await self.close(action.how)
+            return None
+        if isinstance(action, Hold):
+            await self.hold(action.seconds)
+            return None
+        if isinstance(action, PendingInput):
+            return 0 if self.closed else _unread_bytes(self.socket)
+        if isinstance(action, CallHandler):
+            control = HandlerControl(action.control, self.run)
+            try:
+                await action.handler(control)
+            except PeerGone:
+                raise
+            except Exception as exc:
+                return exc
+            return None
+        raise TypeError(f"unknown action {action!r}")
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end."""
+        sock = self.socket
+        while True:
+            try:
+                data = sock.recv(max_bytes)
+            except (BlockingIOError, InterruptedError):
+                self._streak = 0
+                if self._reader is None:
+                    await _wait(anyio.wait_readable, sock)
+                    continue
+                try:
+                    data = await self._reader.receive(max_bytes)
+                except OSError as exc:
+                    raise PeerGone(f"client went away: {exc!r}") from None
+            except OSError as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            if not data:
+                self.client_done = True
+            await self._take_turns()
+            return data
+
+    async def send(self, data: bytes) -> None:
+        """Hand every byte of ``data`` to the kernel, waiting for room as needed."""
+        sock = self.socket
+        view: memoryview | None = None
+        while True:
+            try:
+                sent = sock.send(data if view is None else view)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                raise PeerGone(f"client went away: {exc!r}") from None
+            if view is None:
+                if sent == len(data):
+                    break
+                view = memoryview(data)
+            view = view[sent:]
+            if not view:
+                break
+            self._streak = 0
+            await _wait(anyio.wait_writable, sock)
+        await self._take_turns()
+
+    async def _take_turns(self) -> None:
+        self._streak += 1
+        if self._streak >= READY_STREAK:
+            self._streak = 0
+            await anyio.lowlevel.checkpoint()
+
+    async def close(self, how: str) -> None:
+        """End the connection with a FIN (after draining the client's input) or an RST."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if how == "reset":
+                await self._flush()
+                with contextlib.suppress(OSError):
+                    linger = struct.pack("ii", 1, 0)
+                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            elif not self.client_done:
+                # When the client has already ended its side, closing sends the FIN by itself
+                # and there is no input left that could turn it into an RST.
+                with contextlib.suppress(PeerGone, OSError):
+                    self.socket.shutdown(socket.SHUT_WR)
+                    with anyio.move_on_after(DRAIN_SECONDS):
+                        while await self.receive(65536):
+                            pass
+        finally:
+            self._release()
+
+    async def aclose(self) -> None:
+        """Close without ceremony (the server is stopping or the program ended)."""
+        if not self.closed:
+            self.closed = True
+        self._release()
+
+    def _release(self) -> None:
+        if self.socket.fileno() < 0:
+            return
+        if self._reader is not None:
+            self._reader.unwatch()
+        with contextlib.suppress(OSError, RuntimeError):
+            anyio.notify_closing(self.socket)
+        self.socket.close()
+
+    async def _flush(self) -> None:
+        # The kernel offers no event for "send queue empty": poll it, briefly.
+        with anyio.move_on_after(FLUSH_SECONDS):
+            while _unsent_bytes(self.socket) > 0:  # noqa: ASYNC110
+                await anyio.sleep(0.001)
+
+    async def hold(self, seconds: float | None) -> None:
+        """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
+        with anyio.move_on_after(seconds if seconds is not None else float("inf")):
+            await _wait_for_client_close(self.socket)
+
+
+class _AsyncioReader:
+    """Waits for a client's bytes on asyncio, with the socket left registered in the loop's
+    selector from one wait to the next.
+
+    ``anyio.wait_readable`` registers the socket for each wait and unregisters it after (two
+    ``epoll_ctl`` calls and a selector key per wait), which is a good part of what a keep-alive
+    request costs. Here the registration stays while the connection goes on waiting for request
+    after request, and the readiness callback does the ``recv`` itself for the waiting
+    receive, so no byte is read that the script did not ask for, and the socket is not
+    reported ready again for bytes already taken. Readiness while no receive waits (the script
+    is busy or sleeping) unregisters the socket until the next wait: epoll is level-triggered
+    and would report it on every turn of the loop.
+    """
+
+    __slots__ = ("_fd", "_kept", "_loop", "_max_bytes", "_sock", "_waiter", "_watching")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._max_bytes = 0
+        self._watching = False
+        # Bytes the callback read for a receive that was cancelled before it resumed.
+        self._kept: bytes | None = None
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """At most ``max_bytes``, once the client sends some (``b""`` at its end)."""
+        if self._kept is not None:
+            kept, self._kept = self._kept[:max_bytes], self._kept[max_bytes:] or None
+            return kept
+        if not self._watching:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._watching = True
+        self._max_bytes = max_bytes
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            data: bytes = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._kept = waiter.result() or None  # read already: the next receive gets it
+            raise
+        finally:
+            self._waiter = None
+        return data
+
+    def _on_readable(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.unwatch()
+            return
+        try:
+            data = self._sock.recv(self._max_bytes)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(data)
+        self._waiter = None
+
+    def unwatch(self) -> None:
+        """Take the socket out of the loop's selector (before it closes, or while idle)."""
+        if self._watching:
+            self._watching = False
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                self._loop.remove_reader(self._fd)
+
+
+async def _wait(wait: Any, sock: socket.socket) -> None:
+    try:
+        await wait(sock)
+    except anyio.ClosedResourceError:
+        raise PeerGone("connection closed") from None
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline`` on the loop's clock, waking within a few hundred microseconds
+    of it rather than up to a millisecond late."""
+    coarse = deadline - SPIN_SECONDS
+    if coarse > anyio.current_time():
+        await anyio.sleep_until(coarse)
+    while anyio.current_time() < deadline:
+        await anyio.lowlevel.checkpoint()
+
+
+def _unsent_bytes(sock: socket.socket) -> int:
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    value: int = struct.unpack("i", buf)[0]
+    return value
+
+
+def _unread_bytes(sock: socket.socket) -> int:
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    value: int = struct.unpack("i", buf)[0]
+    return value
+
+
+async def _wait_for_client_close(sock: socket.socket) -> None:
+    # Never read: bytes the client sends during a stall stay unread (they are past the scripted
+    # cut), so its sending stops once the buffers are full. An end of stream (POLLRDHUP) or a
+    # reset (POLLERR, POLLHUP) ends the stall; poll sees them even behind unread bytes, where a
+    # peek would only ever see the first byte. Polled, because readiness would wake the loop
+    # for every unread byte the client sends, not only for its end.
+    rdhup = getattr(select, "POLLRDHUP", 0)  # Linux; elsewhere a peek finds the end of stream
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | rdhup)
+    while True:
+        for _, events in poller.poll(0):
+            if events & (rdhup | select.POLLERR | select.POLLHUP):
+                return
+            if not rdhup and events & select.POLLIN and _peek(sock) == b"":
+                return
+        await anyio.sleep(HOLD_POLL_SECONDS)
+
+
+def _peek(sock: socket.socket) -> bytes | None:
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as exc:
+        return None if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) else b""

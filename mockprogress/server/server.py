@@ -1,0 +1,652 @@
+"""``MockServer``: the listening socket, one task per connection, in two modes.
+
+- Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
+  reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
+  to that loop (``anyio.from_thread.run_sync`` with the loop's token: a callback on the loop,
+  lighter than ``portal.call``, which spawns a task per call), so the state has one owner.
+- In-loop mode, ``async with MockServer() as srv:``: the server runs in the caller's event
+  loop (asyncio or trio), and calls touch the state directly.
+
+Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. The server
+accepts on its non-blocking listening socket itself (waiting through anyio's
+``wait_readable``) and hands each client socket to a ``ConnectionDriver``: no anyio stream or
+asyncio transport per connection. Every connection handler catches what it raises and records
+it, and the accept loop records a failed accept and keeps listening, so one broken connection
+never stops the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import ipaddress
+import re
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from concurrent.futures import CancelledError, Future
+from contextlib import asynccontextmanager
+from os import PathLike
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+from anyio import AsyncContextManagerMixin
+from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
+from anyio.from_thread import BlockingPortal
+from anyio.lowlevel import EventLoopToken
+
+from ..engine.connection import ServerConnection
+from ..engine.journal import Event, ExchangeLog, Journal
+from ..engine.matching import Expectation
+from ..engine.resource import Resource
+from ..engine.state import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_SPOOL_THRESHOLD,
+    ScenarioItem,
+    ServerConfig,
+    ServerState,
+)
+from ..errors import ServerStateError
+from ..resources.control_api import DEFAULT_CONTROL_PREFIX
+from ..script.continue_policy import ContinueInput
+from ..script.head_cuts import HeadCut
+from ..script.steps import CutHow
+from .driver import ConnectionDriver
+from .portal import LoopPost, SharedLoop, portal_provider
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Resource)
+
+#: Connections accepted in a row before the accept loop lets the others run.
+ACCEPT_BATCH = 64
+#: How long the accept loop pauses after running out of descriptors or memory.
+ACCEPT_BACKOFF_SECONDS = 0.05
+# accept() errors that concern only the client that gave up (Linux passes some network
+# errors of the new connection on to accept, see accept(2)).
+_ACCEPT_RETRY = {
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "EPROTO",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+        "EPERM",
+    )
+    if hasattr(errno, name)
+}
+
+
+class MockServer(AsyncContextManagerMixin):
+    """A programmable HTTP/1.1 server for testing HTTP clients.
+
+    .. code-block:: python
+
+        with mp.MockServer() as srv:                      # thread mode: any client
+            srv.expect("POST", "/jobs").respond(
+                mp.processing('0/2 "Herding cats"'),
+                mp.pause(0.05),
+                mp.respond(201, b"created\\n"),
+            )
+            ...  # drive the client under test at srv.url("/jobs")
+            assert [i.status for i in srv.journal.last.interims] == [102]
+
+        async with mp.MockServer() as srv: ...            # in the caller's event loop
+
+    :param host: the address to listen on; loopback unless you say otherwise.
+    :param port: the port, 0 for an ephemeral one.
+    :param backend: thread mode's event loop, ``"asyncio"`` or ``"trio"``.
+    :param backend_options: passed to ``anyio.run`` for that loop.
+    :param max_header_size: largest request head before a 431.
+    :param max_body_size: largest request body before a 413.
+    :param spool_threshold: request bodies past this size are kept on disk.
+    :param unmatched_status: the status of the answer to an unexpected request.
+    :param max_header_count: most header lines in a request before a 431.
+    :param max_connections: most connections open at once; more are answered 503.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backend: str = "asyncio",
+        backend_options: Mapping[str, Any] | None = None,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
+        unmatched_status: int = 500,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._backend = backend
+        self._backend_options = backend_options
+        self._state = ServerState(
+            ServerConfig(
+                max_header_size,
+                max_body_size,
+                spool_threshold,
+                unmatched_status,
+                max_header_count,
+                max_connections,
+            )
+        )
+        self._active_connections = 0
+        self._port: int | None = None
+        self._mode: str | None = None  # "thread" or "loop" while running
+        self._loop_thread: int | None = None
+        self._stop_scope: anyio.CancelScope | None = None
+        self._stop_requested = False
+        self._loop_post: LoopPost | None = None
+        #: The running asyncio loop (None on trio), set when the server task runs: the
+        #: drivers read through it, and its ``time`` is the journal's clock.
+        self._asyncio_loop: asyncio.AbstractEventLoop | None = None
+        #: The journal's clock: what ``anyio.current_time`` reads, without finding the backend
+        #: again on every call (a request reads it five times or so).
+        self._clock: Callable[[], float] = anyio.current_time
+        self._portal: BlockingPortal | None = None
+        self._token: EventLoopToken | None = None
+        self._provider: SharedLoop | None = None
+        self._future: Future[None] | None = None
+
+    # ---- addresses -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._port is None:
+            raise ServerStateError("the server is not running: use `with MockServer() as srv`")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._mode is not None
+
+    def url(self, path: str = "/") -> str:
+        """The URL of ``path`` on this server, e.g. ``http://127.0.0.1:40123/jobs``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if not path.startswith("/"):
+            path = "/" + path
+        return f"http://{host}:{self.port}{path}"
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self._port}" if self._port is not None else "not running"
+        return f"<MockServer {where}>"
+
+    # ---- scripting -------------------------------------------------------------------------
+
+    def expect(
+        self,
+        method: str | None,
+        path: str | re.Pattern[str] | Callable[[str], bool],
+        *,
+        query: Any = None,
+        headers: Any = None,
+        body: bytes | str | re.Pattern[bytes] | Callable[[bytes], bool] | None = None,
+        json: object = None,
+        times: int | None = None,
+        ordered: bool | str = False,
+        name: str | None = None,
+        expect_continue: ContinueInput = "auto",
+    ) -> Expectation:
+        """Expect requests like this one; answer them with ``.respond(*steps)``.
+
+        :param method: the method, or None (or ``"*"``) for any.
+        :param path: the exact path, a compiled regex (full match) or a predicate.
+        :param query: a mapping of parameters that must be present with these values (values
+            may be regexes or predicates), the exact raw query string, or a predicate.
+        :param headers: a mapping of header name to value (or regex or predicate).
+        :param body: the exact body (bytes or str), a bytes regex (full match) or a
+            predicate on the bytes.
+        :param json: a value the body must parse to.
+        :param times: answer this many requests, and fail ``check()`` if fewer came;
+            None (the default) answers any number.
+        :param ordered: True, or a group name: such expectations must be met in the order they
+            were added (each once unless ``times`` says otherwise).
+        :param name: a label for reports.
+        :param expect_continue: what a request carrying ``Expect: 100-continue`` gets before
+            the script runs: ``"auto"`` (a ``100 Continue`` when the script first reads the
+            body), ``"immediate"``, ``"never"``, or a policy from ``mp.continue_delay()``,
+            ``mp.continue_reject()``, ``mp.continue_immediate(headers=...)``, ...
+        """
+        expectation = Expectation(
+            method,
+            path,
+            query=query,
+            headers=headers,
+            body=body,
+            json=json,
+            times=times,
+            ordered=ordered,
+            name=name,
+            expect_continue=expect_continue,
+        )
+        expectation._apply = self._post
+        self._post(self._state.add_expectation, expectation)
+        return expectation
+
+    def cut_request_head(
+        self,
+        at: int,
+        how: CutHow = "close",
+        *,
+        seconds: float | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Cut the next ``times`` request heads (None: every one) after exactly ``at`` bytes,
+        while the client is still sending its request line and header fields.
+
+        The server reads no byte past the cut, then closes (FIN), resets (RST) or stalls the
+        connection (for ``seconds``, or until the client closes or the server stops). Each cut
+        head is journaled as an exchange whose ``fault`` has ``side="request"`` and
+        ``bytes_received == at``; its method and target are filled in when the request line
+        arrived whole. A cut at byte 0 ends a new connection before anything is read. The cut
+        applies to whichever request head arrives next, on any connection; a head shorter
+        than ``at`` is served as usual and recorded as a problem. ``check()`` fails while a
+        cut with ``times=N`` has fired fewer than N times.
+
+        .. code-block:: python
+
+            srv.cut_request_head(at=20, how="reset")   # "GET /file HTTP/1.1\r\nH", then RST
+
+        :raises ScenarioError: for a negative offset, an unknown ``how`` or ``times < 1``.
+        """
+        cut = HeadCut(at, how, seconds, times)
+        self._call(self._state.head_cuts.add, cut)
+
+    def mount(self, resource: R) -> R:
+        """Serve every request under ``resource.path`` with this stateful resource."""
+        resource._attach(self._call)
+        self._call(self._state.mount, resource)
+        return resource
+
+    def load(self, path: str | PathLike[str]) -> list[ScenarioItem]:
+        """Add the expectations, resources and head cuts of a scenario file (TOML, or JSON
+        for a ``.json`` file).
+
+        :raises ScenarioError: naming the file and the key when the file is invalid.
+        """
+        from ..scenario.document import load_scenario
+
+        items = load_scenario(path)
+        for item in items:
+            if isinstance(item, Resource):
+                item._attach(self._call)
+                self._call(self._state.add_item, item)
+            elif isinstance(item, Expectation):
+                item._apply = self._post
+                self._post(self._state.add_item, item)
+            else:
+                self._call(self._state.add_item, item)
+        return items
+
+    def enable_control_api(
+        self,
+        prefix: str = DEFAULT_CONTROL_PREFIX,
+        *,
+        token: str | None = None,
+        allow_remote: bool = False,
+        reset_files: Sequence[str | PathLike[str]] = (),
+    ) -> None:
+        """Serve the control API under ``prefix``: add, replace and delete expectations and
+        resources (scenario documents in JSON or TOML), read the journal, reset. Its requests
+        never reach expectations and are kept out of the journal (docs/standalone.md).
+
+        :param prefix: the reserved path prefix.
+        :param token: when set, every control request must carry ``Authorization: Bearer
+            TOKEN``.
+        :param allow_remote: answer clients that are not on a loopback address (by default
+            they get a 403).
+        :param reset_files: the scenario files a control-API reset loads again.
+        """
+        from ..resources.control_api import ControlAPI
+        from ..scenario.document import load_scenario, parse_document
+
+        files = list(reset_files)
+
+        def baseline() -> list[ScenarioItem]:
+            return [item for path in files for item in load_scenario(path)]
+
+        control = ControlAPI(
+            prefix,
+            token=token,
+            allow_remote=allow_remote,
+            parse=parse_document,
+            baseline=baseline,
+        )
+        self._call(setattr, self._state, "control", control)
+
+    def on_event(self, listener: Callable[[ExchangeLog, Event], None]) -> None:
+        """Call ``listener(exchange_log, event)`` on the server's loop for every journal event
+        as it happens (the standalone CLI prints them)."""
+        self._call(self._state.listeners.append, listener)
+
+    @property
+    def journal(self) -> Journal:
+        """A snapshot of every exchange so far (see ``Journal``)."""
+        return self._call(self._state.journal)
+
+    def check(self) -> None:
+        """Raise ``ExpectationError`` naming every problem recorded so far: requests that
+        matched nothing, expectations with ``times=N`` not fully used, handler and scenario
+        errors, malformed requests. The message shows the timelines involved."""
+        error = self._call(self._state.check_error)
+        if error is not None:
+            raise error
+
+    def reset(self) -> None:
+        """Forget expectations, resources, the journal and recorded problems."""
+        self._call(self._state.reset)
+
+    # ---- reaching the state ----------------------------------------------------------------
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` where the server state lives, after what was posted before."""
+        on_loop = threading.get_ident() == self._loop_thread
+        if self._mode == "thread" and not on_loop:
+            assert self._token is not None
+            return anyio.from_thread.run_sync(self._after_posted, fn, *args, token=self._token)
+        if self._mode == "loop" and not on_loop:
+            try:
+                return anyio.from_thread.run_sync(self._after_posted, fn, *args)
+            except RuntimeError:
+                raise ServerStateError(
+                    "this server runs in another thread's event loop; call it from that loop, "
+                    "from a worker thread of anyio.to_thread.run_sync, or use thread mode "
+                    "(`with MockServer()`)"
+                ) from None
+        return self._after_posted(fn, *args)
+
+    def _after_posted(self, fn: Callable[..., T], *args: Any) -> T:
+        self._state.apply_posted()
+        return fn(*args)
+
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        """Change the state with ``fn(*args)`` without waiting for it. In thread mode, from
+        another thread, the loop applies it before it next reads the state (the next request,
+        any ``_call``), in the order posted: the caller sees the same order as with
+        ``_call`` and spends no thread round trip (expect() and respond() are in every test).
+        Elsewhere it is a ``_call``."""
+        if self._mode == "thread" and threading.get_ident() != self._loop_thread:
+            self._state.post(fn, *args)
+        else:
+            self._call(fn, *args)
+
+    # ---- thread mode -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start in a background event-loop thread (what ``with MockServer()`` does).
+
+        An IP address is bound here, in the caller's thread, and the server task is posted to
+        the loop without waiting for it to run: the socket already listens, so a client may
+        connect at once (the task accepts it when it runs). A host name is resolved and bound
+        on the loop, and start() waits for that.
+        """
+        if self._mode is not None:
+            raise ServerStateError("the server is already running")
+        self._stop_requested = False
+        provider = portal_provider(self._backend, self._backend_options)
+        portal = provider.__enter__()
+        try:
+            listening = _bind(self.host, self._requested_port)
+            if listening is None:
+                self._future, self._port = portal.start_task(self._serve, name="mockprogress")
+                self._loop_post = None
+            else:
+                try:
+                    post = provider.post
+                    self._token, self._loop_thread = post.token, post.thread
+                    self._port = listening.port
+                    self._state.address = (self.host, listening.port)
+                    done: Future[None] = Future()
+                    post.post(self._launch, post.group, listening, done)
+                    self._future, self._loop_post = done, post
+                except BaseException:
+                    listening.close()
+                    raise
+        except BaseException:
+            self._token = self._loop_thread = None
+            provider.__exit__(None, None, None)
+            raise
+        self._portal, self._provider, self._mode = portal, provider, "thread"
+        return self
+
+    def stop(self) -> None:
+        """Stop a thread-mode server: close the listener and every connection."""
+        if self._mode != "thread":
+            if self._mode == "loop":
+                raise ServerStateError("an in-loop server stops when its `async with` ends")
+            return
+        assert self._portal is not None
+        assert self._provider is not None
+        assert self._future is not None
+        try:
+            if self._loop_post is not None:
+                self._loop_post.post(self._request_stop)  # no wait for the loop to take it
+            else:
+                assert self._token is not None
+                anyio.from_thread.run_sync(self._request_stop, token=self._token)
+            self._future.result()  # the one wait: the server task's end (or what it raised)
+        finally:
+            provider = self._provider
+            self._mode = self._portal = self._provider = self._future = None
+            self._loop_thread = self._token = self._loop_post = None
+            provider.__exit__(None, None, None)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- in-loop mode ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
+        if self._mode is not None:
+            raise ServerStateError("the server is already running")
+        self._stop_requested = False
+        async with anyio.create_task_group() as tg:
+            self._port = await tg.start(self._serve)
+            self._mode = "loop"
+            try:
+                yield self
+            finally:
+                self._mode = None
+                self._request_stop()
+                self._loop_thread = self._token = None
+
+    # ---- serving ---------------------------------------------------------------------------
+
+    def _request_stop(self) -> None:
+        self._stop_requested = True
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
+
+    def _launch(self, group: TaskGroup, listening: _Listening, done: Future[None]) -> None:
+        """Start the server task in ``group`` (the loop post's): posted by start()."""
+        try:
+            group.start_soon(self._serve_into, listening, done, name="mockprogress")
+        except BaseException as exc:
+            listening.close()
+            done.set_exception(exc)
+
+    async def _serve_into(self, listening: _Listening, done: Future[None]) -> None:
+        # Reports to ``done`` instead of raising: the task group is shared with every other
+        # thread-mode server on this loop.
+        try:
+            await self._serve(listening)
+        except anyio.get_cancelled_exc_class():
+            done.set_exception(CancelledError("the event loop stopped under the server"))
+            raise
+        except BaseException as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    async def _serve(
+        self,
+        listening: _Listening | None = None,
+        *,
+        task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        if listening is None:
+            listening = await _listen(self.host, self._requested_port)
+        self._loop_thread = threading.get_ident()
+        self._token = anyio.lowlevel.current_token()
+        self._asyncio_loop = _running_asyncio_loop()
+        self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
+        port = listening.port
+        self._state.address = (self.host, port)
+        try:
+            async with anyio.create_task_group() as tg:
+                # This task runs the accept loop itself; stopping cancels the task group, which
+                # ends the loop and every connection task.
+                self._stop_scope = tg.cancel_scope
+                if self._stop_requested:
+                    tg.cancel_scope.cancel()  # stop() came before this task ran
+                task_status.started(port)
+                for sock in listening.sockets[1:]:
+                    tg.start_soon(self._accept, sock, tg)
+                await self._accept(listening.sockets[0], tg)
+        finally:
+            self._stop_scope = None
+            await listening.aclose()
+            # Every connection has closed: resources may now flush their stores.
+            self._state.close_resources()
+            self._state.apply_posted()  # expect() after the last request: check() sees it
+
+    async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
+        """Accept connections for as long as the server runs: a task for each."""
+        while True:
+            await anyio.wait_readable(listener)
+            for _ in range(ACCEPT_BATCH):
+                try:
+                    sock, address = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RETRY:
+                        continue  # that client gave up before we got to it
+                    # Out of descriptors or memory: record it, keep listening, breathe.
+                    self._state.record("internal-error", f"accepting a connection failed: {exc!r}")
+                    await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+                    break
+                tg.start_soon(self._handle, sock, address)
+
+    async def _handle(self, sock: socket.socket, address: Any) -> None:
+        driver = ConnectionDriver(sock, self._asyncio_loop)
+        self._active_connections += 1
+        try:
+            host = str(address[0]) if isinstance(address, tuple) else str(address)
+            connection = ServerConnection(self._state, self._clock, host)
+            if self._active_connections > self._state.config.max_connections:
+                await driver.run(connection.refuse(self._active_connections))
+            else:
+                await driver.run(connection.run())
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
+        finally:
+            self._active_connections -= 1
+            await driver.aclose()
+
+
+class _Listening:
+    """The listening sockets of one server, and how to close them."""
+
+    def __init__(self, sockets: list[socket.socket], listener: Listener[Any] | None = None):
+        self.sockets = sockets
+        self.port: int = sockets[0].getsockname()[1]
+        self._listener = listener
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            with anyio.CancelScope(shield=True):
+                await self._listener.aclose()
+            return
+        for sock in self.sockets:
+            with contextlib.suppress(OSError, RuntimeError):
+                anyio.notify_closing(sock)
+        self.close()
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+async def _listen(host: str, port: int) -> _Listening:
+    """The listening sockets for ``host:port``, non-blocking; the server accepts on them
+    itself (``MockServer._accept``). Host names go through anyio, which resolves them (in a
+    worker thread) and binds every address they resolve to; an IP address is bound by
+    ``_bind``."""
+    listening = _bind(host, port)
+    if listening is not None:
+        return listening
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+    parts = getattr(listener, "listeners", [listener])
+    sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
+    return _Listening(sockets, listener)
+
+
+def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop, or None on trio."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _ip_family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP address (without a scope), or None for a host name."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if "%" in host:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _bind(host: str, port: int) -> _Listening | None:
+    """A non-blocking socket listening on ``host:port`` when ``host`` is an IP address (the
+    usual ``127.0.0.1``), set up as ``anyio.create_tcp_listener`` sets it up; None for a host
+    name. Plain system calls: any thread may bind, and thread mode binds in the caller's."""
+    family = _ip_family(host)
+    if family is None:
+        return None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if sys.platform == "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(65536)
+    except BaseException:
+        sock.close()
+        raise
+    return _Listening([sock])

@@ -1,0 +1,111 @@
+"""The journal: snapshots, timelines and the Mermaid diagram."""
+
+from __future__ import annotations
+
+import pytest
+from support.sansio import Wire
+
+import mockprogress as mp
+from mockprogress.engine.matching import Expectation
+
+
+@pytest.fixture
+def journal() -> mp.Journal:
+    wire = Wire()
+    exp = Expectation("POST", "/jobs")
+    exp.respond(
+        mp.processing('0/2 "Herding cats"', location="/jobs/1/status"),
+        mp.pause(0.25),
+        mp.respond(201, b"created\n"),
+    )
+    wire.state.add_expectation(exp)
+    cut = Expectation("GET", "/cut")
+    cut.respond(mp.respond(200, b"0123456789").cut(4, how="reset"))
+    wire.state.add_expectation(cut)
+    wire.run([b"POST /jobs?x=1&y=2&x=3 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"])
+    wire.run([b"GET /cut HTTP/1.1\r\nHost: h\r\n\r\n"], eof=False)
+    return wire.state.journal()
+
+
+def test_exchange_fields(journal: mp.Journal) -> None:
+    first = journal[0]
+    assert (first.index, first.method, first.path, first.target) == (
+        1,
+        "POST",
+        "/jobs",
+        "/jobs?x=1&y=2&x=3",
+    )
+    assert first.query == {"x": "3", "y": "2"}
+    assert first.raw_query == "x=1&y=2&x=3"
+    assert first.headers["host"] == "h"
+    assert first.body == b"hi" and first.body_size == 2
+    assert first.http_version == "1.1"
+    assert first.handled_by == "expect POST /jobs"
+    assert first.duration == pytest.approx(0.25)
+    assert first.bytes_sent > 0 and first.bytes_received > 0
+    assert len(journal) == 2 and journal.last is journal[1]
+    assert journal.find(method="get") == [journal[1]]
+    assert journal.find(path="/jobs") == [journal[0]]
+
+
+def test_fault_is_recorded(journal: mp.Journal) -> None:
+    fault = journal.last.fault
+    assert fault is not None
+    assert (fault.kind, fault.side, fault.body_bytes) == ("reset", "response", 4)
+    assert fault.wire_bytes == len(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n") + 4
+
+
+def test_timeline_text(journal: mp.Journal) -> None:
+    text = journal[0].timeline()
+    assert text.splitlines() == [
+        "#1 POST /jobs?x=1&y=2&x=3 HTTP/1.1  [connection 1, expect POST /jobs]",
+        "        0.0 ms  <- POST /jobs?x=1&y=2&x=3 HTTP/1.1",
+        '        0.0 ms  -> 102 Processing  Progress: 0/2 "Herding cats"; Location: /jobs/1/status',
+        "        0.0 ms  .. pause 0.25 s",
+        "      250.0 ms  <- 2 body bytes (complete)",
+        "      250.0 ms  -> 201 Created",
+        "      250.0 ms  -> 8 body bytes (complete)",
+    ]
+    assert "reset after 4 body bytes" in journal.to_text()
+
+
+def test_mermaid(journal: mp.Journal) -> None:
+    assert journal.to_mermaid().splitlines() == [
+        "sequenceDiagram",
+        "    participant C as client",
+        "    participant S as mockprogress",
+        "    Note over C,S: connection 1",
+        "    C->>S: POST /jobs?x=1&y=2&x=3",
+        "    S-->>C: 102 Processing<br/>Progress: 0/2 #quot;Herding cats#quot;<br/>Location: /jobs/1/status",
+        "    Note over S: pause 0.25 s",
+        "    C->>S: 2 body bytes (complete)",
+        "    S->>C: 201 Created",
+        "    Note over C,S: connection 2",
+        "    C->>S: GET /cut",
+        "    S->>C: 200 OK",
+        "    S-xC: reset after 4 body bytes (wire byte 43)",
+    ]
+
+
+def test_empty_journal() -> None:
+    empty = mp.Journal()
+    with pytest.raises(IndexError, match="no request"):
+        empty.last  # noqa: B018
+    assert empty.to_text() == "(no exchanges)"
+    assert empty.to_mermaid().startswith("sequenceDiagram\n")
+
+
+def test_large_bodies_spill_to_disk_and_read_back() -> None:
+    from mockprogress.engine.body import BodyBuffer
+
+    buf = BodyBuffer(spool_threshold=10)
+    buf.append(b"0123456789")
+    assert not buf.on_disk
+    buf.append(b"abcdef")
+    assert buf.on_disk
+    assert buf.read() == b"0123456789abcdef"
+    assert buf.read(5, 12) == b"56789ab"
+    buf.truncate(4)
+    assert buf.read() == b"0123" and len(buf) == 4
+    buf.close()
+    assert len(buf) == 0

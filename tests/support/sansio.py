@@ -1,0 +1,102 @@
+"""Drive the pure core without sockets or clocks: bytes in, actions out.
+
+``Wire`` plays the I/O layer: it hands the connection program the client's bytes when it asks
+to ``Receive``, collects what it ``Send``s, and advances a fake clock on ``Sleep``. Tests then
+assert on exact bytes and exact delays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+from mockprogress.engine.actions import CallHandler, Close, Hold, PendingInput, Receive, Send, Sleep
+from mockprogress.engine.connection import ServerConnection
+from mockprogress.engine.state import ServerConfig, ServerState
+
+
+@dataclass
+class Wire:
+    state: ServerState = field(default_factory=ServerState)
+    clock: float = 0.0
+    out: bytearray = field(default_factory=bytearray)
+    actions: list[Any] = field(default_factory=list)
+    closed: str | None = None
+    read_sizes: list[int] = field(default_factory=list)
+    peer: str = "127.0.0.1"
+    #: What ``PendingInput`` reports: bytes the client sent that sit unread in the socket.
+    unread: int = 0
+    #: Extra seconds every ``Sleep`` lasts, as on a loaded machine.
+    oversleep: float = 0.0
+
+    def run(self, inbound: Iterable[bytes], *, eof: bool = True) -> bytes:
+        """Run one connection: ``inbound`` are the chunks the client sends, in order; after
+        them the client closes (``eof``) or, if not, the program is left waiting."""
+        chunks = [bytes(c) for c in inbound]
+        conn = ServerConnection(self.state, lambda: self.clock, self.peer)
+        program = conn.run()
+        result: Any = None
+        while True:
+            try:
+                action = program.send(result)
+            except StopIteration:
+                return bytes(self.out)
+            self.actions.append(action)
+            result = None
+            if isinstance(action, Send):
+                self.out += action.data
+            elif isinstance(action, Receive):
+                self.read_sizes.append(action.max_bytes)
+                if chunks:
+                    chunk = chunks.pop(0)
+                    if len(chunk) > action.max_bytes:
+                        chunks.insert(0, chunk[action.max_bytes :])
+                        chunk = chunk[: action.max_bytes]
+                    result = chunk
+                elif eof:
+                    result = b""
+                else:
+                    return bytes(self.out)
+            elif isinstance(action, Sleep):
+                self.clock += action.seconds + self.oversleep
+            elif isinstance(action, Close):
+                self.closed = action.how
+            elif isinstance(action, Hold):
+                self.closed = "hold"
+            elif isinstance(action, PendingInput):
+                result = self.unread
+            elif isinstance(action, CallHandler):
+                raise AssertionError("async handlers need the real server")
+
+    @property
+    def sleeps(self) -> list[float]:
+        return [a.seconds for a in self.actions if isinstance(a, Sleep)]
+
+
+def config(**kwargs: Any) -> ServerState:
+    return ServerState(ServerConfig(**kwargs))
+
+
+def parse_responses(data: bytes, method: str = "GET", count: int = 10) -> list[Any]:
+    """Parse what the server wrote into h11 events, as a client would."""
+    client = h11.Connection(h11.CLIENT)
+    client.receive_data(data)
+    events: list[Any] = []
+    for _ in range(count):
+        client.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+        client.send(h11.EndOfMessage())
+        while True:
+            event = client.next_event()
+            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                return events
+            events.append(event)
+            if isinstance(event, h11.EndOfMessage):
+                break
+        if client.our_state is h11.DONE and client.their_state is h11.DONE:
+            client.start_next_cycle()
+        else:
+            return events
+    return events
