@@ -30,8 +30,8 @@ from ..errors import ScenarioError
 from ..script.checks import check_count
 from ..script.interrupts import Interrupt
 from ..script.steps import CutHow, Respond, respond
-from .resume_jobs import JobTable, StoredRequest
 from .resume_request import ResumableRequests
+from .resume_request_jobs import JobTable, StoredRequest
 from .upload_store import UploadStore
 from .uploads import with_fields
 

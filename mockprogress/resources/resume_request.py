@@ -62,7 +62,7 @@ from ..http.prefer import Preferences
 from ..script.checks import check_count, check_reason, check_status
 from ..script.interrupts import Interrupt
 from ..script.steps import Interim, Respond, respond
-from .resume_jobs import Job, JobTable, StoredRequest, job_extra
+from .resume_request_jobs import Job, JobTable, StoredRequest, job_extra
 from .upload_completion import Completion, ProcessInput
 from .upload_store import StoredResponse, StoredUpload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with_fields
