@@ -33,6 +33,7 @@ the draft says, which for the fields an append requires means a 400 that names t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -49,7 +50,6 @@ from .uploads import (
     BodyEnd,
     UploadResource,
     check_limit,
-    problem_response,
     with_fields,
 )
 
@@ -584,3 +584,17 @@ class ResumableUploads(UploadResource):
         for step in steps[:-1]:
             yield from ctx.run(step)
         yield from ctx.respond(final, read_first=False)
+
+
+def problem_response(
+    status: int,
+    problem: str,
+    title: str,
+    headers: Iterable[tuple[str, str]] = (),
+    **members: object,
+) -> Respond:
+    """An ``application/problem+json`` answer (RFC 9457) with an IANA problem type."""
+    document = {"type": f"https://iana.org/assignments/http-problem-types#{problem}"}
+    document["title"] = title
+    body = json.dumps({**document, **members}).encode()
+    return Respond(status, body, (*headers, ("Content-Type", "application/problem+json")))

@@ -1,10 +1,11 @@
 """The upload framework: the base every upload resource builds on, its one body reader, and its
 answers.
 
-Every upload resource (``tus``: tus 1.0; ``resumable_upload``: the IETF draft;
-``resume_request``: draft-wright resume-request; ``byterange_patch``: draft-wright
-patch-byterange; ``reference_demo``: the reference demo's suite) is an ``UploadResource`` and
+Every upload resource is an ``UploadResource`` (``tus``: tus 1.0; ``resumable_upload``: the
+IETF draft; ``resume_request``: draft-wright resume-request, which the reference demo's
+suite in ``reference_demo`` runs; ``byterange_patch``: draft-wright patch-byterange) and
 reads every request body through ``UploadResource.read_body``, which ends in one ``BodyEnd``.
+Plain-text answers are the engine's ``plain_response`` (``with_fields`` adds header fields).
 
 **Which requests count towards ``mp.interrupt(request=N)``.** A request counts when its
 resource begins to read its body as upload data: after every check that answers it without
@@ -24,7 +25,6 @@ a new request terminates the one in flight).
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -278,17 +278,3 @@ def refusal(exc: PatchFormatError) -> Respond:
     """The plain-text answer to a refused upload: its status, its message and its header
     fields (a 416's ``Content-Range``, a 415's ``Accept-Patch``)."""
     return with_fields(plain_response(exc.status, exc.message + "\n"), exc.headers)
-
-
-def problem_response(
-    status: int,
-    problem: str,
-    title: str,
-    headers: Iterable[tuple[str, str]] = (),
-    **members: object,
-) -> Respond:
-    """An ``application/problem+json`` answer (RFC 9457) with an IANA problem type."""
-    document = {"type": f"https://iana.org/assignments/http-problem-types#{problem}"}
-    document["title"] = title
-    body = json.dumps({**document, **members}).encode()
-    return Respond(status, body, (*headers, ("Content-Type", "application/problem+json")))
