@@ -62,4 +62,4 @@ def test_every_resource_builder_builds_from_its_table_alone() -> None:
         mp.ByteRangeResource,
         mp.HttpProgressDemo,
     ]
-    assert all(item.path == "/r" for item in built)
+    assert all(isinstance(item, mp.Resource) and item.path == "/r" for item in built)
