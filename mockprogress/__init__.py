@@ -50,8 +50,8 @@ from .resources.progress_job import JobInfo as JobInfo
 from .resources.progress_job import ProgressJob as ProgressJob
 from .resources.reference_demo import HttpProgressDemo as HttpProgressDemo
 from .resources.resumable_upload import ResumableUploads as ResumableUploads
-from .resources.resume_jobs import StoredRequest as StoredRequest
 from .resources.resume_request import ResumableRequests as ResumableRequests
+from .resources.resume_request_jobs import StoredRequest as StoredRequest
 from .resources.tus import TusUploads as TusUploads
 from .resources.upload_store import DirectoryUploadStore as DirectoryUploadStore
 from .resources.upload_store import Upload as Upload

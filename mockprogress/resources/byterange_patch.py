@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..engine.exchange import plain_response
 from ..errors import ScenarioError
 from ..http.byteranges import (
     PartHead,
@@ -55,10 +56,9 @@ from ..http.prefer import Preferences
 from ..script.checks import check_count
 from ..script.interrupts import Interrupt
 from ..script.steps import Respond
-from .completion import Completion, ProcessInput
-from .streaming import refusal, stream_body, stream_or_refuse, text_response
+from .upload_completion import Completion, ProcessInput
 from .upload_store import StoredUpload, Upload, UploadStore
-from .uploads import DEFAULT_MAX_PENDING, UploadResource
+from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with_fields
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
@@ -235,7 +235,9 @@ class ByteRangeResource(UploadResource):
             headers = (("Allow", _ALLOW), ("Accept-Patch", accept_patch()))
             yield from ctx.respond(Respond(204, b"", headers), read_first=True)
         else:
-            step = text_response(405, f"{method} is not allowed here\n", (("Allow", _ALLOW),))
+            step = with_fields(
+                plain_response(405, f"{method} is not allowed here\n"), (("Allow", _ALLOW),)
+            )
             yield from ctx.respond(step, read_first=False)
 
     def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
@@ -266,7 +268,7 @@ class ByteRangeResource(UploadResource):
     def _read(self, ctx: ExchangeContext, path: str) -> Program[None]:
         doc = self._document(path)
         if doc is None:
-            yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
+            yield from ctx.respond(plain_response(404, f"no document at {path}\n"), read_first=True)
             return
         size = len(doc.data)
         content_type = doc.metadata.get("Content-Type") or "application/octet-stream"
@@ -302,9 +304,11 @@ class ByteRangeResource(UploadResource):
         size = len(doc.data)
         ranges = satisfiable_ranges(specs, size)
         if not ranges:
-            step = text_response(
-                416,
-                f"no range of {ctx.headers.get('range')} overlaps the {size}-byte document\n",
+            step = with_fields(
+                plain_response(
+                    416,
+                    f"no range of {ctx.headers.get('range')} overlaps the {size}-byte document\n",
+                ),
                 (("Content-Range", f"bytes */{size}"), *headers),
             )
             yield from ctx.respond(step, read_first=True)
@@ -353,15 +357,14 @@ class ByteRangeResource(UploadResource):
         except PatchFormatError as exc:
             yield from self._refuse(ctx, exc)
             return
-        cut = self.plan.next_request()
 
         def feed(piece: bytes) -> Program[None]:
             parser.feed(piece)
             yield from ()
 
         try:
-            end = yield from stream_body(ctx, cut, feed)
-            if end != "complete":
+            end = yield from self.read_body(ctx, feed)
+            if end is not BodyEnd.COMPLETE:
                 return
             parser.finish()
         except PatchFormatError as exc:
@@ -401,7 +404,7 @@ class ByteRangeResource(UploadResource):
         headers: list[tuple[str, str]] = [("ETag", _etag_of(doc))]
         if _transaction(ctx) == "persist":
             headers.append(("Preference-Applied", "transaction=persist"))
-        step = text_response(200, f"{size}{total} bytes stored\n", tuple(headers))
+        step = with_fields(plain_response(200, f"{size}{total} bytes stored\n"), tuple(headers))
         yield from ctx.respond(step, read_first=False)
 
     def _put(self, ctx: ExchangeContext, path: str) -> Program[None]:
@@ -428,7 +431,6 @@ class ByteRangeResource(UploadResource):
         persist = _transaction(ctx) == "persist"
         new = self._create(None, ctx.headers.get("content-type"))
         new.extra[_PUT_FOR] = path
-        cut = self.plan.next_request()
 
         def append(piece: bytes) -> Program[None]:
             if len(new.data) + len(piece) > max_size:
@@ -438,16 +440,16 @@ class ByteRangeResource(UploadResource):
             new.append(piece)
             yield from ()
 
-        end = "ended"
+        end = BodyEnd.ENDED
         try:
-            end = yield from stream_or_refuse(ctx, cut, append, refusal)
+            end = yield from self.read_body(ctx, append, refuse=refusal)
         finally:
-            if end != "complete":
+            if end is not BodyEnd.COMPLETE:
                 if persist:
                     self._replace(path, new, ctx.declared_length)
                 else:
                     self.store.delete(new.id, remember=False)
-        if end != "complete":
+        if end is not BodyEnd.COMPLETE:
             return
         self._replace(path, new, len(new.data))
         if self.completion is not None:
@@ -456,8 +458,9 @@ class ByteRangeResource(UploadResource):
         headers: list[tuple[str, str]] = [("ETag", _etag_of(new))]
         if persist:
             headers.append(("Preference-Applied", "transaction=persist"))
-        step = text_response(
-            201 if doc is None else 200, f"{len(new.data)} bytes stored\n", tuple(headers)
+        step = with_fields(
+            plain_response(201 if doc is None else 200, f"{len(new.data)} bytes stored\n"),
+            tuple(headers),
         )
         yield from ctx.respond(step, read_first=False)
 
@@ -471,7 +474,7 @@ class ByteRangeResource(UploadResource):
 
     def _delete(self, ctx: ExchangeContext, path: str) -> Program[None]:
         if self._document(path) is None:
-            yield from ctx.respond(text_response(404, f"no document at {path}\n"), read_first=True)
+            yield from ctx.respond(plain_response(404, f"no document at {path}\n"), read_first=True)
             return
         self.store.delete(path, remember=False)
         yield from ctx.respond(Respond(204), read_first=True)

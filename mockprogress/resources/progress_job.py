@@ -47,7 +47,7 @@ from ..http.headers import Headers, HeadersInput, header_pairs
 from ..http.prefer import Preferences, preference_applied
 from ..http.progress_order import check_progress_order
 from ..script.steps import Interim, Respond, respond
-from .job_plan import EPSILON, JobPlan, StageRemark
+from .progress_job_plan import EPSILON, JobPlan, StageRemark
 
 if TYPE_CHECKING:
     from ..engine.actions import Program

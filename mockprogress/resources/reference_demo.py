@@ -24,15 +24,16 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.exchange import plain_response
 from ..engine.resource import Resource
 from ..errors import ScenarioError
 from ..script.checks import check_count
 from ..script.interrupts import Interrupt
 from ..script.steps import CutHow, Respond, respond
-from .resume_jobs import JobTable, StoredRequest
 from .resume_request import ResumableRequests
-from .streaming import text_response
+from .resume_request_jobs import JobTable, StoredRequest
 from .upload_store import UploadStore
+from .uploads import with_fields
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
@@ -196,7 +197,9 @@ class HttpProgressDemo(Resource):
         self, ctx: ExchangeContext, body: bytes, content_type: str, allow: str = "GET, HEAD"
     ) -> Program[None]:
         if ctx.method not in ("GET", "HEAD"):
-            step = text_response(405, f"{ctx.method} is not allowed here\r\n", (("Allow", allow),))
+            step = with_fields(
+                plain_response(405, f"{ctx.method} is not allowed here\r\n"), (("Allow", allow),)
+            )
             yield from ctx.respond(step, read_first=False)
             return
         yield from ctx.respond(
@@ -204,4 +207,4 @@ class HttpProgressDemo(Resource):
         )
 
     def _text(self, ctx: ExchangeContext, status: int, text: str) -> Program[None]:
-        yield from ctx.respond(text_response(status, text), read_first=False)
+        yield from ctx.respond(plain_response(status, text), read_first=False)

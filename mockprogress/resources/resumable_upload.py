@@ -33,11 +33,12 @@ the draft says, which for the fields an append requires means a 400 that names t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, TypeAlias
 
 from ..engine.actions import Program
+from ..engine.exchange import plain_response
 from ..errors import ScenarioError
 from ..http.headers import has_header
 from ..http.structured import item_boolean, item_integer, serialize_dictionary
@@ -45,14 +46,11 @@ from ..script.interrupts import Interrupt
 from ..script.steps import Interim, Pause, Respond, Step, respond
 from .upload_store import StoredResponse, StoredUpload, Upload, UploadStore
 from .uploads import (
-    CLOSED,
     DEFAULT_MAX_PENDING,
-    DONE,
-    TOO_LONG,
+    BodyEnd,
     UploadResource,
     check_limit,
-    problem_response,
-    text_response,
+    with_fields,
 )
 
 if TYPE_CHECKING:
@@ -205,10 +203,12 @@ class ResumableUploads(UploadResource):
                 yield from self._create(ctx)
             else:
                 yield from ctx.respond(
-                    text_response(
-                        405,
-                        f"{method} is not how uploads are created at {self.path}: POST, PUT or "
-                        "PATCH with Upload-Complete",
+                    with_fields(
+                        plain_response(
+                            405,
+                            f"{method} is not how uploads are created at {self.path}: POST, PUT or "
+                            "PATCH with Upload-Complete\n",
+                        ),
                         [("Allow", "OPTIONS, POST, PUT, PATCH")],
                     ),
                     read_first=False,
@@ -223,15 +223,16 @@ class ResumableUploads(UploadResource):
             status = 410 if gone else 404
             why = "was cancelled (DELETE)" if gone else "does not exist"
             yield from ctx.respond(
-                text_response(status, f"upload {upload_id or '(none)'} {why}"), read_first=False
+                plain_response(status, f"upload {upload_id or '(none)'} {why}\n"),
+                read_first=False,
             )
             return
         if upload.invalid:
             yield from ctx.respond(
-                text_response(
+                plain_response(
                     410,
                     f"upload {upload.id} was invalidated: its content went past its length "
-                    f"({upload.length} bytes)",
+                    f"({upload.length} bytes)\n",
                 ),
                 read_first=False,
             )
@@ -252,9 +253,11 @@ class ResumableUploads(UploadResource):
                 yield from ctx.respond(Respond(204), read_first=False)
             else:
                 yield from ctx.respond(
-                    text_response(
-                        405,
-                        f"{method} does not apply to an upload: HEAD, GET, PATCH or DELETE",
+                    with_fields(
+                        plain_response(
+                            405,
+                            f"{method} does not apply to an upload: HEAD, GET, PATCH or DELETE\n",
+                        ),
                         [("Allow", "OPTIONS, HEAD, GET, PATCH, DELETE")],
                     ),
                     read_first=False,
@@ -341,10 +344,12 @@ class ResumableUploads(UploadResource):
         media_type = (ctx.headers.get("content-type") or "").split(";")[0].strip().lower()
         if declared != 5 and media_type != PARTIAL_UPLOAD:
             yield from ctx.respond(
-                text_response(
-                    415,
-                    f"an append is a PATCH with Content-Type: {PARTIAL_UPLOAD}, got "
-                    f"{media_type or 'no Content-Type'}",
+                with_fields(
+                    plain_response(
+                        415,
+                        f"an append is a PATCH with Content-Type: {PARTIAL_UPLOAD}, got "
+                        f"{media_type or 'no Content-Type'}\n",
+                    ),
                     [("Accept-Patch", PARTIAL_UPLOAD)],
                 ),
                 read_first=False,
@@ -356,10 +361,10 @@ class ResumableUploads(UploadResource):
             if value is None:
                 kind = "an Integer" if name == "Upload-Offset" else "a Boolean (?0 or ?1)"
                 yield from ctx.respond(
-                    text_response(
+                    plain_response(
                         400,
                         f"an append needs {name}, a structured-field {kind}; got "
-                        f"{ctx.headers.get(name)!r}",
+                        f"{ctx.headers.get(name)!r}\n",
                     ),
                     read_first=False,
                 )
@@ -486,28 +491,36 @@ class ResumableUploads(UploadResource):
         limit_header = [("Upload-Limit", self.upload_limit)]
         if self.max_size is not None:
             if length is not None and length > self.max_size:
-                return text_response(
-                    413,
-                    f"the upload's length {length} exceeds max-size={self.max_size}",
+                return with_fields(
+                    plain_response(
+                        413, f"the upload's length {length} exceeds max-size={self.max_size}\n"
+                    ),
                     limit_header,
                 )
             if content is not None and offset + content > self.max_size:
-                return text_response(
-                    413,
-                    f"{offset} + {content} bytes would exceed max-size={self.max_size}",
+                return with_fields(
+                    plain_response(
+                        413,
+                        f"{offset} + {content} bytes would exceed max-size={self.max_size}\n",
+                    ),
                     limit_header,
                 )
         if self.max_append_size is not None and content is not None:
             if content > self.max_append_size:
-                return text_response(
-                    413,
-                    f"{content} content bytes exceed max-append-size={self.max_append_size}",
+                return with_fields(
+                    plain_response(
+                        413,
+                        f"{content} content bytes exceed max-append-size={self.max_append_size}\n",
+                    ),
                     limit_header,
                 )
         if self.min_size is not None and offset == 0 and (length is None or length < self.min_size):
-            return text_response(
-                400,
-                f"the upload's length ({length}) is below min-size={self.min_size} or unknown",
+            return with_fields(
+                plain_response(
+                    400,
+                    f"the upload's length ({length}) is below min-size={self.min_size} "
+                    "or unknown\n",
+                ),
                 limit_header,
             )
         return None
@@ -531,10 +544,8 @@ class ResumableUploads(UploadResource):
                 start = offset - (offset - start) % every
                 return Interim(104, (("Upload-Offset", str(offset)),))
 
-        outcome = yield from self.receive(
-            ctx, upload, cut=self.next_cut(ctx), limit=limit, progress=progress
-        )
-        if outcome == TOO_LONG:
+        outcome = yield from self.read_into(ctx, upload, limit=limit, progress=progress)
+        if outcome is BodyEnd.TOO_LONG:
             upload.invalid = upload.length is not None and upload.offset >= upload.length
             yield from ctx.respond(
                 problem_response(
@@ -547,9 +558,7 @@ class ResumableUploads(UploadResource):
                 read_first=False,
             )
             return False
-        if outcome == CLOSED and not ctx.closed and not ctx.final_started:
-            return False
-        return outcome == DONE
+        return outcome is BodyEnd.COMPLETE
 
     def _complete(
         self, ctx: ExchangeContext, upload: StoredUpload, *, creation: bool
@@ -561,17 +570,31 @@ class ResumableUploads(UploadResource):
             steps = result_steps(self._result(upload.snapshot()))
         except (ScenarioError, TypeError, ValueError) as exc:
             ctx.problem("scenario-error", f"{self.describe()}: the result function failed: {exc}")
-            steps = (text_response(500, f"mockprogress: the upload's result failed: {exc}"),)
+            steps = (plain_response(500, f"mockprogress: the upload's result failed: {exc}\n"),)
         final = steps[-1]
         assert isinstance(final, Respond)
         extra = [("Upload-Complete", "?1"), ("Upload-Offset", str(upload.offset))]
         if creation:
             extra.append(("Location", self.location(upload.id)))
         added = tuple((n, v) for n, v in extra if not has_header(final.headers, n))
-        final = replace(final, headers=final.headers + added)
+        final = with_fields(final, added)
         upload.final = StoredResponse.of(final)
         self.store.save(upload)
         ctx.log.event(ctx.now, "upload", "", f"upload {upload.id} complete: {upload.offset} bytes")
         for step in steps[:-1]:
             yield from ctx.run(step)
         yield from ctx.respond(final, read_first=False)
+
+
+def problem_response(
+    status: int,
+    problem: str,
+    title: str,
+    headers: Iterable[tuple[str, str]] = (),
+    **members: object,
+) -> Respond:
+    """An ``application/problem+json`` answer (RFC 9457) with an IANA problem type."""
+    document = {"type": f"https://iana.org/assignments/http-problem-types#{problem}"}
+    document["title"] = title
+    body = json.dumps({**document, **members}).encode()
+    return Respond(status, body, (*headers, ("Content-Type", "application/problem+json")))

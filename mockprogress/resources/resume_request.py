@@ -43,8 +43,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
+from ..engine.exchange import plain_response
 from ..errors import ScenarioError
 from ..http.byteranges import (
     MESSAGE_BYTERANGE,
@@ -60,11 +62,10 @@ from ..http.prefer import Preferences
 from ..script.checks import check_count, check_reason, check_status
 from ..script.interrupts import Interrupt
 from ..script.steps import Interim, Respond, respond
-from .completion import Completion, ProcessInput
-from .resume_jobs import Job, JobTable, StoredRequest, job_extra
-from .streaming import refusal, stream_body, stream_or_refuse, text_response
+from .resume_request_jobs import Job, JobTable, StoredRequest, job_extra
+from .upload_completion import Completion, ProcessInput
 from .upload_store import StoredResponse, StoredUpload, UploadStore
-from .uploads import DEFAULT_MAX_PENDING, UploadResource
+from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with_fields
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
@@ -253,7 +254,7 @@ class ResumableRequests(UploadResource):
             return
         if demo and expect is None:
             yield from ctx.respond(
-                text_response(400, "Expected 100-continue\r\n"), read_first=False
+                plain_response(400, "Expected 100-continue\r\n"), read_first=False
             )
             return
         prefs = Preferences.parse(ctx.headers.getall("prefer"))
@@ -285,7 +286,6 @@ class ResumableRequests(UploadResource):
                 )
             )
         self.claim(ctx, job.upload)
-        cut = self.plan.next_request()
         acks = [0]
 
         def store_piece(piece: bytes) -> Program[None]:
@@ -294,17 +294,17 @@ class ResumableRequests(UploadResource):
             if wants_ack:
                 yield from self._acknowledge(ctx, job, acks)
 
-        end = "ended"
+        end = BodyEnd.ENDED
         try:
-            end = yield from stream_or_refuse(ctx, cut, store_piece, self._refusal)
+            end = yield from self.read_body(ctx, store_piece, refuse=self._refusal)
         finally:
             # Only the request still writing may throw the content away.
             if self._writing(ctx, job):
-                if end != "complete" and not job.keep_incomplete:
+                if end is not BodyEnd.COMPLETE and not job.keep_incomplete:
                     job.discard()
                 self.store.save(job.upload)
             self.release(ctx, job.upload)
-        if end == "complete":
+        if end is BodyEnd.COMPLETE:
             yield from self._complete(ctx, job)
 
     def is_pending(self, upload: StoredUpload) -> bool:
@@ -446,7 +446,6 @@ class ResumableRequests(UploadResource):
     def _apply_patch(
         self, ctx: ExchangeContext, job: Job, parser: PatchParser, wants_ack: bool
     ) -> Program[None]:
-        cut = self.plan.next_request()
         acks = [job.stored]
 
         def feed(piece: bytes) -> Program[None]:
@@ -455,8 +454,8 @@ class ResumableRequests(UploadResource):
                 yield from self._acknowledge(ctx, job, acks)
 
         try:
-            end = yield from stream_body(ctx, cut, feed)
-            if end != "complete":
+            end = yield from self.read_body(ctx, feed)
+            if end is not BodyEnd.COMPLETE:
                 return
             parser.finish()
         except PatchFormatError as exc:
@@ -472,7 +471,7 @@ class ResumableRequests(UploadResource):
             yield from self._complete(ctx, job, via_patch=True)
             return
         text = f"{job.stored}/{job.length} bytes\r\n"
-        step = text_response(self.incomplete_status, text, reason=self.incomplete_reason)
+        step = replace(plain_response(self.incomplete_status, text), reason=self.incomplete_reason)
         yield from ctx.respond(step, read_first=False)
 
     def _delete(self, ctx: ExchangeContext, job: Job) -> Program[None]:
@@ -510,7 +509,9 @@ class ResumableRequests(UploadResource):
         self, ctx: ExchangeContext, status: int, text: str, allow: str | None = None
     ) -> Program[None]:
         headers = () if allow is None else (("Allow", allow),)
-        yield from ctx.respond(text_response(status, text + "\n", headers), read_first=False)
+        yield from ctx.respond(
+            with_fields(plain_response(status, text + "\n"), headers), read_first=False
+        )
 
     def _gone(self, ctx: ExchangeContext, job: Job) -> Program[None]:
         yield from self._answer(
@@ -527,7 +528,7 @@ class ResumableRequests(UploadResource):
     def _refusal(self, exc: PatchFormatError) -> Respond:
         if self.dialect == "demo" and exc.status != 415:
             text = _DEMO_TEXT.get(exc.kind, exc.message)
-            return text_response(400, text + "\r\n")
+            return plain_response(400, text + "\r\n")
         return refusal(exc)
 
 

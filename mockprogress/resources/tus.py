@@ -33,11 +33,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..engine.actions import Program
+from ..engine.exchange import plain_response
 from ..errors import ScenarioError
 from ..script.interrupts import Interrupt
 from ..script.steps import Respond
 from .upload_store import StoredUpload, UploadStore
-from .uploads import DEFAULT_MAX_PENDING, DONE, TOO_LONG, UploadResource, text_response
+from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, with_fields
 
 if TYPE_CHECKING:
     from ..engine.exchange import ExchangeContext
@@ -172,7 +173,7 @@ class TusUploads(UploadResource):
         message: str,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Program[None]:
-        yield from self._respond(ctx, text_response(status, message, headers))
+        yield from self._respond(ctx, with_fields(plain_response(status, message + "\n"), headers))
 
     def _options(self) -> Respond:
         headers = [("Tus-Version", TUS_VERSION), ("Tus-Extension", self.extensions)]
@@ -334,15 +335,14 @@ class TusUploads(UploadResource):
             upload.verifying_from = upload.offset
             self.store.save(upload)
         try:
-            outcome = yield from self.receive(
+            outcome = yield from self.read_into(
                 ctx,
                 upload,
-                cut=self.next_cut(ctx),
                 limit=limit,
                 commit=not verifying,
                 observe=None if hasher is None else hasher.update,
             )
-            if verifying and outcome == DONE:
+            if verifying and outcome is BodyEnd.COMPLETE:
                 assert hasher is not None
                 if hasher.digest() != expected:
                     ctx.log.event(ctx.now, "upload", "", "checksum mismatch: chunk discarded")
@@ -355,12 +355,12 @@ class TusUploads(UploadResource):
             if verifying:
                 upload.discard_uncommitted()  # a no-op once committed
                 upload.verifying_from = -1
-        if outcome == TOO_LONG:
+        if outcome is BodyEnd.TOO_LONG:
             yield from self._answer(
                 ctx, 413, f"the chunk went past the upload's length {upload.length}"
             )
             return False
-        if outcome != DONE:
+        if outcome is not BodyEnd.COMPLETE:
             return False
         self._maybe_complete(upload)
         return True

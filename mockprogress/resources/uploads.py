@@ -1,24 +1,41 @@
-"""What the upload resources share: routing, the store, interruptions, and the append loop.
+"""The upload framework: the base every upload resource builds on, its one body reader, and its
+answers.
 
-The append loop is where the rule "never lose a byte that was read" is kept: every piece the
-exchange reads (``read_body_chunk`` also puts it in the journal) goes into the store before the
-next piece is read, so a cut, a client that goes away or a stopped server leaves the store
-holding exactly the bytes read. Two cases keep bytes out of the store on purpose, both because
-the protocol says so: content that must be verified first (tus ``Upload-Checksum``: all or
-nothing) and bytes that arrive on a request superseded by a newer one for the same upload (the
-IETF draft §4.6: a new request terminates the one in flight).
+Every upload resource is an ``UploadResource`` (``tus``: tus 1.0; ``resumable_upload``: the
+IETF draft; ``resume_request``: draft-wright resume-request, which the reference demo's
+suite in ``reference_demo`` runs; ``byterange_patch``: draft-wright patch-byterange) and
+reads every request body through ``UploadResource.read_body``, which ends in one ``BodyEnd``.
+Plain-text answers are the engine's ``plain_response`` (``with_fields`` adds header fields).
+
+**Which requests count towards ``mp.interrupt(request=N)``.** A request counts when its
+resource begins to read its body as upload data: after every check that answers it without
+reading the body (a refusal, a 404, a failed precondition, a full store), and only when it
+does not declare an empty body (``Content-Length: 0``). Creations, appends, PATCHes and PUTs
+of one resource count together, from 1. ``read_body`` is the only place that counts, so every
+resource keeps this rule.
+
+**Never lose a byte that was read.** ``read_body`` hands each piece the exchange reads
+(``read_body_chunk`` also puts it in the journal) to the resource before it reads the next,
+so a cut, a client that goes away or a stopped server leaves the store holding exactly the
+bytes read. Two cases keep bytes out of the store on purpose, both because the protocol says
+so: content that must be verified first (tus ``Upload-Checksum``: all or nothing) and bytes
+that arrive on a request superseded by a newer one for the same upload (the IETF draft §4.6:
+a new request terminates the one in flight).
 """
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..engine.actions import Program
+from ..engine.exchange import plain_response
 from ..engine.resource import Resource
 from ..errors import ScenarioError
+from ..http.byteranges import PatchFormatError
 from ..script.checks import check_count
 from ..script.interrupts import Interrupt, InterruptPlan
 from ..script.steps import Interim, Respond
@@ -28,10 +45,25 @@ if TYPE_CHECKING:
     from ..engine.exchange import ExchangeContext
     from .upload_store import StoredUpload
 
-#: How ``receive`` ended.
-DONE, CUT, CLOSED, SUPERSEDED, TOO_LONG = "done", "cut", "closed", "superseded", "too-long"
 #: How many unfinished uploads a resource keeps before it refuses to start another (507).
 DEFAULT_MAX_PENDING = 1000
+
+
+class BodyEnd(Enum):
+    """How ``UploadResource.read_body`` ended."""
+
+    #: The whole body was read and handed over.
+    COMPLETE = "complete"
+    #: The resource's interruption cut the connection after ``mp.interrupt(after=K)`` bytes.
+    CUT = "cut"
+    #: The client went away, or the exchange was closed or answered already.
+    ENDED = "ended"
+    #: A newer request claimed the same upload; this connection was reset.
+    SUPERSEDED = "superseded"
+    #: The body went past ``limit``; the bytes within it were handed over.
+    TOO_LONG = "too long"
+    #: A piece was refused (``PatchFormatError``) and the refusal was sent.
+    REFUSED = "refused"
 
 
 class UploadResource(Resource):
@@ -111,7 +143,7 @@ class UploadResource(Resource):
             f"max_pending={self.max_pending} allows: finish or delete one first"
         )
         ctx.problem("limit", message)
-        return text_response(507, message)
+        return plain_response(507, message + "\n")
 
     # ---- the upload in flight --------------------------------------------------------------
 
@@ -123,81 +155,104 @@ class UploadResource(Resource):
         if self._active.get(upload.id) is ctx:
             del self._active[upload.id]
 
-    def next_cut(self, ctx: ExchangeContext) -> Interrupt | None:
-        """Count an upload request; the interruption that applies to it, if any."""
+    def _count_request(self, ctx: ExchangeContext) -> Interrupt | None:
+        """Count an upload request (the rule of the module's docstring); the interruption
+        that applies to it, if any."""
         if ctx.declared_length == 0:
             return None  # carries no upload data
         return self.plan.next_request()
 
-    def receive(
+    def read_body(
         self,
         ctx: ExchangeContext,
-        upload: StoredUpload,
+        on_piece: Callable[[bytes], Program[None]],
         *,
-        cut: Interrupt | None,
+        claimed: StoredUpload | None = None,
         limit: int | None = None,
-        commit: bool = True,
-        observe: Callable[[bytes], None] | None = None,
-        progress: Callable[[int], Interim | None] | None = None,
-    ) -> Program[str]:
-        """Read the request body into ``upload``, piece by piece.
+        refuse: Callable[[PatchFormatError], Respond] | None = None,
+    ) -> Program[BodyEnd]:
+        """The one body reader: count the request, read its body piece by piece, hand each
+        piece to ``on_piece`` (a program: it may send interims), and cut the connection where
+        the resource's interruption says.
 
-        :param cut: cut the request after this many body bytes (then fire the fault).
-        :param limit: at most this many bytes may be stored; more is ``TOO_LONG``.
-        :param commit: False holds the bytes back until the caller verifies them.
-        :param observe: sees every stored piece (a checksum).
-        :param progress: given the new offset after each piece, an interim to send, if any.
-        :return: ``DONE``, ``CUT``, ``CLOSED`` (the exchange was closed for us),
-            ``SUPERSEDED`` or ``TOO_LONG``.
+        :param claimed: the upload this exchange claimed: once a newer request claims it,
+            this connection is reset (``SUPERSEDED``), before or after any read.
+        :param limit: hand over at most this many bytes; more is ``TOO_LONG``.
+        :param refuse: the answer when ``on_piece`` raises ``PatchFormatError`` (then
+            ``REFUSED``; the connection closes if the body was not all read). Without it the
+            error propagates.
         """
+        cut = self._count_request(ctx)
         if cut is not None and ctx.declared_length is not None and ctx.declared_length <= cut.after:
             cut = None  # the body ends at or before the cut: it is not interrupted
-        received = 0
-        while True:
-            if self._active.get(upload.id) is not ctx:
-                yield from self._superseded(ctx, upload)
-                return SUPERSEDED
-            room: int | None = None
-            if cut is not None:
-                room = cut.after - received
-                if room <= 0:
-                    break
-            if limit is not None:
-                over = limit - received + 1  # read one byte past the limit to notice it
-                room = over if room is None else min(room, over)
-            chunk = yield from ctx.read_body_chunk(room)
-            if not chunk:
-                if ctx.body_done:
-                    return DONE
-                return CLOSED
-            if self._active.get(upload.id) is not ctx:
-                yield from self._superseded(ctx, upload)
-                return SUPERSEDED
-            if limit is not None and received + len(chunk) > limit:
-                keep = chunk[: limit - received]
-                if keep:
-                    upload.append(keep, commit=commit)
-                    if observe is not None:
-                        observe(keep)
-                return TOO_LONG
-            start = len(upload.data)
-            upload.append(chunk, commit=commit)
-            # The store now holds the piece as read: the journal reads it there.
-            ctx.log.body.share(chunk, upload.data, start)
-            if observe is not None:
-                observe(chunk)
-            received += len(chunk)
-            if progress is not None and not ctx.body_done:
-                interim = progress(len(upload.data))
-                if interim is not None:
-                    yield from ctx.send_interim(interim)
-        assert cut is not None
+        handed = 0
+        try:
+            while True:
+                if claimed is not None and self._active.get(claimed.id) is not ctx:
+                    yield from self._superseded(ctx, claimed)
+                    return BodyEnd.SUPERSEDED
+                room: int | None = None
+                if cut is not None:
+                    room = cut.after - len(ctx.log.body)
+                    if room <= 0:
+                        break
+                if limit is not None:
+                    over = limit - handed + 1  # read one byte past the limit to notice it
+                    room = over if room is None else min(room, over)
+                piece = yield from ctx.read_body_chunk(room)
+                if not piece:
+                    return BodyEnd.COMPLETE if ctx.body_done else BodyEnd.ENDED
+                if claimed is not None and self._active.get(claimed.id) is not ctx:
+                    yield from self._superseded(ctx, claimed)
+                    return BodyEnd.SUPERSEDED
+                if limit is not None and handed + len(piece) > limit:
+                    if limit > handed:
+                        yield from on_piece(piece[: limit - handed])
+                    return BodyEnd.TOO_LONG
+                handed += len(piece)
+                yield from on_piece(piece)
+        except PatchFormatError as exc:
+            if refuse is None:
+                raise
+            yield from ctx.respond(refuse(exc), read_first=False)
+            return BodyEnd.REFUSED
         detail = (
             f"{cut.how} after {len(ctx.log.body)} body bytes read "
             f"(mp.interrupt(after={cut.after}), upload request {self.plan.count})"
         )
         yield from ctx.fault(cut.how, cut.seconds, detail=detail)
-        return CUT
+        return BodyEnd.CUT
+
+    def read_into(
+        self,
+        ctx: ExchangeContext,
+        upload: StoredUpload,
+        *,
+        limit: int | None = None,
+        commit: bool = True,
+        observe: Callable[[bytes], None] | None = None,
+        progress: Callable[[int], Interim | None] | None = None,
+    ) -> Program[BodyEnd]:
+        """``read_body`` appending to ``upload``, which ``ctx`` has claimed.
+
+        :param commit: False holds the bytes back until the caller verifies them.
+        :param observe: sees every stored piece (a checksum).
+        :param progress: given the new offset after each piece, an interim to send, if any.
+        """
+
+        def store(piece: bytes) -> Program[None]:
+            start = len(upload.data)
+            upload.append(piece, commit=commit)
+            # The store now holds the piece as read: the journal reads it there.
+            ctx.log.body.share(piece, upload.data, start)
+            if observe is not None:
+                observe(piece)
+            if progress is not None and not ctx.body_done:
+                interim = progress(len(upload.data))
+                if interim is not None:
+                    yield from ctx.send_interim(interim)
+
+        return (yield from self.read_body(ctx, store, claimed=upload, limit=limit))
 
     def _superseded(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[None]:
         newer = self._active.get(upload.id)
@@ -213,24 +268,13 @@ def check_limit(value: int | None, name: str) -> int | None:
     return None if value is None else check_count(value, name)
 
 
-def text_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Respond:
-    """A plain-text error answer that says what was wrong."""
-    return Respond(
-        status,
-        (message.rstrip("\n") + "\n").encode(),
-        (*headers, ("Content-Type", "text/plain; charset=utf-8")),
-    )
+def with_fields(step: Respond, fields: Iterable[tuple[str, str]]) -> Respond:
+    """``step`` with ``fields`` after its own header fields (``plain_response`` gives only
+    ``Content-Type``)."""
+    return replace(step, headers=(*step.headers, *fields))
 
 
-def problem_response(
-    status: int,
-    problem: str,
-    title: str,
-    headers: Iterable[tuple[str, str]] = (),
-    **members: object,
-) -> Respond:
-    """An ``application/problem+json`` answer (RFC 9457) with an IANA problem type."""
-    document = {"type": f"https://iana.org/assignments/http-problem-types#{problem}"}
-    document["title"] = title
-    body = json.dumps({**document, **members}).encode()
-    return Respond(status, body, (*headers, ("Content-Type", "application/problem+json")))
+def refusal(exc: PatchFormatError) -> Respond:
+    """The plain-text answer to a refused upload: its status, its message and its header
+    fields (a 416's ``Content-Range``, a 415's ``Accept-Patch``)."""
+    return with_fields(plain_response(exc.status, exc.message + "\n"), exc.headers)

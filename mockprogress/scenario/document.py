@@ -23,12 +23,14 @@ One parser works over the parsed document (``parse_scenario``), so a ``.json`` f
 ``.toml`` file and a control-API request body share one schema (docs/scenarios.md). Every
 mistake raises ``ScenarioError`` naming the file, the key path (``expect[0].steps[2]``) and what
 was expected there.
+
+This module reads documents and builds expectations and head cuts; the steps come from
+``steps.STEP_BUILDERS``, the resources from ``resources.RESOURCE_BUILDERS`` (one literal table
+each), and every value is read through ``keys``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import tomllib
@@ -37,13 +39,10 @@ from os import PathLike, fspath
 from pathlib import Path
 from typing import Any
 
-from ..engine.index import index
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem
-from ..engine.websocket import upgrade_websocket
 from ..errors import ScenarioError
-from ..resources.progress_job import ProgressJob
 from ..script.continue_policy import (
     ContinuePolicy,
     continue_auto,
@@ -53,425 +52,14 @@ from ..script.continue_policy import (
     continue_reject,
 )
 from ..script.head_cuts import HeadCut
-from ..script.malformed import (
-    bad_status_line,
-    lying_content_length,
-    malformed_chunked,
-    unsolicited_101,
-)
-from ..script.steps import (
-    Drop,
-    Pause,
-    Step,
-    drop,
-    early_hints,
-    interim,
-    pause,
-    processing,
-    raw,
-    read_body,
-    respond,
-    stall,
-)
-from ..script.websocket import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
-
-StepBuilder = Callable[[Any, str], Step]
+from .keys import Where, base64_at, headers_at, regex_at, shown, table, text_at
+from .resources import RESOURCE_BUILDERS
+from .steps import build_step
 
 #: How deeply tables and arrays may nest in a document. The deepest the schema goes is about
 #: eight levels; the limit keeps a hostile control-API body from recursing the parsers (and
 #: the error messages) past Python's recursion limit.
 MAX_DEPTH = 64
-
-
-class _Where:
-    """Builds error messages that name the file and the key path; knows the file's directory
-    (None for a document that came without a file: a control-API body)."""
-
-    def __init__(self, filename: str, directory: Path | None) -> None:
-        self.filename = filename
-        self.directory = directory
-
-    def error(self, key: str, message: str) -> ScenarioError:
-        return ScenarioError(f"{self.filename}: {key}: {message}")
-
-
-def _shown(value: Any) -> str:
-    """A value as the file wrote it (JSON spells None, True and False its own way)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-def _table(value: Any, key: str, where: _Where, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise where.error(key, f"expected a table, got {_shown(value)}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise where.error(
-            f"{key}.{unknown[0]}", f"unknown key (expected one of: {', '.join(sorted(allowed))})"
-        )
-    return value
-
-
-def _headers(value: Any, key: str, where: _Where) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
-    if isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
-        return [tuple(p) for p in value]
-    raise where.error(key, "expected a table of name = value, or a list of [name, value] pairs")
-
-
-def _base64(value: Any, key: str, where: _Where) -> bytes:
-    if not isinstance(value, str):
-        raise where.error(key, f"expected base64 text, got {_shown(value)}")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise where.error(key, f"expected base64 text, got {value[:40]!r}") from None
-
-
-def _bytes(spec: Mapping[str, Any], key: str, where: _Where) -> bytes | None:
-    """A body given as ``body`` (text, UTF-8) or ``body_base64``."""
-    if "body_base64" in spec:
-        return _base64(spec["body_base64"], f"{key}.body_base64", where)
-    return None
-
-
-def _text(value: Any, key: str, where: _Where, what: str = "a string") -> str:
-    if not isinstance(value, str):
-        raise where.error(key, f"expected {what}, got {_shown(value)}")
-    return value
-
-
-def _regex(value: Any, key: str, where: _Where, *, binary: bool = False) -> re.Pattern[Any]:
-    pattern = _text(value, key, where, "a regular expression (a string)")
-    try:
-        return re.compile(pattern.encode() if binary else pattern)
-    # ``a{4294967296}`` overflows and thousands of nested groups recurse too deep: both are
-    # mistakes in the file, not in the server.
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise where.error(key, f"not a valid regular expression: {exc}") from None
-
-
-def _interim(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, int):
-        return interim(value)
-    spec = _table(value, key, where, {"status", "headers", "reason"})
-    if "status" not in spec:
-        raise where.error(f"{key}.status", "missing (an interim status such as 103)")
-    return interim(
-        spec["status"], _headers(spec.get("headers"), f"{key}.headers", where), spec.get("reason")
-    )
-
-
-def _processing(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, str):
-        return processing(value)
-    if isinstance(value, list):
-        return processing(tuple(value))
-    spec = _table(value, key, where, {"progress", "location", "status_uri", "headers"})
-    status_uri = spec.get("status_uri")
-    if status_uri is not None:
-        if not isinstance(status_uri, list):
-            raise where.error(f"{key}.status_uri", "expected a list of [code, uri] pairs")
-        status_uri = [tuple(p) if isinstance(p, list) else p for p in status_uri]
-    progress = spec.get("progress")
-    if isinstance(progress, list):
-        progress = tuple(progress)
-    return processing(
-        progress,
-        location=spec.get("location"),
-        status_uri=status_uri,
-        headers=_headers(spec.get("headers"), f"{key}.headers", where),
-    )
-
-
-def _early_hints(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, list):
-        return early_hints(*value)
-    spec = _table(value, key, where, {"links", "headers"})
-    links = spec.get("links", [])
-    if not isinstance(links, list):
-        raise where.error(f"{key}.links", "expected a list of Link values")
-    return early_hints(*links, headers=_headers(spec.get("headers"), f"{key}.headers", where))
-
-
-def _pause(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, Mapping):
-        value = _table(value, key, where, {"seconds"}).get("seconds")
-    return pause(value)
-
-
-def _read_body(value: Any, key: str, where: _Where) -> Step:
-    if value is True or value == {}:
-        return read_body()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return read_body(value)
-    return read_body(_table(value, key, where, {"upto"}).get("upto"))
-
-
-_RESPOND_KEYS = {
-    "status",
-    "body",
-    "body_base64",
-    "chunks",
-    "json",
-    "headers",
-    "reason",
-    "chunked",
-    "chunks_base64",
-    "cut",
-    "drip",
-}
-
-
-def _respond(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return respond(value)
-    spec = _table(value, key, where, _RESPOND_KEYS)
-    body: Any = _bytes(spec, key, where)
-    if body is None:
-        body = spec.get("body", b"")
-    if "chunks" in spec:
-        chunks = spec["chunks"]
-        if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
-            raise where.error(f"{key}.chunks", "expected a list of strings")
-        body = [c.encode() for c in chunks]
-    if "chunks_base64" in spec:
-        chunks = spec["chunks_base64"]
-        if not isinstance(chunks, list):
-            raise where.error(f"{key}.chunks_base64", "expected a list of base64 strings")
-        body = [_base64(c, f"{key}.chunks_base64[{i}]", where) for i, c in enumerate(chunks)]
-    given = [k for k in ("body", "body_base64", "chunks", "chunks_base64", "json") if k in spec]
-    if len(given) > 1:
-        raise where.error(f"{key}.{given[1]}", f"give one of {' / '.join(given)}, not both")
-    step = respond(
-        spec.get("status", 200),
-        body,
-        _headers(spec.get("headers"), f"{key}.headers", where),
-        reason=spec.get("reason"),
-        json=spec.get("json"),
-        chunked=bool(spec.get("chunked", False)),
-    )
-    if "cut" in spec:
-        cut = spec["cut"]
-        if isinstance(cut, int) and not isinstance(cut, bool):
-            cut = {"at": cut}
-        cut = _table(cut, f"{key}.cut", where, {"at", "unit", "how", "seconds"})
-        if "at" not in cut:
-            raise where.error(f"{key}.cut.at", "missing (the byte offset of the cut)")
-        step = step.cut(
-            cut["at"], cut.get("unit", "body"), cut.get("how", "close"), seconds=cut.get("seconds")
-        )
-    if "drip" in spec:
-        drip = spec["drip"]
-        if isinstance(drip, int | float) and not isinstance(drip, bool):
-            drip = {"bytes_per_second": drip}
-        drip = _table(drip, f"{key}.drip", where, {"bytes_per_second", "chunk", "interval", "head"})
-        step = step.drip(
-            drip.get("bytes_per_second"),
-            chunk=drip.get("chunk"),
-            interval=drip.get("interval"),
-            head=bool(drip.get("head", False)),
-        )
-    return step
-
-
-def _drop(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, Mapping):
-        value = _table(value, key, where, {"how"}).get("how", "close")
-    return drop(value)
-
-
-def _stall(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, Mapping):
-        value = _table(value, key, where, {"seconds"}).get("seconds")
-    return stall(value)
-
-
-def _raw(value: Any, key: str, where: _Where) -> Step:
-    if isinstance(value, str):
-        value = {"text": value}
-    spec = _table(value, key, where, {"text", "base64"})
-    if "base64" in spec:
-        return raw(_base64(spec["base64"], f"{key}.base64", where))
-    text = _text(spec.get("text", ""), f"{key}.text", where)
-    try:
-        return raw(text.encode("latin-1"))
-    except UnicodeEncodeError:
-        raise where.error(f"{key}.text", "text beyond latin-1: use base64 = ...") from None
-
-
-def _headers_of(spec: Mapping[str, Any], key: str, where: _Where) -> Any:
-    return _headers(spec.get("headers"), f"{key}.headers", where)
-
-
-def _lying_content_length(value: Any, key: str, where: _Where) -> Step:
-    """``{ body = "abc", declared = 10 }`` (or ``body_base64``), with ``status``/``headers``."""
-    spec = _table(value, key, where, {"body", "body_base64", "declared", "status", "headers"})
-    if "declared" not in spec:
-        raise where.error(f"{key}.declared", "missing (the Content-Length to claim)")
-    body = _bytes(spec, key, where)
-    if body is None:
-        body = _text(spec.get("body", "mockprogress\n"), f"{key}.body", where).encode()
-    return lying_content_length(
-        body,
-        spec["declared"],
-        status=spec.get("status", 200),
-        headers=_headers_of(spec, key, where),
-    )
-
-
-def _malformed_chunked(value: Any, key: str, where: _Where) -> Step:
-    """``{ chunks = [[5, "hello"], ["zz", "world"]] }``: each chunk a [size, data] pair whose
-    integer size is written in hex and whose text size verbatim; ``end = false`` leaves out the
-    last chunk."""
-    spec = _table(value, key, where, {"chunks", "status", "headers", "end"})
-    chunks = spec.get("chunks")
-    if not isinstance(chunks, list) or not chunks:
-        raise where.error(f"{key}.chunks", "expected a list of [size, data] pairs")
-    pairs = []
-    for i, chunk in enumerate(chunks):
-        if not isinstance(chunk, list) or len(chunk) != 2:
-            raise where.error(f"{key}.chunks[{i}]", f"expected [size, data], got {_shown(chunk)}")
-        size, data = chunk
-        pairs.append((size, _text(data, f"{key}.chunks[{i}][1]", where).encode()))
-    end = spec.get("end", True)
-    if not isinstance(end, bool):
-        raise where.error(f"{key}.end", f"expected true or false, got {_shown(end)}")
-    return malformed_chunked(
-        pairs, status=spec.get("status", 200), headers=_headers_of(spec, key, where), end=end
-    )
-
-
-def _bad_status_line(value: Any, key: str, where: _Where) -> Step:
-    """``"HTTP/1.1 2OO OK"``, or ``{ line = "...", body = "...", headers = {...} }``."""
-    if isinstance(value, str):
-        value = {"line": value}
-    spec = _table(value, key, where, {"line", "body", "headers"})
-    line = _text(spec.get("line", "HTTP/1.1 2OO OK"), f"{key}.line", where)
-    body = _text(spec.get("body", ""), f"{key}.body", where).encode()
-    return bad_status_line(line, body, headers=_headers_of(spec, key, where))
-
-
-def _unsolicited_101(value: Any, key: str, where: _Where) -> Step:
-    """``true``, or ``{ upgrade = "websocket", headers = {...}, then = "bytes after" }``."""
-    if value is True:
-        return unsolicited_101()
-    spec = _table(value, key, where, {"upgrade", "headers", "then"})
-    upgrade = _text(spec.get("upgrade", "websocket"), f"{key}.upgrade", where)
-    then = _text(spec.get("then", ""), f"{key}.then", where).encode("latin-1", "replace")
-    return unsolicited_101(upgrade, headers=_headers_of(spec, key, where), then=then)
-
-
-def _index_step(value: Any, key: str, where: _Where) -> Step:
-    if value is True:
-        return index()
-    if isinstance(value, str):
-        return index(value)
-    spec = _table(value, key, where, {"title"})
-    return index(_text(spec.get("title", "mockprogress"), f"{key}.title", where))
-
-
-_WS_ACTION_KEYS = {"send", "send_base64", "cut", "expect", "echo", "ping", "close", "reason"}
-_WS_ACTION_KEYS |= {"pause", "drop"}
-
-
-def _ws_action(value: Any, key: str, where: _Where) -> WsAction:
-    """One action of ``upgrade_websocket.actions``: a table such as ``{ send = "hi" }``,
-    ``{ send = "...", cut = { at = 10, how = "reset" } }``, ``{ expect = "hello" }`` (or
-    ``true`` for any message), ``{ echo = 2 }``, ``{ ping = "?" }``,
-    ``{ close = 4000, reason = "done" }``, ``{ pause = 0.5 }`` or ``{ drop = "reset" }``."""
-    spec = _table(value, key, where, _WS_ACTION_KEYS)
-    if "send" in spec or "send_base64" in spec:
-        data: Any = spec.get("send")
-        if "send_base64" in spec:
-            data = _bytes({"body_base64": spec["send_base64"]}, key, where)
-        action = ws_send(data)
-        if "cut" in spec:
-            cut = _table(spec["cut"], f"{key}.cut", where, {"at", "how"})
-            if "at" not in cut:
-                raise where.error(f"{key}.cut.at", "missing (the byte of the frame to stop at)")
-            action = action.cut(cut["at"], cut.get("how", "close"))
-        return action
-    if "expect" in spec:
-        wanted = spec["expect"]
-        return ws_expect(None if wanted is True else wanted)
-    if "echo" in spec:
-        return ws_echo(spec["echo"])
-    if "ping" in spec:
-        return ws_ping(str(spec["ping"]).encode())
-    if "close" in spec:
-        return ws_close(spec["close"], spec.get("reason", ""))
-    if "pause" in spec:
-        return Pause(spec["pause"])
-    if "drop" in spec:
-        return Drop(spec["drop"])
-    raise where.error(
-        key, "expected one of send, send_base64, expect, echo, ping, close, pause, drop"
-    )
-
-
-def _upgrade_websocket(value: Any, key: str, where: _Where) -> Step:
-    if value is True:
-        return upgrade_websocket()
-    spec = _table(value, key, where, {"actions", "echo", "subprotocol", "headers"})
-    actions = spec.get("actions", [])
-    if not isinstance(actions, list):
-        raise where.error(f"{key}.actions", "expected a list of action tables")
-    return upgrade_websocket(
-        *(_ws_action(a, f"{key}.actions[{i}]", where) for i, a in enumerate(actions)),
-        echo=spec.get("echo"),
-        subprotocol=spec.get("subprotocol"),
-        headers=_headers(spec.get("headers"), f"{key}.headers", where),
-    )
-
-
-#: Step name in a scenario file -> builder. Other modules add theirs here.
-STEP_BUILDERS: dict[str, Callable[[Any, str, _Where], Step]] = {
-    "interim": _interim,
-    "processing": _processing,
-    "early_hints": _early_hints,
-    "pause": _pause,
-    "read_body": _read_body,
-    "respond": _respond,
-    "drop": _drop,
-    "stall": _stall,
-    "raw": _raw,
-    "index": _index_step,
-    "upgrade_websocket": _upgrade_websocket,
-    "lying_content_length": _lying_content_length,
-    "malformed_chunked": _malformed_chunked,
-    "bad_status_line": _bad_status_line,
-    "unsolicited_101": _unsolicited_101,
-}
-
-
-def _step(value: Any, key: str, where: _Where) -> Step:
-    if not isinstance(value, Mapping) or len(value) != 1:
-        raise where.error(
-            key, f"a step is a table with exactly one key, one of: {', '.join(STEP_BUILDERS)}"
-        )
-    ((name, spec),) = value.items()
-    builder = STEP_BUILDERS.get(name)
-    if builder is None:
-        raise where.error(
-            f"{key}.{name}", f"unknown step (expected one of: {', '.join(STEP_BUILDERS)})"
-        )
-    try:
-        return builder(spec, f"{key}.{name}", where)
-    except ScenarioError as exc:
-        if str(exc).startswith(where.filename + ":"):
-            raise
-        raise where.error(f"{key}.{name}", str(exc)) from None
-    except KeyError as exc:
-        raise where.error(f"{key}.{name}.{exc.args[0]}", "missing") from None
-    except (TypeError, ValueError) as exc:
-        raise where.error(f"{key}.{name}", str(exc)) from None
 
 
 _EXPECT_KEYS = {
@@ -492,44 +80,44 @@ _MATCH_KEYS = {"query", "headers", "body", "body_base64", "body_regex", "json"}
 _NOTE_KEYS = ("description", "curl")
 
 
-def _value_matcher(value: Any, key: str, where: _Where) -> str | re.Pattern[str]:
+def _value_matcher(value: Any, key: str, where: Where) -> str | re.Pattern[str]:
     """A query or header value: exact text, or ``{ regex = "..." }`` (a full match)."""
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        spec = _table(value, key, where, {"regex"})
+        spec = table(value, key, where, {"regex"})
         if "regex" not in spec:
             raise where.error(f"{key}.regex", "missing (a regular expression)")
-        return _regex(spec["regex"], f"{key}.regex", where)
-    raise where.error(key, f'expected a string or {{ regex = "..." }}, got {_shown(value)}')
+        return regex_at(spec["regex"], f"{key}.regex", where)
+    raise where.error(key, f'expected a string or {{ regex = "..." }}, got {shown(value)}')
 
 
-def _match(value: Any, key: str, where: _Where) -> dict[str, Any]:
+def _match(value: Any, key: str, where: Where) -> dict[str, Any]:
     """The keyword arguments of ``Expectation`` that the ``match`` table gives."""
-    spec = _table(value, key, where, _MATCH_KEYS)
+    spec = table(value, key, where, _MATCH_KEYS)
     out: dict[str, Any] = {}
     query = spec.get("query")
     if isinstance(query, str):
         out["query"] = query  # the raw query string, exactly
     elif query is not None:
-        table = _table(query, f"{key}.query", where, set(_keys_of(query)))
+        pairs = table(query, f"{key}.query", where, set(_keys_of(query)))
         out["query"] = {
-            str(k): _value_matcher(v, f"{key}.query.{k}", where) for k, v in table.items()
+            str(k): _value_matcher(v, f"{key}.query.{k}", where) for k, v in pairs.items()
         }
     if "headers" in spec:
-        table = _table(spec["headers"], f"{key}.headers", where, set(_keys_of(spec["headers"])))
+        pairs = table(spec["headers"], f"{key}.headers", where, set(_keys_of(spec["headers"])))
         out["headers"] = {
-            str(k): _value_matcher(v, f"{key}.headers.{k}", where) for k, v in table.items()
+            str(k): _value_matcher(v, f"{key}.headers.{k}", where) for k, v in pairs.items()
         }
     bodies = [k for k in ("body", "body_base64", "body_regex", "json") if k in spec]
     if len(bodies) > 1:
         raise where.error(f"{key}.{bodies[1]}", f"match on one of {' / '.join(bodies)}, not both")
     if "body" in spec:
-        out["body"] = _text(spec["body"], f"{key}.body", where, "the body as text").encode()
+        out["body"] = text_at(spec["body"], f"{key}.body", where, "the body as text").encode()
     elif "body_base64" in spec:
-        out["body"] = _base64(spec["body_base64"], f"{key}.body_base64", where)
+        out["body"] = base64_at(spec["body_base64"], f"{key}.body_base64", where)
     elif "body_regex" in spec:
-        out["body"] = _regex(spec["body_regex"], f"{key}.body_regex", where, binary=True)
+        out["body"] = regex_at(spec["body_regex"], f"{key}.body_regex", where, binary=True)
     elif "json" in spec:
         out["json"] = spec["json"]
     return out
@@ -542,14 +130,14 @@ def _keys_of(value: Any) -> list[str]:
 _CONTINUE_KEYS = {"mode", "seconds", "status", "body", "headers"}
 
 
-def _expect_continue(value: Any, key: str, where: _Where) -> ContinuePolicy:
+def _expect_continue(value: Any, key: str, where: Where) -> ContinuePolicy:
     """``expect_continue = "immediate"``, or a table such as ``{ mode = "delay", seconds = 0.5,
     headers = { ... } }`` or ``{ mode = "reject", status = 417 }``."""
     if isinstance(value, str):
         return continue_policy(value)
-    spec = _table(value, key, where, _CONTINUE_KEYS)
+    spec = table(value, key, where, _CONTINUE_KEYS)
     mode = spec.get("mode", "auto")
-    headers = _headers(spec.get("headers"), f"{key}.headers", where)
+    headers = headers_at(spec.get("headers"), f"{key}.headers", where)
     if mode == "delay":
         if "seconds" not in spec:
             raise where.error(f"{key}.seconds", "missing (how long before the 100)")
@@ -570,8 +158,8 @@ def _expect_continue(value: Any, key: str, where: _Where) -> ContinuePolicy:
     )
 
 
-def _expectation(value: Any, key: str, where: _Where) -> Expectation:
-    spec = _table(value, key, where, _EXPECT_KEYS)
+def _expectation(value: Any, key: str, where: Where) -> Expectation:
+    spec = table(value, key, where, _EXPECT_KEYS)
     if ("path" in spec) == ("path_regex" in spec):
         raise where.error(
             f"{key}.path",
@@ -581,26 +169,26 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
         )
     path: str | re.Pattern[str]
     if "path" in spec:
-        path = _text(spec["path"], f"{key}.path", where, 'a path such as "/jobs"')
+        path = text_at(spec["path"], f"{key}.path", where, 'a path such as "/jobs"')
     else:
-        path = _regex(spec["path_regex"], f"{key}.path_regex", where)
+        path = regex_at(spec["path_regex"], f"{key}.path_regex", where)
     method = spec.get("method")
     if method is not None:
-        method = _text(method, f"{key}.method", where, 'a method such as "GET", or "*"')
+        method = text_at(method, f"{key}.method", where, 'a method such as "GET", or "*"')
     times = spec.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-        raise where.error(f"{key}.times", f"expected an integer >= 1, got {_shown(times)}")
+        raise where.error(f"{key}.times", f"expected an integer >= 1, got {shown(times)}")
     ordered = spec.get("ordered", False)
     if not isinstance(ordered, bool | str):
-        raise where.error(f"{key}.ordered", f"expected true or a group name, got {_shown(ordered)}")
+        raise where.error(f"{key}.ordered", f"expected true or a group name, got {shown(ordered)}")
     name = spec.get("name")
     if name is not None:
-        name = _text(name, f"{key}.name", where)
+        name = text_at(name, f"{key}.name", where)
     match = _match(spec.get("match", {}), f"{key}.match", where)
     steps_spec = spec.get("steps")
     if not isinstance(steps_spec, list) or not steps_spec:
         raise where.error(f"{key}.steps", "missing: add [[expect.steps]] tables")
-    steps = [_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
+    steps = [build_step(s, f"{key}.steps[{i}]", where) for i, s in enumerate(steps_spec)]
     try:
         policy = _expect_continue(
             spec.get("expect_continue", "auto"), f"{key}.expect_continue", where
@@ -615,9 +203,7 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
             **match,
         )
     except ScenarioError as exc:
-        if str(exc).startswith(where.filename + ":"):
-            raise
-        raise where.error(key, str(exc)) from None
+        raise where.located(key, exc) from None
     try:
         expectation.respond(*steps)
     except ScenarioError as exc:
@@ -626,46 +212,15 @@ def _expectation(value: Any, key: str, where: _Where) -> Expectation:
     return expectation
 
 
-def _note(item: Expectation | Resource, spec: Mapping[str, Any], key: str, where: _Where) -> None:
+def _note(item: Expectation | Resource, spec: Mapping[str, Any], key: str, where: Where) -> None:
     """Copy the index's ``description`` and ``curl`` onto the item."""
     for field in _NOTE_KEYS:
         if field in spec:
-            setattr(item, field, _text(spec[field], f"{key}.{field}", where))
-
-
-_PROGRESS_JOB_KEYS = {"path", "stages", "result", "done_remark", "methods"}
-
-
-def _progress_job(value: Any, key: str, where: _Where) -> Resource:
-    """``[[progress_job]]``: ``path``, ``stages = [["Herding cats", 1.0], ...]``,
-    ``result = { status = 201, ... }`` (as a ``respond`` step), ``done_remark``, ``methods``."""
-    spec = _table(value, key, where, _PROGRESS_JOB_KEYS)
-    if "path" not in spec:
-        raise where.error(f"{key}.path", 'missing (where jobs start, e.g. "/jobs")')
-    kwargs: dict[str, Any] = {}
-    if "stages" in spec:
-        stages = spec["stages"]
-        if not isinstance(stages, list) or not all(isinstance(s, list) for s in stages):
-            raise where.error(f"{key}.stages", "expected a list of [remark, seconds] pairs")
-        kwargs["stages"] = [tuple(s) for s in stages]
-    if "result" in spec:
-        kwargs["result"] = _respond(spec["result"], f"{key}.result", where)
-    if "methods" in spec:
-        kwargs["methods"] = spec["methods"]
-    try:
-        return ProgressJob(spec["path"], done_remark=spec.get("done_remark"), **kwargs)
-    except ScenarioError as exc:
-        raise where.error(key, str(exc)) from None
-
-
-#: Top-level table name -> builder of resources. Resource modules add theirs here.
-RESOURCE_BUILDERS: dict[str, Callable[[Any, str, _Where], Resource]] = {
-    "progress_job": _progress_job,
-}
+            setattr(item, field, text_at(spec[field], f"{key}.{field}", where))
 
 
 def _resource(
-    builder: Callable[[Any, str, _Where], Resource], value: Any, key: str, where: _Where
+    builder: Callable[[Any, str, Where], Resource], value: Any, key: str, where: Where
 ) -> Resource:
     """Build one resource; its ``description`` and ``curl`` are taken off first, so builders
     never see them."""
@@ -675,9 +230,7 @@ def _resource(
     try:
         resource = builder(spec, key, where)
     except ScenarioError as exc:
-        if str(exc).startswith(where.filename + ":"):
-            raise
-        raise where.error(key, str(exc)) from None
+        raise where.located(key, exc) from None
     except KeyError as exc:
         raise where.error(f"{key}.{exc.args[0]}", "missing") from None
     except (TypeError, ValueError) as exc:
@@ -687,10 +240,10 @@ def _resource(
     return resource
 
 
-def _head_cut(value: Any, key: str, where: _Where) -> HeadCut:
+def _head_cut(value: Any, key: str, where: Where) -> HeadCut:
     """``[[cut_request_head]]``: ``at``, ``how``, ``seconds`` (a stall's), ``times`` (a count,
     or ``"every"``)."""
-    spec = _table(value, key, where, {"at", "how", "seconds", "times"})
+    spec = table(value, key, where, {"at", "how", "seconds", "times"})
     if "at" not in spec:
         raise where.error(f"{key}.at", "missing (the byte of the request head to cut at)")
     times = spec.get("times", 1)
@@ -711,13 +264,13 @@ def parse_scenario(
     :param from_file: ``filename`` is a file, whose directory relative ``store_dir`` paths
         start from; otherwise (a control-API body) only absolute ones are accepted.
     """
-    where = _Where(filename, Path(filename).resolve().parent if from_file else None)
+    where = Where(filename, Path(filename).resolve().parent if from_file else None)
     _check_depth(data, where)
     allowed = {"expect", "title", "description", "cut_request_head", *RESOURCE_BUILDERS}
-    _table(data, "(top level)", where, allowed)
+    table(data, "(top level)", where, allowed)
     for field in ("title", "description"):
         if field in data:
-            _text(data[field], field, where)
+            text_at(data[field], field, where)
     items: list[ScenarioItem] = []
     expect = data.get("expect", [])
     if not isinstance(expect, list):
@@ -735,7 +288,7 @@ def parse_scenario(
     return items
 
 
-def _check_depth(data: Any, where: _Where) -> None:
+def _check_depth(data: Any, where: Where) -> None:
     """Refuse documents nested deeper than ``MAX_DEPTH`` (walked without recursion)."""
     pending: list[tuple[Any, int]] = [(data, 1)]
     while pending:
@@ -809,7 +362,3 @@ def load_scenario(path: str | PathLike[str]) -> list[ScenarioItem]:
         ) from None
     fmt = "json" if filename.lower().endswith(".json") else "toml"
     return parse_scenario(_decode(text, fmt, filename), filename)
-
-
-# Resource modules register their tables here (imported last: they use the helpers above).
-from . import uploads, wright  # noqa: E402, F401

@@ -19,7 +19,7 @@ import mockprogress as mp
 from mockprogress.engine.actions import Program
 from mockprogress.engine.exchange import ExchangeContext
 from mockprogress.http.headers import Headers
-from mockprogress.resources.job_plan import JobPlan
+from mockprogress.resources.progress_job_plan import JobPlan
 from mockprogress.scenario.document import load_scenario, parse_scenario
 
 STAGES = [("Herding cats", 0.5), ("Knitting sweaters", 0.5), ("Slaying dragons", 0.5)]

@@ -14,7 +14,8 @@ from support.paths import ROOT
 
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation
-from mockprogress.scenario.document import STEP_BUILDERS, load_scenario, parse_scenario
+from mockprogress.scenario.document import load_scenario, parse_scenario
+from mockprogress.scenario.steps import STEP_BUILDERS
 from mockprogress.script.head_cuts import HeadCut
 
 DOC = ROOT / "docs" / "scenarios.md"

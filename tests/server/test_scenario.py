@@ -22,12 +22,8 @@ from support.recording_client import request
 
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation
-from mockprogress.scenario.document import (
-    RESOURCE_BUILDERS,
-    load_scenario,
-    parse_document,
-    parse_scenario,
-)
+from mockprogress.scenario.document import load_scenario, parse_document, parse_scenario
+from mockprogress.scenario.resources import RESOURCE_BUILDERS
 from mockprogress.script.steps import Cut, Drip
 from mockprogress.standalone.cli import demo_files
 
@@ -456,9 +452,9 @@ class Shelf(mp.Resource):
 
 
 def _shelf(value: Any, key: str, where: Any) -> mp.Resource:
-    from mockprogress.scenario.document import _table
+    from mockprogress.scenario.keys import table
 
-    spec = _table(value, key, where, {"path", "label"})
+    spec = table(value, key, where, {"path", "label"})
     return Shelf(spec["path"], spec.get("label", ""))
 
 

@@ -19,7 +19,9 @@ from support.sansio import Wire, parse_responses
 
 import mockprogress as mp
 from mockprogress.resources.control_api import ControlAPI
-from mockprogress.scenario.document import RESOURCE_BUILDERS, _table, parse_document
+from mockprogress.scenario.document import parse_document
+from mockprogress.scenario.keys import table
+from mockprogress.scenario.resources import RESOURCE_BUILDERS
 
 P = "/__mockprogress/"
 HELLO = {"expect": [{"method": "GET", "path": "/hello", "steps": [{"respond": {"body": "hi\n"}}]}]}
@@ -343,7 +345,7 @@ class Shelf(mp.Resource):
 
 
 def _shelf(value: Any, key: str, where: Any) -> mp.Resource:
-    spec = _table(value, key, where, {"path", "label"})
+    spec = table(value, key, where, {"path", "label"})
     return Shelf(spec["path"], spec.get("label", ""))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from mockprogress.scenario.document import RESOURCE_BUILDERS
+from mockprogress.scenario.resources import RESOURCE_BUILDERS
 from mockprogress.standalone.cli import demo_files
 from support.paths import ROOT
 
