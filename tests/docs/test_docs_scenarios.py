@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.paths import ROOT
+from support.doc_examples import SCENARIOS, scenario_page_examples
 
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation
@@ -18,8 +18,7 @@ from mockprogress.scenario.document import load_scenario, parse_scenario
 from mockprogress.scenario.steps import STEP_BUILDERS
 from mockprogress.script.head_cuts import HeadCut
 
-DOC = ROOT / "docs" / "scenarios.md"
-FENCE = re.compile(r"^```([a-z]+)([^\n]*)\n(.*?)^```$", re.M | re.S)
+DOC = SCENARIOS
 
 
 class Recorder:
@@ -58,11 +57,7 @@ def signature(exp: Any) -> Any:
 
 
 def blocks() -> list[tuple[str, str, str, int]]:
-    text = DOC.read_text()
-    return [
-        (m.group(1), m.group(2).strip(), m.group(3), text.count("\n", 0, m.start()) + 1)
-        for m in FENCE.finditer(text)
-    ]
+    return [(b.lang, b.info, b.text, b.line) for b in scenario_page_examples()]
 
 
 def load_toml(tmp_path: Path, text: str, line: int) -> list[Any]:

@@ -1,8 +1,9 @@
-"""The README is true: every ``$`` line of its ``console`` blocks is run, in order, against the
-demo set (what ``make serve`` serves), on a pseudo-terminal as a reader would run it, and must
-print what the README says it prints.
+"""The README and docs/ are true: every ``$`` line of their ``console`` blocks is run, in order
+(the README, then the pages of docs/, the walkthrough last: ``support.doc_examples.pages``),
+against one server with the demo set (what ``make serve`` serves), on a pseudo-terminal as a
+reader would run it, and must print what the page says it prints.
 
-The README's address ``http://127.0.0.1:8765`` stands for the server's real one. In the
+The pages' address ``http://127.0.0.1:8765`` stands for the server's real one. In the
 expected text, ``...`` stands for anything (a duration, a connection number); the terminal's
 styling (curl's bold header names and links) is taken off before comparing.
 """
@@ -19,35 +20,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.paths import ROOT
+from support.doc_examples import README, console_examples
 from support.standalone import Standalone
 
-README = ROOT / "README.md"
 ADDRESS = "http://127.0.0.1:8765"
-CONSOLE = re.compile(r"^```console\n(.*?)^```$", re.M | re.S)
 # CSI sequences (colours, bold) and OSC 8 hyperlinks, which curl writes on a terminal.
 STYLING = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\]8;[^\x1b\x07]*(?:\x1b\\|\x07)")
 
 
-def commands() -> list[tuple[str, str]]:
-    """Each ``$`` line of the README's console blocks with the text that follows it."""
-    found: list[tuple[str, str]] = []
-    for block in CONSOLE.findall(README.read_text()):
+def commands() -> list[tuple[str, str, str]]:
+    """Each ``$`` line of the console blocks, where it is, and the text that follows it."""
+    found: list[tuple[str, str, str]] = []
+    for block in console_examples():
         command: str | None = None
         output: list[str] = []
-        for line in block.splitlines():
+        for line in block.text.splitlines():
             if command is not None and not output and command.endswith("\\"):
                 command = command[:-1].rstrip() + " " + line.strip()  # continued on the next line
                 continue
             if line.startswith("$ "):
                 if command is not None:
-                    found.append((command, "\n".join(output)))
+                    found.append((block.where, command, "\n".join(output)))
                 command, output = line[2:], []
             else:
-                assert command is not None, f"output before any command: {line!r}"
+                assert command is not None, f"{block.where}: output before any command: {line!r}"
                 output.append(line)
-        assert command is not None
-        found.append((command, "\n".join(output)))
+        assert command is not None, f"{block.where}: a console block without a command"
+        found.append((block.where, command, "\n".join(output)))
     return found
 
 
@@ -91,22 +90,23 @@ def demo() -> Iterator[Standalone]:
         served.stop()
 
 
-def test_the_readme_has_a_walkthrough() -> None:
+def test_the_docs_have_a_walkthrough() -> None:
     found = commands()
     assert len(found) >= 20
-    assert any("/faults/reset" in command for command, _ in found)
-    assert any("__mockprogress/expectations" in command for command, _ in found)
+    assert any("/faults/reset" in command for _, command, _ in found)
+    assert any("__mockprogress/expectations" in command for _, command, _ in found)
+    assert found[0][0].startswith("README.md:"), "the README's quick start comes first"
 
 
-def test_every_command_prints_what_the_readme_says(demo: Standalone, tmp_path: Path) -> None:
+def test_every_command_prints_what_the_docs_say(demo: Standalone, tmp_path: Path) -> None:
     # Commands run in a scratch directory (they write files) that sees the repository's tests/
-    # as the README's "from the repository's root" commands expect.
+    # as the pages' "from the repository's root" commands expect.
     (tmp_path / "tests").symlink_to(README.parent / "tests")
-    for command, expected in commands():
+    for where, command, expected in commands():
         shown = on_a_terminal(command.replace(ADDRESS, demo.url), tmp_path)
         expected = expected.replace(ADDRESS, demo.url)
         assert matches(expected, shown), (
-            f"$ {command}\n--- the README says:\n{expected}\n--- it printed:\n{shown}"
+            f"{where}\n$ {command}\n--- the page says:\n{expected}\n--- it printed:\n{shown}"
         )
 
 
