@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from ..http.headers import Headers
-from ..script.head_cuts import HeadCut
+from ..script.faults import HeadCut
 from .actions import Close, Hold, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
 from .journal import Fault, ResponseRecord

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
-from ..script.head_cuts import HeadCut, HeadCutPlan
+from ..script.faults import HeadCut
 from ..script.steps import Script, Step
 from .actions import CallHandler, Program
 from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
+from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
 from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error

@@ -53,7 +53,7 @@ from ..http.content_range import (
 )
 from ..http.prefer import Preferences
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .completion import Completion, ProcessInput
 from .streaming import refusal, stream_body, stream_or_refuse, text_response

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.resource import Resource
 from ..errors import ScenarioError
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import CutHow, Respond, respond
 from .resume_jobs import JobTable, StoredRequest
 from .resume_request import ResumableRequests

@@ -15,7 +15,7 @@ from ..script.steps import Respond
 if TYPE_CHECKING:
     from ..engine.actions import Program
     from ..engine.exchange import ExchangeContext
-    from ..script.interrupts import Interrupt
+    from ..script.faults import Interrupt
 
 BodyEnd = Literal["complete", "cut", "ended", "refused"]
 

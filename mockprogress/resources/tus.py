@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..engine.actions import Program
 from ..errors import ScenarioError
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .upload_store import StoredUpload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, DONE, TOO_LONG, UploadResource, text_response

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..engine.actions import Program
+from ..engine.faults import InterruptPlan
 from ..engine.resource import Resource
 from ..errors import ScenarioError
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt, InterruptPlan
+from ..script.faults import Interrupt
 from ..script.steps import Interim, Respond
 from .upload_store import Upload, UploadStore
 

@@ -52,7 +52,7 @@ from ..script.continue_policy import (
     continue_policy,
     continue_reject,
 )
-from ..script.head_cuts import HeadCut
+from ..script.faults import HeadCut
 from ..script.malformed import (
     bad_status_line,
     lying_content_length,

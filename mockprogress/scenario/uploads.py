@@ -29,7 +29,7 @@ from ..errors import ScenarioError
 from ..resources.resumable_upload import ResumableUploads
 from ..resources.tus import TusUploads
 from ..resources.upload_store import DirectoryUploadStore, UploadStore
-from ..script.interrupts import Interrupt, interrupt
+from ..script.faults import Interrupt, interrupt
 from .document import RESOURCE_BUILDERS, _respond, _table, _Where
 
 _COMMON = {"path", "interrupts", "max_size", "max_pending", "store_dir", "spool_threshold"}

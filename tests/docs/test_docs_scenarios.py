@@ -15,7 +15,7 @@ from support.paths import ROOT
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation
 from mockprogress.scenario.document import STEP_BUILDERS, load_scenario, parse_scenario
-from mockprogress.script.head_cuts import HeadCut
+from mockprogress.script.faults import HeadCut
 
 DOC = ROOT / "docs" / "scenarios.md"
 FENCE = re.compile(r"^```([a-z]+)([^\n]*)\n(.*?)^```$", re.M | re.S)
