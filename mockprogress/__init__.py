@@ -62,8 +62,8 @@ from .script.continue_policy import continue_delay as continue_delay
 from .script.continue_policy import continue_immediate as continue_immediate
 from .script.continue_policy import continue_never as continue_never
 from .script.continue_policy import continue_reject as continue_reject
-from .script.interrupts import Interrupt as Interrupt
-from .script.interrupts import interrupt as interrupt
+from .script.faults import Interrupt as Interrupt
+from .script.faults import interrupt as interrupt
 from .script.malformed import bad_status_line as bad_status_line
 from .script.malformed import lying_content_length as lying_content_length
 from .script.malformed import malformed_chunked as malformed_chunked

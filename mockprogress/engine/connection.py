@@ -1,11 +1,13 @@
 """One client connection over h11: requests in, exchanges answered in order, keep-alive.
 
 ``ServerConnection.run()`` is the connection's whole life as one program (see ``_actions``).
-Pipelined requests are answered in order because h11 hands them out one at a time and only
-after ``start_next_cycle``. A malformed request is answered with h11's status hint (400, or
-431 for an oversized head), recorded for ``check()``, and the connection closed; the listener
-never sees an exception. A head cut (``_headcut``) ends the connection after exactly N bytes
-of a request head: while one is pending, the head is read at most N bytes at a time.
+Whether the connection carries another request after an exchange is the exchange's decision
+(``ExchangeContext.keeps_alive``). Pipelined requests are answered in order because h11 hands
+them out one at a time and only after ``start_next_cycle``. A malformed request is answered
+with h11's status hint (400, or 431 for an oversized head), recorded for ``check()``, and the
+connection closed; the listener never sees an exception. A head cut (``script.faults.HeadCut``,
+fired by ``engine.faults``) ends the connection after exactly N bytes of a request head: while
+one is pending, the head is read at most N bytes at a time.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import TYPE_CHECKING
 import h11
 
 from ..http.headers import Headers
-from ..script.head_cuts import HeadCut
-from .actions import Close, Hold, PeerGone, Program, Receive, Send
+from ..script.faults import HeadCut
+from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
-from .journal import Fault, ResponseRecord
+from .faults import fire
+from .journal import ResponseRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -112,32 +115,11 @@ class ServerConnection:
                     if ctx.log.ended is None:
                         ctx.log.ended = self.clock()
                 if ctx.closed:
-                    return
-                if (
-                    ctx.body_done
-                    and not ctx.raw_mode
-                    and self.h11.their_state is h11.SEND_BODY
-                    and ctx.declared_length == 0
-                ):
-                    # A request without a body: nothing read its EndOfMessage, which h11 hands
-                    # out without further bytes. Without it the client stays in SEND_BODY and
-                    # the connection would be closed instead of kept alive.
-                    self.h11.next_event()
-                # A body read past h11 leaves h11 waiting for it; all of it was read.
-                unframed = ctx.unframed_left is not None and ctx.body_done
-                # A response written past h11 leaves h11 waiting to send one; it was sent.
-                if ctx.sent_past_h11:
-                    ours_done = ctx.final_sent and ctx.keeps_alive_after
-                else:
-                    ours_done = self.h11.our_state is h11.DONE
-                if (
-                    ctx.raw_mode
-                    or not ours_done
-                    or (self.h11.their_state is not h11.DONE and not unframed)
-                ):
+                    return  # the exchange ended the connection itself
+                if not ctx.keeps_alive():
                     yield Close("close")
                     return
-                if unframed or ctx.sent_past_h11:
+                if ctx.bypassed_h11:
                     # A fresh h11 connection is where start_next_cycle would leave it, given
                     # what the old one holds of the next request (pipelined with this one).
                     trailing, closed = self.h11.trailing_data
@@ -147,6 +129,10 @@ class ServerConnection:
                     if closed:
                         self.h11.receive_data(b"")
                 else:
+                    if self.h11.their_state is h11.SEND_BODY:
+                        # A request without a body whose EndOfMessage nothing read (h11 hands
+                        # it out without further bytes): read it, or h11 cannot cycle.
+                        self.h11.next_event()
                     self.h11.start_next_cycle()
         except PeerGone:
             if self.current is not None and not self.current.closed:
@@ -231,14 +217,8 @@ class ServerConnection:
             started, "request", "in", f"{len(head)} bytes of a request head {preview!r}{more}"
         )
         detail = f"{cut.how} after {len(head)} bytes of the request head"
-        if cut.how == "stall" and cut.seconds is not None:
-            detail += f", for {cut.seconds:g} s"
-        at = log.event(self.clock(), "fault", "", detail)
-        log.fault = Fault(cut.how, "request", 0, 0, at, detail, len(head))
         try:
-            if cut.how == "stall":
-                yield Hold(cut.seconds)
-            yield Close("reset" if cut.how == "reset" else "close")
+            yield from fire(log, cut.spec, now=self.clock(), side="request", detail=detail)
         finally:
             log.ended = self.clock()
 

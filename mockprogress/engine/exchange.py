@@ -17,12 +17,21 @@ keeps the facts the rules depend on:
   (unless the script drains the body after it), so a cut at ``read_body(upto=N)`` leaves
   exactly N body bytes in the journal.
 - Byte offsets are exact: every byte written for the exchange is counted (``wire_out``), and
-  a cut writes exactly the bytes before its offset, then closes, resets or stalls.
+  a cut writes exactly the bytes before its offset, then closes, resets or stalls
+  (``engine.faults.fire`` journals and carries out every fault).
+
+State. The exchange's state is three enums (``BodyState``, ``ResponseState``, ``WireState``),
+written only here; others read them through properties. ``keeps_alive()`` is the one place
+that decides whether the connection may carry another request. Resources, handlers, the
+continue policy and the WebSocket switch see the exchange through ``ExchangeSurface``
+(``engine.surface``), which this class is the HTTP/1.1-over-h11 implementation of.
 """
 
 from __future__ import annotations
 
+import enum
 import traceback
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,6 +40,7 @@ import h11
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, Headers
 from ..http.progress_order import ProgressOrder
+from ..script.faults import DropHow, FaultHow, FaultSpec
 from ..script.steps import (
     Cut,
     Drop,
@@ -43,8 +53,9 @@ from ..script.steps import (
     Stall,
     Step,
 )
-from .actions import Close, Hold, PeerGone, PendingInput, Program, Send, Sleep
-from .journal import ExchangeLog, Fault, InterimRecord, ResponseRecord
+from .actions import Close, PeerGone, PendingInput, Program, Send, Sleep
+from .faults import Side, fire
+from .journal import ExchangeLog, InterimRecord, ResponseRecord
 from .wire import (
     Segment,
     content_within,
@@ -57,11 +68,9 @@ from .wire import (
 
 if TYPE_CHECKING:
     from .connection import ServerConnection
+    from .surface import ExchangeSurface
 
 _READ_SIZE = 262144
-#: Write final responses past h11 when it would write the same bytes (``respond``); tests turn
-#: it off to compare both ways (tests/core/test_responses_past_h11.py).
-FAST_RESPONSES = True
 #: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
 _LAZY_CONTINUE = Interim(100)
 
@@ -70,86 +79,276 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyState(enum.Enum):
+    """How far the request body has been read."""
+
+    #: Nothing read yet, and no read placed.
+    UNREAD = "unread"
+    #: A read was placed (``read_body(upto=0)`` too); more of the body may come.
+    READING = "reading"
+    #: Every byte read; a request without a body starts here.
+    COMPLETE = "complete"
+
+
+class ResponseState(enum.Enum):
+    """How far the final response has gone out."""
+
+    #: No final response yet: interims may still go out.
+    NONE = "none"
+    #: The final response is being written (it may be dripped or cut).
+    STARTED = "started"
+    #: The final response went out, as far as its cut let it.
+    SENT = "sent"
+    #: ``101 Switching Protocols`` went out: the connection speaks another protocol now.
+    SWITCHED = "switched"
+
+
+class WireState(enum.Enum):
+    """What the connection carries for this exchange."""
+
+    #: HTTP, framed as the protocol (h11) frames it.
+    HTTP = "http"
+    #: Raw bytes went out: the client's view is no longer HTTP; the connection ends after.
+    RAW = "raw"
+    #: The exchange ended the connection (a fault, a limit, a malformed body).
+    CLOSED = "closed"
+
+
 class ExchangeContext:
-    """The state of one exchange and the programs that move it forward."""
+    """The state of one exchange and the programs that move it forward (HTTP/1.1 over h11:
+    the first implementation of ``ExchangeSurface``)."""
 
     def __init__(self, conn: ServerConnection, log: ExchangeLog, request: h11.Request) -> None:
-        self.conn = conn
-        self.log = log
-        self.request = request
-        self.method = log.method
-        self.headers = log.headers
-        self.is_http10 = request.http_version == b"1.0"
-        expect = (self.headers.get("expect") or "").lower()
-        self.expects_continue = not self.is_http10 and expect == "100-continue"
-        self.declared_length = _declared_length(self.headers)
+        self._conn = conn
+        self._log = log
+        self._request = request
+        self._headers = log.headers
+        self._is_http10 = request.http_version == b"1.0"
+        expect = (self._headers.get("expect") or "").lower()
+        self._expects_continue = not self._is_http10 and expect == "100-continue"
+        self._declared_length = _declared_length(self._headers)
         # The size of the request head as sent (h11 enforces its limit only on heads that
         # arrive in several reads, so the server checks whole heads against it too).
-        self.head_size = (
+        self._head_size = (
             len(request.method)
             + len(request.target)
             + 12
             + sum(len(n) + len(v) + 4 for n, v in request.headers.raw_items())
             + 2
         )
-        self.has_body = self.declared_length != 0
-        self.continue_sent = False
+        self._body = BodyState.UNREAD if self.has_body else BodyState.COMPLETE
+        log.body_complete = self._body is BodyState.COMPLETE
+        self._response = ResponseState.NONE
+        self._wire = WireState.HTTP
+        self._continue_sent = False
         #: The 100 the first body read sends while the client waits (None: never).
-        self.lazy_continue: Interim | None = _LAZY_CONTINUE
+        self._lazy_continue: Interim | None = _LAZY_CONTINUE
         #: The Progress values sent so far (draft-wright-http-progress §3.2).
-        self.progress_order = ProgressOrder()
-        self.body_started = False
-        self.body_done = not self.has_body
-        log.body_complete = self.body_done
-        self.final_started = False
-        self.final_sent = False
-        self.raw_mode = False
-        self.closed = False
-        self.wire_out = 0
+        self._progress_order = ProgressOrder()
+        #: Every byte written for the exchange (a wire cut counts from here).
+        self._wire_out = 0
         self._pending = b""
         #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
-        self.unframed_left: int | None = None
+        self._unframed_left: int | None = None
         #: h11 writes a final response to this request as to a plain GET (``plain_exchange``).
-        self.plain = plain_exchange(request)
+        self._plain = plain_exchange(request)
         #: The final response was written past h11 (``respond``), which says nothing of it.
-        self.sent_past_h11 = False
+        self._sent_past_h11 = False
         #: For such a response: the connection stays open after it.
-        self.keeps_alive_after = False
-        #: Sees each scripted final response before it goes out and returns the one to send:
-        #: upload resources store the scripted response this way (and may answer otherwise).
-        self.on_respond: Callable[[Respond], Respond] | None = None
+        self._keeps_alive_after = False
+        #: Sees each scripted final response before it goes out and returns the one to send.
+        self._response_filter: Callable[[Respond], Respond] | None = None
 
-    # ---- facts -----------------------------------------------------------------------------
+    # ---- facts ----------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> ServerConnection:
+        """The connection (engine use only: resources and handlers see ``ExchangeSurface``)."""
+        return self._conn
+
+    @property
+    def log(self) -> ExchangeLog:
+        """The journal entry of this exchange."""
+        return self._log
+
+    @property
+    def request(self) -> h11.Request:
+        return self._request
+
+    @property
+    def method(self) -> str:
+        return self._log.method
+
+    @property
+    def target(self) -> str:
+        return self._log.target
+
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoding left as sent."""
+        return urllib.parse.urlsplit(self._log.target).path
+
+    @property
+    def headers(self) -> Headers:
+        return self._headers
+
+    @property
+    def http_version(self) -> str:
+        return self._log.http_version
+
+    @property
+    def is_http10(self) -> bool:
+        """An HTTP/1.0 client: it gets no interim responses (RFC 9110 §15.2)."""
+        return self._is_http10
+
+    @property
+    def peer(self) -> str:
+        """The client's address, as the I/O layer wrote it (``""`` when unknown)."""
+        return self._conn.peer
+
+    @property
+    def max_body_size(self) -> int:
+        """The largest body (or WebSocket message) the server takes."""
+        return self._conn.state.config.max_body_size
+
+    @property
+    def declared_length(self) -> int | None:
+        """The request's Content-Length (0 without a body), or None for a chunked body."""
+        return self._declared_length
+
+    @property
+    def has_body(self) -> bool:
+        return self._declared_length != 0
+
+    @property
+    def head_size(self) -> int:
+        """The size of the request head as sent."""
+        return self._head_size
+
+    @property
+    def body_state(self) -> BodyState:
+        return self._body
+
+    @property
+    def response_state(self) -> ResponseState:
+        return self._response
+
+    @property
+    def wire_state(self) -> WireState:
+        return self._wire
+
+    @property
+    def body_started(self) -> bool:
+        """A body read was placed (or there is no body to read)."""
+        return self._body is not BodyState.UNREAD
+
+    @property
+    def body_done(self) -> bool:
+        """Every byte of the body has been read."""
+        return self._body is BodyState.COMPLETE
+
+    @property
+    def final_started(self) -> bool:
+        """The final response (or a protocol switch) has begun to go out."""
+        return self._response is not ResponseState.NONE
+
+    @property
+    def final_sent(self) -> bool:
+        return self._response in (ResponseState.SENT, ResponseState.SWITCHED)
+
+    @property
+    def raw_mode(self) -> bool:
+        return self._wire is WireState.RAW
+
+    @property
+    def closed(self) -> bool:
+        """The exchange ended the connection."""
+        return self._wire is WireState.CLOSED
+
+    @property
+    def wire_out(self) -> int:
+        """Every byte written for the exchange so far."""
+        return self._wire_out
+
+    @property
+    def bypassed_h11(self) -> bool:
+        """Part of the exchange went past h11 (the rest of a Content-Length body, or the final
+        response), so h11 lags behind it: the next request needs a fresh h11 connection."""
+        return self._unframed_left is not None or self._sent_past_h11
 
     @property
     def now(self) -> float:
-        return self.conn.clock()
+        return self._conn.clock()
 
     @property
     def waiting_for_continue(self) -> bool:
         """The client sent ``Expect: 100-continue`` and has had no reason to send the body."""
         return (
-            self.expects_continue
-            and not self.continue_sent
+            self._expects_continue
+            and not self._continue_sent
             and not self.final_started
             and not self.body_done
-            and len(self.log.body) == 0
+            and len(self._log.body) == 0
             and not self._pending
         )
 
+    def keeps_alive(self) -> bool:
+        """Whether the connection may carry another request once this exchange is over: the
+        one place that decides it. Both sides must be done with the exchange, as h11 sees
+        them or, for what went past h11, as the exchange knows it."""
+        if self._wire is not WireState.HTTP:
+            return False  # closed by the exchange, or raw bytes the client cannot frame
+        h11_conn = self._conn.h11
+        if self._sent_past_h11:
+            ours_done = self.final_sent and self._keeps_alive_after
+        else:
+            ours_done = h11_conn.our_state is h11.DONE
+        theirs = h11_conn.their_state
+        theirs_done = (
+            theirs is h11.DONE
+            # The rest of a Content-Length body was read past h11; all of it.
+            or (self._unframed_left is not None and self.body_done)
+            # A request without a body whose EndOfMessage nobody read: h11 hands it out
+            # without further bytes (ServerConnection.run reads it).
+            or (theirs is h11.SEND_BODY and self.body_done and self._declared_length == 0)
+        )
+        return ours_done and theirs_done
+
+    # ---- seeing responses before they go out ----------------------------------------------
+
+    def on_final_response(self, fn: Callable[[Respond], Respond] | None) -> None:
+        """Have ``fn`` see each scripted final response before it goes out and return the one
+        to send (upload resources store the scripted response this way, and may answer
+        otherwise); None stops it."""
+        self._response_filter = fn
+
+    @property
+    def on_respond(self) -> Callable[[Respond], Respond] | None:
+        """Deprecated spelling of ``on_final_response`` (resources still assign it)."""
+        return self._response_filter
+
+    @on_respond.setter
+    def on_respond(self, fn: Callable[[Respond], Respond] | None) -> None:
+        self.on_final_response(fn)
+
+    def continue_on_first_read(self, interim: Interim | None) -> None:
+        """The ``100 Continue`` the first body read sends while the client waits for one (None:
+        never); set by the expectation's continue policy (``expect_continue``)."""
+        self._lazy_continue = interim
+
     def problem(self, kind: str, message: str) -> None:
-        self.conn.state.record(kind, message, self.log.index)
+        self._conn.state.record(kind, message, self._log.index)
 
     # ---- writing ---------------------------------------------------------------------------
 
     def _send(self, data: bytes) -> Program[None]:
         if data:
             yield Send(data)
-            self.wire_out += len(data)
-            self.log.bytes_sent += len(data)
+            self._wire_out += len(data)
+            self._log.bytes_sent += len(data)
 
     def _h11_send(self, event: h11.Event) -> bytes:
-        data = self.conn.h11.send(event)
+        data = self._conn.h11.send(event)
         return data or b""
 
     def run(self, step: Step) -> Program[None]:
@@ -164,10 +363,8 @@ class ExchangeContext:
             yield from self.read_body(step.upto)
         elif isinstance(step, Respond):
             yield from self.respond(step, read_first=not self.body_started)
-        elif isinstance(step, Drop):
-            yield from self.fault(step.how)
-        elif isinstance(step, Stall):
-            yield from self.fault("stall", step.seconds)
+        elif isinstance(step, Drop | Stall):
+            yield from self.fault(step.spec)
         elif isinstance(step, Raw):
             yield from self.write_raw(step.data)
         else:
@@ -192,8 +389,8 @@ class ExchangeContext:
         label = f"{step.status} {step.reason}"
         if not self._progress_in_order(step.status, step.headers, f"interim {label}"):
             return
-        if self.is_http10:
-            at = self.log.event(
+        if self._is_http10:
+            at = self._log.event(
                 self.now,
                 "interim-skipped",
                 "",
@@ -212,7 +409,7 @@ class ExchangeContext:
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send interim {step.status}: {exc}")
             return
-        if step.status == 100 and self.expects_continue and not self.continue_sent:
+        if step.status == 100 and self._expects_continue and not self._continue_sent:
             arrived = yield from self._body_arrived()
             self.log.body_before_continue = arrived
             note = f"{arrived} body bytes had arrived when the 100 went out"
@@ -222,17 +419,17 @@ class ExchangeContext:
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
-            self.continue_sent = True
+            self._continue_sent = True
         yield from self._send(data)
 
     def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
         checked when built); a message that breaks it is not sent."""
         values = [v for n, v in headers if n.lower() == "progress"]
-        if not values and (status != 102 or self.progress_order.last is None):
+        if not values and (status != 102 or self._progress_order.last is None):
             return True  # nothing to check or to remember
         try:
-            self.progress_order.admit(status, values, where)
+            self._progress_order.admit(status, values, where)
         except ScenarioError as exc:
             self.problem("scenario-error", f"not sent: {exc}")
             return False
@@ -242,16 +439,22 @@ class ExchangeContext:
         """Body bytes that have reached the server so far, read or not: in the journal, held
         back by a cut, in h11's buffer, and still in the socket (a chunked body counts its
         framing)."""
-        buffered = len(self.conn.h11.trailing_data[0])
+        buffered = len(self._conn.h11.trailing_data[0])
         unread: int = yield PendingInput()
         arrived = len(self.log.body) + len(self._pending) + buffered + unread
-        if self.declared_length is not None:
-            arrived = min(arrived, self.declared_length)
+        if self._declared_length is not None:
+            arrived = min(arrived, self._declared_length)
         return arrived
 
-    def write_raw(self, data: bytes) -> Program[None]:
-        self.raw_mode = True
+    def write_raw(self, data: bytes, *, journal: bool = True) -> Program[None]:
+        """Write ``data`` as it is, outside the protocol's framing; the client's view of the
+        exchange is no longer HTTP, so the connection ends after it. ``journal=False`` for
+        bytes the caller journals its own way (WebSocket frames)."""
+        if self._wire is WireState.HTTP:
+            self._wire = WireState.RAW
         yield from self._send(data)
+        if not journal:
+            return
         preview = data[:40]
         more = "..." if len(data) > 40 else ""
         self.log.event(self.now, "raw", "out", f"raw {len(data)} bytes {preview!r}{more}")
@@ -262,10 +465,10 @@ class ExchangeContext:
         """Read the body, or exactly ``upto`` bytes of it, sending the lazy 100 first (as the
         expectation's ``expect_continue`` policy says)."""
         # Even upto=0 places the read: a response that follows must not read the body.
-        self.body_started = True
+        self._start_reading()
         while not self.closed and not self.body_done:
             room = None if upto is None else upto - len(self.log.body)
-            if room is not None and room <= 0 and len(self.log.body) != self.declared_length:
+            if room is not None and room <= 0 and len(self.log.body) != self._declared_length:
                 self.log.event(
                     self.now,
                     "body",
@@ -283,15 +486,15 @@ class ExchangeContext:
         so every byte read lands both in the journal and in their store."""
         if self.closed or self.body_done:
             return b""
-        if self.final_started and self.expects_continue and not self.continue_sent:
+        if self.final_started and self._expects_continue and not self._continue_sent:
             return b""  # answered before the body: the client will not send it
-        if self.waiting_for_continue and self.lazy_continue is not None:
-            yield from self.send_interim(self.lazy_continue)
-        self.body_started = True
+        if self.waiting_for_continue and self._lazy_continue is not None:
+            yield from self.send_interim(self._lazy_continue)
+        self._start_reading()
         try:
             return (yield from self._next_chunk(max_bytes))
         except BodyTooLarge:
-            limit = self.conn.state.config.max_body_size
+            limit = self.max_body_size
             self.problem("limit", f"request body exceeds max_body_size={limit}")
             if not self.final_started:
                 yield from self.respond(
@@ -300,7 +503,7 @@ class ExchangeContext:
             yield from self.close("close")
             return b""
         except h11.RemoteProtocolError as exc:
-            if self.conn.eof:
+            if self._conn.eof:
                 self.log.event(
                     self.now,
                     "closed",
@@ -317,37 +520,41 @@ class ExchangeContext:
             yield from self.close("close")
             return b""
 
+    def _start_reading(self) -> None:
+        if self._body is BodyState.UNREAD:
+            self._body = BodyState.READING
+
     def _next_chunk(self, room: int | None) -> Program[bytes]:
-        limit = self.conn.state.config.max_body_size
+        limit = self.max_body_size
         while not self.body_done:
             if self._pending:
                 chunk = self._pending if room is None else self._pending[:room]
                 self._pending = self._pending[len(chunk) :]
                 self._store(chunk, limit)
                 return chunk
-            if self.unframed_left is not None:
+            if self._unframed_left is not None:
                 # The rest of a Content-Length body, straight from the socket (see below).
-                if not self.unframed_left:
+                if not self._unframed_left:
                     self._body_complete()
                     continue
-                hint = min(self._receive_hint(room), self.unframed_left)
-                data = yield from self.conn.receive_raw(hint)
+                hint = min(self._receive_hint(room), self._unframed_left)
+                data = yield from self._conn.receive_raw(hint)
                 if not data:
                     raise h11.RemoteProtocolError("peer closed the connection mid-body")
-                self.unframed_left -= len(data)
+                self._unframed_left -= len(data)
             else:
-                event = self.conn.h11.next_event()
-                if event is h11.NEED_DATA and self.declared_length is not None:
+                event = self._conn.h11.next_event()
+                if event is h11.NEED_DATA and self._declared_length is not None:
                     # h11 has handed out every body byte it holds. The rest of a
                     # Content-Length body is that many bytes, nothing to parse: read them
                     # past h11, which would copy each byte three times on the way (its
                     # buffer, two slices). Asked for no more than what is left, the socket
                     # never gives a byte of the next request; the connection takes a fresh
                     # h11 connection for that one (ServerConnection.run).
-                    self.unframed_left = self.declared_length - len(self.log.body)
+                    self._unframed_left = self._declared_length - len(self.log.body)
                     continue
                 if event is h11.NEED_DATA:
-                    event = yield from self.conn.next_event(self._receive_hint(room))
+                    event = yield from self._conn.next_event(self._receive_hint(room))
                 if isinstance(event, h11.EndOfMessage):
                     self._body_complete()
                     continue
@@ -363,7 +570,7 @@ class ExchangeContext:
         return b""
 
     def _body_complete(self) -> None:
-        self.body_done = True
+        self._body = BodyState.COMPLETE
         self.log.body_complete = True
         size = len(self.log.body)
         self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
@@ -379,7 +586,7 @@ class ExchangeContext:
     def _receive_hint(self, room: int | None) -> int:
         # With Content-Length framing, h11 hands out every buffered body byte before asking for
         # more, so asking the socket for exactly `room` bytes never reads past a cut.
-        if room is not None and self.declared_length is not None:
+        if room is not None and self._declared_length is not None:
             return max(1, min(room, _READ_SIZE))
         return _READ_SIZE
 
@@ -402,8 +609,8 @@ class ExchangeContext:
         if self.final_started or self.raw_mode:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
             return
-        if self.on_respond is not None:
-            step = self.on_respond(step)
+        if self._response_filter is not None:
+            step = self._response_filter(step)
         if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
             yield from self.respond(
                 plain_response(500, "mockprogress: the response broke Progress order\n"),
@@ -417,11 +624,11 @@ class ExchangeContext:
                 step, close_after=close_after, head_length=head_length, method=self.method
             )
             if (
-                FAST_RESPONSES
-                and self.plain
+                self._conn.state.config.responses_past_h11
+                and self._plain
                 and not bodiless
                 and not step.chunked
-                and self.conn.h11.our_state is h11.SEND_RESPONSE
+                and self._conn.h11.our_state is h11.SEND_RESPONSE
             ):
                 # What h11 would write, written past it: the head as h11 rendered it for the
                 # same exchange state (ResponseHead.wire), then the body as it is (Content-Length
@@ -431,24 +638,24 @@ class ExchangeContext:
                 segments = [Segment(head.wire, False)]
                 if step.content:
                     segments.append(Segment(step.content, True))
-                self.sent_past_h11 = True
-                self.keeps_alive_after = head.keeps_alive
+                self._sent_past_h11 = True
+                self._keeps_alive_after = head.keeps_alive
             else:
                 segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
-        self.final_started = True
+        self._response = ResponseState.STARTED
         head_length = len(segments[0].data)
         data = b"".join(s.data for s in segments)
         limit = len(data)
         if step.fault is not None:
-            limit = cut_offset(segments, step.fault, self.wire_out)
+            limit = cut_offset(segments, step.fault, self._wire_out)
             if limit < 0 or limit > len(data):
                 self.problem(
                     "scenario-error",
                     f"cut at wire byte {step.fault.at} is outside this response (the exchange "
-                    f"wrote bytes {self.wire_out}..{self.wire_out + len(data)})",
+                    f"wrote bytes {self._wire_out}..{self._wire_out + len(data)})",
                 )
                 limit = max(0, min(limit, len(data)))
         # Each piece is journaled as it is handed to the socket, before the client can have it:
@@ -490,50 +697,78 @@ class ExchangeContext:
             self.log.response = ResponseRecord(
                 step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
             )
-        self.final_sent = True
+        self._response = ResponseState.SENT
         if step.fault is not None:
             yield from self._fire(step.fault, body_sent)
 
     # ---- faults ----------------------------------------------------------------------------
 
     def _fire(self, cut: Cut, body_sent: int) -> Program[None]:
-        detail = f"{cut.how} after {body_sent} body bytes (wire byte {self.wire_out})"
-        yield from self.fault(
-            cut.how, cut.seconds, side="response", body_bytes=body_sent, detail=detail
-        )
+        detail = f"{cut.how} after {body_sent} body bytes (wire byte {self._wire_out})"
+        yield from self.fault(cut.spec, side="response", body_bytes=body_sent, detail=detail)
 
     def fault(
         self,
-        how: str,
+        how: FaultSpec | FaultHow,
         seconds: float | None = None,
         *,
-        side: str | None = None,
+        side: Side | None = None,
         body_bytes: int | None = None,
         detail: str | None = None,
     ) -> Program[None]:
-        """Fire a fault now: ``close`` (FIN), ``reset`` (RST) or ``stall``."""
+        """Fire a fault now: ``close`` (FIN), ``reset`` (RST) or ``stall``, as ``how`` (a
+        ``FaultSpec``; a bare how and ``seconds`` are the older spelling) says. ``side``,
+        ``body_bytes`` and ``detail`` default to where the exchange stands."""
+        spec = how if isinstance(how, FaultSpec) else FaultSpec(how, seconds)
         if side is None:
             side = "request" if not self.final_started and not self.body_done else "response"
         if body_bytes is None:
-            body_bytes = len(self.log.body) if side == "request" else 0
+            body_bytes = len(self._log.body) if side == "request" else 0
         if detail is None:
             unit = "body bytes read" if side == "request" else "body bytes sent"
-            detail = f"{how} after {body_bytes} {unit} (wire byte {self.wire_out})"
-        if how == "stall" and seconds is not None:
-            detail += f", for {seconds:g} s"
-        at = self.log.event(self.now, "fault", "", detail)
-        self.log.fault = Fault(
-            how, side, body_bytes, self.wire_out, at, detail, self.log.bytes_received
+            detail = f"{spec.how} after {body_bytes} {unit} (wire byte {self._wire_out})"
+        self._wire = WireState.CLOSED
+        yield from fire(
+            self._log,
+            spec,
+            now=self.now,
+            side=side,
+            detail=detail,
+            body_bytes=body_bytes,
+            wire_bytes=self._wire_out,
         )
-        if how == "stall":
-            yield Hold(seconds)
-            yield from self.close("close")
-        else:
-            yield from self.close("reset" if how == "reset" else "close")
 
-    def close(self, how: str) -> Program[None]:
-        self.closed = True
-        yield Close("reset" if how == "reset" else "close")
+    def close(self, how: DropHow = "close") -> Program[None]:
+        """End the connection now (no fault: the exchange is over)."""
+        self._wire = WireState.CLOSED
+        yield Close(how)
+
+    # ---- switching protocols ---------------------------------------------------------------
+
+    def switch_protocols(self, headers: Headers) -> Program[tuple[bytes, bool] | None]:
+        """Send ``101 Switching Protocols`` with ``headers``. The result is what the client
+        sent past the request (the new protocol's first bytes) and whether it closed after
+        them; None when the switch cannot be made (recorded as a problem)."""
+        switch = h11.InformationalResponse(
+            status_code=101, headers=headers.raw(), reason=b"Switching Protocols"
+        )
+        try:
+            data = self._h11_send(switch)
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot switch protocols: {exc}")
+            return None
+        self._response = ResponseState.SWITCHED
+        yield from self._send(data)
+        label = "101 Switching Protocols"
+        at = self._log.event(self.now, "response", "out", label, status=101, headers=headers)
+        self._log.response = ResponseRecord(101, "Switching Protocols", headers, at, 0, True)
+        trailing, closed = self._conn.h11.trailing_data
+        return bytes(trailing), closed
+
+    def read_raw(self, max_bytes: int) -> Program[bytes]:
+        """Bytes straight from the client (after a protocol switch); ``b""`` at its end."""
+        data: bytes = yield from self._conn.receive_raw(max_bytes)
+        return data
 
     # ---- ending ----------------------------------------------------------------------------
 
@@ -554,6 +789,12 @@ class ExchangeContext:
             yield from self.respond(
                 plain_response(500, f"mockprogress: the handler raised {exc!r}\n"), read_first=False
             )
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_surface(ctx: ExchangeContext) -> ExchangeSurface:
+        return ctx  # mypy checks that ExchangeContext has everything the Protocol names
 
 
 def run_script(ctx: ExchangeContext, script: Script) -> Program[None]:

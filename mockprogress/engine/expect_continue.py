@@ -9,12 +9,12 @@ from ..script.continue_policy import ContinuePolicy
 from .actions import Program, Sleep
 
 if TYPE_CHECKING:
-    from .exchange import ExchangeContext
+    from .surface import ExchangeSurface
 
 
-def begin_exchange(ctx: ExchangeContext, policy: ContinuePolicy) -> Program[bool]:
+def begin_exchange(ctx: ExchangeSurface, policy: ContinuePolicy) -> Program[bool]:
     """Apply ``policy`` before the script runs; False when the script must not run."""
-    ctx.lazy_continue = policy.interim if policy.mode == "auto" else None
+    ctx.continue_on_first_read(policy.interim if policy.mode == "auto" else None)
     if not ctx.waiting_for_continue:
         return True
     if policy.mode == "reject":

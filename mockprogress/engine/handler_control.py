@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..script.steps import Step
     from .actions import Program
-    from .exchange import ExchangeContext
     from .journal import Exchange
+    from .surface import ExchangeSurface
 
 
 class HandlerControl:
     """The handle an async handler drives its exchange with. Each awaitable carries out steps
     exactly as a script would, on the server's loop."""
 
-    def __init__(self, ctx: ExchangeContext, run: Callable[[Program[Any]], Awaitable[Any]]) -> None:
+    def __init__(self, ctx: ExchangeSurface, run: Callable[[Program[Any]], Awaitable[Any]]) -> None:
         self._ctx = ctx
         self._run = run
 

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
-from ..script.head_cuts import HeadCut, HeadCutPlan
+from ..script.faults import HeadCut
 from ..script.steps import Script, Step
 from .actions import CallHandler, Program
 from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
+from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
 from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error
@@ -60,6 +61,9 @@ class ServerConfig:
     max_header_count: int = DEFAULT_MAX_HEADER_COUNT
     #: Most connections open at once; the next ones are answered 503 and closed.
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Write a final response past h11 when h11 would write the same bytes (faster; False
+    #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
+    responses_past_h11: bool = True
 
     def __post_init__(self) -> None:
         for name in (

@@ -33,7 +33,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import h11
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
     BytesMessage,
@@ -49,12 +48,11 @@ from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, Headers, HeadersInput, header_pairs
 from ..script.steps import Drop, Pause, Respond, Step, respond
 from ..script.websocket import WS_ACTIONS, WsAction, WsClose, WsEcho, WsExpect, WsPing, WsSend
-from .actions import Receive
-from .journal import Frame, ResponseRecord
+from .journal import Frame
 
 if TYPE_CHECKING:
     from .actions import Program
-    from .exchange import ExchangeContext
+    from .surface import ExchangeSurface
 
 _READ_SIZE = 65536
 WsMessage = TextMessage | BytesMessage
@@ -92,7 +90,7 @@ class UpgradeWebSocket(Step):
         if self.subprotocol is not None and not _TOKEN.fullmatch(self.subprotocol):
             raise ScenarioError(f"a subprotocol is a token, got {self.subprotocol!r}")
 
-    def run(self, ctx: ExchangeContext) -> Program[None]:
+    def run(self, ctx: ExchangeSurface) -> Program[None]:
         """Carry out the switch and the frame script on ``ctx``."""
         yield from serve_websocket(ctx, self)
 
@@ -139,7 +137,7 @@ def _tokens(values: Iterable[str]) -> list[str]:
     return [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
 
 
-def _refusal(ctx: ExchangeContext) -> Respond | None:
+def _refusal(ctx: ExchangeSurface) -> Respond | None:
     """The answer to a request that is not a WebSocket handshake we accept, or None."""
     headers = ctx.headers
     text = {"Content-Type": "text/plain; charset=utf-8"}
@@ -157,7 +155,7 @@ def _refusal(ctx: ExchangeContext) -> Respond | None:
     return None
 
 
-def serve_websocket(ctx: ExchangeContext, step: UpgradeWebSocket) -> Program[None]:
+def serve_websocket(ctx: ExchangeSurface, step: UpgradeWebSocket) -> Program[None]:
     """The handshake, the 101 and the frame script."""
     yield from ctx.read_body()
     if ctx.closed:
@@ -176,22 +174,10 @@ def serve_websocket(ctx: ExchangeContext, step: UpgradeWebSocket) -> Program[Non
     if step.subprotocol is not None and step.subprotocol.lower() in offered:
         fields.append(("Sec-WebSocket-Protocol", step.subprotocol))
     fields.extend(step.headers)
-    switch = h11.InformationalResponse(
-        status_code=101, headers=Headers(fields).raw(), reason=b"Switching Protocols"
-    )
-    try:
-        data = ctx.conn.h11.send(switch) or b""
-    except h11.LocalProtocolError as exc:
-        ctx.problem("scenario-error", f"cannot switch protocols: {exc}")
-        return
-    ctx.final_started = True
-    yield from ctx._send(data)
-    at = ctx.log.event(
-        ctx.now, "response", "out", "101 Switching Protocols", status=101, headers=Headers(fields)
-    )
-    ctx.log.response = ResponseRecord(101, "Switching Protocols", Headers(fields), at, 0, True)
-    ctx.final_sent = True
-    trailing, closed = ctx.conn.h11.trailing_data
+    switched = yield from ctx.switch_protocols(Headers(fields))
+    if switched is None:
+        return  # refused (recorded as a problem)
+    trailing, closed = switched
     session = _Session(ctx)
     if trailing:
         session.feed(trailing)
@@ -213,7 +199,7 @@ def _preview(data: str | bytes) -> str:
 class _Session:
     """One WebSocket over one exchange: wsproto decides the bytes, this class the script."""
 
-    def __init__(self, ctx: ExchangeContext) -> None:
+    def __init__(self, ctx: ExchangeSurface) -> None:
         self.ctx = ctx
         self.ws = Connection(ConnectionType.SERVER)
         self.parts: list[str | bytes] = []  # fragments of the message being received
@@ -241,8 +227,12 @@ class _Session:
             self.eof = True
         self.ws.receive_data(data)
 
+    def write(self, data: bytes) -> Program[None]:
+        """Frame bytes, journaled as frames (``record``), not as raw bytes."""
+        yield from self.ctx.write_raw(data, journal=False)
+
     def send(self, event: Event) -> Program[None]:
-        yield from self.ctx._send(self.ws.send(event))
+        yield from self.write(self.ws.send(event))
         if isinstance(event, TextMessage):
             self.record("out", "text", event.data)
         elif isinstance(event, BytesMessage):
@@ -262,8 +252,7 @@ class _Session:
                 result = yield from self._take(event)
                 if result is not None:
                     return result
-            data = yield Receive(_READ_SIZE)
-            self.ctx.log.bytes_received += len(data)
+            data = yield from self.ctx.read_raw(_READ_SIZE)
             self.feed(data or None)
 
     def _take(self, event: Event) -> Program[WsMessage | Pong | CloseConnection | None]:
@@ -279,7 +268,7 @@ class _Session:
             piece = bytes(event.data) if isinstance(event.data, bytearray) else event.data
             self.parts.append(piece)
             self.size += len(piece.encode()) if isinstance(piece, str) else len(piece)
-            limit = self.ctx.conn.state.config.max_body_size
+            limit = self.ctx.max_body_size
             if self.size > limit:
                 return (yield from self._too_big(limit))
             if not event.message_finished:
@@ -323,7 +312,7 @@ class _Session:
             reason = event.reason or ""
             self.ctx.log.event(self.ctx.now, "error", "in", f"malformed frame: {reason}")
             self.ctx.problem("malformed-request", f"the client sent a malformed frame: {reason}")
-            yield from self.ctx._send(self.ws.send(CloseConnection(event.code, reason)))
+            yield from self.write(self.ws.send(CloseConnection(event.code, reason)))
             self.record("out", "close", reason, event.code)
             return
         self.record("in", "close", event.reason or "", event.code)
@@ -373,10 +362,10 @@ class _Session:
                 return
             data = self.ws.send(event)
             at = action.cut_at.at
-            yield from ctx._send(data[:at])
+            yield from self.write(data[:at])
             kind = "text" if isinstance(action.data, str) else "binary"
             detail = f"{action.cut_at.how} after {at} of the {len(data)} bytes of a {kind} frame"
-            yield from ctx.fault(action.cut_at.how, side="response", body_bytes=at, detail=detail)
+            yield from ctx.fault(action.cut_at.spec, side="response", body_bytes=at, detail=detail)
             self.over = True
         elif isinstance(action, WsExpect):
             message = yield from self.next_message()
@@ -413,5 +402,5 @@ class _Session:
         elif isinstance(action, Pause):
             yield from ctx.pause(action.seconds)
         elif isinstance(action, Drop):
-            yield from ctx.fault(action.how)
+            yield from ctx.fault(action.spec)
             self.over = True

@@ -54,7 +54,7 @@ from ..http.content_range import (
 )
 from ..http.prefer import Preferences
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .upload_completion import Completion, ProcessInput
 from .upload_store import StoredUpload, Upload, UploadStore

@@ -49,7 +49,7 @@ from ..engine.journal_json import exchange_to_json
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..errors import ScenarioError
-from ..script.head_cuts import HeadCut
+from ..script.faults import HeadCut
 from ..script.steps import Respond
 
 if TYPE_CHECKING:

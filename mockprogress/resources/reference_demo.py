@@ -28,7 +28,7 @@ from ..engine.exchange import plain_response
 from ..engine.resource import Resource
 from ..errors import ScenarioError
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import CutHow, Respond, respond
 from .resume_request import ResumableRequests
 from .resume_request_jobs import JobTable, StoredRequest

@@ -42,7 +42,7 @@ from ..engine.exchange import plain_response
 from ..errors import ScenarioError
 from ..http.headers import has_header
 from ..http.structured import item_boolean, item_integer, serialize_dictionary
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Interim, Pause, Respond, Step, respond
 from .upload_store import StoredResponse, StoredUpload, Upload, UploadStore
 from .uploads import (

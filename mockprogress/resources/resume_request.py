@@ -60,7 +60,7 @@ from ..http.byteranges import (
 )
 from ..http.prefer import Preferences
 from ..script.checks import check_count, check_reason, check_status
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Interim, Respond, respond
 from .resume_request_jobs import Job, JobTable, StoredRequest, job_extra
 from .upload_completion import Completion, ProcessInput

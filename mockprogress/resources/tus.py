@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from ..engine.actions import Program
 from ..engine.exchange import plain_response
 from ..errors import ScenarioError
-from ..script.interrupts import Interrupt
+from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .upload_store import StoredUpload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, with_fields

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING
 
 from ..engine.actions import Program
 from ..engine.exchange import plain_response
+from ..engine.faults import InterruptPlan
 from ..engine.resource import Resource
 from ..errors import ScenarioError
 from ..http.byteranges import PatchFormatError
 from ..script.checks import check_count
-from ..script.interrupts import Interrupt, InterruptPlan
+from ..script.faults import Interrupt
 from ..script.steps import Interim, Respond
 from .upload_store import Upload, UploadStore
 

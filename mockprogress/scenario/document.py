@@ -51,7 +51,7 @@ from ..script.continue_policy import (
     continue_policy,
     continue_reject,
 )
-from ..script.head_cuts import HeadCut
+from ..script.faults import HeadCut
 from .keys import Where, base64_at, headers_at, regex_at, shown, table, text_at
 from .resources import RESOURCE_BUILDERS
 from .steps import build_step

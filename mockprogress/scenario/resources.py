@@ -56,7 +56,7 @@ from ..resources.resumable_upload import ResumableUploads
 from ..resources.resume_request import ResumableRequests
 from ..resources.tus import TusUploads
 from ..resources.upload_store import DirectoryUploadStore, UploadStore
-from ..script.interrupts import Interrupt, interrupt
+from ..script.faults import Interrupt, interrupt
 from ..script.steps import Step
 from .keys import Where, table
 from .steps import build_step, respond_at

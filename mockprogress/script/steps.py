@@ -15,17 +15,21 @@ import json as _json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Literal, TypeAlias
+from typing import ClassVar, TypeAlias
 
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, HeadersInput, has_header, header_pairs
 from ..http.progress import Progress, ProgressInput
 from ..http.progress_order import check_progress_order
 from .checks import check_count, check_reason, check_seconds, check_status
+from .faults import NO_STALL, FaultSpec
 
-CutUnit: TypeAlias = Literal["body", "wire"]
-CutHow: TypeAlias = Literal["close", "reset", "stall"]
-DropHow: TypeAlias = Literal["close", "reset"]
+# The response cut and the fault vocabulary live in script.faults; importable here as before.
+from .faults import Cut as Cut
+from .faults import CutHow as CutHow
+from .faults import CutUnit as CutUnit
+from .faults import DropHow as DropHow
+
 BodyInput: TypeAlias = "bytes | str | Sequence[bytes] | None"
 
 
@@ -81,26 +85,6 @@ class ReadBody(Step):
     def __post_init__(self) -> None:
         if self.upto is not None:
             check_count(self.upto, "read_body(upto=...)")
-
-
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """Where a response stops: after ``at`` bytes, counted in body content or on the wire."""
-
-    at: int
-    unit: CutUnit = "body"
-    how: CutHow = "close"
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        check_count(self.at, "cut(at=...)")
-        if self.unit not in ("body", "wire"):
-            raise ScenarioError(f"cut unit must be 'body' or 'wire', got {self.unit!r}")
-        if self.how not in ("close", "reset", "stall"):
-            raise ScenarioError(f"cut how must be 'close', 'reset' or 'stall', got {self.how!r}")
-        if self.seconds is not None and self.how != "stall":
-            raise ScenarioError("cut(seconds=...) only applies to how='stall'")
-        check_seconds(self.seconds, "cut(seconds=...)", allow_none=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +211,11 @@ class Drop(Step):
     ends_connection: ClassVar[bool] = True
 
     how: DropHow = "close"
+    #: The validated "how" (``script.faults``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.how not in ("close", "reset"):
-            raise ScenarioError(f"drop how must be 'close' or 'reset', got {self.how!r}")
+        object.__setattr__(self, "spec", FaultSpec(self.how, None, "drop", NO_STALL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +227,13 @@ class Stall(Step):
     ends_connection: ClassVar[bool] = True
 
     seconds: float | None = None
+    #: The validated "how" (``script.faults``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "seconds", check_seconds(self.seconds, "stall", allow_none=True))
+        spec = FaultSpec("stall", self.seconds, "stall", seconds_label="stall")
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "seconds", spec.seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from typing import TypeAlias
 
 from ..errors import ScenarioError
 from .checks import check_count
-from .steps import Drop, DropHow, Pause
+from .faults import DropHow, WsCut
+from .steps import Drop, Pause
 
 # RFC 6455 §7.4.1: codes a peer must never send in a close frame.
 _RESERVED_CODES = {1004, 1005, 1006, 1015}
@@ -39,14 +40,6 @@ def frame_length(payload: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class WsCut:
-    """Where a frame stops: after ``at`` bytes of it, then a FIN or an RST."""
-
-    at: int
-    how: DropHow = "close"
-
-
-@dataclass(frozen=True, slots=True)
 class WsSend:
     """Send one message: text for ``str``, binary for ``bytes``."""
 
@@ -58,11 +51,8 @@ class WsSend:
             raise ScenarioError(f"ws_send() takes str or bytes, got {self.data!r}")
         if self.cut_at is not None:
             size = frame_length(len(self.payload))
-            check_count(self.cut_at.at, "ws_send(...).cut(at=...)")
             if self.cut_at.at > size:
                 raise ScenarioError(f"cut at frame byte {self.cut_at.at} but the frame has {size}")
-            if self.cut_at.how not in ("close", "reset"):
-                raise ScenarioError(f"cut how must be 'close' or 'reset', got {self.cut_at.how!r}")
 
     @property
     def payload(self) -> bytes:

@@ -57,8 +57,7 @@ from ..engine.state import (
 from ..errors import ServerStateError
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX
 from ..script.continue_policy import ContinueInput
-from ..script.head_cuts import HeadCut
-from ..script.steps import CutHow
+from ..script.faults import CutHow, HeadCut
 from .driver import ConnectionDriver
 from .portal import LoopPost, SharedLoop, portal_provider
 

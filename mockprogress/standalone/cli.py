@@ -296,7 +296,7 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
     from ..engine.matching import Expectation
     from ..scenario.document import load_scenario
-    from ..script.head_cuts import HeadCut
+    from ..script.faults import HeadCut
 
     for path in args.scenarios:
         items = load_scenario(path)

@@ -9,7 +9,7 @@ from support.sansio import Wire
 import mockprogress as mp
 from mockprogress.engine.actions import Close, Hold, Receive
 from mockprogress.engine.matching import Expectation
-from mockprogress.script.head_cuts import HeadCut
+from mockprogress.script.faults import HeadCut
 
 GET = b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n"
 

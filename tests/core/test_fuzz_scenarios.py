@@ -23,7 +23,7 @@ from mockprogress.engine.matching import Expectation
 from mockprogress.engine.resource import Resource
 from mockprogress.engine.state import ScenarioItem
 from mockprogress.scenario.document import MAX_DEPTH, load_scenario, parse_document, parse_scenario
-from mockprogress.script.head_cuts import HeadCut
+from mockprogress.script.faults import HeadCut
 
 PYTHON_PHRASES = re.compile(
     r"unsupported operand|object is not|NoneType|has no attribute|positional|not supported "

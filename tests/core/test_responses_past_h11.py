@@ -1,7 +1,7 @@
 """A final response written past h11 is byte for byte what h11 would write.
 
 For a plain keep-alive HTTP/1.1 request, ``respond`` writes the cached head and the body
-itself (``_exchange.FAST_RESPONSES``) instead of passing three events through h11's state
+itself (``ServerConfig.responses_past_h11``) instead of passing three events through h11's state
 machine. Each case below runs the same client bytes through the core both ways and compares
 everything the client sees (the bytes, whether the connection stays open) and what the
 journal records. The cases cover the requests that must not take the shortcut (HTTP/1.0,
@@ -17,7 +17,6 @@ import pytest
 from support.sansio import Wire, config
 
 import mockprogress as mp
-from mockprogress.engine import exchange as _exchange
 from mockprogress.engine.matching import Expectation
 
 GET = b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -93,30 +92,26 @@ CASES: dict[str, tuple[list[bytes], list[mp.Step]]] = {
 
 
 def _run(inbound: list[bytes], steps: list[mp.Step], *, fast: bool) -> tuple[bytes, object, list]:
-    _exchange.FAST_RESPONSES = fast
-    try:
-        state = config()
-        for method in ("GET", "HEAD", "POST"):
-            state.add_expectation(Expectation(method, "/r").respond(*steps))
-        state.add_expectation(Expectation("GET", "/next").respond(mp.respond(200, b"next")))
-        wire = Wire(state=state)
-        out = wire.run(inbound)
-        journal = [
-            (
-                ex.method,
-                ex.target,
-                ex.response,
-                ex.body,
-                ex.bytes_sent,
-                ex.bytes_received,
-                ex.fault,
-                ex.events,
-            )
-            for ex in state.journal()
-        ]
-        return out, wire.closed, journal
-    finally:
-        _exchange.FAST_RESPONSES = True
+    state = config(responses_past_h11=fast)
+    for method in ("GET", "HEAD", "POST"):
+        state.add_expectation(Expectation(method, "/r").respond(*steps))
+    state.add_expectation(Expectation("GET", "/next").respond(mp.respond(200, b"next")))
+    wire = Wire(state=state)
+    out = wire.run(inbound)
+    journal = [
+        (
+            ex.method,
+            ex.target,
+            ex.response,
+            ex.body,
+            ex.bytes_sent,
+            ex.bytes_received,
+            ex.fault,
+            ex.events,
+        )
+        for ex in state.journal()
+    ]
+    return out, wire.closed, journal
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -158,7 +158,7 @@ def test_fault_steps_validate(build: object) -> None:
 
 
 def test_interrupt_plan_counts_upload_requests() -> None:
-    from mockprogress.script.interrupts import InterruptPlan
+    from mockprogress.engine.faults import InterruptPlan
 
     plan = InterruptPlan([mp.interrupt(10, request=2, how="close")])
     assert plan.next_request() is None

@@ -16,7 +16,7 @@ import mockprogress as mp
 from mockprogress.engine.matching import Expectation
 from mockprogress.scenario.document import load_scenario, parse_scenario
 from mockprogress.scenario.steps import STEP_BUILDERS
-from mockprogress.script.head_cuts import HeadCut
+from mockprogress.script.faults import HeadCut
 
 DOC = SCENARIOS
 

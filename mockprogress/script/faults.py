@@ -1,0 +1,172 @@
+"""The fault spec: how a connection fault fires, validated once, and the places a test puts one.
+
+Every way a test makes the server misbehave on purpose ends the same way: the connection is
+closed (FIN), reset (RST) or stalled (held open and silent, for ``seconds`` or until the client
+gives up). ``FaultSpec`` is that "how", checked in one place; the spec types below say *where*
+it fires and carry one:
+
+- ``Cut``: after ``at`` bytes of a final response (``mp.respond(...).cut(...)``);
+- ``HeadCut``: after ``at`` bytes of a request head, on the next request(s) to arrive
+  (``MockServer.cut_request_head``);
+- ``Interrupt``: after ``after`` body bytes of an upload resource's N-th upload request
+  (``mp.interrupt``);
+- ``WsCut``: after ``at`` bytes of a WebSocket frame (``mp.ws_send(...).cut(...)``).
+
+``Drop`` and ``Stall`` (``mp.drop``, ``mp.stall``), which fire where the script puts them, are
+steps (``script.steps``) and carry the same spec. Which request a planned fault fires on, and
+firing it, is the engine's (``engine.faults``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from ..errors import ScenarioError
+from .checks import check_count, check_seconds
+
+FaultHow: TypeAlias = Literal["close", "reset", "stall"]
+#: The name steps and the public face have always used for it.
+CutHow: TypeAlias = FaultHow
+#: A fault that fires at once, never waiting (``mp.drop``, WebSocket cuts).
+DropHow: TypeAlias = Literal["close", "reset"]
+CutUnit: TypeAlias = Literal["body", "wire"]
+
+ANY_HOW: tuple[FaultHow, ...] = ("close", "reset", "stall")
+NO_STALL: tuple[FaultHow, ...] = ("close", "reset")
+
+
+def _options(hows: tuple[str, ...]) -> str:
+    quoted = [repr(h) for h in hows]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """How a fault fires: ``close`` (FIN), ``reset`` (RST) or ``stall`` (silent for ``seconds``;
+    None: until the client closes or the server stops), then the connection ends.
+
+    ``where`` names what the test wrote (``"cut"``, ``"interrupt"``, ...) in the messages;
+    ``hows`` narrows the choice for faults that cannot stall.
+    """
+
+    how: FaultHow = "close"
+    seconds: float | None = None
+    where: str = field(default="fault", compare=False, repr=False)
+    hows: tuple[FaultHow, ...] = field(default=ANY_HOW, compare=False, repr=False)
+    #: The name of the seconds in messages (default ``where(seconds=...)``).
+    seconds_label: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.how not in self.hows:
+            raise ScenarioError(f"{self.where} how must be {_options(self.hows)}, got {self.how!r}")
+        label = self.seconds_label or f"{self.where}(seconds=...)"
+        if self.seconds is not None and self.how != "stall":
+            raise ScenarioError(f"{label} only applies to how='stall'")
+        object.__setattr__(self, "seconds", check_seconds(self.seconds, label, allow_none=True))
+
+    def describe(self) -> str:
+        """``close``, ``reset``, ``stall`` or ``stall for N s``: for journal details."""
+        if self.how == "stall" and self.seconds is not None:
+            return f"stall for {self.seconds:g} s"
+        return self.how
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where a response stops: after ``at`` bytes, counted in body content or on the wire."""
+
+    at: int
+    unit: CutUnit = "body"
+    how: CutHow = "close"
+    seconds: float | None = None
+    #: The validated "how" (set from ``how`` and ``seconds``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_count(self.at, "cut(at=...)")
+        if self.unit not in ("body", "wire"):
+            raise ScenarioError(f"cut unit must be 'body' or 'wire', got {self.unit!r}")
+        _carry(self, FaultSpec(self.how, self.seconds, "cut"))
+
+
+@dataclass(frozen=True, slots=True)
+class HeadCut:
+    """Cut ``times`` request heads (None: every one) after ``at`` bytes, then ``how``.
+
+    A server-wide plan (``MockServer.cut_request_head``): the next request heads to arrive, on
+    any connection, are cut after exactly ``at`` bytes, before any expectation could match.
+    """
+
+    at: int
+    how: CutHow = "close"
+    seconds: float | None = None
+    times: int | None = 1
+    #: The validated "how" (set from ``how`` and ``seconds``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_count(self.at, "cut_request_head(at=...)")
+        _carry(self, FaultSpec(self.how, self.seconds, "cut_request_head"))
+        if self.times is not None:
+            check_count(self.times, "cut_request_head(times=...)", minimum=1)
+
+    def describe(self) -> str:
+        times = "every request" if self.times is None else f"{self.times} request(s)"
+        return f"cut_request_head(at={self.at}, how={self.how!r}) for {times}"
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Cut upload request number ``request`` (1-based, counting the requests of the resource
+    that carry upload data; None for every one) after ``after`` body bytes.
+
+    This is how a client's resume logic is tested: the resource stores exactly the bytes it
+    read, then the connection ends, and the client has to find out what the server holds.
+
+    .. code-block:: python
+
+        mp.TusUploads("/files", interrupts=[mp.interrupt(after=4096, request=1, how="reset")])
+    """
+
+    after: int
+    request: int | None = 1
+    how: CutHow = "reset"
+    seconds: float | None = None
+    #: The validated "how" (set from ``how`` and ``seconds``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_count(self.after, "interrupt(after=...)")
+        if self.request is not None:
+            check_count(self.request, "interrupt(request=...)", minimum=1)
+        _carry(self, FaultSpec(self.how, self.seconds, "interrupt"))
+
+
+def interrupt(
+    after: int, *, request: int | None = 1, how: CutHow = "reset", seconds: float | None = None
+) -> Interrupt:
+    """Cut the ``request``-th upload request (None: every one) after ``after`` body bytes."""
+    return Interrupt(after, request, how, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class WsCut:
+    """Where a WebSocket frame stops: after ``at`` bytes of it, then a FIN or an RST (the frame
+    size is checked by ``WsSend``, which knows it)."""
+
+    at: int
+    how: DropHow = "close"
+    #: The validated "how" (set from ``how`` and ``seconds``).
+    spec: FaultSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_count(self.at, "ws_send(...).cut(at=...)")
+        _carry(self, FaultSpec(self.how, None, "cut", NO_STALL))
+
+
+def _carry(item: Cut | HeadCut | Interrupt | WsCut, spec: FaultSpec) -> None:
+    """Keep the validated spec on ``item`` (and its seconds, as a float)."""
+    object.__setattr__(item, "spec", spec)
+    if not isinstance(item, WsCut):
+        object.__setattr__(item, "seconds", spec.seconds)
