@@ -11,8 +11,8 @@ import itertools
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
@@ -22,6 +22,7 @@ from .actions import CallHandler, Program
 from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
 from .journal import Event, Exchange, ExchangeLog, Journal
+from .limits import Limits
 from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error
 from .resource import Resource
@@ -35,11 +36,6 @@ SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 ScenarioItem = Expectation | Resource | HeadCut
 
 
-DEFAULT_MAX_HEADER_SIZE = 16 * 1024
-DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
-DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
-DEFAULT_MAX_HEADER_COUNT = 100
-DEFAULT_MAX_CONNECTIONS = 2048
 #: How many control-API exchanges are kept (they are not part of the journal).
 CONTROL_LOG_SIZE = 100
 
@@ -48,32 +44,36 @@ CONTROL_LOG_SIZE = 100
 class ServerConfig:
     """Limits and defaults of one server."""
 
-    #: Largest request head (request line and headers) before a 431.
-    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
-    #: Largest request body before a 413.
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE
-    #: Request bodies larger than this are kept in a temporary file, not in memory.
-    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD
+    #: How much the server takes from its clients (``engine/limits.py``).
+    limits: Limits = field(default_factory=Limits)
     #: The status of the answer to a request that matched nothing.
     unmatched_status: int = 500
-    #: Most header lines in a request head before a 431.
-    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
-    #: Most connections open at once; the next ones are answered 503 and closed.
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_header_size",
-            "max_body_size",
-            "spool_threshold",
-            "max_header_count",
-            "max_connections",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ScenarioError(f"{name} must be an integer >= 0, got {value!r}")
         if not 400 <= self.unmatched_status <= 599:
             raise ScenarioError("unmatched_status must be a 4xx or 5xx status")
+
+    @classmethod
+    def of(cls, **options: Any) -> ServerConfig:
+        """The configuration named by keyword options: each limit by its name (``Limits``),
+        and this class's other fields."""
+        limits, rest = Limits.pick(options)
+        return cls(limits, **rest)
+
+    # The limits' old spelling, ``config.max_body_size``: engine/connection.py, exchange.py
+    # and websocket.py still read it (they can read ``config.limits`` instead).
+
+    @property
+    def max_header_size(self) -> int:
+        return self.limits.max_header_size
+
+    @property
+    def max_body_size(self) -> int:
+        return self.limits.max_body_size
+
+    @property
+    def max_connections(self) -> int:
+        return self.limits.max_connections
 
 
 class ServerState:
@@ -139,7 +139,7 @@ class ServerState:
             target=target,
             http_version=http_version,
             headers=headers,
-            spool_threshold=self.config.spool_threshold,
+            spool_threshold=self.config.limits.spool_threshold,
         )
         log.control = control
         if self.listeners:
@@ -267,7 +267,7 @@ class ServerState:
 
     def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""
-        config = self.config
+        config = self.config.limits
         if not ctx.log.http_version.startswith("1."):
             # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
             # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
