@@ -1,8 +1,8 @@
 """Everything one server knows: configuration, expectations, resources, journal, problems.
 
 It lives on the server's event loop; the I/O layer and the public ``MockServer`` reach it from
-there only. ``serve`` is the dispatch program: expectations first, then mounted resources, then
-the explained error for a request nobody expected.
+there only. ``serve`` is the dispatch program: the server's own (reserved) resources first, then
+expectations, then mounted resources, then the explained error for a request nobody expected.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
@@ -27,17 +27,14 @@ from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error
 from .resource import Resource
 
-if TYPE_CHECKING:
-    from ..resources.control_api import ControlAPI
-
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 #: What a scenario document defines.
 ScenarioItem = Expectation | Resource | HeadCut
 
 
-#: How many control-API exchanges are kept (they are not part of the journal).
-CONTROL_LOG_SIZE = 100
+#: How many exchanges of reserved resources are kept (they are not part of the journal).
+RESERVED_LOG_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +85,14 @@ class ServerState:
         self.listeners: list[EventListener] = []
         #: Where the server listens, ``(host, port)``; set by the I/O layer once it does.
         self.address: tuple[str, int] | None = None
-        #: The control API, when the server offers one (``MockServer.enable_control_api``).
-        self.control: ControlAPI | None = None
-        #: Requests to the control API: kept apart, so the journal holds the clients' only.
-        self.control_logs: deque[ExchangeLog] = deque(maxlen=CONTROL_LOG_SIZE)
+        #: The server's own resources (``Resource.reserved``): tried before expectations, kept
+        #: across ``reset()``.
+        self.reserved: list[Resource] = []
+        #: Their last exchanges: kept apart, so the journal holds the clients' only.
+        self.reserved_logs: deque[ExchangeLog] = deque(maxlen=RESERVED_LOG_SIZE)
         self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
-        self._control_ids = itertools.count(1)
+        self._reserved_ids = itertools.count(1)
         # Changes another thread posted (thread mode's expect() and respond()), applied in
         # order on the loop before anything reads the state: the next request, the next call.
         self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
@@ -128,11 +126,9 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        control = self.control is not None and self.control.handles(
-            urllib.parse.urlsplit(target).path
-        )
+        reserved = self._reserved_for(urllib.parse.urlsplit(target).path) is not None
         log = ExchangeLog(
-            next(self._control_ids) if control else len(self.logs) + 1,
+            next(self._reserved_ids) if reserved else len(self.logs) + 1,
             connection,
             started,
             method=method,
@@ -141,10 +137,10 @@ class ServerState:
             headers=headers,
             spool_threshold=self.config.limits.spool_threshold,
         )
-        log.control = control
+        log.reserved = reserved
         if self.listeners:
             log.listeners = self.listeners
-        (self.control_logs if control else self.logs).append(log)
+        (self.reserved_logs if reserved else self.logs).append(log)
         return log
 
     def record(self, kind: str, message: str, exchange: int | None = None) -> None:
@@ -177,10 +173,11 @@ class ServerState:
         timelines stay readable, the bodies read empty."""
         for log in self.logs:
             log.body.close()
-        for resource in self.resources:
+        for resource in (*self.resources, *self.reserved):
             resource.free_storage()
 
     def reset(self) -> None:
+        """Forget expectations, head cuts, resources and the journal; reserved resources stay."""
         self.registry.clear()
         self.head_cuts.clear()
         for resource in self.resources:
@@ -198,17 +195,29 @@ class ServerState:
 
     def close_resources(self) -> None:
         """Let every mounted resource release what it holds (the server is stopping)."""
-        for resource in self.resources:
+        for resource in (*self.resources, *self.reserved):
             resource.close()
 
     def add_expectation(self, expectation: Expectation) -> None:
         self.registry.add(expectation)
 
     def mount(self, resource: Resource) -> None:
-        for other in self.resources:
+        """Serve every request under ``resource.path`` with it; a reserved resource goes with
+        the server's own, which are tried before expectations."""
+        mounted = self.reserved if resource.reserved else self.resources
+        for other in mounted:
             if other.path == resource.path:
                 raise ScenarioError(f"a resource is already mounted at {resource.path}")
-        self.resources.append(resource)
+        mounted.append(resource)
+
+    def _reserved_for(self, path: str) -> Resource | None:
+        return next((r for r in self.reserved if r.handles(path)), None)
+
+    def _reserved_serving(self, ctx: ExchangeContext) -> Resource | None:
+        """The reserved resource this exchange went to, if it went to one."""
+        if not ctx.log.reserved:
+            return None
+        return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
         """Add what a scenario document defined: an expectation, a resource or a head cut."""
@@ -227,8 +236,9 @@ class ServerState:
             self.apply_posted()  # an expectation added just before the request came
         if not (yield from self._within_limits(ctx)):
             return
-        if ctx.log.control and self.control is not None:
-            yield from self.control.serve(ctx, self)
+        reserved = self._reserved_serving(ctx)
+        if reserved is not None:
+            yield from reserved.serve(ctx)
             return
         view = _view(ctx, None)
         selection = self.registry.select(view)
@@ -257,9 +267,11 @@ class ServerState:
         if refusal is None:
             return True
         status, kind, problem, answer = refusal
-        if ctx.log.control:
-            # A control request's number counts control requests, not the journal's.
-            self.record(kind, f"control API request {ctx.log.method} {ctx.log.target}: {problem}")
+        reserved = self._reserved_serving(ctx)
+        if reserved is not None:
+            # Its number counts the reserved resource's exchanges, not the journal's.
+            request = f"{ctx.log.method} {ctx.log.target}"
+            self.record(kind, f"{reserved.describe()} request {request}: {problem}")
         else:
             self.record(kind, problem, ctx.log.index)
         yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)

@@ -47,7 +47,8 @@ from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem, ServerConfig, ServerState
 from ..errors import ServerStateError
-from ..resources.control_api import DEFAULT_CONTROL_PREFIX
+from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
+from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
 from ..script.head_cuts import HeadCut
 from ..script.steps import CutHow
@@ -262,8 +263,6 @@ class MockServer(AsyncContextManagerMixin):
 
         :raises ScenarioError: naming the file and the key when the file is invalid.
         """
-        from ..scenario.document import load_scenario
-
         items = load_scenario(path)
         for item in items:
             if isinstance(item, Resource):
@@ -286,7 +285,8 @@ class MockServer(AsyncContextManagerMixin):
     ) -> None:
         """Serve the control API under ``prefix``: add, replace and delete expectations and
         resources (scenario documents in JSON or TOML), read the journal, reset. Its requests
-        never reach expectations and are kept out of the journal (docs/standalone.md).
+        never reach expectations and are kept out of the journal (docs/standalone.md): the API
+        is a reserved resource mounted at ``prefix``, and ``reset()`` keeps it.
 
         :param prefix: the reserved path prefix.
         :param token: when set, every control request must carry ``Authorization: Bearer
@@ -295,9 +295,6 @@ class MockServer(AsyncContextManagerMixin):
             they get a 403).
         :param reset_files: the scenario files a control-API reset loads again.
         """
-        from ..resources.control_api import ControlAPI
-        from ..scenario.document import load_scenario, parse_document
-
         files = list(reset_files)
 
         def baseline() -> list[ScenarioItem]:
@@ -310,7 +307,7 @@ class MockServer(AsyncContextManagerMixin):
             parse=parse_document,
             baseline=baseline,
         )
-        self._call(setattr, self._state, "control", control)
+        self.mount(control)
 
     def on_event(self, listener: Callable[[ExchangeLog, Event], None]) -> None:
         """Call ``listener(exchange_log, event)`` on the server's loop for every journal event
@@ -331,7 +328,8 @@ class MockServer(AsyncContextManagerMixin):
             raise error
 
     def reset(self) -> None:
-        """Forget expectations, resources, the journal and recorded problems."""
+        """Forget expectations, resources, the journal and recorded problems (a reserved
+        resource such as the control API stays mounted)."""
         self._call(self._state.reset)
 
     # ---- reaching the state ----------------------------------------------------------------
