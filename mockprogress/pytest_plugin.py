@@ -25,14 +25,8 @@ if TYPE_CHECKING:
     from .server.server import MockServer
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
-_SERVER_OPTIONS = {
-    "max_header_size",
-    "max_body_size",
-    "spool_threshold",
-    "unmatched_status",
-    "max_header_count",
-    "max_connections",
-}
+#: The keywords of ``MockServer`` a marker may set besides the limits (``Limits``'s fields).
+_SERVER_OPTIONS = {"host", "unmatched_status"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,7 +67,9 @@ def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]
     check = bool(options.pop("check_at_teardown", config.getini("mockprogress_check_at_teardown")))
     backend = str(options.pop("backend", config.getini("mockprogress_backend")))
     options.setdefault("host", config.getini("mockprogress_host"))
-    unknown = set(options) - _SERVER_OPTIONS - {"host"}
+    from .engine.limits import LIMIT_NAMES
+
+    unknown = set(options) - _SERVER_OPTIONS - set(LIMIT_NAMES)
     if unknown:
         raise pytest.UsageError(
             f"@pytest.mark.mockprogress: unknown option(s) {', '.join(sorted(unknown))}"

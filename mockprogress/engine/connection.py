@@ -46,7 +46,7 @@ class ServerConnection:
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
-            h11.SERVER, max_incomplete_event_size=self.state.config.max_header_size
+            h11.SERVER, max_incomplete_event_size=self.state.config.limits.max_header_size
         )
 
     def next_event(self, max_bytes: int = _READ_SIZE) -> Program[h11.Event | type[h11.PAUSED]]:
@@ -76,7 +76,7 @@ class ServerConnection:
 
     def refuse(self, active: int) -> Program[None]:
         """Answer a connection over ``max_connections`` with a 503 before reading anything."""
-        limit = self.state.config.max_connections
+        limit = self.state.config.limits.max_connections
         self.state.record("limit", f"connection {active} exceeds max_connections={limit}")
         body = f"mockprogress: more than {limit} connections are open\n".encode()
         yield Send(

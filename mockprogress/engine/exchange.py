@@ -209,7 +209,7 @@ class ExchangeContext:
     @property
     def max_body_size(self) -> int:
         """The largest body (or WebSocket message) the server takes."""
-        return self._conn.state.config.max_body_size
+        return self._conn.state.config.limits.max_body_size
 
     @property
     def declared_length(self) -> int | None:

@@ -208,8 +208,9 @@ class ExchangeLog:
         self.handled_by: str | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
-        #: True for a request to the control API: kept apart from the journal.
-        self.control = False
+        #: True for a request to a reserved resource (the control API): kept apart from the
+        #: journal.
+        self.reserved = False
         self.body_before_continue: int | None = None
         self.frames: list[Frame] = []
         #: Called with (log, event) for every event as it happens (the CLI prints them).

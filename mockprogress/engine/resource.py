@@ -31,6 +31,10 @@ class Resource:
     #: index (scenario files set them; ``{url}`` in ``curl`` stands for the server's URL).
     description: str | None = None
     curl: str | None = None
+    #: A reserved resource is the server's own, not the test's (the control API is one): it
+    #: answers before expectations, its exchanges are kept apart from the journal, and
+    #: ``reset()`` keeps it mounted.
+    reserved: bool = False
 
     def __init__(self, path: str) -> None:
         if not isinstance(path, str) or not path.startswith("/"):

@@ -1,8 +1,8 @@
 """Everything one server knows: configuration, expectations, resources, journal, problems.
 
 It lives on the server's event loop; the I/O layer and the public ``MockServer`` reach it from
-there only. ``serve`` is the dispatch program: expectations first, then mounted resources, then
-the explained error for a request nobody expected.
+there only. ``serve`` is the dispatch program: the server's own (reserved) resources first, then
+expectations, then mounted resources, then the explained error for a request nobody expected.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import itertools
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
@@ -23,12 +23,10 @@ from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
+from .limits import Limits
 from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error
 from .resource import Resource
-
-if TYPE_CHECKING:
-    from ..resources.control_api import ControlAPI
 
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
@@ -36,48 +34,32 @@ SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 ScenarioItem = Expectation | Resource | HeadCut
 
 
-DEFAULT_MAX_HEADER_SIZE = 16 * 1024
-DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
-DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
-DEFAULT_MAX_HEADER_COUNT = 100
-DEFAULT_MAX_CONNECTIONS = 2048
-#: How many control-API exchanges are kept (they are not part of the journal).
-CONTROL_LOG_SIZE = 100
+#: How many exchanges of reserved resources are kept (they are not part of the journal).
+RESERVED_LOG_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """Limits and defaults of one server."""
 
-    #: Largest request head (request line and headers) before a 431.
-    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
-    #: Largest request body before a 413.
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE
-    #: Request bodies larger than this are kept in a temporary file, not in memory.
-    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD
+    #: How much the server takes from its clients (``engine/limits.py``).
+    limits: Limits = field(default_factory=Limits)
     #: The status of the answer to a request that matched nothing.
     unmatched_status: int = 500
-    #: Most header lines in a request head before a 431.
-    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
-    #: Most connections open at once; the next ones are answered 503 and closed.
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_header_size",
-            "max_body_size",
-            "spool_threshold",
-            "max_header_count",
-            "max_connections",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ScenarioError(f"{name} must be an integer >= 0, got {value!r}")
         if not 400 <= self.unmatched_status <= 599:
             raise ScenarioError("unmatched_status must be a 4xx or 5xx status")
+
+    @classmethod
+    def of(cls, **options: Any) -> ServerConfig:
+        """The configuration named by keyword options: each limit by its name (``Limits``),
+        and this class's other fields."""
+        limits, rest = Limits.pick(options)
+        return cls(limits, **rest)
 
 
 class ServerState:
@@ -92,13 +74,14 @@ class ServerState:
         self.listeners: list[EventListener] = []
         #: Where the server listens, ``(host, port)``; set by the I/O layer once it does.
         self.address: tuple[str, int] | None = None
-        #: The control API, when the server offers one (``MockServer.enable_control_api``).
-        self.control: ControlAPI | None = None
-        #: Requests to the control API: kept apart, so the journal holds the clients' only.
-        self.control_logs: deque[ExchangeLog] = deque(maxlen=CONTROL_LOG_SIZE)
+        #: The server's own resources (``Resource.reserved``): tried before expectations, kept
+        #: across ``reset()``.
+        self.reserved: list[Resource] = []
+        #: Their last exchanges: kept apart, so the journal holds the clients' only.
+        self.reserved_logs: deque[ExchangeLog] = deque(maxlen=RESERVED_LOG_SIZE)
         self.head_cuts = HeadCutPlan()
         self._connection_ids = itertools.count(1)
-        self._control_ids = itertools.count(1)
+        self._reserved_ids = itertools.count(1)
         # Changes another thread posted (thread mode's expect() and respond()), applied in
         # order on the loop before anything reads the state: the next request, the next call.
         self._posted: deque[tuple[Callable[..., object], tuple[object, ...]]] = deque()
@@ -132,23 +115,21 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        control = self.control is not None and self.control.handles(
-            urllib.parse.urlsplit(target).path
-        )
+        reserved = self._reserved_for(urllib.parse.urlsplit(target).path) is not None
         log = ExchangeLog(
-            next(self._control_ids) if control else len(self.logs) + 1,
+            next(self._reserved_ids) if reserved else len(self.logs) + 1,
             connection,
             started,
             method=method,
             target=target,
             http_version=http_version,
             headers=headers,
-            spool_threshold=self.config.spool_threshold,
+            spool_threshold=self.config.limits.spool_threshold,
         )
-        log.control = control
+        log.reserved = reserved
         if self.listeners:
             log.listeners = self.listeners
-        (self.control_logs if control else self.logs).append(log)
+        (self.reserved_logs if reserved else self.logs).append(log)
         return log
 
     def record(self, kind: str, message: str, exchange: int | None = None) -> None:
@@ -181,10 +162,11 @@ class ServerState:
         timelines stay readable, the bodies read empty."""
         for log in self.logs:
             log.body.close()
-        for resource in self.resources:
+        for resource in (*self.resources, *self.reserved):
             resource.free_storage()
 
     def reset(self) -> None:
+        """Forget expectations, head cuts, resources and the journal; reserved resources stay."""
         self.registry.clear()
         self.head_cuts.clear()
         for resource in self.resources:
@@ -202,17 +184,29 @@ class ServerState:
 
     def close_resources(self) -> None:
         """Let every mounted resource release what it holds (the server is stopping)."""
-        for resource in self.resources:
+        for resource in (*self.resources, *self.reserved):
             resource.close()
 
     def add_expectation(self, expectation: Expectation) -> None:
         self.registry.add(expectation)
 
     def mount(self, resource: Resource) -> None:
-        for other in self.resources:
+        """Serve every request under ``resource.path`` with it; a reserved resource goes with
+        the server's own, which are tried before expectations."""
+        mounted = self.reserved if resource.reserved else self.resources
+        for other in mounted:
             if other.path == resource.path:
                 raise ScenarioError(f"a resource is already mounted at {resource.path}")
-        self.resources.append(resource)
+        mounted.append(resource)
+
+    def _reserved_for(self, path: str) -> Resource | None:
+        return next((r for r in self.reserved if r.handles(path)), None)
+
+    def _reserved_serving(self, ctx: ExchangeContext) -> Resource | None:
+        """The reserved resource this exchange went to, if it went to one."""
+        if not ctx.log.reserved:
+            return None
+        return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
         """Add what a scenario document defined: an expectation, a resource or a head cut."""
@@ -231,8 +225,9 @@ class ServerState:
             self.apply_posted()  # an expectation added just before the request came
         if not (yield from self._within_limits(ctx)):
             return
-        if ctx.log.control and self.control is not None:
-            yield from self.control.serve(ctx, self)
+        reserved = self._reserved_serving(ctx)
+        if reserved is not None:
+            yield from reserved.serve(ctx)
             return
         view = _view(ctx, None)
         selection = self.registry.select(view)
@@ -261,9 +256,11 @@ class ServerState:
         if refusal is None:
             return True
         status, kind, problem, answer = refusal
-        if ctx.log.control:
-            # A control request's number counts control requests, not the journal's.
-            self.record(kind, f"control API request {ctx.log.method} {ctx.log.target}: {problem}")
+        reserved = self._reserved_serving(ctx)
+        if reserved is not None:
+            # Its number counts the reserved resource's exchanges, not the journal's.
+            request = f"{ctx.log.method} {ctx.log.target}"
+            self.record(kind, f"{reserved.describe()} request {request}: {problem}")
         else:
             self.record(kind, problem, ctx.log.index)
         yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)
@@ -271,7 +268,7 @@ class ServerState:
 
     def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""
-        config = self.config
+        limits = self.config.limits
         if not ctx.log.http_version.startswith("1."):
             # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
             # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
@@ -280,16 +277,16 @@ class ServerState:
                 "(it speaks HTTP/1.1 and HTTP/1.0)"
             )
             return 505, "malformed-request", message, message
-        if ctx.head_size > config.max_header_size:
+        if ctx.head_size > limits.max_header_size:
             message = (
                 f"request head of {ctx.head_size} bytes exceeds max_header_size"
-                f"={config.max_header_size}"
+                f"={limits.max_header_size}"
             )
             return 431, "limit", message, message
-        if len(ctx.headers) > config.max_header_count:
+        if len(ctx.headers) > limits.max_header_count:
             message = (
                 f"request has {len(ctx.headers)} header lines, over max_header_count"
-                f"={config.max_header_count}"
+                f"={limits.max_header_count}"
             )
             return 431, "limit", message, message
         declared = ctx.declared_length
@@ -302,7 +299,7 @@ class ServerState:
                 "ambiguous (RFC 9112 §6.1), a request-smuggling pattern"
             )
             return 400, "malformed-request", message, message
-        limit = config.max_body_size
+        limit = limits.max_body_size
         if declared is not None and declared > limit:
             return (
                 413,

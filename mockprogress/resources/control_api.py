@@ -26,9 +26,11 @@ Documents are scenario documents (docs/scenarios.md) in JSON or TOML, told apart
 character. A document is taken whole or not at all: a mistake answers 400 naming the key, and
 nothing is added.
 
-Requests under the prefix never reach expectations, and they are not journaled as the clients'
-exchanges: the server keeps its last few in ``control_logs`` (the terminal prints them, marked
-as control requests). The API answers loopback clients only unless told otherwise, and with a
+The API is a reserved resource (``Resource.reserved``) mounted at the prefix, by
+``mockprogress serve`` or ``MockServer.enable_control_api``: requests under the prefix never
+reach expectations, and they are not journaled as the clients' exchanges (the server keeps its
+last few in ``reserved_logs``; the terminal prints them, marked as control requests); a reset
+keeps it mounted. The API answers loopback clients only unless told otherwise, and with a
 token, only requests carrying ``Authorization: Bearer TOKEN``.
 """
 
@@ -106,8 +108,8 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback
 
 
-class ControlAPI:
-    """The control API of one server (see the module docstring).
+class ControlAPI(Resource):
+    """The control API of one server (see the module docstring), a reserved resource.
 
     :param prefix: the reserved path prefix; it must start and end with ``/``.
     :param token: when set, requests must carry ``Authorization: Bearer TOKEN``.
@@ -115,6 +117,8 @@ class ControlAPI:
     :param parse: builds the items of a scenario document.
     :param baseline: the items a reset starts again from.
     """
+
+    reserved = True
 
     def __init__(
         self,
@@ -135,6 +139,9 @@ class ControlAPI:
                 f"the control prefix must be a path such as /__mockprogress/, got {prefix!r}"
             )
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        # The resource's path is the prefix without its final slash: it handles that path and
+        # everything under the prefix.
+        super().__init__(self.prefix)
         if token is not None and (not token or any(c.isspace() for c in token)):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
@@ -145,14 +152,14 @@ class ControlAPI:
         self._id_of: dict[int, int] = {}  # id(item) -> its control-API id
         self._next_id = 1
 
-    def handles(self, path: str) -> bool:
-        """True for paths under the prefix (and the prefix without its final slash)."""
-        return path == self.prefix[:-1] or path.startswith(self.prefix)
-
     # ---- one request -----------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext, state: ServerState) -> Program[None]:
-        """Answer one control request."""
+    def describe(self) -> str:
+        return "control API"
+
+    def serve(self, ctx: ExchangeContext) -> Program[None]:
+        """Answer one control request, about the server that received it."""
+        state = ctx.conn.state
         yield from ctx.read_body()
         if ctx.closed:
             return
@@ -484,7 +491,8 @@ class ControlAPI:
 
     def _delete_resources(self, state: ServerState) -> Reply:
         count = len(state.resources)
-        state.close_resources()
+        for resource in state.resources:
+            resource.close()
         state.resources.clear()
         return 200, {"deleted": count}
 

@@ -42,20 +42,13 @@ from anyio.lowlevel import EventLoopToken
 
 from ..engine.connection import ServerConnection
 from ..engine.journal import Event, ExchangeLog, Journal
+from ..engine.limits import LIMIT_NAMES, Limits
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
-from ..engine.state import (
-    DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEADER_COUNT,
-    DEFAULT_MAX_HEADER_SIZE,
-    DEFAULT_SPOOL_THRESHOLD,
-    ScenarioItem,
-    ServerConfig,
-    ServerState,
-)
+from ..engine.state import ScenarioItem, ServerConfig, ServerState
 from ..errors import ServerStateError
-from ..resources.control_api import DEFAULT_CONTROL_PREFIX
+from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
+from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
 from .driver import ConnectionDriver
@@ -108,12 +101,9 @@ class MockServer(AsyncContextManagerMixin):
     :param port: the port, 0 for an ephemeral one.
     :param backend: thread mode's event loop, ``"asyncio"`` or ``"trio"``.
     :param backend_options: passed to ``anyio.run`` for that loop.
-    :param max_header_size: largest request head before a 431.
-    :param max_body_size: largest request body before a 413.
-    :param spool_threshold: request bodies past this size are kept on disk.
     :param unmatched_status: the status of the answer to an unexpected request.
-    :param max_header_count: most header lines in a request before a 431.
-    :param max_connections: most connections open at once; more are answered 503.
+    :param limits: the server's limits by name, each field of ``Limits`` (``max_header_size``,
+        ``max_body_size``, ``max_connections``, ...; docs/limits.md lists them).
     """
 
     def __init__(
@@ -123,27 +113,20 @@ class MockServer(AsyncContextManagerMixin):
         *,
         backend: str = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
-        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
         unmatched_status: int = 500,
-        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        **limits: int,
     ) -> None:
+        unknown = sorted(set(limits) - set(LIMIT_NAMES))
+        if unknown:
+            raise TypeError(
+                f"MockServer() got an unexpected keyword argument {unknown[0]!r} "
+                f"(its limits are {', '.join(LIMIT_NAMES)})"
+            )
         self.host = host
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        self._state = ServerState(
-            ServerConfig(
-                max_header_size,
-                max_body_size,
-                spool_threshold,
-                unmatched_status,
-                max_header_count,
-                max_connections,
-            )
-        )
+        self._state = ServerState(ServerConfig(Limits(**limits), unmatched_status))
         self._active_connections = 0
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running
@@ -279,8 +262,6 @@ class MockServer(AsyncContextManagerMixin):
 
         :raises ScenarioError: naming the file and the key when the file is invalid.
         """
-        from ..scenario.document import load_scenario
-
         items = load_scenario(path)
         for item in items:
             if isinstance(item, Resource):
@@ -303,7 +284,8 @@ class MockServer(AsyncContextManagerMixin):
     ) -> None:
         """Serve the control API under ``prefix``: add, replace and delete expectations and
         resources (scenario documents in JSON or TOML), read the journal, reset. Its requests
-        never reach expectations and are kept out of the journal (docs/standalone.md).
+        never reach expectations and are kept out of the journal (docs/standalone.md): the API
+        is a reserved resource mounted at ``prefix``, and ``reset()`` keeps it.
 
         :param prefix: the reserved path prefix.
         :param token: when set, every control request must carry ``Authorization: Bearer
@@ -312,9 +294,6 @@ class MockServer(AsyncContextManagerMixin):
             they get a 403).
         :param reset_files: the scenario files a control-API reset loads again.
         """
-        from ..resources.control_api import ControlAPI
-        from ..scenario.document import load_scenario, parse_document
-
         files = list(reset_files)
 
         def baseline() -> list[ScenarioItem]:
@@ -327,7 +306,7 @@ class MockServer(AsyncContextManagerMixin):
             parse=parse_document,
             baseline=baseline,
         )
-        self._call(setattr, self._state, "control", control)
+        self.mount(control)
 
     def on_event(self, listener: Callable[[ExchangeLog, Event], None]) -> None:
         """Call ``listener(exchange_log, event)`` on the server's loop for every journal event
@@ -348,7 +327,8 @@ class MockServer(AsyncContextManagerMixin):
             raise error
 
     def reset(self) -> None:
-        """Forget expectations, resources, the journal and recorded problems."""
+        """Forget expectations, resources, the journal and recorded problems (a reserved
+        resource such as the control API stays mounted)."""
         self._call(self._state.reset)
 
     # ---- reaching the state ----------------------------------------------------------------
@@ -558,7 +538,7 @@ class MockServer(AsyncContextManagerMixin):
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
             connection = ServerConnection(self._state, self._clock, host)
-            if self._active_connections > self._state.config.max_connections:
+            if self._active_connections > self._state.config.limits.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
             else:
                 await driver.run(connection.run())

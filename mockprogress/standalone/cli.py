@@ -24,13 +24,7 @@ import anyio
 from .._version import __version__
 from ..engine.journal import Journal
 from ..engine.journal_json import load_exchanges
-from ..engine.state import (
-    DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEADER_COUNT,
-    DEFAULT_MAX_HEADER_SIZE,
-    DEFAULT_SPOOL_THRESHOLD,
-)
+from ..engine.limits import LIMIT_FIELDS
 from ..errors import MockProgressError
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX
 from ..server.server import MockServer
@@ -156,20 +150,16 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "MOCKPROGRESS_TOKEN environment variable, if set)",
     )
     limits = serve.add_argument_group("limits (docs/limits.md)")
-    for option, default, text in _LIMIT_OPTIONS:
+    # One option per field of Limits: --max-body-size sets max_body_size.
+    for limit in LIMIT_FIELDS:
         limits.add_argument(
-            option, type=_count, default=default, metavar="N", help=f"{text} (default: %(default)s)"
+            "--" + limit.name.replace("_", "-"),
+            dest=limit.name,
+            type=_count,
+            default=limit.default,
+            metavar="N",
+            help=f"{limit.metadata['help']} (default: %(default)s)",
         )
-
-
-#: The server's limits as command-line options: (option, default, what it limits).
-_LIMIT_OPTIONS = (
-    ("--max-header-size", DEFAULT_MAX_HEADER_SIZE, "bytes of a request head before a 431"),
-    ("--max-header-count", DEFAULT_MAX_HEADER_COUNT, "header lines in a request before a 431"),
-    ("--max-body-size", DEFAULT_MAX_BODY_SIZE, "bytes of a request body before a 413"),
-    ("--max-connections", DEFAULT_MAX_CONNECTIONS, "connections open at once before a 503"),
-    ("--spool-threshold", DEFAULT_SPOOL_THRESHOLD, "body bytes kept in memory, then on disk"),
-)
 
 
 def _count(text: str) -> int:
@@ -199,15 +189,8 @@ def _url(host: str, port: int, path: str = "") -> str:
 async def _serve(
     args: argparse.Namespace, out: TextIO, err: TextIO, writer: JournalWriter | None
 ) -> int:
-    server = MockServer(
-        args.host,
-        args.port,
-        max_header_size=args.max_header_size,
-        max_header_count=args.max_header_count,
-        max_body_size=args.max_body_size,
-        max_connections=args.max_connections,
-        spool_threshold=args.spool_threshold,
-    )
+    limits = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
+    server = MockServer(args.host, args.port, **limits)
     files: list[Path] = [] if args.empty else (args.scenarios or demo_files())
     for path in files:
         server.load(path)

@@ -89,7 +89,7 @@ def _size(n: float) -> str:
 
 def label(log: ExchangeLog) -> str:
     """``#3`` for a client's exchange, ``ctl#3`` for a control-API request."""
-    return f"ctl#{log.index}" if log.control else f"#{log.index}"
+    return f"ctl#{log.index}" if log.reserved else f"#{log.index}"
 
 
 def event_line(log: ExchangeLog, event: Event) -> str:
@@ -104,7 +104,7 @@ def event_line(log: ExchangeLog, event: Event) -> str:
 
 
 def _style(log: ExchangeLog, event: Event) -> str:
-    if log.control:
+    if log.reserved:
         return _STYLES["control"]
     if event.kind == "response" and (event.status or 0) >= 400:
         return _STYLES["response-error"]
@@ -166,7 +166,7 @@ class TextLog:
         self.out.flush()
 
     def __call__(self, log: ExchangeLog, event: Event) -> None:
-        if log.control:
+        if log.reserved:
             # The control API's own traffic: its request and its answer are enough.
             if event.kind in ("request", "response"):
                 self.line(f"{_stamp()} {event_line(log, event)}", _style(log, event))
@@ -228,7 +228,7 @@ class JsonLog:
                 "time": time.time(),
                 "exchange": log.index,
                 "connection": log.connection,
-                "control": log.control,
+                "control": log.reserved,
                 "method": log.method,
                 "target": log.target,
                 **event_to_json(event),
@@ -251,7 +251,7 @@ class JournalWriter:
         self._pending: dict[int, ExchangeLog] = {}
 
     def __call__(self, log: ExchangeLog, event: Event) -> None:
-        if not log.control:
+        if not log.reserved:
             self._pending.setdefault(id(log), log)
 
     def tick(self) -> None:

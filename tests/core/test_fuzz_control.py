@@ -83,7 +83,7 @@ def test_any_control_request_gets_a_json_answer_and_the_server_keeps_serving(
     requests: list[tuple[str, list[str], str, bytes, str | None]],
 ) -> None:
     wire = Wire()
-    wire.state.control = ControlAPI(parse=parse_document)
+    wire.state.mount(ControlAPI(parse=parse_document))
     data = b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
     methods = ["GET"]
     for method, segments, query, body, content_type in requests:
@@ -111,14 +111,14 @@ def test_any_control_request_gets_a_json_answer_and_the_server_keeps_serving(
     assert json.loads(answers[-1][1])["prefix"] == P
     # The control requests are logged apart; the journal keeps the plain request only (unless
     # a DELETE of the journal or a reset forgot it).
-    assert len(wire.state.control_logs) == len(requests) + 1
+    assert len(wire.state.reserved_logs) == len(requests) + 1
     assert [log.target for log in wire.state.logs] in (["/plain"], [])
 
 
 def test_a_since_that_is_not_ascii_digits_is_a_400_not_an_internal_error() -> None:
     """'²' passed str.isdigit() and then failed int(): the request was never answered."""
     wire = Wire()
-    wire.state.control = ControlAPI(parse=parse_document)
+    wire.state.mount(ControlAPI(parse=parse_document))
     queries = ["%C2%B2", "%D9%A3", "9" * 5000]
     data = b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n" + b"".join(
         f"GET {P}journal?since={q} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for q in queries

@@ -105,7 +105,7 @@ def observe(srv: mp.MockServer, case: WireCase) -> WireOutcome:
         status = responses.next_status()
         journal = len(srv.journal)
         closes = True if status is None else closes_after(responses)
-    control = srv._call(lambda: len(state.control_logs))
+    control = srv._call(lambda: len(state.reserved_logs))
     recorded = tuple(p.kind for p in srv._call(state.all_problems))
     kept_in = "control log" if control else "journal"
     return WireOutcome(status, closes, recorded, journal, kept_in)

@@ -9,6 +9,7 @@ still answers afterwards. docs/limits.md lists them all; the last test keeps it 
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import socket
@@ -31,10 +32,11 @@ from wsproto.events import (
 )
 
 import mockprogress as mp
-from mockprogress.engine import state as _state
+from mockprogress.engine.limits import LIMIT_FIELDS, Limits
 from mockprogress.http import byteranges as _byteranges
 from mockprogress.resources import uploads as _upload_resource
 from mockprogress.scenario import document as _scenario
+from mockprogress.standalone import cli as _cli
 
 DOC = ROOT / "docs" / "limits.md"
 
@@ -368,20 +370,48 @@ def test_control_requests_meet_the_same_limits_and_a_nesting_limit() -> None:
 # ---- the one place they are written down -----------------------------------------------------
 
 
+def test_every_limit_is_a_server_keyword_and_a_cli_option_with_its_default() -> None:
+    """MockServer's keywords and `mockprogress serve`'s options come from ``Limits``."""
+    parser = _cli._parser()
+    defaults = parser.parse_args(["serve"])
+    for limit in LIMIT_FIELDS:
+        option = "--" + limit.name.replace("_", "-")
+        assert getattr(defaults, limit.name) == limit.default
+        args = parser.parse_args(["serve", option, str(limit.default + 1)])
+        assert getattr(args, limit.name) == limit.default + 1, option
+        server = mp.MockServer(**{limit.name: limit.default + 1})
+        assert getattr(server._state.config.limits, limit.name) == limit.default + 1
+    assert mp.MockServer()._state.config.limits == Limits()
+    help_text = _help(parser)
+    for limit in LIMIT_FIELDS:
+        assert limit.metadata["help"] in help_text
+
+
+def _help(parser: argparse.ArgumentParser) -> str:
+    serve = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    ).choices["serve"]
+    return " ".join(serve.format_help().split())
+
+
+def test_a_bad_limit_is_refused_naming_it() -> None:
+    with pytest.raises(mp.ScenarioError, match=r"max_header_count must be an integer >= 0, got -1"):
+        mp.MockServer(max_header_count=-1)
+    with pytest.raises(mp.ScenarioError, match=r"max_body_size must be an integer >= 0, got 'x'"):
+        mp.MockServer(max_body_size="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'max_body_sise' \(its limits are max_header_size, "):
+        mp.MockServer(max_body_sise=1)
+
+
 def test_docs_limits_lists_every_limit_with_its_default() -> None:
     text = DOC.read_text()
     rows = dict(re.findall(r"^\| `([A-Za-z_]+)` \|[^|\n]*\| ([0-9,]+) \|", text, re.M))
     defaults = {
-        "max_header_size": _state.DEFAULT_MAX_HEADER_SIZE,
-        "max_header_count": _state.DEFAULT_MAX_HEADER_COUNT,
-        "max_body_size": _state.DEFAULT_MAX_BODY_SIZE,
-        "max_connections": _state.DEFAULT_MAX_CONNECTIONS,
+        # Every field of the server's Limits has its row, with its default.
+        **{limit.name: limit.default for limit in LIMIT_FIELDS},
         "max_pending": _upload_resource.DEFAULT_MAX_PENDING,
         "max_fields": _byteranges.PatchOptions().max_fields,
         "MAX_DEPTH": _scenario.MAX_DEPTH,
     }
     assert rows == {name: f"{value:,}" for name, value in defaults.items()}
-    # Every limit in the server's configuration has its row.
-    limits = {f for f in _state.ServerConfig.__dataclass_fields__ if f.startswith("max_")}
-    assert limits <= set(rows)
     assert "docs/limits.md" in (DOC.parent.parent / "README.md").read_text()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mockprogress.engine.limits import LIMIT_FIELDS
+
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 HEADER = """
@@ -143,6 +145,35 @@ def test_options(mockprogress_server):
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_the_marker_takes_every_limit_by_its_name(pytester: pytest.Pytester) -> None:
+    """The marker's options come from ``Limits``: a limit added there is a marker option."""
+    values = {limit.name: limit.default + 1 for limit in LIMIT_FIELDS}
+    result = run(
+        pytester,
+        f"""
+from mockprogress.engine.limits import Limits
+
+@pytest.mark.mockprogress(**{values!r})
+def test_limits(mockprogress_server):
+    assert mockprogress_server._state.config.limits == Limits(**{values!r})
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_limit_in_the_marker_names_the_limit(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.mockprogress(max_body_size=-1)
+def test_negative(mockprogress_server):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*max_body_size must be an integer >= 0, got -1*"])
 
 
 def test_an_unknown_marker_option_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -294,12 +294,12 @@ def test_prefix_and_token_are_validated() -> None:
 )
 def test_loopback_only_unless_allowed(peer: str, allow_remote: bool, status: int) -> None:
     wire = Wire(peer=peer)
-    wire.state.control = ControlAPI(allow_remote=allow_remote, parse=parse_document)
+    wire.state.mount(ControlAPI(allow_remote=allow_remote, parse=parse_document))
     out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
     response = parse_responses(out)[0]
     assert response.status_code == status
     assert wire.state.logs == []  # kept apart from the journal
-    assert len(wire.state.control_logs) == 1
+    assert len(wire.state.reserved_logs) == 1
 
 
 def test_reset_loads_the_files_again(tmp_path: Path) -> None:
@@ -394,3 +394,32 @@ def test_the_server_closes_its_resources_when_it_stops(monkeypatch: pytest.Monke
         srv.mount(Shelf("/c", "reset"))
         srv.reset()
         assert Shelf.closed == ["first", "second", "reset"]
+
+
+def test_without_the_api_mounted_its_prefix_is_an_ordinary_path() -> None:
+    """The server state knows no control API: a request under the prefix is a client's request
+    like any other (unmatched here, and journaled) until the API is mounted."""
+    wire = Wire()
+    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
+    assert parse_responses(out)[0].status_code == 500
+    assert [log.target for log in wire.state.logs] == ["/__mockprogress/expectations"]
+    assert [p.kind for p in wire.state.problems] == ["unmatched"]
+    assert not wire.state.reserved_logs
+
+
+def test_mounting_it_is_the_way_in_and_a_reset_keeps_it() -> None:
+    wire = Wire()
+    wire.state.mount(ControlAPI(parse=parse_document))
+    wire.state.reset()
+    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
+    response = parse_responses(out)[0]
+    assert response.status_code == 200
+    assert wire.state.logs == [] and len(wire.state.reserved_logs) == 1
+    assert wire.state.resources == []  # not one of the test's resources: GET resources omits it
+
+
+def test_the_server_state_names_no_control_api() -> None:
+    from mockprogress.engine import state
+
+    source = Path(state.__file__).read_text()
+    assert "ControlAPI" not in source and "control_api" not in source

@@ -189,5 +189,5 @@ def test_lines() -> None:
         "#3 PUT /files/1  [#####               ] 1.0 KiB of 4.0 KiB received (25%)  "
         "1 interim, Progress: 1/2  2.5 s"
     )
-    log.control = True
+    log.reserved = True
     assert event_line(log, interim).startswith("ctl#3 -> ")

@@ -77,7 +77,7 @@ class Wire:
 
 
 def config(**kwargs: Any) -> ServerState:
-    return ServerState(ServerConfig(**kwargs))
+    return ServerState(ServerConfig.of(**kwargs))
 
 
 def parse_responses(data: bytes, method: str = "GET", count: int = 10) -> list[Any]:
