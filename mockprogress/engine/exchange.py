@@ -322,15 +322,6 @@ class ExchangeContext:
         otherwise); None stops it."""
         self._response_filter = fn
 
-    @property
-    def on_respond(self) -> Callable[[Respond], Respond] | None:
-        """Deprecated spelling of ``on_final_response`` (resources still assign it)."""
-        return self._response_filter
-
-    @on_respond.setter
-    def on_respond(self, fn: Callable[[Respond], Respond] | None) -> None:
-        self.on_final_response(fn)
-
     def continue_on_first_read(self, interim: Interim | None) -> None:
         """The ``100 Continue`` the first body read sends while the client waits for one (None:
         never); set by the expectation's continue policy (``expect_continue``)."""
@@ -797,7 +788,7 @@ if TYPE_CHECKING:
         return ctx  # mypy checks that ExchangeContext has everything the Protocol names
 
 
-def run_script(ctx: ExchangeContext, script: Script) -> Program[None]:
+def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:
     """Run a script's steps in order. Without an explicit ``read_body`` the whole body is read
     just before the final response."""
     steps = script.steps

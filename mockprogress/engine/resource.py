@@ -9,7 +9,8 @@ from ..errors import ScenarioError
 
 if TYPE_CHECKING:
     from .actions import Program
-    from .exchange import ExchangeContext
+    from .state import ServerState
+    from .surface import ExchangeSurface
 
 T = TypeVar("T")
 
@@ -48,9 +49,13 @@ class Resource:
             return True
         return path == self.path or path.startswith(self.path + "/")
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         """Answer one request: a program over ``ctx``."""
         raise NotImplementedError
+
+    def mounted(self, state: ServerState) -> None:
+        """Called as the server mounts the resource. A resource about the server itself (the
+        control API) keeps ``state``; the protocol resources need nothing of it."""
 
     def describe(self) -> str:
         return f"{type(self).__name__} {self.path}"

@@ -198,6 +198,7 @@ class ServerState:
             if other.path == resource.path:
                 raise ScenarioError(f"a resource is already mounted at {resource.path}")
         mounted.append(resource)
+        resource.mounted(self)
 
     def _reserved_for(self, path: str) -> Resource | None:
         return next((r for r in self.reserved if r.handles(path)), None)

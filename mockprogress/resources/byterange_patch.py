@@ -62,7 +62,7 @@ from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 Sparse = Literal["refuse", "zero-fill"]
 _ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
@@ -220,7 +220,7 @@ class ByteRangeResource(UploadResource):
 
     # ---- dispatch --------------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         path = urllib.parse.urlsplit(ctx.log.target).path
         method = ctx.method
         if method in ("GET", "HEAD"):
@@ -240,11 +240,11 @@ class ByteRangeResource(UploadResource):
             )
             yield from ctx.respond(step, read_first=False)
 
-    def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
+    def _refuse(self, ctx: ExchangeSurface, exc: PatchFormatError) -> Program[None]:
         yield from ctx.respond(refusal(exc), read_first=False)
 
     def _precondition(
-        self, ctx: ExchangeContext, doc: StoredUpload | None
+        self, ctx: ExchangeSurface, doc: StoredUpload | None
     ) -> PatchFormatError | None:
         """``If-Match`` / ``If-None-Match`` (RFC 9110 §13.1), against the document's ETag."""
         if_match = ctx.headers.get("if-match")
@@ -265,7 +265,7 @@ class ByteRangeResource(UploadResource):
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def _read(self, ctx: ExchangeContext, path: str) -> Program[None]:
+    def _read(self, ctx: ExchangeSurface, path: str) -> Program[None]:
         doc = self._document(path)
         if doc is None:
             yield from ctx.respond(plain_response(404, f"no document at {path}\n"), read_first=True)
@@ -295,7 +295,7 @@ class ByteRangeResource(UploadResource):
 
     def _read_ranges(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         doc: StoredUpload,
         specs: list[tuple[int | None, int | None]],
         content_type: str,
@@ -340,7 +340,7 @@ class ByteRangeResource(UploadResource):
 
     # ---- writing ---------------------------------------------------------------------------
 
-    def _patch(self, ctx: ExchangeContext, path: str) -> Program[None]:
+    def _patch(self, ctx: ExchangeSurface, path: str) -> Program[None]:
         doc = self._document(path)
         failed = self._precondition(ctx, doc)
         if failed is not None:
@@ -378,11 +378,11 @@ class ByteRangeResource(UploadResource):
             ):
                 # The document is whole even though this request was refused: it is
                 # processed all the same, and this request gets the refusal.
-                ctx.on_respond = lambda _: refused
+                ctx.on_final_response(lambda _: refused)
                 try:
                     yield from self.completion.run(ctx, self._snapshot(doc))
                 finally:
-                    ctx.on_respond = None
+                    ctx.on_final_response(None)
             else:
                 yield from ctx.respond(refused, read_first=False)
             return
@@ -391,7 +391,7 @@ class ByteRangeResource(UploadResource):
                 self._save(sink.doc)  # what was written, even if the request was cut
         yield from self._written(ctx, path, was_complete)
 
-    def _written(self, ctx: ExchangeContext, path: str, was_complete: bool) -> Program[None]:
+    def _written(self, ctx: ExchangeSurface, path: str, was_complete: bool) -> Program[None]:
         """Answer a successful write: the processing, when this write completed the
         document, else 200."""
         doc = self._document(path)
@@ -407,7 +407,7 @@ class ByteRangeResource(UploadResource):
         step = with_fields(plain_response(200, f"{size}{total} bytes stored\n"), tuple(headers))
         yield from ctx.respond(step, read_first=False)
 
-    def _put(self, ctx: ExchangeContext, path: str) -> Program[None]:
+    def _put(self, ctx: ExchangeSurface, path: str) -> Program[None]:
         doc = self._document(path)
         failed = self._precondition(ctx, doc)
         if failed is not None:
@@ -472,7 +472,7 @@ class ByteRangeResource(UploadResource):
         self.store.rename(new.id, path)
         self._save(new)
 
-    def _delete(self, ctx: ExchangeContext, path: str) -> Program[None]:
+    def _delete(self, ctx: ExchangeSurface, path: str) -> Program[None]:
         if self._document(path) is None:
             yield from ctx.respond(plain_response(404, f"no document at {path}\n"), read_first=True)
             return
@@ -480,7 +480,7 @@ class ByteRangeResource(UploadResource):
         yield from ctx.respond(Respond(204), read_first=True)
 
 
-def _transaction(ctx: ExchangeContext) -> str | None:
+def _transaction(ctx: ExchangeSurface) -> str | None:
     preference = Preferences.parse(ctx.headers.getall("prefer")).get("transaction")
     return None if preference is None else preference.value
 

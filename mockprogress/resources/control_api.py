@@ -45,11 +45,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..engine.exchange import ExchangeContext
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_to_json
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
+from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
 from ..script.faults import HeadCut
 from ..script.steps import Respond
@@ -148,6 +148,8 @@ class ControlAPI(Resource):
         self.allow_remote = allow_remote
         self.parse = parse
         self.baseline = baseline
+        # The server it answers about, from the moment that server mounts it.
+        self._state: ServerState | None = None
         self._by_id: dict[int, Item] = {}
         self._id_of: dict[int, int] = {}  # id(item) -> its control-API id
         self._next_id = 1
@@ -157,9 +159,14 @@ class ControlAPI(Resource):
     def describe(self) -> str:
         return "control API"
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def mounted(self, state: ServerState) -> None:
+        self._state = state
+
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         """Answer one control request, about the server that received it."""
-        state = ctx.conn.state
+        state = self._state
+        if state is None:
+            raise RuntimeError("the control API serves only once a server has mounted it")
         yield from ctx.read_body()
         if ctx.closed:
             return
@@ -178,11 +185,11 @@ class ControlAPI(Resource):
         )
         yield from ctx.respond(step, read_first=False)
 
-    def _answer(self, ctx: ExchangeContext, state: ServerState) -> Reply:
-        if not self.allow_remote and not is_loopback(ctx.conn.peer):
+    def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
+        if not self.allow_remote and not is_loopback(ctx.peer):
             raise ControlError(
                 403,
-                f"the control API answers loopback clients only, not {ctx.conn.peer or '?'} "
+                f"the control API answers loopback clients only, not {ctx.peer or '?'} "
                 "(a server started with --host on another address answers everyone)",
             )
         if self.token is not None and not self._authorized(ctx.headers.get("authorization")):
@@ -221,7 +228,7 @@ class ControlAPI(Resource):
         state: ServerState,
         body: bytes,
         query: dict[str, str],
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         source: str,
     ) -> dict[str, Callable[[], Reply]] | None:
         match parts:
@@ -348,7 +355,7 @@ class ControlAPI(Resource):
             "describe": resource.describe(),
         }
 
-    def _routes(self, state: ServerState, ctx: ExchangeContext) -> Reply:
+    def _routes(self, state: ServerState, ctx: ExchangeSurface) -> Reply:
         base = base_url(state, ctx.headers.get("host"))
         return 200, {
             "url": base,
@@ -389,7 +396,7 @@ class ControlAPI(Resource):
     # ---- changes ---------------------------------------------------------------------------
 
     def _document(
-        self, body: bytes, ctx: ExchangeContext, source: str, kind: type[Item]
+        self, body: bytes, ctx: ExchangeSurface, source: str, kind: type[Item]
     ) -> list[ScenarioItem]:
         if not body.strip():
             raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
@@ -413,7 +420,7 @@ class ControlAPI(Resource):
         return items
 
     def _add_expectations(
-        self, state: ServerState, body: bytes, ctx: ExchangeContext, source: str
+        self, state: ServerState, body: bytes, ctx: ExchangeSurface, source: str
     ) -> Reply:
         items = self._document(body, ctx, source, Expectation)
         for item in items:
@@ -426,7 +433,7 @@ class ControlAPI(Resource):
         return 201, reply
 
     def _replace_expectation(
-        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeContext, source: str
+        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeSurface, source: str
     ) -> Reply:
         old = self._expectation(state, ident)
         items = self._document(body, ctx, source, Expectation)
@@ -451,7 +458,7 @@ class ControlAPI(Resource):
         return 200, {"deleted": count}
 
     def _add_resources(
-        self, state: ServerState, body: bytes, ctx: ExchangeContext, source: str
+        self, state: ServerState, body: bytes, ctx: ExchangeSurface, source: str
     ) -> Reply:
         added = [r for r in self._document(body, ctx, source, Resource) if isinstance(r, Resource)]
         taken = {r.path for r in state.resources}
@@ -466,7 +473,7 @@ class ControlAPI(Resource):
         return 201, {"resources": [self._resource_json(r) for r in added]}
 
     def _replace_resource(
-        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeContext, source: str
+        self, state: ServerState, ident: str, body: bytes, ctx: ExchangeSurface, source: str
     ) -> Reply:
         old = self._resource(state, ident)
         items = self._document(body, ctx, source, Resource)

@@ -51,7 +51,7 @@ from .progress_job_plan import EPSILON, JobPlan, StageRemark
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 #: The draft's §2.4 example, one second a stage.
 DEFAULT_STAGES: tuple[tuple[str, float], ...] = (
@@ -175,7 +175,7 @@ class ProgressJob(Resource):
 
     # ---- serving ---------------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         """Start a job (a request to ``path``), or answer for a status document."""
         path = urllib.parse.urlsplit(ctx.log.target).path
         prefix = f"{self._base}/status/"
@@ -190,7 +190,7 @@ class ProgressJob(Resource):
         else:
             yield from _plain(ctx, 404, f"no job or status document at {path}\n")
 
-    def process(self, ctx: ExchangeContext, *, headers: HeadersInput = None) -> Program[None]:
+    def process(self, ctx: ExchangeSurface, *, headers: HeadersInput = None) -> Program[None]:
         """Run one job inside an exchange that is already under way, honouring that request's
         ``Prefer``; the same program ``serve`` runs for a request to ``path``.
 
@@ -241,7 +241,7 @@ class ProgressJob(Resource):
 
     # ---- the pieces ------------------------------------------------------------------------
 
-    def _start(self, ctx: ExchangeContext) -> _Job:
+    def _start(self, ctx: ExchangeSurface) -> _Job:
         token = secrets.token_urlsafe(16)
         while token in self._jobs:
             token = secrets.token_urlsafe(16)
@@ -252,7 +252,7 @@ class ProgressJob(Resource):
 
     def _follow(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         job: _Job,
         announce_from: int,
         *,
@@ -296,7 +296,7 @@ class ProgressJob(Resource):
 
     def _accepted(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         job: _Job,
         applied: Applied,
         extra: tuple[tuple[str, str], ...],
@@ -311,7 +311,7 @@ class ProgressJob(Resource):
         )
         return respond(202, job.plan.describe(elapsed) + "\n", fields)
 
-    def _status_document(self, ctx: ExchangeContext, job: _Job) -> Program[None]:
+    def _status_document(self, ctx: ExchangeSurface, job: _Job) -> Program[None]:
         if ctx.method == "DELETE":
             del self._jobs[job.uri.rsplit("/", 1)[1]]
             job.deleted = True
@@ -353,7 +353,7 @@ class ProgressJob(Resource):
 
 
 def _plain(
-    ctx: ExchangeContext, status: int, text: str, headers: dict[str, str] | None = None
+    ctx: ExchangeSurface, status: int, text: str, headers: dict[str, str] | None = None
 ) -> Program[None]:
     fields = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
     yield from ctx.respond(respond(status, text.encode(), fields), read_first=True)

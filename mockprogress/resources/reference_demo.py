@@ -37,7 +37,7 @@ from .uploads import with_fields
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 RESULT = b"Finished job result!\r\n"
 _METHODS = ("HEAD", "GET", "POST", "PATCH", "DELETE")
@@ -150,7 +150,7 @@ class HttpProgressDemo(Resource):
     def handles(self, path: str) -> bool:
         return super().handles(path) or path.startswith(self.jobs_path + "/")
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         path = urllib.parse.urlsplit(ctx.log.target).path
         method = ctx.method
         if method not in _METHODS:
@@ -194,7 +194,7 @@ class HttpProgressDemo(Resource):
         return (json.dumps(entries, indent="\t") + "\n").encode()
 
     def _get_only(
-        self, ctx: ExchangeContext, body: bytes, content_type: str, allow: str = "GET, HEAD"
+        self, ctx: ExchangeSurface, body: bytes, content_type: str, allow: str = "GET, HEAD"
     ) -> Program[None]:
         if ctx.method not in ("GET", "HEAD"):
             step = with_fields(
@@ -206,5 +206,5 @@ class HttpProgressDemo(Resource):
             Respond(200, body, (("Content-Type", content_type),)), read_first=True
         )
 
-    def _text(self, ctx: ExchangeContext, status: int, text: str) -> Program[None]:
+    def _text(self, ctx: ExchangeSurface, status: int, text: str) -> Program[None]:
         yield from ctx.respond(plain_response(status, text), read_first=False)

@@ -54,7 +54,7 @@ from .uploads import (
 )
 
 if TYPE_CHECKING:
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 #: The interop versions this server speaks: drafts -03 (5), -04/-05 (6) and the current one (8).
 INTEROP_VERSIONS = (5, 6, 8)
@@ -176,7 +176,7 @@ class ResumableUploads(UploadResource):
             limits["min-append-size"] = self.min_append_size
         return serialize_dictionary(limits)
 
-    def _interop(self, ctx: ExchangeContext) -> int | None:
+    def _interop(self, ctx: ExchangeSurface) -> int | None:
         """The client's interop version when this server speaks it (104s allowed), else None."""
         version = item_integer(ctx.headers.get("upload-draft-interop-version"))
         return version if version in self.interop_versions else None
@@ -193,7 +193,7 @@ class ResumableUploads(UploadResource):
 
     # ---- dispatch --------------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         upload_id = self.target(ctx)
         method = ctx.method
         if upload_id is None:
@@ -280,7 +280,7 @@ class ResumableUploads(UploadResource):
 
     # ---- creation (§4.2) -------------------------------------------------------------------
 
-    def _create(self, ctx: ExchangeContext) -> Program[None]:
+    def _create(self, ctx: ExchangeSurface) -> Program[None]:
         headers = ctx.headers
         complete = self._boolean(ctx, "Upload-Complete")
         resumable = complete is not None
@@ -338,7 +338,7 @@ class ResumableUploads(UploadResource):
 
     # ---- append (§4.4) ---------------------------------------------------------------------
 
-    def _append(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[None]:
+    def _append(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[None]:
         version = self._interop(ctx)
         declared = item_integer(ctx.headers.get("upload-draft-interop-version"))
         media_type = (ctx.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -406,7 +406,7 @@ class ResumableUploads(UploadResource):
         )
 
     def _late_append(
-        self, ctx: ExchangeContext, upload: StoredUpload, offset: int, complete: bool
+        self, ctx: ExchangeSurface, upload: StoredUpload, offset: int, complete: bool
     ) -> Program[None]:
         """An append to a completed upload: it must not change it (§4.4)."""
         content = ctx.declared_length
@@ -435,27 +435,27 @@ class ResumableUploads(UploadResource):
 
     # ---- shared steps ----------------------------------------------------------------------
 
-    def _boolean(self, ctx: ExchangeContext, name: str) -> bool | None:
+    def _boolean(self, ctx: ExchangeSurface, name: str) -> bool | None:
         raw = ctx.headers.get(name)
         value = item_boolean(raw)
         if raw is not None and value is None:
             self._ignored(ctx, name, raw, "a Boolean")
         return value
 
-    def _integer(self, ctx: ExchangeContext, name: str) -> int | None:
+    def _integer(self, ctx: ExchangeSurface, name: str) -> int | None:
         raw = ctx.headers.get(name)
         value = item_integer(raw)
         if raw is not None and value is None:
             self._ignored(ctx, name, raw, "a non-negative Integer")
         return value
 
-    def _ignored(self, ctx: ExchangeContext, name: str, raw: str, kind: str) -> None:
+    def _ignored(self, ctx: ExchangeSurface, name: str, raw: str, kind: str) -> None:
         ctx.log.event(
             ctx.now, "error", "in", f"{name}: {raw!r} is not {kind} (RFC 9651): field ignored"
         )
 
     def _length(
-        self, ctx: ExchangeContext, upload: StoredUpload | None, offset: int, complete: bool
+        self, ctx: ExchangeSurface, upload: StoredUpload | None, offset: int, complete: bool
     ) -> Program[int | None]:
         """The upload's length after this request (§4.1.3), or a 400 when indicators disagree."""
         known = None if upload is None else upload.length
@@ -485,7 +485,7 @@ class ResumableUploads(UploadResource):
         return min(values) if values else None
 
     def _limits_refusal(
-        self, ctx: ExchangeContext, offset: int, length: int | None
+        self, ctx: ExchangeSurface, offset: int, length: int | None
     ) -> Respond | None:
         content = ctx.declared_length
         limit_header = [("Upload-Limit", self.upload_limit)]
@@ -526,7 +526,7 @@ class ResumableUploads(UploadResource):
         return None
 
     def _receive(
-        self, ctx: ExchangeContext, upload: StoredUpload, version: int | None
+        self, ctx: ExchangeSurface, upload: StoredUpload, version: int | None
     ) -> Program[bool]:
         """Store the content; True when all of it arrived and the request is to be answered."""
         bounds = [b - upload.offset for b in (upload.length, self.max_size) if b is not None]
@@ -561,7 +561,7 @@ class ResumableUploads(UploadResource):
         return outcome is BodyEnd.COMPLETE
 
     def _complete(
-        self, ctx: ExchangeContext, upload: StoredUpload, *, creation: bool
+        self, ctx: ExchangeSurface, upload: StoredUpload, *, creation: bool
     ) -> Program[None]:
         """Mark the upload complete and answer with the scripted result."""
         upload.complete = True

@@ -69,7 +69,7 @@ from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 Dialect = Literal["draft", "demo"]
 
@@ -214,7 +214,7 @@ class ResumableRequests(UploadResource):
         """The request-content and response-message locations of job ``id``."""
         return f"{self.jobs_path}/{id}.req", f"{self.jobs_path}/{id}.res"
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         path = urllib.parse.urlsplit(ctx.log.target).path
         if path == self.path or path.rstrip("/") == self.path:
             if ctx.method in ("POST", "PUT"):
@@ -240,7 +240,7 @@ class ResumableRequests(UploadResource):
 
     # ---- creation --------------------------------------------------------------------------
 
-    def _start(self, ctx: ExchangeContext) -> Program[None]:
+    def _start(self, ctx: ExchangeSurface) -> Program[None]:
         demo = self.dialect == "demo"
         length = ctx.declared_length
         if length is None:
@@ -311,16 +311,16 @@ class ResumableRequests(UploadResource):
         """A job whose content is neither complete nor thrown away."""
         return super().is_pending(upload) and not Job(upload).discarded
 
-    def _create(self, ctx: ExchangeContext, length: int, *, keep_incomplete: bool) -> Job:
+    def _create(self, ctx: ExchangeSurface, length: int, *, keep_incomplete: bool) -> Job:
         extra = job_extra(self.path, ctx.method, ctx.log.target, ctx.headers, keep_incomplete)
         number = self._table.next_number() if self.dialect == "demo" else None
         return Job(self.store.create(length=length, metadata={}, id=number, extra=extra))
 
-    def _writing(self, ctx: ExchangeContext, job: Job) -> bool:
+    def _writing(self, ctx: ExchangeSurface, job: Job) -> bool:
         """True while ``ctx`` is the request writing the job's content, and the job exists."""
         return self.store.get(job.id) is job.upload and self._active.get(job.id) is ctx
 
-    def _check_writer(self, ctx: ExchangeContext, job: Job) -> None:
+    def _check_writer(self, ctx: ExchangeSurface, job: Job) -> None:
         if self.store.get(job.id) is not job.upload:
             raise PatchFormatError(f"resumable request {job.id} was deleted", 410, "deleted")
         if self._active.get(job.id) is not ctx:
@@ -330,7 +330,7 @@ class ResumableRequests(UploadResource):
                 "session",
             )
 
-    def _acknowledge(self, ctx: ExchangeContext, job: Job, acks: list[int]) -> Program[None]:
+    def _acknowledge(self, ctx: ExchangeSurface, job: Job, acks: list[int]) -> Program[None]:
         """Confirm stored bytes every ``acknowledge_every`` (not once the content is done)."""
         stored = job.stored
         if not self.acknowledge_every or stored >= job.length:
@@ -345,7 +345,7 @@ class ResumableRequests(UploadResource):
 
     def _complete(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         job: Job,
         *,
         via_patch: bool = False,
@@ -366,15 +366,15 @@ class ResumableRequests(UploadResource):
                 return Respond(200)
             return step
 
-        ctx.on_respond = keep
+        ctx.on_final_response(keep)
         try:
             yield from self.completion.run(ctx, self.snapshot(job))
         finally:
-            ctx.on_respond = None
+            ctx.on_final_response(None)
 
     # ---- the request-content resource ------------------------------------------------------
 
-    def _serve_content(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _serve_content(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         if ctx.method in ("HEAD", "GET"):
             yield from self._describe_content(ctx, job)
         elif ctx.method == "PATCH":
@@ -384,7 +384,7 @@ class ResumableRequests(UploadResource):
         else:
             yield from self._answer(ctx, 405, f"{ctx.method} is not allowed here", _REQ_ALLOW)
 
-    def _describe_content(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _describe_content(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         if job.discarded:
             yield from self._gone(ctx, job)
             return
@@ -410,7 +410,7 @@ class ResumableRequests(UploadResource):
             return accept_patch((MESSAGE_BYTERANGE,))
         return accept_patch(PATCH_MEDIA_TYPES)
 
-    def _resume(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _resume(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         demo = self.dialect == "demo"
         if job.discarded:
             yield from self._gone(ctx, job)
@@ -444,7 +444,7 @@ class ResumableRequests(UploadResource):
             self.release(ctx, job.upload)
 
     def _apply_patch(
-        self, ctx: ExchangeContext, job: Job, parser: PatchParser, wants_ack: bool
+        self, ctx: ExchangeSurface, job: Job, parser: PatchParser, wants_ack: bool
     ) -> Program[None]:
         acks = [job.stored]
 
@@ -474,13 +474,13 @@ class ResumableRequests(UploadResource):
         step = replace(plain_response(self.incomplete_status, text), reason=self.incomplete_reason)
         yield from ctx.respond(step, read_first=False)
 
-    def _delete(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _delete(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         self._table.remove(job)
         yield from ctx.respond(Respond(204), read_first=True)
 
     # ---- the response-message resource -----------------------------------------------------
 
-    def _serve_response(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _serve_response(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         if ctx.method == "DELETE":
             yield from self._delete(ctx, job)
             return
@@ -506,14 +506,14 @@ class ResumableRequests(UploadResource):
     # ---- answers ---------------------------------------------------------------------------
 
     def _answer(
-        self, ctx: ExchangeContext, status: int, text: str, allow: str | None = None
+        self, ctx: ExchangeSurface, status: int, text: str, allow: str | None = None
     ) -> Program[None]:
         headers = () if allow is None else (("Allow", allow),)
         yield from ctx.respond(
             with_fields(plain_response(status, text + "\n"), headers), read_first=False
         )
 
-    def _gone(self, ctx: ExchangeContext, job: Job) -> Program[None]:
+    def _gone(self, ctx: ExchangeSurface, job: Job) -> Program[None]:
         yield from self._answer(
             ctx,
             410,
@@ -521,7 +521,7 @@ class ResumableRequests(UploadResource):
             "(it did not ask for Prefer: resume, or asked resume=ignore-incomplete)",
         )
 
-    def _refuse(self, ctx: ExchangeContext, exc: PatchFormatError) -> Program[None]:
+    def _refuse(self, ctx: ExchangeSurface, exc: PatchFormatError) -> Program[None]:
         """Answer a refused upload; the connection closes if the body was not all read."""
         yield from ctx.respond(self._refusal(exc), read_first=False)
 
@@ -532,14 +532,14 @@ class ResumableRequests(UploadResource):
         return refusal(exc)
 
 
-def _prefers(ctx: ExchangeContext, name: str) -> bool:
+def _prefers(ctx: ExchangeSurface, name: str) -> bool:
     return name in Preferences.parse(ctx.headers.getall("prefer"))
 
 
 class _ResumeSink:
     """Applies a resuming PATCH's parts to a job's content, checking each range."""
 
-    def __init__(self, resource: ResumableRequests, ctx: ExchangeContext, job: Job) -> None:
+    def __init__(self, resource: ResumableRequests, ctx: ExchangeSurface, job: Job) -> None:
         self.resource = resource
         self.ctx = ctx
         self.job = job

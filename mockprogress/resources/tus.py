@@ -41,7 +41,7 @@ from .upload_store import StoredUpload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, with_fields
 
 if TYPE_CHECKING:
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -104,7 +104,7 @@ class TusUploads(UploadResource):
 
     # ---- dispatch --------------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         method = ctx.method
         override = ctx.headers.get("x-http-method-override")
         if method == "POST" and override:
@@ -160,7 +160,7 @@ class TusUploads(UploadResource):
             if self.store.get(upload.id) is upload:
                 self.store.save(upload)
 
-    def _respond(self, ctx: ExchangeContext, step: Respond) -> Program[None]:
+    def _respond(self, ctx: ExchangeSurface, step: Respond) -> Program[None]:
         step = Respond(
             step.status, step.body, (("Tus-Resumable", TUS_VERSION), *step.headers), step.reason
         )
@@ -168,7 +168,7 @@ class TusUploads(UploadResource):
 
     def _answer(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         status: int,
         message: str,
         headers: Iterable[tuple[str, str]] = (),
@@ -185,7 +185,7 @@ class TusUploads(UploadResource):
 
     # ---- creation --------------------------------------------------------------------------
 
-    def _create(self, ctx: ExchangeContext) -> Program[None]:
+    def _create(self, ctx: ExchangeSurface) -> Program[None]:
         headers = ctx.headers
         raw_length = headers.get("upload-length")
         deferred = headers.get("upload-defer-length")
@@ -254,7 +254,7 @@ class TusUploads(UploadResource):
 
     # ---- core ------------------------------------------------------------------------------
 
-    def _head(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[None]:
+    def _head(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[None]:
         headers = [("Upload-Offset", str(upload.offset))]
         if upload.length is None:
             headers.append(("Upload-Defer-Length", "1"))
@@ -265,7 +265,7 @@ class TusUploads(UploadResource):
         headers.append(("Cache-Control", "no-store"))
         yield from self._respond(ctx, Respond(200, headers=tuple(headers)))
 
-    def _patch(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[None]:
+    def _patch(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[None]:
         media_type = _media_type(ctx)
         if media_type != OFFSET_STREAM:
             yield from self._answer(
@@ -317,7 +317,7 @@ class TusUploads(UploadResource):
             ctx, Respond(204, headers=(("Upload-Offset", str(upload.offset)),))
         )
 
-    def _receive(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[bool]:
+    def _receive(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[bool]:
         """Store the chunk (verifying its checksum when one came); True to answer 2xx."""
         checksum = ctx.headers.get("upload-checksum")
         expected: bytes | None = None
@@ -387,7 +387,7 @@ def _non_negative(value: str | None) -> int | None:
     return int(value)
 
 
-def _media_type(ctx: ExchangeContext) -> str:
+def _media_type(ctx: ExchangeSurface) -> str:
     return (ctx.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 

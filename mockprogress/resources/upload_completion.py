@@ -25,13 +25,13 @@ from ..script.steps import Script, Step
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
 
 
 class Processor(Protocol):
     """Anything that can answer the completing exchange, e.g. a progress job."""
 
-    def process(self, ctx: ExchangeContext) -> Program[None]: ...
+    def process(self, ctx: ExchangeSurface) -> Program[None]: ...
 
 
 ProcessResult: TypeAlias = "Step | Sequence[Step] | Processor"
@@ -71,7 +71,7 @@ class Completion:
         else:
             self._runnable = as_runnable(process, what)
 
-    def run(self, ctx: ExchangeContext, upload: object) -> Program[None]:
+    def run(self, ctx: ExchangeSurface, upload: object) -> Program[None]:
         """Answer ``ctx``, the exchange that completed ``upload``."""
         runnable = self._runnable
         if self._function is not None:

@@ -43,7 +43,7 @@ from ..script.steps import Interim, Respond
 from .upload_store import Upload, UploadStore
 
 if TYPE_CHECKING:
-    from ..engine.exchange import ExchangeContext
+    from ..engine.surface import ExchangeSurface
     from .upload_store import StoredUpload
 
 #: How many unfinished uploads a resource keeps before it refuses to start another (507).
@@ -87,7 +87,7 @@ class UploadResource(Resource):
         self.max_size = None if max_size is None else check_count(max_size, "max_size")
         self.max_pending = check_limit(max_pending, "max_pending")
         #: The exchange currently working on each upload (a newer one supersedes it).
-        self._active: dict[str, ExchangeContext] = {}
+        self._active: dict[str, ExchangeSurface] = {}
 
     # ---- public readers --------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ class UploadResource(Resource):
 
     # ---- routing ---------------------------------------------------------------------------
 
-    def target(self, ctx: ExchangeContext) -> str | None:
+    def target(self, ctx: ExchangeSurface) -> str | None:
         """None for the resource's own path, else the upload id the path names ('' for a
         path that names nothing)."""
         path = urllib.parse.urlsplit(ctx.log.target).path
@@ -130,7 +130,7 @@ class UploadResource(Resource):
         """True for an upload that is not finished: not complete, and not refused for good."""
         return not upload.complete and not upload.invalid
 
-    def pending_refusal(self, ctx: ExchangeContext) -> Respond | None:
+    def pending_refusal(self, ctx: ExchangeSurface) -> Respond | None:
         """A 507 for a request that would start one more unfinished upload than
         ``max_pending`` allows (recorded as a ``limit`` problem, as the server's own limits
         are); None when there is room."""
@@ -148,15 +148,15 @@ class UploadResource(Resource):
 
     # ---- the upload in flight --------------------------------------------------------------
 
-    def claim(self, ctx: ExchangeContext, upload: StoredUpload) -> None:
+    def claim(self, ctx: ExchangeSurface, upload: StoredUpload) -> None:
         """Make ``ctx`` the exchange working on ``upload``; one still reading is superseded."""
         self._active[upload.id] = ctx
 
-    def release(self, ctx: ExchangeContext, upload: StoredUpload) -> None:
+    def release(self, ctx: ExchangeSurface, upload: StoredUpload) -> None:
         if self._active.get(upload.id) is ctx:
             del self._active[upload.id]
 
-    def _count_request(self, ctx: ExchangeContext) -> Interrupt | None:
+    def _count_request(self, ctx: ExchangeSurface) -> Interrupt | None:
         """Count an upload request (the rule of the module's docstring); the interruption
         that applies to it, if any."""
         if ctx.declared_length == 0:
@@ -165,7 +165,7 @@ class UploadResource(Resource):
 
     def read_body(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         on_piece: Callable[[bytes], Program[None]],
         *,
         claimed: StoredUpload | None = None,
@@ -221,12 +221,12 @@ class UploadResource(Resource):
             f"{cut.how} after {len(ctx.log.body)} body bytes read "
             f"(mp.interrupt(after={cut.after}), upload request {self.plan.count})"
         )
-        yield from ctx.fault(cut.how, cut.seconds, detail=detail)
+        yield from ctx.fault(cut.spec, detail=detail)
         return BodyEnd.CUT
 
     def read_into(
         self,
-        ctx: ExchangeContext,
+        ctx: ExchangeSurface,
         upload: StoredUpload,
         *,
         limit: int | None = None,
@@ -255,7 +255,7 @@ class UploadResource(Resource):
 
         return (yield from self.read_body(ctx, store, claimed=upload, limit=limit))
 
-    def _superseded(self, ctx: ExchangeContext, upload: StoredUpload) -> Program[None]:
+    def _superseded(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[None]:
         newer = self._active.get(upload.id)
         by = f" by exchange #{newer.log.index}" if newer is not None else ""
         detail = (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 from support.sansio import Wire
 
 import mockprogress
@@ -22,11 +21,8 @@ from mockprogress.engine.surface import ExchangeSurface
 from mockprogress.script.steps import Respond
 
 PACKAGE = Path(mockprogress.__file__).parent
-#: Modules that must use the exchange through the surface only.
+#: Modules that must use the exchange through the surface only (with every resource).
 ON_THE_SURFACE = ["engine/websocket.py", "engine/handler_control.py", "engine/expect_continue.py"]
-#: Resources still use these older spellings (their branch moves off them); the value is the
-#: surface's spelling. The set must shrink, never grow.
-RESOURCE_ALIASES = {"conn": "peer", "on_respond": "on_final_response"}
 
 
 def surface_members() -> set[str]:
@@ -78,16 +74,15 @@ def test_handlers_the_continue_policy_and_websocket_use_the_surface_only() -> No
         assert outside == set(), module
 
 
-def test_resources_use_the_surface_and_the_listed_older_spellings_only() -> None:
+def test_resources_use_the_surface_only() -> None:
     used: set[str] = set()
     for path in sorted((PACKAGE / "resources").glob("*.py")):
         used |= exchange_uses(path)
-    assert used - surface_members() <= set(RESOURCE_ALIASES)
-    assert set(RESOURCE_ALIASES.values()) <= surface_members()
+    assert {"read_body_chunk", "respond", "fault"} <= used  # the reading found them
+    assert used - surface_members() == set()
 
 
-@pytest.mark.parametrize("spelling", ["on_final_response", "on_respond"])
-def test_a_final_response_is_seen_before_it_goes_out(spelling: str) -> None:
+def test_a_final_response_is_seen_before_it_goes_out() -> None:
     seen: list[int] = []
 
     def instead(step: Respond) -> Respond:
@@ -95,11 +90,8 @@ def test_a_final_response_is_seen_before_it_goes_out(spelling: str) -> None:
         return mp.respond(203, b"instead")
 
     class Watching(mp.Resource):
-        def serve(self, ctx: ExchangeContext) -> Program[None]:  # type: ignore[override]
-            if spelling == "on_respond":
-                ctx.on_respond = instead  # the older spelling forwards
-            else:
-                ctx.on_final_response(instead)
+        def serve(self, ctx: ExchangeSurface) -> Program[None]:
+            ctx.on_final_response(instead)
             yield from ctx.respond(mp.respond(200, b"scripted"), read_first=True)
 
     wire = Wire()
