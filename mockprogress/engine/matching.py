@@ -185,6 +185,10 @@ class Expectation:
     def exhausted(self) -> bool:
         return self.times is not None and self.calls >= self.times
 
+    def answers_method(self, method: str) -> bool:
+        """Whether a request with ``method`` gets past the method criterion."""
+        return self.method is None or self.method == method
+
     def describe(self) -> str:
         path = self.path if isinstance(self.path, str) else _describe(self.path)
         label = f"expect {self.method or '*'} {path}"
@@ -196,7 +200,7 @@ class Expectation:
         """Why ``request`` does not match (empty when it does). A body matcher is not judged
         until the body has been read."""
         reasons: list[str] = []
-        if self.method is not None and request.method != self.method:
+        if not self.answers_method(request.method):
             reasons.append(f"method: wanted {self.method}, got {request.method}")
         if not _value_ok(self.path, request.path):
             reasons.append(f"path: wanted {_describe(self.path)}, got {request.path!r}")
@@ -329,13 +333,25 @@ class Registry:
         return Selection(chosen)
 
     def closest(self, request: RequestView, limit: int = 3) -> list[tuple[Expectation, list[str]]]:
-        """The expectations that came closest to matching, with their reasons."""
+        """The expectations that came closest to matching, each with the criteria it failed
+        (``method: ...``, ``path: ...``, ``header Prefer: ...``, ``already used ...``).
+
+        One on the request's path comes first, then one for its method, then the one that
+        failed fewest criteria, then the first added: ``GET /target`` missing a header is
+        what a ``GET /target`` meant, not ``GET /a`` that fails on the path alone.
+        """
         scored = []
-        for exp in self.expectations:
+        for position, exp in enumerate(self.expectations):
             reasons = exp.mismatches(request)
             if exp.exhausted:
                 reasons = [*reasons, f"already used {exp.calls} time(s) of times={exp.times}"]
-            scored.append((len(reasons), exp, reasons))
+            rank = (
+                not _value_ok(exp.path, request.path),
+                not exp.answers_method(request.method),
+                len(reasons),
+                position,
+            )
+            scored.append((rank, exp, reasons))
         scored.sort(key=lambda item: item[0])
         return [(exp, reasons) for _, exp, reasons in scored[:limit]]
 

@@ -186,3 +186,32 @@ def test_closest_lists_reasons_fewest_first() -> None:
     closest = reg.closest(view("POST", "/jobs"))
     assert closest[0] == (near, ["header Prefer: wanted 'processing', got None"])
     assert closest[1][0] is far
+
+
+def test_closest_puts_the_same_path_then_the_same_method_first() -> None:
+    # Ranking by the number of failed criteria alone listed /a, /b and /c (one miss each, the
+    # first added) and hid the two on /target that the request meant.
+    reg = Registry()
+    for path in ("/a", "/b", "/c"):
+        reg.add(Expectation("GET", path))
+    post_target = Expectation("POST", "/target")
+    get_target = Expectation("GET", "/target", headers={"Authorization": "Bearer t"})
+    reg.add(post_target)
+    reg.add(get_target)
+    closest = reg.closest(view("GET", "/target"))
+    assert closest == [
+        (get_target, ["header Authorization: wanted 'Bearer t', got None"]),
+        (post_target, ["method: wanted POST, got GET"]),
+        (reg.expectations[0], ["path: wanted '/a', got '/target'"]),
+    ]
+
+
+def test_closest_ranks_a_path_miss_below_any_same_path_expectation() -> None:
+    reg = Registry()
+    wrong_path = Expectation("GET", "/jobs/2")
+    many_misses = Expectation(
+        "PUT", re.compile(r"/jobs/\d+"), query={"dry": "1"}, headers={"Prefer": "processing"}
+    )
+    reg.add(wrong_path)
+    reg.add(many_misses)
+    assert [exp for exp, _ in reg.closest(view("GET", "/jobs/1"))] == [many_misses, wrong_path]

@@ -1,0 +1,27 @@
+"""What a user sees when an expectation is mistyped or misses: the unmatched answer names the
+expectation meant, a path with a query is refused where it is written, and a failed
+``respond()`` leaves nothing registered. Driven through real clients (requests, httpx)."""
+
+from __future__ import annotations
+
+import requests
+
+import mockprogress as mp
+
+
+def test_an_unmatched_answer_names_the_expectation_meant_first() -> None:
+    with mp.MockServer() as srv:
+        for path in ("/a", "/b", "/c"):
+            srv.expect("GET", path).respond(mp.respond(200))
+        srv.expect("POST", "/target").respond(mp.respond(201))
+        srv.expect("GET", "/target", headers={"X-Token": "t"}).respond(mp.respond(200))
+        reply = requests.get(srv.url("/target"), timeout=10)
+        assert reply.status_code == 500
+        lines = reply.text.splitlines()
+        assert lines == [
+            "mockprogress: GET /target matched no expectation; closest:",
+            "    - expect GET /target: header X-Token: wanted 't', got None",
+            "    - expect POST /target: method: wanted POST, got GET",
+            "    - expect GET /a: path: wanted '/a', got '/target'",
+        ]
+        srv.reset()
