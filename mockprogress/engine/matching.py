@@ -18,6 +18,7 @@ import functools
 import inspect
 import json as _json
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -72,6 +73,16 @@ def _check_matcher(value: object, what: str) -> None:
         raise ScenarioError(f"{what} must be a string, a compiled regex or a predicate")
 
 
+def _query_in_path(path: str) -> str:
+    # A request's path is matched without its query: such a path could never match.
+    bare, _, raw_query = path.partition("?")
+    query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+    return (
+        f"path {path!r} has a query, and a request's path is matched without its query: "
+        f"write path={bare!r}, query={query!r} (or query={raw_query!r} for the exact string)"
+    )
+
+
 class Expectation:
     """A rule: requests that match get this script (or handler).
 
@@ -101,6 +112,8 @@ class Expectation:
         _check_matcher(path, "path")
         if isinstance(path, str) and not path.startswith(("/", "*")):
             raise ScenarioError(f"path must start with '/', got {path!r}")
+        if isinstance(path, str) and "?" in path:
+            raise ScenarioError(_query_in_path(path))
         self.path = path
         if query is not None and not isinstance(query, str | Mapping) and not callable(query):
             raise ScenarioError("query must be a mapping, a raw query string or a predicate")

@@ -215,3 +215,12 @@ def test_closest_ranks_a_path_miss_below_any_same_path_expectation() -> None:
     reg.add(wrong_path)
     reg.add(many_misses)
     assert [exp for exp, _ in reg.closest(view("GET", "/jobs/1"))] == [many_misses, wrong_path]
+
+
+def test_a_path_with_a_query_is_refused_pointing_at_query() -> None:
+    # A request's path is matched without its query, so "/jobs?x=1" could never match.
+    with pytest.raises(mp.ScenarioError) as caught:
+        Expectation("GET", "/jobs?x=1")
+    message = str(caught.value)
+    assert "'/jobs?x=1'" in message
+    assert "path='/jobs', query={'x': '1'}" in message

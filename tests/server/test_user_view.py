@@ -4,6 +4,9 @@ expectation meant, a path with a query is refused where it is written, and a fai
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import requests
 
 import mockprogress as mp
@@ -25,3 +28,20 @@ def test_an_unmatched_answer_names_the_expectation_meant_first() -> None:
             "    - expect GET /a: path: wanted '/a', got '/target'",
         ]
         srv.reset()
+
+
+def test_a_path_with_a_query_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    with mp.MockServer() as srv:
+        with pytest.raises(mp.ScenarioError, match=r"query=\{'x': '1'\}"):
+            srv.expect("GET", "/jobs?x=1")
+        scenario = tmp_path / "jobs.toml"
+        scenario.write_text(
+            '[[expect]]\nmethod = "GET"\npath = "/jobs?x=1"\nsteps = [{ respond = 200 }]\n'
+        )
+        with pytest.raises(mp.ScenarioError) as caught:
+            srv.load(scenario)
+        message = str(caught.value)
+        assert message.startswith(f"{scenario}: expect[0]: path '/jobs?x=1' has a query")
+        srv.expect("GET", "/jobs", query={"x": "1"}).respond(mp.respond(200, b"job"))
+        assert requests.get(srv.url("/jobs?x=1"), timeout=10).text == "job"
+        srv.check()
