@@ -14,12 +14,13 @@ Selection, for each request:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json as _json
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -158,12 +159,21 @@ class Expectation:
         self.script: Script = _default_script()
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
+        #: The registry holding this expectation (set by ``Registry.add``), and whether
+        #: ``respond()`` or ``respond_with()`` has given it an answer yet.
+        self._registry: Registry | None = None
+        self._answered = False
 
     # ---- building --------------------------------------------------------------------------
 
     def respond(self, *steps: Step) -> Expectation:
-        """Answer matching requests with these steps, in order."""
-        script = Script.of(steps)
+        """Answer matching requests with these steps, in order.
+
+        :raises ScenarioError: for steps that make no script; an expectation given no answer
+            before is then withdrawn (``srv.expect(...).respond(bad)`` registers nothing).
+        """
+        with self._building():
+            script = Script.of(steps)
 
         def apply() -> None:
             self.script, self.handler = script, None
@@ -174,15 +184,35 @@ class Expectation:
     def respond_with(self, handler: Handler) -> Expectation:
         """Answer with a handler: a function of the request returning steps, or an async
         function of a control object for full control (``await ctl.send(...)``,
-        ``await ctl.read_body()``)."""
-        if not callable(handler):
-            raise ScenarioError(f"respond_with() takes a callable, got {handler!r}")
+        ``await ctl.read_body()``).
+
+        :raises ScenarioError: for a handler that is not callable (then as ``respond()``).
+        """
+        with self._building():
+            if not callable(handler):
+                raise ScenarioError(f"respond_with() takes a callable, got {handler!r}")
 
         def apply() -> None:
             self.handler = handler
 
         self._apply(apply)
         return self
+
+    @contextlib.contextmanager
+    def _building(self) -> Iterator[None]:
+        # An answer that fails to build would otherwise leave the expectation registered,
+        # answering the default empty 200 to requests the test meant for something else.
+        try:
+            yield
+        except Exception:
+            if not self._answered:
+                self._apply(self._withdraw)
+            raise
+        self._answered = True
+
+    def _withdraw(self) -> None:
+        if self._registry is not None:
+            self._registry.discard(self)
 
     @property
     def is_async_handler(self) -> bool:
@@ -307,6 +337,12 @@ class Registry:
 
     def add(self, expectation: Expectation) -> None:
         self.expectations.append(expectation)
+        expectation._registry = self
+
+    def discard(self, expectation: Expectation) -> None:
+        """Remove ``expectation`` if it is here."""
+        if expectation in self.expectations:
+            self.expectations.remove(expectation)
 
     def clear(self) -> None:
         self.expectations.clear()

@@ -224,3 +224,18 @@ def test_a_path_with_a_query_is_refused_pointing_at_query() -> None:
     message = str(caught.value)
     assert "'/jobs?x=1'" in message
     assert "path='/jobs', query={'x': '1'}" in message
+
+
+def test_an_expectation_whose_answer_failed_to_build_leaves_the_registry() -> None:
+    reg = Registry()
+    kept = Expectation("GET", "/x").respond(mp.respond(200))
+    reg.add(kept)
+    broken = Expectation("GET", "/x")
+    reg.add(broken)
+    with pytest.raises(mp.ScenarioError):
+        broken.respond(mp.respond(200), mp.interim(103))
+    assert reg.expectations == [kept]
+    with pytest.raises(mp.ScenarioError):
+        kept.respond()  # a later mistake keeps the answer it had
+    assert reg.expectations == [kept]
+    assert reg.select(view("GET", "/x")).expectation is kept

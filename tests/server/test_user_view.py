@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import requests
 
@@ -45,3 +46,38 @@ def test_a_path_with_a_query_is_refused_where_it_is_written(tmp_path: Path) -> N
         srv.expect("GET", "/jobs", query={"x": "1"}).respond(mp.respond(200, b"job"))
         assert requests.get(srv.url("/jobs?x=1"), timeout=10).text == "job"
         srv.check()
+
+
+def test_an_expectation_whose_respond_raised_is_not_registered() -> None:
+    with mp.MockServer() as srv:
+        with pytest.raises(mp.ScenarioError, match="follows the final response"):
+            srv.expect("GET", "/late").respond(mp.respond(200), mp.interim(103))
+        with pytest.raises(mp.ScenarioError, match="takes a callable"):
+            srv.expect("GET", "/handler").respond_with("not a function")  # type: ignore[arg-type]
+        for path in ("/late", "/handler"):
+            reply = httpx.get(srv.url(path), timeout=10)
+            assert reply.status_code == 500
+            assert (
+                reply.text
+                == f"mockprogress: GET {path} matched no expectation (none are defined)\n"
+            )
+        srv.reset()
+
+
+@pytest.mark.anyio
+async def test_a_failed_respond_registers_nothing_in_loop_mode_too() -> None:
+    async with mp.MockServer() as srv:
+        with pytest.raises(mp.ScenarioError, match="at least one step"):
+            srv.expect("GET", "/empty").respond()
+        async with httpx.AsyncClient() as client:
+            reply = await client.get(srv.url("/empty"), timeout=10)
+        assert reply.status_code == 500 and "(none are defined)" in reply.text
+        srv.reset()
+
+
+def test_a_failed_respond_keeps_an_answer_already_given() -> None:
+    with mp.MockServer() as srv:
+        exp = srv.expect("GET", "/kept").respond(mp.respond(200, b"first"))
+        with pytest.raises(mp.ScenarioError):
+            exp.respond()
+        assert httpx.get(srv.url("/kept"), timeout=10).text == "first"
