@@ -6,7 +6,9 @@ Selection, for each request:
    longer matches. An ordered expectation (``ordered=True`` or a group name) matches only when
    it is the next unused one of its group.
 2. Among those that match, one with ``times`` set wins over a permanent one (``times=None``),
-   so a few scripted answers can precede a fallback.
+   so a few scripted answers can precede a fallback. A ``GET`` expectation answers ``HEAD``
+   too, as a server does (the head of its GET answer, no content), but any match for the
+   request's own method (``HEAD`` or any) wins over it.
 3. A request matching nothing gets an error response naming the expectations that came
    closest and why each did not match; a request that matched an ordered expectation out of
    turn is reported as such.
@@ -229,8 +231,10 @@ class Expectation:
         return self.times is not None and self.calls >= self.times
 
     def answers_method(self, method: str) -> bool:
-        """Whether a request with ``method`` gets past the method criterion."""
-        return self.method is None or self.method == method
+        """Whether a request with ``method`` gets past the method criterion. A GET answers
+        HEAD too (RFC 9110 §9.3.2): the exchange sends the head its script gives a GET, with
+        the same Content-Length, and no content."""
+        return self.method in (None, method) or (self.method == "GET" and method == "HEAD")
 
     def describe(self) -> str:
         path = self.path if isinstance(self.path, str) else _describe(self.path)
@@ -356,8 +360,9 @@ class Registry:
     def select(self, request: RequestView) -> Selection:
         """Pick the expectation for ``request``. With ``needs_body`` set, read the body and
         select again."""
-        limited: Expectation | None = None
-        permanent: Expectation | None = None
+        # The first match of each kind; the kinds rank: the request's own method before a GET
+        # standing in for a HEAD, then ``times=N`` before permanent.
+        first: dict[tuple[bool, bool], Expectation] = {}
         out_of_order: tuple[Expectation, Expectation] | None = None
         for exp in self.expectations:
             if exp.exhausted:
@@ -372,11 +377,9 @@ class Registry:
                     if out_of_order is None and head is not None:
                         out_of_order = (exp, head)
                     continue
-            if exp.times is not None:
-                limited = limited or exp
-            else:
-                permanent = permanent or exp
-        chosen = limited or permanent
+            stands_in = exp.method is not None and exp.method != request.method
+            first.setdefault((stands_in, exp.times is None), exp)
+        chosen = first[min(first)] if first else None
         if chosen is None and out_of_order is not None:
             return Selection(None, out_of_order=out_of_order[0], waiting_for=out_of_order[1])
         return Selection(chosen)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support.sansio import Wire
 
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation, Registry, RequestView
@@ -239,3 +240,32 @@ def test_an_expectation_whose_answer_failed_to_build_leaves_the_registry() -> No
         kept.respond()  # a later mistake keeps the answer it had
     assert reg.expectations == [kept]
     assert reg.select(view("GET", "/x")).expectation is kept
+
+
+def test_a_get_expectation_answers_head_after_any_for_head_itself() -> None:
+    reg = Registry()
+    get_once = Expectation("GET", "/x", times=1)
+    get_always = Expectation("GET", "/x")
+    reg.add(get_once)
+    reg.add(get_always)
+    assert reg.select(view("HEAD", "/x")).expectation is get_once  # times=N first, as for GET
+    head = Expectation("HEAD", "/x")
+    reg.add(head)  # added last, still first: it is for HEAD itself
+    assert reg.select(view("HEAD", "/x")).expectation is head
+    assert reg.select(view("GET", "/x")).expectation is get_once
+    assert Expectation("POST", "/x").mismatches(view("HEAD", "/x")) == [
+        "method: wanted POST, got HEAD"
+    ]
+    assert Expectation("HEAD", "/x").mismatches(view("GET", "/x")) == [
+        "method: wanted HEAD, got GET"
+    ]
+
+
+def test_head_on_a_get_script_sends_its_head_with_the_same_length_and_no_content() -> None:
+    wire = Wire()
+    wire.state.add_expectation(Expectation("GET", "/x").respond(mp.respond(200, b"hello")))
+    out = wire.run([b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"])
+    head = out[: out.index(b"\r\n\r\n") + 4]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 5\r\n" in head
+    assert out == head + head + b"hello"  # the HEAD's head, then the GET's, then its content
+    assert [ex.handled_by for ex in wire.state.journal()] == ["expect GET /x", "expect GET /x"]
