@@ -7,11 +7,14 @@ Selection, for each request:
    it is the next unused one of its group.
 2. Among those that match, one with ``times`` set wins over a permanent one (``times=None``),
    so a few scripted answers can precede a fallback. A ``GET`` expectation answers ``HEAD``
-   too, as a server does (the head of its GET answer, no content), but any match for the
-   request's own method (``HEAD`` or any) wins over it.
+   too, as a server does (the head of its GET answer, no content; the HEAD counts as one of
+   its calls), but any match for the request's own method (``HEAD`` or any) wins over it.
 3. A request matching nothing gets an error response naming the expectations that came
-   closest and why each did not match; a request that matched an ordered expectation out of
-   turn is reported as such.
+   closest (same path first, then same method) and the criteria each failed; a request that
+   matched an ordered expectation out of turn is reported as such.
+
+An expectation is refused where it is written when it could never match (a path carrying a
+query), and one whose answer fails to build (``respond()`` raising) is withdrawn.
 """
 
 from __future__ import annotations
