@@ -6,19 +6,26 @@ Selection, for each request:
    longer matches. An ordered expectation (``ordered=True`` or a group name) matches only when
    it is the next unused one of its group.
 2. Among those that match, one with ``times`` set wins over a permanent one (``times=None``),
-   so a few scripted answers can precede a fallback.
+   so a few scripted answers can precede a fallback. A ``GET`` expectation answers ``HEAD``
+   too, as a server does (the head of its GET answer, no content; the HEAD counts as one of
+   its calls), but any match for the request's own method (``HEAD`` or any) wins over it.
 3. A request matching nothing gets an error response naming the expectations that came
-   closest and why each did not match; a request that matched an ordered expectation out of
-   turn is reported as such.
+   closest (same path first, then same method) and the criteria each failed; a request that
+   matched an ordered expectation out of turn is reported as such.
+
+An expectation is refused where it is written when it could never match (a path carrying a
+query), and one whose answer fails to build (``respond()`` raising) is withdrawn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json as _json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -72,6 +79,16 @@ def _check_matcher(value: object, what: str) -> None:
         raise ScenarioError(f"{what} must be a string, a compiled regex or a predicate")
 
 
+def _query_in_path(path: str) -> str:
+    # A request's path is matched without its query: such a path could never match.
+    bare, _, raw_query = path.partition("?")
+    query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+    return (
+        f"path {path!r} has a query, and a request's path is matched without its query: "
+        f"write path={bare!r}, query={query!r} (or query={raw_query!r} for the exact string)"
+    )
+
+
 class Expectation:
     """A rule: requests that match get this script (or handler).
 
@@ -101,6 +118,8 @@ class Expectation:
         _check_matcher(path, "path")
         if isinstance(path, str) and not path.startswith(("/", "*")):
             raise ScenarioError(f"path must start with '/', got {path!r}")
+        if isinstance(path, str) and "?" in path:
+            raise ScenarioError(_query_in_path(path))
         self.path = path
         if query is not None and not isinstance(query, str | Mapping) and not callable(query):
             raise ScenarioError("query must be a mapping, a raw query string or a predicate")
@@ -145,12 +164,21 @@ class Expectation:
         self.script: Script = _default_script()
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
+        #: The registry holding this expectation (set by ``Registry.add``), and whether
+        #: ``respond()`` or ``respond_with()`` has given it an answer yet.
+        self._registry: Registry | None = None
+        self._answered = False
 
     # ---- building --------------------------------------------------------------------------
 
     def respond(self, *steps: Step) -> Expectation:
-        """Answer matching requests with these steps, in order."""
-        script = Script.of(steps)
+        """Answer matching requests with these steps, in order.
+
+        :raises ScenarioError: for steps that make no script; an expectation given no answer
+            before is then withdrawn (``srv.expect(...).respond(bad)`` registers nothing).
+        """
+        with self._building():
+            script = Script.of(steps)
 
         def apply() -> None:
             self.script, self.handler = script, None
@@ -161,15 +189,35 @@ class Expectation:
     def respond_with(self, handler: Handler) -> Expectation:
         """Answer with a handler: a function of the request returning steps, or an async
         function of a control object for full control (``await ctl.send(...)``,
-        ``await ctl.read_body()``)."""
-        if not callable(handler):
-            raise ScenarioError(f"respond_with() takes a callable, got {handler!r}")
+        ``await ctl.read_body()``).
+
+        :raises ScenarioError: for a handler that is not callable (then as ``respond()``).
+        """
+        with self._building():
+            if not callable(handler):
+                raise ScenarioError(f"respond_with() takes a callable, got {handler!r}")
 
         def apply() -> None:
             self.handler = handler
 
         self._apply(apply)
         return self
+
+    @contextlib.contextmanager
+    def _building(self) -> Iterator[None]:
+        # An answer that fails to build would otherwise leave the expectation registered,
+        # answering the default empty 200 to requests the test meant for something else.
+        try:
+            yield
+        except Exception:
+            if not self._answered:
+                self._apply(self._withdraw)
+            raise
+        self._answered = True
+
+    def _withdraw(self) -> None:
+        if self._registry is not None:
+            self._registry.discard(self)
 
     @property
     def is_async_handler(self) -> bool:
@@ -185,6 +233,12 @@ class Expectation:
     def exhausted(self) -> bool:
         return self.times is not None and self.calls >= self.times
 
+    def answers_method(self, method: str) -> bool:
+        """Whether a request with ``method`` gets past the method criterion. A GET answers
+        HEAD too (RFC 9110 §9.3.2): the exchange sends the head its script gives a GET, with
+        the same Content-Length, and no content."""
+        return self.method in (None, method) or (self.method == "GET" and method == "HEAD")
+
     def describe(self) -> str:
         path = self.path if isinstance(self.path, str) else _describe(self.path)
         label = f"expect {self.method or '*'} {path}"
@@ -196,7 +250,7 @@ class Expectation:
         """Why ``request`` does not match (empty when it does). A body matcher is not judged
         until the body has been read."""
         reasons: list[str] = []
-        if self.method is not None and request.method != self.method:
+        if not self.answers_method(request.method):
             reasons.append(f"method: wanted {self.method}, got {request.method}")
         if not _value_ok(self.path, request.path):
             reasons.append(f"path: wanted {_describe(self.path)}, got {request.path!r}")
@@ -290,6 +344,12 @@ class Registry:
 
     def add(self, expectation: Expectation) -> None:
         self.expectations.append(expectation)
+        expectation._registry = self
+
+    def discard(self, expectation: Expectation) -> None:
+        """Remove ``expectation`` if it is here."""
+        if expectation in self.expectations:
+            self.expectations.remove(expectation)
 
     def clear(self) -> None:
         self.expectations.clear()
@@ -303,8 +363,9 @@ class Registry:
     def select(self, request: RequestView) -> Selection:
         """Pick the expectation for ``request``. With ``needs_body`` set, read the body and
         select again."""
-        limited: Expectation | None = None
-        permanent: Expectation | None = None
+        # The first match of each kind; the kinds rank: the request's own method before a GET
+        # standing in for a HEAD, then ``times=N`` before permanent.
+        first: dict[tuple[bool, bool], Expectation] = {}
         out_of_order: tuple[Expectation, Expectation] | None = None
         for exp in self.expectations:
             if exp.exhausted:
@@ -319,23 +380,33 @@ class Registry:
                     if out_of_order is None and head is not None:
                         out_of_order = (exp, head)
                     continue
-            if exp.times is not None:
-                limited = limited or exp
-            else:
-                permanent = permanent or exp
-        chosen = limited or permanent
+            stands_in = exp.method is not None and exp.method != request.method
+            first.setdefault((stands_in, exp.times is None), exp)
+        chosen = first[min(first)] if first else None
         if chosen is None and out_of_order is not None:
             return Selection(None, out_of_order=out_of_order[0], waiting_for=out_of_order[1])
         return Selection(chosen)
 
     def closest(self, request: RequestView, limit: int = 3) -> list[tuple[Expectation, list[str]]]:
-        """The expectations that came closest to matching, with their reasons."""
+        """The expectations that came closest to matching, each with the criteria it failed
+        (``method: ...``, ``path: ...``, ``header Prefer: ...``, ``already used ...``).
+
+        One on the request's path comes first, then one for its method, then the one that
+        failed fewest criteria, then the first added: ``GET /target`` missing a header is
+        what a ``GET /target`` meant, not ``GET /a`` that fails on the path alone.
+        """
         scored = []
-        for exp in self.expectations:
+        for position, exp in enumerate(self.expectations):
             reasons = exp.mismatches(request)
             if exp.exhausted:
                 reasons = [*reasons, f"already used {exp.calls} time(s) of times={exp.times}"]
-            scored.append((len(reasons), exp, reasons))
+            rank = (
+                not _value_ok(exp.path, request.path),
+                not exp.answers_method(request.method),
+                len(reasons),
+                position,
+            )
+            scored.append((rank, exp, reasons))
         scored.sort(key=lambda item: item[0])
         return [(exp, reasons) for _, exp, reasons in scored[:limit]]
 

@@ -142,7 +142,8 @@ def _refusal(ctx: ExchangeSurface) -> Respond | None:
     headers = ctx.headers
     text = {"Content-Type": "text/plain; charset=utf-8"}
     if ctx.method != "GET" or "websocket" not in _tokens(headers.getall("upgrade")):
-        why = f"{ctx.method} {ctx.log.target} needs a WebSocket handshake (GET with Upgrade)\n"
+        # No method in the text: a HEAD gets the GET's head, Content-Length included.
+        why = f"{ctx.log.target} needs a WebSocket handshake (GET with Upgrade)\n"
         return respond(426, why, {"Upgrade": "websocket", "Connection": "Upgrade", **text})
     if headers.get("sec-websocket-version") != "13":
         got = headers.get("sec-websocket-version")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support.sansio import Wire
 
 import mockprogress as mp
 from mockprogress.engine.matching import Expectation, Registry, RequestView
@@ -186,3 +187,85 @@ def test_closest_lists_reasons_fewest_first() -> None:
     closest = reg.closest(view("POST", "/jobs"))
     assert closest[0] == (near, ["header Prefer: wanted 'processing', got None"])
     assert closest[1][0] is far
+
+
+def test_closest_puts_the_same_path_then_the_same_method_first() -> None:
+    # Ranking by the number of failed criteria alone listed /a, /b and /c (one miss each, the
+    # first added) and hid the two on /target that the request meant.
+    reg = Registry()
+    for path in ("/a", "/b", "/c"):
+        reg.add(Expectation("GET", path))
+    post_target = Expectation("POST", "/target")
+    get_target = Expectation("GET", "/target", headers={"Authorization": "Bearer t"})
+    reg.add(post_target)
+    reg.add(get_target)
+    closest = reg.closest(view("GET", "/target"))
+    assert closest == [
+        (get_target, ["header Authorization: wanted 'Bearer t', got None"]),
+        (post_target, ["method: wanted POST, got GET"]),
+        (reg.expectations[0], ["path: wanted '/a', got '/target'"]),
+    ]
+
+
+def test_closest_ranks_a_path_miss_below_any_same_path_expectation() -> None:
+    reg = Registry()
+    wrong_path = Expectation("GET", "/jobs/2")
+    many_misses = Expectation(
+        "PUT", re.compile(r"/jobs/\d+"), query={"dry": "1"}, headers={"Prefer": "processing"}
+    )
+    reg.add(wrong_path)
+    reg.add(many_misses)
+    assert [exp for exp, _ in reg.closest(view("GET", "/jobs/1"))] == [many_misses, wrong_path]
+
+
+def test_a_path_with_a_query_is_refused_pointing_at_query() -> None:
+    # A request's path is matched without its query, so "/jobs?x=1" could never match.
+    with pytest.raises(mp.ScenarioError) as caught:
+        Expectation("GET", "/jobs?x=1")
+    message = str(caught.value)
+    assert "'/jobs?x=1'" in message
+    assert "path='/jobs', query={'x': '1'}" in message
+
+
+def test_an_expectation_whose_answer_failed_to_build_leaves_the_registry() -> None:
+    reg = Registry()
+    kept = Expectation("GET", "/x").respond(mp.respond(200))
+    reg.add(kept)
+    broken = Expectation("GET", "/x")
+    reg.add(broken)
+    with pytest.raises(mp.ScenarioError):
+        broken.respond(mp.respond(200), mp.interim(103))
+    assert reg.expectations == [kept]
+    with pytest.raises(mp.ScenarioError):
+        kept.respond()  # a later mistake keeps the answer it had
+    assert reg.expectations == [kept]
+    assert reg.select(view("GET", "/x")).expectation is kept
+
+
+def test_a_get_expectation_answers_head_after_any_for_head_itself() -> None:
+    reg = Registry()
+    get_once = Expectation("GET", "/x", times=1)
+    get_always = Expectation("GET", "/x")
+    reg.add(get_once)
+    reg.add(get_always)
+    assert reg.select(view("HEAD", "/x")).expectation is get_once  # times=N first, as for GET
+    head = Expectation("HEAD", "/x")
+    reg.add(head)  # added last, still first: it is for HEAD itself
+    assert reg.select(view("HEAD", "/x")).expectation is head
+    assert reg.select(view("GET", "/x")).expectation is get_once
+    assert Expectation("POST", "/x").mismatches(view("HEAD", "/x")) == [
+        "method: wanted POST, got HEAD"
+    ]
+    assert Expectation("HEAD", "/x").mismatches(view("GET", "/x")) == [
+        "method: wanted HEAD, got GET"
+    ]
+
+
+def test_head_on_a_get_script_sends_its_head_with_the_same_length_and_no_content() -> None:
+    wire = Wire()
+    wire.state.add_expectation(Expectation("GET", "/x").respond(mp.respond(200, b"hello")))
+    out = wire.run([b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"])
+    head = out[: out.index(b"\r\n\r\n") + 4]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 5\r\n" in head
+    assert out == head + head + b"hello"  # the HEAD's head, then the GET's, then its content
+    assert [ex.handled_by for ex in wire.state.journal()] == ["expect GET /x", "expect GET /x"]

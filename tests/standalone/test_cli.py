@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,40 @@ def test_every_route_of_the_index_answers_its_own_curl_command(demo: Standalone)
     _, journal = demo.control("GET", f"journal?since={since}")
     # Each route was answered by itself, and no request went unanswered.
     assert {ex["handled_by"] for ex in journal["exchanges"]} == {r["handled_by"] for r in routes}
+    _, problems = demo.control("GET", "problems")
+    assert problems["problems"] == []
+
+
+def test_every_get_route_of_the_demo_set_answers_head(demo: Standalone) -> None:
+    """``curl -I`` on the index and on every GET route gets the head its GET gets (the same
+    fields, Content-Length included) and no content, as RFC 9110 §9.3.2 has a server do
+    (they answered 500: no expectation for HEAD)."""
+    _, listing = demo.control("GET", "routes")
+    urls = [demo.url + "/"]
+    for route in listing["routes"]:
+        method, _, path = route["route"].partition(" ")
+        words = shlex.split(route["curl"])
+        if method == "GET":
+            urls.append(demo.url + path)
+        elif not {"-X", "-H", "--data-binary"} & set(words):  # a resource's plain GET
+            urls.extend(word for word in words if word.startswith(demo.url))
+    assert len(urls) >= 18 and demo.url + "/early" in urls and demo.url + "/test/" in urls
+
+    def printed(flag: str, url: str) -> str:
+        # A fault route makes curl fail (a cut, a reset, a timeout): what it printed counts.
+        command = ["curl", "-sS", "--max-time", "1", flag, url]
+        return subprocess.run(command, capture_output=True, text=True).stdout
+
+    with ThreadPoolExecutor(len(urls)) as pool:
+        heads = list(pool.map(printed, ["-I"] * len(urls), urls))
+        gets = list(pool.map(printed, ["-i"] * len(urls), urls))
+    for url, head, got in zip(urls, heads, gets, strict=True):
+        # The heads a GET gets (interims, then the final one) and nothing after them; or, on
+        # a route whose fault ends the exchange inside the head, what GET gets.
+        assert got.startswith(head), (url, head, got)
+        assert head.endswith("\n\n") or head == got, (url, head, got)
+        assert "500 Internal Server Error" not in head, url
+    assert heads[0].startswith("HTTP/1.1 200 OK\n") and "Content-Length: " in heads[0]
     _, problems = demo.control("GET", "problems")
     assert problems["problems"] == []
 
