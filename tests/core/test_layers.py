@@ -26,6 +26,7 @@ PACKAGE = ROOT / "mockprogress"
 RANKS = {
     "errors": 0,
     "_version": 0,
+    "fixtures": 0,
     "http": 1,
     "script": 2,
     "engine": 3,
