@@ -20,17 +20,6 @@ LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 URL = re.compile(r"https?://[^\s)>`]+")
 #: A file named in prose: a path with a folder, or a Markdown or Python file.
 CITED = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)+[\w.-]+\.[A-Za-z]\w*|[\w.-]+\.(?:md|py))(?![\w/-])")
-#: Files that the other branches of the architecture work create (docs/architecture.md names
-#: them); they may be missing until those branches are merged. Remove each once it exists.
-PENDING = {
-    "script/faults.py",
-    "engine/faults.py",
-    "engine/surface.py",
-    "engine/limits.py",
-    "scenario/steps.py",
-    "scenario/resources.py",
-    "mockprogress/scenario/resources.py",
-}
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"}
 
 
@@ -103,7 +92,7 @@ def test_every_link_resolves(page: Path) -> None:
 @pytest.mark.parametrize("page", [*pages(), *MORE], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_cited_file_exists(page: Path) -> None:
     text = URL.sub("", prose(page))
-    missing = sorted({c for c in CITED.findall(text) if c not in PENDING and not exists(c, page)})
+    missing = sorted({c for c in CITED.findall(text) if not exists(c, page)})
     assert not missing, (
         f"{page.relative_to(ROOT)} cites files that are not in the repository: {missing}"
     )
@@ -117,3 +106,27 @@ def test_the_checks_catch_a_missing_file_and_anchor() -> None:
         "tests/core/test_layers.py",
     ]
     assert "the-control-api" in anchors(ROOT / "docs" / "standalone.md")
+
+
+def test_the_architecture_tree_names_every_module_and_no_other() -> None:
+    """docs/architecture.md's tree of mockprogress/ lists exactly the modules that exist."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    tree = page.split("## The tree", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    named: set[str] = set()
+    folder = ""
+    for line in tree.splitlines()[1:]:
+        head = re.match(r"^  (\w+/|\w+\.py)", line)
+        if head:
+            folder = head.group(1) if head.group(1).endswith("/") else ""
+        for module in re.findall(r"\b(\w+\.py)\b", line):
+            named.add(folder + module)
+    package = ROOT / "mockprogress"
+    present = {
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if p.name != "__init__.py" or p.parent == package
+    } - {"_version.py"}
+    assert named == present, (
+        f"named but missing: {sorted(named - present)}; present but not named: "
+        f"{sorted(present - named)}"
+    )
