@@ -1,4 +1,4 @@
-"""One request being answered: the steps of DESIGN.md carried out over h11, as programs.
+"""One request being answered: the steps of a script carried out over h11, as programs.
 
 Strategy. Every method that touches the wire is a generator (a *program*, see ``_actions``):
 it yields ``Send``/``Receive``/``Sleep``/... and the I/O layer carries them out. The context

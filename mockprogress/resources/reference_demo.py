@@ -1,5 +1,5 @@
 """The reference demo's test suite (awwright/http-progress ``demo-progress/httpd.js``), served
-in its dialect so that its client and runner pass against mockprogress (PROTOCOLS.md §5).
+in its dialect so that its client and runner pass against mockprogress.
 
 Endpoints, under ``path`` (``/test``) and ``jobs_path`` (``/job``):
 
@@ -54,7 +54,7 @@ def counter_lines(lines: int) -> bytes:
 
 
 class HttpProgressDemo(Resource):
-    """The reference demo's endpoints and its three upload tests (PROTOCOLS.md §5.3).
+    """The reference demo's endpoints and its three upload tests (demo-progress's httpd.js).
 
     :param path: where the tests live (``/test``).
     :param jobs_path: where the jobs live (``/job``).

@@ -1,7 +1,7 @@
 """``ResumableUploads``: the IETF resumable-upload draft (draft-ietf-httpbis-resumable-upload).
 
 Strategy. Requests to the resource's own path create uploads; each upload lives at
-``path/<id>`` (PROTOCOLS.md §7):
+``path/<id>`` (draft-ietf-httpbis-resumable-upload):
 
 - Creation (§4.2): POST, PUT or PATCH with ``Upload-Complete``. The server announces the upload
   with ``104 Upload Resumption Supported`` (``Location``, ``Upload-Limit``, the client's

@@ -1,6 +1,7 @@
 """``mp.ResumableRequests``: draft-wright-http-resume-request with partial uploads.
 
-The flow (PROTOCOLS.md §2, §3 and §5):
+The flow (draft-wright-http-resume-request §2, draft-wright-http-partial-upload, and the
+reference demo):
 
 1. The client sends a request with ``Expect: 100-continue`` and ``Prefer: resume``. The server
    creates a job and answers ``100 Continue`` carrying ``Request-Content-Location`` (the request
@@ -22,7 +23,7 @@ Two dialects. ``"draft"`` follows the drafts: ``Prefer: resume`` (``=ignore-inco
 discards an interrupted upload), acknowledgements as ``100 Continue`` + ``Acknowledge: N``
 when the client sent ``Prefer: acknowledge``, ``Content-Range`` with its ``bytes`` unit,
 overwrites of stored bytes allowed, a gap refused with 416. ``"demo"`` speaks like the
-reference Node.js demo (awwright/http-progress demo-progress, PROTOCOLS.md §5): any ``Prefer``
+reference Node.js demo (awwright/http-progress demo-progress): any ``Prefer``
 asks for resumption, ``Expect: 100-continue`` is required, every stored 64 KiB is
 acknowledged with a raw ``199 Acknowledge <N>B``, ``Content-Range: a-b/total`` needs no
 unit, a resume must start exactly where the content ends, errors are 400 with the demo's

@@ -2,8 +2,9 @@
 
 A client that sends ``Expect: 100-continue`` waits for a ``100 Continue`` (or a final
 response) before it sends the body, or until its own timer runs out. Real clients differ
-widely here (CLIENTS.md finding 6): curl waits one second and then sends anyway, aiohttp and
-Node's http wait forever. Each policy below puts a client in one of those situations:
+widely here (tests/clients/test_clients_continue.py): curl waits one second and then sends
+anyway, aiohttp and Node's http wait forever. Each policy below puts a client in one of those
+situations:
 
 - ``"auto"``: the 100 goes out when the script first reads the body (the lazy 100), unless the
   script sent its own ``interim(100)`` first.

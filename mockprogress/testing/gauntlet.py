@@ -1,4 +1,4 @@
-"""The gauntlet: named real-world failures (CLIENTS.md) to run an HTTP client through.
+"""The gauntlet: named real-world failures (docs/faults.md) to run an HTTP client through.
 
 Each case is a script plus the request a client should send and what a correct client does.
 One parametrization runs a client through all of them:

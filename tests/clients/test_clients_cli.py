@@ -3,8 +3,7 @@
 What they do against this server, measured here:
 
 - curl 7.88 takes a head cut after a complete status line (byte 17) and before a complete
-  ``Content-Length`` line (byte 58) for a finished 200 with an empty body: exit 0 (CLIENTS.md
-  finding 2). With the length line whole it reports ``(18) transfer closed with 1000 bytes
+  ``Content-Length`` line (byte 58) for a finished 200 with an empty body: exit 0. With the length line whole it reports ``(18) transfer closed with 1000 bytes
   remaining to read``; a cut before the status line ends is ``(52) Empty reply from server``;
   a reset is ``(56) Recv failure: Connection reset by peer``. The bytes it saves are exactly
   the ones sent.
@@ -13,7 +12,7 @@ What they do against this server, measured here:
   ``aborted``, never ``'end'``, with ``res.complete`` false. An RST mid-body looks the same;
   only sometimes does a request error ``read ECONNRESET`` come first. An unsolicited 101 without an
   ``'upgrade'`` listener ends the request with only ``'close'``: no response, no error
-  (CLIENTS.md finding 4).
+  (it waits for a response that never comes).
 """
 
 from __future__ import annotations

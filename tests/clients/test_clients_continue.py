@@ -1,4 +1,4 @@
-"""Real clients against each 100-continue policy (CLIENTS.md finding 6), asserting what each
+"""Real clients against each 100-continue policy, asserting what each
 client does and what the server saw.
 
 - curl waits ``--expect100-timeout`` for the 100, then sends the body anyway ("Done waiting

@@ -1,6 +1,6 @@
 """The curl command line against the server: ``-i`` prints every 1xx block before the final one.
 
-curl is one of the few clients that shows interim responses (CLIENTS.md), and the one people
+curl is one of the few clients that shows interim responses, and the one people
 reach for when they try the standalone server by hand. Its ``%{http_code}`` is the final
 status: curl skips 1xx for the result.
 """

@@ -1,7 +1,7 @@
 """Node's built-in ``http`` client against the server, through tests/node/information.js.
 
 Node emits an ``'information'`` event for every 1xx but 101, with its status, reason and
-headers (CLIENTS.md): the way a JavaScript SDK would show job progress. The script prints
+headers: the way a JavaScript SDK would show job progress. The script prints
 what Node reported as one JSON document.
 """
 

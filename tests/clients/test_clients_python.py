@@ -1,5 +1,5 @@
 """Real Python clients against scripted faults: each test asserts the error that client raises
-(CLIENTS.md, main table) and, where the client retries, how many requests the journal saw.
+(docs/faults.md's client table) and, where the client retries, how many requests the journal saw.
 
 Most assertions carry a byte count that only holds if the cut landed on the exact byte
 (``received 119 bytes, expected 1000``; the partial body itself), or pair two neighbouring
@@ -85,7 +85,7 @@ def httpx_fetch(mode: str, url: str, *, timeout: float = 5.0) -> tuple[bytes, Ba
 
 @pytest.mark.parametrize("mode", ["sync", "asyncio", "trio"])
 class TestHttpx:
-    """httpx 0.28 over httpcore/h11: the reference for correct behaviour (CLIENTS.md)."""
+    """httpx 0.28 over httpcore/h11: the reference for correct behaviour."""
 
     def test_a_cut_inside_the_head_is_a_disconnect_at_every_offset_before_its_end(
         self, mockprogress_server: mp.MockServer, mode: str
@@ -132,7 +132,7 @@ class TestHttpx:
         assert isinstance(error, httpx.ReadError)
         message = {
             "sync": "[Errno 104] Connection reset by peer",
-            "asyncio": "",  # CLIENTS.md finding 8: anyio's BrokenResourceError has no message
+            "asyncio": "",  # anyio's BrokenResourceError has no message
             "trio": "socket connection broken: [Errno 104] Connection reset by peer",
         }[mode]
         assert str(error) == message
@@ -171,7 +171,7 @@ class TestAiohttp:
     def test_a_cut_before_the_head_is_retried_once(
         self, mockprogress_server: mp.MockServer
     ) -> None:
-        """CLIENTS.md finding 7: a GET that loses its connection before the head ends is
+        """A GET that loses its connection before the head ends is
         sent again on a fresh connection; there is no public option to stop it."""
         srv = mockprogress_server
         url = serve(srv, "/nothing", cut(0, "wire"))
@@ -256,7 +256,7 @@ class TestHttpClient:
     def test_where_a_truncated_head_becomes_an_error(
         self, mockprogress_server: mp.MockServer
     ) -> None:
-        """CLIENTS.md finding 2, byte by byte: nothing is an error, a partial status line is a
+        """A cut inside the status line, byte by byte: nothing is an error, a partial status line is a
         ``BadStatusLine``; from ``HTTP/1.1 200`` (byte 12) on, a head cut is an empty 200
         until the Content-Length digits start arriving; then the truncated value counts."""
         srv = mockprogress_server
@@ -281,7 +281,7 @@ class TestHttpClient:
     def test_read_raises_with_the_partial_body_but_a_read_loop_ends_quietly(
         self, mockprogress_server: mp.MockServer
     ) -> None:
-        """CLIENTS.md finding 3: ``read()`` raises ``IncompleteRead`` holding exactly the 119
+        """A body cut short: ``read()`` raises ``IncompleteRead`` holding exactly the 119
         bytes; a ``read(100)`` loop gets 100 + 19 bytes, then ``b""`` and no error."""
         srv = mockprogress_server
         serve(srv, "/short", cut(119))
@@ -346,7 +346,7 @@ class TestRequestsAndUrllib3:
     def test_urllib3_retries_three_times_then_gives_up(
         self, mockprogress_server: mp.MockServer
     ) -> None:
-        """CLIENTS.md finding 7: ``PoolManager()`` makes 4 attempts for a GET whose head was
+        """Retries: ``PoolManager()`` makes 4 attempts for a GET whose head was
         cut; with preloaded content it retries a cut body as well."""
         srv = mockprogress_server
         pool = urllib3.PoolManager()

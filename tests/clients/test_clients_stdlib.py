@@ -1,4 +1,4 @@
-"""The http.client family against the job scenario: CLIENTS.md finding 1, on the wire.
+"""The http.client family against the job scenario: they take the first 1xx as final, on the wire.
 
 These tests pin down a documented client bug, not a loosened server. ``HTTPResponse.begin()``
 only loops past ``100 Continue``; any other 1xx (102, 103, 104) is taken as the final

@@ -1,5 +1,5 @@
 """Real clients through ``101 Switching Protocols``: frames both ways, refusals, faults, and the
-negatives of CLIENTS.md findings 4 and 5.
+clients' negatives: Node's http after a 101, requests pooling a switched connection.
 
 - a wsproto client over a plain socket (the sans-IO reference, handshake included);
 - aiohttp's ``ws_connect`` (its own handshake, autopong, close codes);
@@ -289,7 +289,7 @@ def test_node_websocket_when_a_frame_is_cut(mockprogress_server: mp.MockServer) 
     assert report["close"]["code"] == 1006 and report["close"]["wasClean"] is False
 
 
-# ---- requests after a 101 (CLIENTS.md finding 5) ---------------------------------------------
+# ---- requests after a 101 ---------------------------------------------------------------------
 
 
 def test_requests_reuses_a_switched_connection(mockprogress_server: mp.MockServer) -> None:
@@ -351,7 +351,7 @@ def test_an_unsolicited_101_is_a_protocol_error_for_httpx(
 def test_an_unsolicited_101_ends_a_node_request_silently(
     mockprogress_server: mp.MockServer,
 ) -> None:
-    """CLIENTS.md finding 4: no 'response', no 'error', only 'close'."""
+    """Node's http after a 101: no 'response', no 'error', only 'close'."""
     srv = mockprogress_server
     srv.expect("GET", "/raw101").respond(mp.raw(UNSOLICITED_101))
     assert NODE is not None

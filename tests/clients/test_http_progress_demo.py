@@ -1,7 +1,7 @@
-"""The reference demo's suite: its client (re-written from PROTOCOLS.md §5.5 in
+"""The reference demo's suite: its client (re-written from demo-progress's client-lib.js in
 tests/node/http-progress/) passes all three tests against ``mockprogress serve
 fixtures/http-progress-demo.toml``; and every path that crashes or hangs the original
-(PROTOCOLS.md §5.4) gets its status and a plain message here, the server serving on."""
+(the demo's job state machine) gets its status and a plain message here, the server serving on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The drafts' README example, all four together (PROTOCOLS.md §0), over the sans-IO core:
+"""The drafts' README example, all four together, over the sans-IO core:
 a resumable request (``Prefer: resume``) whose upload is cut, resumed with PATCH, and then
 processed by a ProgressJob that honours ``processing, respond-async, wait=20``.
 

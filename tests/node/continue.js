@@ -3,7 +3,7 @@
 //   node continue.js URL BODY_BYTES FALLBACK_MS GIVE_UP_MS
 //
 // Node never sends the body by itself: the application sends it from the 'continue' event
-// (CLIENTS.md finding 6). This script does what a careful application would: it sends the
+// (tests/clients/test_clients_continue.py). This script does what a careful application would: it sends the
 // body on 'continue', or after FALLBACK_MS without one (0: never, as most code is written),
 // and gives up after GIVE_UP_MS. Times are milliseconds since the request was sent.
 // Built-in modules only: no npm install on a fresh machine.

@@ -4,7 +4,7 @@
 //
 // Every 'information' event (1xx other than 101) is kept with its statusCode, statusMessage,
 // headers and rawHeaders, in arrival order; then the final 'response' with its body. Node is
-// the one mainstream client with a first-class API for interim responses (CLIENTS.md), so the
+// the one mainstream client with a first-class API for interim responses, so the
 // suite uses it to see 102 Progress and 103 Link lines the way a real client does.
 // Built-in modules only: no npm install on a fresh machine.
 'use strict';

@@ -1,6 +1,6 @@
 """mp.ByteRangeResource (draft-wright-http-patch-byterange §2-§4): exact bytes without
 sockets, then segmented uploads cut at many offsets through a real server, and every error of
-PROTOCOLS.md §4.3 with the server serving on."""
+draft-wright-http-patch-byterange §4 with the server serving on."""
 
 from __future__ import annotations
 

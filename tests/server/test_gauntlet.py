@@ -1,7 +1,7 @@
 """The gauntlet, run the way a user runs it: one parametrization over ``mp.gauntlet()``.
 
 httpx gets through every case as a correct client should. requests and aiohttp are run
-through it too, to show that it catches what CLIENTS.md describes (measured here):
+through it too, to show that it catches what docs/faults.md describes (measured here):
 
 - requests takes the first 102 of a 1xx storm, and a CDN's 103, for the final response,
   accepts a truncated head as an empty 200, and returns an unsolicited 101 as a response.

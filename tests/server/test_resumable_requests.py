@@ -2,7 +2,7 @@
 
 First the core without sockets (exact bytes on the wire), then a real server driven by our h11
 client: uploads cut at many offsets, each resumed until the stored bytes hash like the source;
-and every error path of PROTOCOLS.md §4.3 and §5.4, each followed by proof that the server
+and every error path of draft-wright-http-patch-byterange §4 and of the reference demo, each followed by proof that the server
 still serves.
 """
 

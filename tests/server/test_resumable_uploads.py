@@ -1,4 +1,4 @@
-"""mp.ResumableUploads on the wire (PROTOCOLS.md §7), driven by the h11 recording client: every
+"""mp.ResumableUploads on the wire (draft-ietf-httpbis-resumable-upload), driven by the h11 recording client: every
 header the draft asks for, every error path of §7.2 with its status, the server still serving
 afterwards, and cuts that leave exactly the bytes read in the store."""
 

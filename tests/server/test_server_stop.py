@@ -1,6 +1,6 @@
 """Stopping a server while an exchange is still running, or while a connection drains.
 
-A client that leaves early (the http.client family after a 102, CLIENTS.md finding 1) often
+A client that leaves early (the http.client family after a 102: tests/clients/test_clients_stdlib.py) often
 leaves its exchange mid-script: the server is still pausing between interims when the test
 ends. Stopping must end that exchange on the server's loop, so its cleanup runs there, and
 not later, off the loop, whenever the garbage collector gets to it (where it failed with

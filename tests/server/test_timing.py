@@ -1,6 +1,6 @@
 """Scripted time on the wire: a pause between two interims is the gap the client sees.
 
-The core only says "wait N seconds"; the server sleeps (DESIGN.md, "Time is an effect of the
+The core only says "wait N seconds"; the server sleeps (docs/architecture.md, "Time is an effect of the
 I/O layer"). The recording client stamps each interim with ``time.monotonic()`` as it
 arrives, so the gap is measured on the client's side of the socket, on both event loops.
 """

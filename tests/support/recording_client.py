@@ -1,7 +1,7 @@
 """An h11 client that records every interim response, for tests that must see 1xx on the wire.
 
 httpx and aiohttp drop 1xx responses and the http.client family mistakes them for the final
-response (CLIENTS.md), so the suite observes interims with this client. It keeps a connection
+response (tests/clients/), so the suite observes interims with this client. It keeps a connection
 open across requests (keep-alive), stamps each interim with the time it arrived, and reports a
 truncated response instead of raising, so fault tests can assert on exactly what arrived.
 """

@@ -1,6 +1,6 @@
 'use strict';
 // A client for draft-wright-http-resume-request that behaves as the reference demo's
-// client-lib.js does (awwright/http-progress demo-progress; PROTOCOLS.md §5.5):
+// client-lib.js does (awwright/http-progress demo-progress):
 //
 // - request(url, {method: 'POST'}) always sends "Prefer: resume" and "Expect: 100-continue";
 //   the caller writes (pipes) the upload into the returned object, which buffers all of it;

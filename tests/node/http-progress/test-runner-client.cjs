@@ -1,6 +1,6 @@
 'use strict';
 // The reference demo's test runner (awwright/http-progress demo-progress/test-runner-client.js,
-// PROTOCOLS.md §5.5): for tests 0, 1 and 2 in turn, GET /test/data and stream it to a
+// its test-runner-client.js): for tests 0, 1 and 2 in turn, GET /test/data and stream it to a
 // resumable POST on /test/<i>; a test passes only if the (possibly reconstructed) response
 // body is exactly "Finished job result!\r\n". Usage: node test-runner-client.cjs BASE_URL
 
