@@ -53,6 +53,7 @@ from .resources.resumable_upload import ResumableUploads as ResumableUploads
 from .resources.resume_jobs import StoredRequest as StoredRequest
 from .resources.resume_request import ResumableRequests as ResumableRequests
 from .resources.tus import TusUploads as TusUploads
+from .script.tls import TLS as TLS
 from .resources.upload_store import DirectoryUploadStore as DirectoryUploadStore
 from .resources.upload_store import Upload as Upload
 from .resources.upload_store import UploadStore as UploadStore
@@ -129,6 +130,7 @@ __all__ = (
     "StoredDocument",
     "StoredRequest",
     "StructuredFieldError",
+    "TLS",
     "TusUploads",
     "UpgradeWebSocket",
     "Upload",

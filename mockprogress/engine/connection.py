@@ -19,7 +19,7 @@ from ..http.headers import Headers
 from ..script.head_cuts import HeadCut
 from .actions import Close, Hold, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
-from .journal import Fault, ResponseRecord
+from .journal import Fault, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -40,6 +40,8 @@ class ServerConnection:
         self.bytes_in = 0
         self.requests = 0
         self.current: ExchangeContext | None = None
+        #: What the connection's TLS handshake settled (None on plain TCP).
+        self.tls: TLSRecord | None = None
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
@@ -242,6 +244,33 @@ class ServerConnection:
         finally:
             log.ended = self.clock()
 
+    def handshake_failed(
+        self, started: float, read: int, written: int, fired: str | None, reason: str | None
+    ) -> None:
+        """Journal a TLS handshake that ended without a session: a scripted fault fired
+        (``fired``), or the client refused or broke it (``reason``: its alert, say
+        ``tlsv1 alert unknown ca`` for a certificate it does not trust)."""
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=started,
+            method="",
+            target="",
+            http_version="",
+            headers=Headers(),
+        )
+        log.bytes_received = read
+        log.bytes_sent = written
+        log.event(started, "tls", "in", f"TLS handshake: {read} bytes read, {written} written")
+        now = self.clock()
+        if fired is not None:
+            at = log.event(now, "fault", "", f"TLS {fired}")
+            kind = fired.split(" ", 1)[0]
+            kind = kind if kind in ("close", "reset", "stall") else "close"
+            log.fault = Fault(kind, "handshake", 0, written, at, f"TLS {fired}", read)
+        else:
+            log.event(now, "error", "in", f"TLS handshake failed: {reason}")
+        log.ended = self.clock()
+
     def _abandoned_head(self) -> None:
         """Journal a request head the client closed the connection in the middle of: the
         bytes that came are counted and shown, as for a head cut (nothing is answered)."""
@@ -275,6 +304,7 @@ class ServerConnection:
             headers=Headers.from_raw(request.headers.raw_items()),
         )
         log.bytes_received = self.bytes_in
+        log.tls = self.tls
         self.bytes_in = 0
         log.event(
             log.started,
