@@ -53,7 +53,6 @@ from .resources.resumable_upload import ResumableUploads as ResumableUploads
 from .resources.resume_jobs import StoredRequest as StoredRequest
 from .resources.resume_request import ResumableRequests as ResumableRequests
 from .resources.tus import TusUploads as TusUploads
-from .script.tls import TLS as TLS
 from .resources.upload_store import DirectoryUploadStore as DirectoryUploadStore
 from .resources.upload_store import Upload as Upload
 from .resources.upload_store import UploadStore as UploadStore
@@ -79,6 +78,7 @@ from .script.steps import raw as raw
 from .script.steps import read_body as read_body
 from .script.steps import respond as respond
 from .script.steps import stall as stall
+from .script.tls import TLS as TLS
 from .script.websocket import ws_close as ws_close
 from .script.websocket import ws_echo as ws_echo
 from .script.websocket import ws_expect as ws_expect

@@ -17,6 +17,7 @@ import h11
 
 from ..http.headers import Headers
 from ..script.head_cuts import HeadCut
+from ..script.tls import ALERT_SIZE, HandshakeFault
 from .actions import Close, Hold, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
 from .journal import Fault, ResponseRecord, TLSRecord
@@ -245,7 +246,12 @@ class ServerConnection:
             log.ended = self.clock()
 
     def handshake_failed(
-        self, started: float, read: int, written: int, fired: str | None, reason: str | None
+        self,
+        started: float,
+        read: int,
+        written: int,
+        fired: HandshakeFault | None,
+        reason: str | None,
     ) -> None:
         """Journal a TLS handshake that ended without a session: a scripted fault fired
         (``fired``), or the client refused or broke it (``reason``: its alert, say
@@ -258,15 +264,17 @@ class ServerConnection:
             http_version="",
             headers=Headers(),
         )
+        if fired is not None and fired.kind == "alert":
+            written += ALERT_SIZE  # journaled as it is handed to the socket, like any write
         log.bytes_received = read
         log.bytes_sent = written
         log.event(started, "tls", "in", f"TLS handshake: {read} bytes read, {written} written")
         now = self.clock()
         if fired is not None:
-            at = log.event(now, "fault", "", f"TLS {fired}")
-            kind = fired.split(" ", 1)[0]
-            kind = kind if kind in ("close", "reset", "stall") else "close"
-            log.fault = Fault(kind, "handshake", 0, written, at, f"TLS {fired}", read)
+            detail = f"TLS {fired.describe()}"
+            at = log.event(now, "fault", "", detail)
+            kind = "stall" if fired.kind == "stall" else fired.how
+            log.fault = Fault(kind, "handshake", 0, written, at, detail, read)
         else:
             log.event(now, "error", "in", f"TLS handshake failed: {reason}")
         log.ended = self.clock()

@@ -47,6 +47,8 @@ ALERTS = {
     "internal_error": 80,
     "no_application_protocol": 120,
 }
+#: A TLS alert record's size: a 5-byte record header and the 2-byte alert.
+ALERT_SIZE = 7
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,8 @@ class ConnectionDriver:
         await self._take_turns()
 
     async def handshake(self, fault: HandshakeFault | None) -> Handshake:
-        """Run the TLS handshake, carrying out ``fault`` at its exact byte."""
+        """Run the TLS handshake up to ``fault``'s exact byte (if any). A handshake that did not
+        complete is ended by ``end_handshake`` once the caller has journaled it."""
         tls = self.tls
         assert tls is not None
         result = Handshake()
@@ -249,27 +250,20 @@ class ConnectionDriver:
             # The ClientHello, whole or not: the client's first flight.
             hello = await self._receive_raw(TLS_READ_SIZE)
             result.read += len(hello)
-            if fault.kind == "alert":
-                record = alert_record(fault.alert)
-                await self._send_raw(record)
-                result.written += len(record)
-                result.fired = fault.describe()
-                await self.close("close")
-            else:
-                result.fired = fault.describe()
-                await self.hold(None)
-                await self.close("close")
+            result.fired = fault
             return result
         cut = fault if fault is not None and fault.kind == "cut" else None
         try:
             while True:
                 done = tls.handshake()
                 out = tls.output()
-                if cut is not None and cut.side == "server" and result.written + len(out) >= cut.at:
-                    out = out[: cut.at - result.written]
+                server_cut = cut if cut is not None and cut.side == "server" else None
+                if server_cut is not None and out and result.written + len(out) >= server_cut.at:
+                    out = out[: server_cut.at - result.written]
                     await self._send_raw(out)
                     result.written += len(out)
-                    return await self._fire(result, cut)
+                    result.fired = cut
+                    return result
                 if out:
                     await self._send_raw(out)
                     result.written += len(out)
@@ -279,7 +273,8 @@ class ConnectionDriver:
                 room = TLS_READ_SIZE
                 if cut is not None and cut.side == "client":
                     if result.read >= cut.at:
-                        return await self._fire(result, cut)
+                        result.fired = cut
+                        return result
                     room = min(room, cut.at - result.read)
                 data = await self._receive_raw(room)
                 result.read += len(data)
@@ -299,14 +294,20 @@ class ConnectionDriver:
             result.reason = f"the client went away during the handshake ({exc})"
             return result
 
-    async def _fire(self, result: Handshake, cut: HandshakeFault) -> Handshake:
-        result.fired = cut.describe()
-        if cut.how == "stall":
-            await self.hold(cut.seconds)
+    async def end_handshake(self, result: Handshake) -> None:
+        """End a handshake that did not complete: carry out its fault, or close."""
+        fault = result.fired
+        if fault is None:
+            await self.close("close")
+        elif fault.kind == "alert":
+            with contextlib.suppress(PeerGone):
+                await self._send_raw(alert_record(fault.alert))
+            await self.close("close")
+        elif fault.kind == "stall" or fault.how == "stall":
+            await self.hold(fault.seconds)
             await self.close("close")
         else:
-            await self.close(cut.how)
-        return result
+            await self.close(fault.how)
 
     async def _take_turns(self) -> None:
         self._streak += 1
@@ -376,8 +377,8 @@ class Handshake:
     ok: bool = False
     read: int = 0
     written: int = 0
-    #: The scripted fault that ended it (its description), if one did.
-    fired: str | None = None
+    #: The scripted fault that ended it, if one did.
+    fired: HandshakeFault | None = None
     #: Why it failed otherwise (the client's alert, a protocol error, the client leaving).
     reason: str | None = None
 

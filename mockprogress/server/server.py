@@ -595,6 +595,7 @@ class MockServer(AsyncContextManagerMixin):
                         handshake.fired,
                         handshake.reason,
                     )
+                    await driver.end_handshake(handshake)
                     return
                 connection.tls = channel.record()
             if self._active_connections > self._state.config.max_connections:

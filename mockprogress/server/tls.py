@@ -128,7 +128,12 @@ class Authority:
         with self._lock:
             files = self._client_files.get(name)
             if files is None:
-                leaf = self.ca.issue_cert(name, common_name=name)
+                leaf = self.ca.issue_cert(
+                    name,
+                    common_name=name,
+                    organization_name="mockprogress",
+                    organization_unit_name="client certificate",
+                )
                 safe = "".join(c if c.isalnum() else "_" for c in name)
                 cert = self._write(
                     f"client-{safe}.pem", b"".join(b.bytes() for b in leaf.cert_chain_pems)
