@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -270,3 +271,87 @@ def test_mutual_tls_with_curl() -> None:
             check=False,
         )
         assert refused.returncode != 0
+
+
+# ---- everything that works over TCP works over TLS ---------------------------------------------
+
+
+def curl_https(srv: mp.MockServer) -> list[str]:
+    assert CURL is not None
+    return [CURL, "-sS", "-i", "--cacert", srv.ca_file]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_aiohttp_websocket_over_wss() -> None:
+    async with mp.MockServer(tls=True) as srv:
+        srv.expect("GET", "/ws").respond(mp.upgrade_websocket(echo=True))
+        url = srv.url("/ws").replace("https://", "wss://")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, ssl=srv.client_ssl_context()) as ws,
+        ):
+            await ws.send_str("over TLS")
+            assert await ws.receive_str() == "over TLS"
+            await ws.close()
+        frames = srv.journal.last.frames
+        assert ("in", "text", "over TLS") in [(f.direction, f.kind, f.data) for f in frames]
+
+
+def test_curl_expect_continue_over_https() -> None:
+    assert CURL is not None
+    with mp.MockServer(tls=True) as srv:
+        srv.expect("PUT", "/up", expect_continue="immediate").respond(mp.respond(201, b"stored"))
+        done = subprocess.run(
+            [
+                *curl_https(srv),
+                "-X",
+                "PUT",
+                "-H",
+                "Expect: 100-continue",
+                "--data-binary",
+                "x" * 5000,
+            ]
+            + [srv.url("/up")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.startswith("HTTP/1.1 100 Continue")
+        assert done.stdout.endswith("stored")
+        assert srv.journal.last.body == b"x" * 5000
+
+
+def test_curl_long_running_operation_over_https() -> None:
+    assert CURL is not None
+    with mp.MockServer(tls=True) as srv:
+        srv.mount(
+            mp.ProgressJob(
+                "/jobs", stages=[("one", 0.02), ("two", 0.02)], result=mp.respond(201, b"done")
+            )
+        )
+        done = subprocess.run(
+            [*curl_https(srv), "-X", "POST", "-H", "Prefer: processing", srv.url("/jobs")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.count("HTTP/1.1 102 Processing") == 2
+        assert done.stdout.endswith("done")
+
+
+def test_tuspy_upload_over_https_resumes_after_a_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tusclient import client as tus_client
+
+    with mp.MockServer(tls=True) as srv:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", srv.ca_file)
+        data = os.urandom(100_000)
+        files = srv.mount(mp.TusUploads("/files", interrupts=[mp.interrupt(after=12_345)]))
+        uploader = tus_client.TusClient(srv.url("/files")).uploader(
+            file_stream=io.BytesIO(data), retries=2, retry_delay=0
+        )
+        uploader.upload()
+        [upload] = files.uploads.values()
+        assert upload.complete and upload.data == data
+        cut = [ex.fault for ex in srv.journal if ex.fault is not None]
+        assert [f.body_bytes for f in cut] == [12_345]
