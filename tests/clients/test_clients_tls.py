@@ -302,6 +302,7 @@ def test_curl_expect_continue_over_https() -> None:
     assert CURL is not None
     with mp.MockServer(tls=True) as srv:
         srv.expect("PUT", "/up", expect_continue="immediate").respond(mp.respond(201, b"stored"))
+        url = srv.url("/up")
         done = subprocess.run(
             [
                 *curl_https(srv),
