@@ -302,18 +302,9 @@ def test_curl_expect_continue_over_https() -> None:
     assert CURL is not None
     with mp.MockServer(tls=True) as srv:
         srv.expect("PUT", "/up", expect_continue="immediate").respond(mp.respond(201, b"stored"))
-        url = srv.url("/up")
+        args = ["-X", "PUT", "-H", "Expect: 100-continue", "--data-binary", "x" * 5000]
         done = subprocess.run(
-            [
-                *curl_https(srv),
-                "-X",
-                "PUT",
-                "-H",
-                "Expect: 100-continue",
-                "--data-binary",
-                "x" * 5000,
-            ]
-            + [srv.url("/up")],
+            [*curl_https(srv), *args, srv.url("/up")],
             capture_output=True,
             text=True,
             check=True,
