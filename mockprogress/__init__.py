@@ -78,6 +78,7 @@ from .script.steps import raw as raw
 from .script.steps import read_body as read_body
 from .script.steps import respond as respond
 from .script.steps import stall as stall
+from .script.tls import TLS as TLS
 from .script.websocket import ws_close as ws_close
 from .script.websocket import ws_echo as ws_echo
 from .script.websocket import ws_expect as ws_expect
@@ -129,6 +130,7 @@ __all__ = (
     "StoredDocument",
     "StoredRequest",
     "StructuredFieldError",
+    "TLS",
     "TusUploads",
     "UpgradeWebSocket",
     "Upload",

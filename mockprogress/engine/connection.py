@@ -19,10 +19,11 @@ import h11
 
 from ..http.headers import Headers
 from ..script.faults import HeadCut
+from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
 from .faults import fire
-from .journal import ResponseRecord
+from .journal import ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -43,6 +44,8 @@ class ServerConnection:
         self.bytes_in = 0
         self.requests = 0
         self.current: ExchangeContext | None = None
+        #: What the connection's TLS handshake settled (None on plain TCP).
+        self.tls: TLSRecord | None = None
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
@@ -222,6 +225,49 @@ class ServerConnection:
         finally:
             log.ended = self.clock()
 
+    def handshake_failed(
+        self,
+        started: float,
+        read: int,
+        written: int,
+        fired: HandshakeFault | None,
+        reason: str | None,
+    ) -> Program[None]:
+        """Journal a TLS handshake that ended without a session, and end the connection: a
+        scripted fault fires (``fired``), or the client refused or broke it (``reason``: its
+        alert, say ``tlsv1 alert unknown ca`` for a certificate it does not trust)."""
+        log = self.state.new_exchange(
+            connection=self.id,
+            started=started,
+            method="",
+            target="",
+            http_version="",
+            headers=Headers(),
+        )
+        log.bytes_received = read
+        log.bytes_sent = written
+        log.event(started, "tls", "in", f"TLS handshake: {read} bytes read, {written} written")
+        try:
+            if fired is None:
+                log.event(self.clock(), "error", "in", f"TLS handshake failed: {reason}")
+                yield Close("close")
+                return
+            if fired.kind == "alert":
+                alert = alert_record(fired.alert)
+                log.bytes_sent += len(alert)
+                yield Send(alert)
+            yield from fire(
+                log,
+                fired.spec,
+                now=self.clock(),
+                side="handshake",
+                detail=f"TLS {fired.describe()}",
+                wire_bytes=log.bytes_sent,
+                received=read,
+            )
+        finally:
+            log.ended = self.clock()
+
     def _abandoned_head(self) -> None:
         """Journal a request head the client closed the connection in the middle of: the
         bytes that came are counted and shown, as for a head cut (nothing is answered)."""
@@ -255,6 +301,7 @@ class ServerConnection:
             headers=Headers.from_raw(request.headers.raw_items()),
         )
         log.bytes_received = self.bytes_in
+        log.tls = self.tls
         self.bytes_in = 0
         log.event(
             log.started,

@@ -25,7 +25,7 @@ from .actions import Close, Hold, Program
 from .journal import ExchangeLog, Fault
 
 F = TypeVar("F")
-Side = Literal["request", "response"]
+Side = Literal["request", "response", "handshake"]
 
 
 def fire(

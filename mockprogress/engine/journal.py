@@ -64,9 +64,10 @@ class Fault:
     """A fault that fired, and the exact byte it fired at.
 
     :ivar kind: ``close`` (FIN), ``reset`` (RST) or ``stall``.
-    :ivar side: ``response`` (it cut what the server wrote) or ``request`` (it cut what the
+    :ivar side: ``response`` (it cut what the server wrote), ``request`` (it cut what the
         client sent: its body after ``read_body(upto=N)``, or its head, see
-        ``MockServer.cut_request_head``).
+        ``MockServer.cut_request_head``) or ``handshake`` (a TLS handshake fault,
+        ``mp.TLS().cut(...)``: ``wire_bytes`` and ``bytes_received`` count its bytes).
     :ivar body_bytes: content bytes at the cut: of the response body sent, for the response
         side; of the request body read, for the request side.
     :ivar wire_bytes: every byte the server had written for the exchange (interims, head,
@@ -101,6 +102,24 @@ class Frame:
     code: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TLSRecord:
+    """What the TLS handshake of the exchange's connection settled (None on plain TCP).
+
+    :ivar version: ``TLSv1.3``, ``TLSv1.2``.
+    :ivar cipher: the cipher suite's OpenSSL name.
+    :ivar server_name: the name the client sent in SNI (None: it sent none, as for an IP).
+    :ivar alpn: the protocol ALPN settled on (None: the client offered none we speak).
+    :ivar peer_subject: the client certificate's subject (mutual TLS), e.g. ``commonName=client``.
+    """
+
+    version: str
+    cipher: str
+    server_name: str | None = None
+    alpn: str | None = None
+    peer_subject: str | None = None
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request and everything the server did about it."""
@@ -128,6 +147,8 @@ class Exchange:
     body_before_continue: int | None = None
     #: After a switch to WebSocket: the frames both ways, in order.
     frames: tuple[Frame, ...] = ()
+    #: The connection's TLS (None on plain TCP).
+    tls: TLSRecord | None = None
 
     @property
     def path(self) -> str:
@@ -213,6 +234,7 @@ class ExchangeLog:
         self.reserved = False
         self.body_before_continue: int | None = None
         self.frames: list[Frame] = []
+        self.tls: TLSRecord | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -255,6 +277,7 @@ class ExchangeLog:
             _body_size=len(self.body),
             body_before_continue=self.body_before_continue,
             frames=tuple(self.frames),
+            tls=self.tls,
         )
 
 

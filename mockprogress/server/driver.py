@@ -46,6 +46,7 @@ import select
 import socket
 import struct
 import termios
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -63,6 +64,8 @@ from ..engine.actions import (
     Sleep,
 )
 from ..engine.handler_control import HandlerControl
+from ..script.tls import HandshakeFault
+from .tls import HandshakeFailed, TLSChannel
 
 T = TypeVar("T")
 
@@ -78,18 +81,29 @@ RESYNC_SECONDS = 0.05
 HOLD_POLL_SECONDS = 0.01
 #: Reads and writes in a row that found the socket ready before the driver yields anyway.
 READY_STREAK = 16
+#: Ciphertext read at once over TLS (a record is at most 16 KiB plus its overhead).
+TLS_READ_SIZE = 17 * 1024
 
 
 class ConnectionDriver:
     """Runs programs against one client socket, which it owns and closes."""
 
-    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """``loop``: the running asyncio loop, when the server runs on asyncio."""
+    def __init__(
+        self,
+        sock: socket.socket,
+        loop: asyncio.AbstractEventLoop | None = None,
+        tls: TLSChannel | None = None,
+    ) -> None:
+        """``loop``: the running asyncio loop, when the server runs on asyncio. ``tls``: the
+        connection's TLS; ``Send`` and ``Receive`` then carry plaintext, counted exactly."""
         self.socket = sock
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._reader = _AsyncioReader(loop, sock) if loop is not None else None
+        # TLS reads whole records through its BIO: the asyncio reader's one-recv-per-wait
+        # shortcut does not apply there.
+        self._reader = _AsyncioReader(loop, sock) if loop is not None and tls is None else None
+        self.tls = tls
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
         self.client_done = False
@@ -145,7 +159,10 @@ class ConnectionDriver:
             await self.hold(action.seconds)
             return None
         if isinstance(action, PendingInput):
-            return 0 if self.closed else _unread_bytes(self.socket)
+            if self.closed:
+                return 0
+            buffered = self.tls.buffered() if self.tls is not None else 0
+            return buffered + _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
             control = HandlerControl(action.control, self.run)
             try:
@@ -158,7 +175,22 @@ class ConnectionDriver:
         raise TypeError(f"unknown action {action!r}")
 
     async def receive(self, max_bytes: int) -> bytes:
-        """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end."""
+        """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end (over
+        TLS: of plaintext, ``b""`` at a close_notify or at a FIN without one)."""
+        tls = self.tls
+        if tls is None:
+            return await self._receive_raw(max_bytes)
+        while True:
+            data = tls.read(max_bytes)
+            if data is not None:
+                return data
+            raw = await self._receive_raw(TLS_READ_SIZE)
+            tls.feed(raw)
+            if not raw:
+                data = tls.read(max_bytes)
+                return data or b""
+
+    async def _receive_raw(self, max_bytes: int) -> bytes:
         sock = self.socket
         while True:
             try:
@@ -180,7 +212,16 @@ class ConnectionDriver:
             return data
 
     async def send(self, data: bytes) -> None:
-        """Hand every byte of ``data`` to the kernel, waiting for room as needed."""
+        """Hand every byte of ``data`` to the kernel, waiting for room as needed (over TLS:
+        ``data`` is plaintext, written as records at once)."""
+        if self.tls is not None and self.tls.handshake_done:
+            self.tls.write(data)
+            data = self.tls.output()
+        # Before the handshake is done there is no session: what the core sends (an alert
+        # that refuses the handshake) goes out as it is.
+        await self._send_raw(data)
+
+    async def _send_raw(self, data: bytes) -> None:
         sock = self.socket
         view: memoryview | None = None
         while True:
@@ -201,6 +242,60 @@ class ConnectionDriver:
             await _wait(anyio.wait_writable, sock)
         await self._take_turns()
 
+    async def handshake(self, fault: HandshakeFault | None) -> Handshake:
+        """Run the TLS handshake up to ``fault``'s exact byte (if any). A handshake that did not
+        complete is journaled and ended by the core (``ServerConnection.handshake_failed``)."""
+        tls = self.tls
+        assert tls is not None
+        result = Handshake()
+        if fault is not None and fault.kind in ("stall", "alert"):
+            # The ClientHello, whole or not: the client's first flight.
+            hello = await self._receive_raw(TLS_READ_SIZE)
+            result.read += len(hello)
+            result.fired = fault
+            return result
+        cut = fault if fault is not None and fault.kind == "cut" else None
+        try:
+            while True:
+                done = tls.handshake()
+                out = tls.output()
+                server_cut = cut if cut is not None and cut.side == "server" else None
+                if server_cut is not None and out and result.written + len(out) >= server_cut.at:
+                    out = out[: server_cut.at - result.written]
+                    await self._send_raw(out)
+                    result.written += len(out)
+                    result.fired = cut
+                    return result
+                if out:
+                    await self._send_raw(out)
+                    result.written += len(out)
+                if done:
+                    result.ok = True
+                    return result
+                room = TLS_READ_SIZE
+                if cut is not None and cut.side == "client":
+                    if result.read >= cut.at:
+                        result.fired = cut
+                        return result
+                    room = min(room, cut.at - result.read)
+                data = await self._receive_raw(room)
+                result.read += len(data)
+                if not data:
+                    result.reason = "the client closed the connection during the handshake"
+                    return result
+                tls.feed(data)
+        except HandshakeFailed as exc:
+            # What the client said (an alert) or broke; our own alert, if any, goes out.
+            result.reason = exc.reason
+            with contextlib.suppress(PeerGone):
+                out = tls.output()
+                await self._send_raw(out)
+                result.written += len(out)
+            return result
+        except PeerGone as exc:
+            result.reason = f"the client went away during the handshake ({exc})"
+            return result
+
     async def _take_turns(self) -> None:
         self._streak += 1
         if self._streak >= READY_STREAK:
@@ -218,14 +313,20 @@ class ConnectionDriver:
                 with contextlib.suppress(OSError):
                     linger = struct.pack("ii", 1, 0)
                     self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            elif not self.client_done:
-                # When the client has already ended its side, closing sends the FIN by itself
-                # and there is no input left that could turn it into an RST.
-                with contextlib.suppress(PeerGone, OSError):
-                    self.socket.shutdown(socket.SHUT_WR)
-                    with anyio.move_on_after(DRAIN_SECONDS):
-                        while await self.receive(65536):
-                            pass
+            else:
+                if self.tls is not None and self.tls.handshake_done and how == "close":
+                    # A clean end of a TLS stream: close_notify before the FIN.
+                    self.tls.close_notify()
+                    with contextlib.suppress(PeerGone):
+                        await self._send_raw(self.tls.output())
+                if not self.client_done:
+                    # When the client has already ended its side, closing sends the FIN by
+                    # itself and there is no input left that could turn it into an RST.
+                    with contextlib.suppress(PeerGone, OSError):
+                        self.socket.shutdown(socket.SHUT_WR)
+                        with anyio.move_on_after(DRAIN_SECONDS):
+                            while await self._receive_raw(65536):
+                                pass
         finally:
             self._release()
 
@@ -254,6 +355,19 @@ class ConnectionDriver:
         """Stay silent until the client closes, ``seconds`` pass, or the server stops."""
         with anyio.move_on_after(seconds if seconds is not None else float("inf")):
             await _wait_for_client_close(self.socket)
+
+
+@dataclass(slots=True)
+class Handshake:
+    """How a TLS handshake went: counted bytes both ways, and why it ended if not done."""
+
+    ok: bool = False
+    read: int = 0
+    written: int = 0
+    #: The scripted fault that ended it, if one did.
+    fired: HandshakeFault | None = None
+    #: Why it failed otherwise (the client's alert, a protocol error, the client leaving).
+    reason: str | None = None
 
 
 class _AsyncioReader:

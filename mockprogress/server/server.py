@@ -24,6 +24,7 @@ import functools
 import ipaddress
 import re
 import socket
+import ssl
 import sys
 import threading
 import traceback
@@ -51,8 +52,10 @@ from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
+from ..script.tls import TLS, tls_spec
 from .driver import ConnectionDriver
 from .portal import LoopPost, SharedLoop, portal_provider
+from .tls import TLSChannel, authority
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
@@ -114,6 +117,7 @@ class MockServer(AsyncContextManagerMixin):
         backend: str = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
         unmatched_status: int = 500,
+        tls: bool | TLS | None = None,
         **limits: int,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
@@ -123,6 +127,9 @@ class MockServer(AsyncContextManagerMixin):
                 f"(its limits are {', '.join(LIMIT_NAMES)})"
             )
         self.host = host
+        #: The server's TLS (None: plain TCP).
+        self.tls = tls_spec(tls)
+        self._tls_context = None if self.tls is None else authority().server_context(self.tls)
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
@@ -155,6 +162,22 @@ class MockServer(AsyncContextManagerMixin):
         return self._port
 
     @property
+    def ca_file(self) -> str:
+        """The PEM file of the throwaway CA a client is meant to trust (the same file for every
+        server of the process, whatever its certificate variant)."""
+        return authority().ca_file
+
+    def client_ssl_context(self, *, certificate: str | None = None) -> ssl.SSLContext:
+        """An ``ssl.SSLContext`` that trusts ``ca_file``; with ``certificate=NAME`` it also
+        presents a client certificate for NAME issued by the same CA (mutual TLS)."""
+        return authority().client_context(certificate=certificate)
+
+    def client_certificate_files(self, name: str = "client") -> tuple[str, str]:
+        """PEM files (certificate, key) of a client certificate for ``name`` issued by the
+        CA, for clients outside Python (``curl --cert C --key K``)."""
+        return authority().client_certificate_files(name)
+
+    @property
     def running(self) -> bool:
         return self._mode is not None
 
@@ -163,7 +186,8 @@ class MockServer(AsyncContextManagerMixin):
         host = f"[{self.host}]" if ":" in self.host else self.host
         if not path.startswith("/"):
             path = "/" + path
-        return f"http://{host}:{self.port}{path}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self._port}" if self._port is not None else "not running"
@@ -533,11 +557,26 @@ class MockServer(AsyncContextManagerMixin):
                 tg.start_soon(self._handle, sock, address)
 
     async def _handle(self, sock: socket.socket, address: Any) -> None:
-        driver = ConnectionDriver(sock, self._asyncio_loop)
+        channel = None if self._tls_context is None else TLSChannel(self._tls_context)
+        driver = ConnectionDriver(sock, self._asyncio_loop, channel)
         self._active_connections += 1
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
             connection = ServerConnection(self._state, self._clock, host)
+            if channel is not None and self.tls is not None:
+                started = self._clock()
+                handshake = await driver.handshake(self.tls.fault)
+                if not handshake.ok:
+                    ended = connection.handshake_failed(
+                        started,
+                        handshake.read,
+                        handshake.written,
+                        handshake.fired,
+                        handshake.reason,
+                    )
+                    await driver.run(ended)
+                    return
+                connection.tls = channel.record()
             if self._active_connections > self._state.config.limits.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
             else:

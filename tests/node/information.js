@@ -10,6 +10,7 @@
 'use strict';
 
 const http = require('node:http');
+const https = require('node:https');
 
 const [method, url] = process.argv.slice(2);
 if (!method || !url) {
@@ -27,8 +28,12 @@ function finish(code) {
   process.exitCode = code;
 }
 
-const req = http.request(url, { method, agent: false });
-req.setTimeout(10000, () => req.destroy(new Error('timed out after 10 s')));
+// https: URLs go through node:https, which trusts NODE_EXTRA_CA_CERTS (the server's CA).
+const client = url.startsWith('https:') ? https : http;
+// MP_TIMEOUT_MS: how long the socket may stay silent, the TLS handshake included.
+const timeoutMs = Number(process.env.MP_TIMEOUT_MS || 10000);
+const req = client.request(url, { method, agent: false, timeout: timeoutMs });
+req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
 
 req.on('information', (info) => {
   result.information.push({

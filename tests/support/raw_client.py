@@ -4,6 +4,7 @@ and how the stream ended (a clean end of stream, a reset, or silence)."""
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,22 +17,35 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Received:
     data: bytes
-    #: "eof" (FIN), "reset" (ECONNRESET) or "silent" (nothing more within the timeout).
+    #: "eof" (FIN; over TLS, a close_notify), "truncated" (over TLS: a FIN without
+    #: close_notify), "reset" (ECONNRESET) or "silent" (nothing more within the timeout).
     end: str
     send_error: str | None = None
 
 
-def exchange(port: int, request: bytes, *, timeout: float = 5.0) -> Received:
-    """Send ``request`` whole, then read until the server ends the stream or goes silent."""
+def exchange(
+    port: int, request: bytes, *, timeout: float = 5.0, tls: ssl.SSLContext | None = None
+) -> Received:
+    """Send ``request`` whole, then read until the server ends the stream or goes silent.
+
+    With ``tls``, the request and the data are plaintext, and the end is read off the TCP
+    stream itself (Python's ssl sockets report an RST after a complete record as an EOF)."""
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     except ConnectionResetError as exc:  # a reset right after accept can beat connect()
         return Received(b"", "reset", f"connect: {exc!r}")
     with sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        channel = None if tls is None else _TLSClient(sock, tls)
         send_error = None
         try:
-            sock.sendall(request)
+            if channel is not None:
+                channel.handshake()
+                channel.send(request)
+            else:
+                sock.sendall(request)
+        except ssl.SSLError:
+            raise
         except OSError as exc:  # a reset can beat the last of the request
             send_error = repr(exc)
         data = bytearray()
@@ -39,12 +53,69 @@ def exchange(port: int, request: bytes, *, timeout: float = 5.0) -> Received:
             try:
                 chunk = sock.recv(65536)
             except ConnectionResetError:
+                if channel is not None:
+                    data += channel.plaintext(b"")
                 return Received(bytes(data), "reset", send_error)
             except TimeoutError:
                 return Received(bytes(data), "silent", send_error)
+            if channel is not None:
+                data += channel.plaintext(chunk)
+                if not chunk:
+                    return Received(bytes(data), channel.end(), send_error)
+                continue
             if not chunk:
                 return Received(bytes(data), "eof", send_error)
             data += chunk
+
+
+class _TLSClient:
+    """A TLS client over memory BIOs: the test reads the socket itself."""
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        self._sock = sock
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._obj = context.wrap_bio(self._in, self._out, server_hostname="127.0.0.1")
+        self._notified = False
+
+    def handshake(self) -> None:
+        while True:
+            try:
+                self._obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._sock.sendall(self._out.read())
+                data = self._sock.recv(65536)
+                if not data:
+                    raise ssl.SSLEOFError("the server closed during the handshake") from None
+                self._in.write(data)
+        self._sock.sendall(self._out.read())
+
+    def send(self, data: bytes) -> None:
+        self._obj.write(data)
+        self._sock.sendall(self._out.read())
+
+    def plaintext(self, ciphertext: bytes) -> bytes:
+        """Feed what the socket gave (``b""``: its end); return the plaintext it completes."""
+        if ciphertext:
+            self._in.write(ciphertext)
+        out = bytearray()
+        while not self._notified:
+            try:
+                piece = self._obj.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLEOFError):
+                break
+            except ssl.SSLZeroReturnError:
+                self._notified = True
+                break
+            if not piece:
+                self._notified = True
+                break
+            out += piece
+        return bytes(out)
+
+    def end(self) -> str:
+        """How a stream that reached its FIN ended: with a close_notify or truncated."""
+        return "eof" if self._notified else "truncated"
 
 
 def in_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8) -> list[R]:

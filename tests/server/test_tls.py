@@ -1,0 +1,250 @@
+"""HTTPS on the server: exact byte offsets over TLS, the journal's TLS record, handshake faults
+at exact bytes, certificate variants, and the same behaviour in thread and in-loop modes,
+asyncio and trio. Our own clients here (Python's ssl); real clients are in
+tests/clients/test_clients_tls.py."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from support.raw_client import exchange, get, in_parallel, post
+
+import mockprogress as mp
+
+BODY = (bytes(range(256)) * 4)[:600]
+HEAD_LEN = len(b"HTTP/1.1 200 OK\r\nContent-Length: 600\r\n\r\n")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[mp.MockServer]:
+    with mp.MockServer(tls=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: mp.MockServer) -> Iterator[mp.MockServer]:
+    try:
+        yield server
+        server.check()
+    finally:
+        server.reset()
+
+
+def cut_handler(ex: mp.Exchange) -> mp.Step:
+    q = ex.query
+    return mp.respond(200, BODY).cut(int(q["at"]), "body", q["how"])  # type: ignore[arg-type]
+
+
+def test_url_ca_file_and_client_context(srv: mp.MockServer) -> None:
+    assert srv.url("/x").startswith("https://127.0.0.1:")
+    with open(srv.ca_file, "rb") as f:
+        assert f.read().startswith(b"-----BEGIN CERTIFICATE-----")
+    context = srv.client_ssl_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    srv.expect("GET", "/x").respond(mp.respond(200, b"over TLS"))
+    got = exchange(srv.port, get("/x", "Connection: close\r\n"), tls=context)
+    assert got.data.endswith(b"\r\n\r\nover TLS") and got.end == "eof"
+
+
+def test_every_server_shares_one_ca() -> None:
+    with mp.MockServer(tls=True) as a, mp.MockServer(tls=mp.TLS(certificate="expired")) as b:
+        assert a.ca_file == b.ca_file
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_response_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer, how: str) -> None:
+    """Every offset of the body: exactly N plaintext body bytes reach a TLS client, then a
+    clean end (close_notify and FIN) or a reset; the journal names the same offset."""
+    srv.expect("GET", "/cut").respond_with(cut_handler)
+    context = srv.client_ssl_context()
+    offsets = [*range(0, len(BODY) + 1, 7), len(BODY) - 1]
+    results = in_parallel(
+        lambda at: exchange(srv.port, get(f"/cut?at={at}&how={how}"), tls=context), offsets
+    )
+    ends = {"close": "eof", "reset": "reset"}
+    wrong = [
+        f"at {at}: {len(got.data) - HEAD_LEN} body bytes then {got.end}"
+        for at, got in zip(offsets, results, strict=True)
+        if got.data[HEAD_LEN:] != BODY[:at] or got.end != ends[how]
+    ]
+    assert wrong == []
+    faults = {ex.query["at"]: ex.fault for ex in srv.journal}
+    assert {int(at): f.body_bytes for at, f in faults.items() if f} == {at: at for at in offsets}
+
+
+def test_read_body_upto_counts_plaintext_bytes(srv: mp.MockServer) -> None:
+    body = bytes(range(200)) * 50
+    for upto in (0, 1, 4095, 4096, 9999):
+        srv.expect("POST", f"/up{upto}").respond(mp.read_body(upto=upto), mp.drop("reset"))
+        got = exchange(srv.port, post(f"/up{upto}", body), tls=srv.client_ssl_context())
+        assert got.end == "reset"
+        assert srv.journal.last.body == body[:upto]
+
+
+def test_journal_records_the_tls_session(srv: mp.MockServer) -> None:
+    srv.expect("GET", "/").respond(mp.respond(200))
+    context = srv.client_ssl_context()
+    context.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection(("127.0.0.1", srv.port)) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(get("/", "Connection: close\r\n"))
+            while tls.recv(4096):
+                pass
+    record = srv.journal.last.tls
+    assert record is not None
+    assert record.version == "TLSv1.3"
+    assert record.cipher
+    assert record.server_name == "localhost"
+    assert record.alpn == "http/1.1"
+    assert record.peer_subject is None
+
+
+def test_plain_tcp_exchanges_have_no_tls_record() -> None:
+    with mp.MockServer() as plain:
+        plain.expect("GET", "/").respond(mp.respond(200))
+        exchange(plain.port, get("/", "Connection: close\r\n"))
+        assert plain.journal.last.tls is None
+
+
+def test_interims_go_over_tls(srv: mp.MockServer) -> None:
+    srv.expect("POST", "/jobs").respond(
+        mp.processing((0, 2, "a")), mp.early_hints("</s.css>; rel=preload"), mp.respond(201)
+    )
+    got = exchange(srv.port, post("/jobs", b"x"), tls=srv.client_ssl_context())
+    assert got.data.startswith(
+        b'HTTP/1.1 102 Processing\r\nProgress: 0/2 "a"\r\n\r\n'
+        b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\n"
+    )
+
+
+def test_maximum_version_and_mutual_tls() -> None:
+    spec = mp.TLS(maximum_version="1.2", client_certificate="required")
+    with mp.MockServer(tls=spec) as srv:
+        srv.expect("GET", "/").respond(mp.respond(200, b"hi"))
+        context = srv.client_ssl_context(certificate="alice")
+        got = exchange(srv.port, get("/", "Connection: close\r\n"), tls=context)
+        assert got.data.endswith(b"hi")
+        record = srv.journal.last.tls
+        assert record is not None
+        assert record.version == "TLSv1.2"
+        assert record.peer_subject == (
+            "organizationName=mockprogress, organizationalUnitName=client certificate, "
+            "commonName=alice"
+        )
+        # Without a client certificate the handshake fails, and the journal says why.
+        with pytest.raises(ssl.SSLError):
+            exchange(srv.port, get("/"), tls=srv.client_ssl_context())
+        failed = srv.journal.last
+        assert failed.method == "" and failed.response is None
+        assert any("TLS handshake failed" in e.detail for e in failed.events)
+
+
+@pytest.mark.parametrize(
+    ("variant", "error"),
+    [
+        ("expired", "certificate has expired"),
+        ("not-yet-valid", "certificate is not yet valid"),
+        ("wrong-host", "IP address mismatch"),
+        ("untrusted", "unable to get local issuer certificate"),
+    ],
+)
+def test_certificate_variants_fail_verification(variant: str, error: str) -> None:
+    with mp.MockServer(tls=mp.TLS(certificate=variant)) as srv:  # type: ignore[arg-type]
+        with pytest.raises(ssl.SSLCertVerificationError, match=error):
+            exchange(srv.port, get("/"), tls=srv.client_ssl_context())
+        deadline = time.monotonic() + 5
+        while not len(srv.journal) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server notes the client's alert as it arrives
+        assert any("TLS handshake failed" in e.detail for e in srv.journal.last.events)
+
+
+def _handshake_bytes(port: int) -> tuple[bytes, str]:
+    """A TLS client's view of a handshake fault: what came back, and how it ended."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        context = ssl.create_default_context()
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        with pytest.raises(ssl.SSLWantReadError):
+            obj.do_handshake()
+        sock.sendall(outgoing.read())
+        received = bytearray()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            return bytes(received), "reset"
+        except TimeoutError:
+            return bytes(received), "silent"
+        return bytes(received), "eof"
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("at", [0, 1, 5, 100, 700])
+def test_handshake_cut_after_n_server_bytes(how: str, at: int) -> None:
+    with mp.MockServer(tls=mp.TLS().cut(at, side="server", how=how)) as srv:  # type: ignore[arg-type]
+        data, end = _handshake_bytes(srv.port)
+        assert (len(data), end) == (at, "eof" if how == "close" else "reset")
+        fault = srv.journal.last.fault
+        assert fault is not None
+        assert (fault.kind, fault.side, fault.wire_bytes) == (how, "handshake", at)
+
+
+@pytest.mark.parametrize("at", [0, 1, 5, 100])
+def test_handshake_cut_after_n_client_bytes(at: int) -> None:
+    with mp.MockServer(tls=mp.TLS().cut(at, side="client", how="close")) as srv:
+        data, end = _handshake_bytes(srv.port)
+        assert (data, end) == (b"", "eof")
+        fault = srv.journal.last.fault
+        assert fault is not None
+        assert (fault.side, fault.bytes_received, fault.wire_bytes) == ("handshake", at, 0)
+
+
+def test_handshake_stall_and_alert() -> None:
+    with mp.MockServer(tls=mp.TLS(handshake="stall")) as srv:
+        assert _handshake_bytes(srv.port) == (b"", "silent")
+    with mp.MockServer(tls=mp.TLS().alert("protocol_version")) as srv:
+        assert _handshake_bytes(srv.port) == (b"\x15\x03\x03\x00\x02\x02\x46", "eof")
+
+
+def test_tls_spec_mistakes_fail_where_written() -> None:
+    with pytest.raises(mp.ScenarioError, match="certificate must be one of"):
+        mp.TLS(certificate="self-signed")  # type: ignore[arg-type]
+    with pytest.raises(mp.ScenarioError, match="side must be 'client' or 'server'"):
+        mp.TLS().cut(10, side="both")  # type: ignore[arg-type]
+    with pytest.raises(mp.ScenarioError, match="unknown TLS alert"):
+        mp.TLS().alert("teapot")
+    with pytest.raises(mp.ScenarioError, match=r"tls must be True, False or mp\.TLS"):
+        mp.MockServer(tls="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_in_loop_mode_serves_tls(anyio_backend: str) -> None:
+    async with mp.MockServer(tls=True) as srv:
+        srv.expect("GET", "/").respond(mp.processing((0, 1)), mp.respond(200, b"in loop"))
+        context = srv.client_ssl_context()
+        stream = await anyio.connect_tcp(
+            "127.0.0.1", srv.port, ssl_context=context, tls_standard_compatible=False
+        )
+        async with stream:
+            await stream.send(get("/", "Connection: close\r\n"))
+            data = b""
+            with anyio.fail_after(5):
+                try:
+                    while True:
+                        data += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    pass
+        assert data.startswith(b"HTTP/1.1 102 Processing") and data.endswith(b"in loop")
+
+
+def test_thread_mode_on_trio() -> None:
+    with mp.MockServer(tls=True, backend="trio") as srv:
+        srv.expect("GET", "/").respond(mp.respond(200, b"trio"))
+        got = exchange(srv.port, get("/", "Connection: close\r\n"), tls=srv.client_ssl_context())
+        assert got.data.endswith(b"trio") and got.end == "eof"
