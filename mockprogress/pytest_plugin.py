@@ -11,7 +11,9 @@ Options (``pytest.ini`` / ``pyproject.toml``):
 - ``mockprogress_host`` (default ``127.0.0.1``): the address servers listen on.
 
 Per test: ``@pytest.mark.mockprogress(check_at_teardown=False, max_body_size=..., ...)`` takes
-those options and any keyword of ``MockServer``.
+those options, the server limits, ``tls`` (``True`` or ``mp.TLS(...)``), ``host`` and
+``unmatched_status``. The session fixture ``mockprogress_ca`` is the CA that ``tls`` servers'
+certificates chain to.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import pytest
 
 if TYPE_CHECKING:
     from .server.server import MockServer
+    from .server.tls import CertificateAuthority
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
 #: The keywords of ``MockServer`` a marker may set besides the limits (``Limits``'s fields).
-_SERVER_OPTIONS = {"host", "unmatched_status"}
+_SERVER_OPTIONS = {"host", "unmatched_status", "tls"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,6 +88,18 @@ def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[None]:
 
     with portal_provider(str(pytestconfig.getini("mockprogress_backend"))):
         yield
+
+
+@pytest.fixture(scope="session")
+def mockprogress_ca() -> CertificateAuthority:
+    """The throwaway certificate authority every ``tls=True`` server of the session uses: its
+    ``ca_file`` (a PEM path for ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``,
+    ``NODE_EXTRA_CA_CERTS``, ``curl --cacert``), ``client_context()`` (an ``ssl.SSLContext``
+    that trusts it) and ``client_certificate_files(name)`` (for mutual TLS). Made once per
+    session, on first use."""
+    from .server.tls import authority
+
+    return authority()
 
 
 @pytest.fixture

@@ -46,16 +46,17 @@ class Route:
 
 
 def base_url(state: ServerState, host_header: str | None = None) -> str:
-    """``http://HOST:PORT`` of the server. A server listening on every address has no one
-    address to show: then the ``Host`` the client used stands in for it."""
+    """``http://HOST:PORT`` (``https://`` over TLS) of the server. A server listening on every
+    address has no one address to show: then the ``Host`` the client used stands in for it."""
+    scheme = state.scheme
     if state.address is None:
-        return f"http://{host_header}" if host_header else "http://localhost"
+        return f"{scheme}://{host_header}" if host_header else f"{scheme}://localhost"
     host, port = state.address
     if host in _WILDCARD_HOSTS and host_header:
-        return f"http://{host_header}"
+        return f"{scheme}://{host_header}"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _default_curl(exp: Expectation) -> str | None:

@@ -65,7 +65,7 @@ class ServerConfig:
 class ServerState:
     """The state of one server, owned by its event loop."""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
+    def __init__(self, config: ServerConfig | None = None, *, scheme: str = "http") -> None:
         self.config = config or ServerConfig()
         self.registry = Registry()
         self.resources: list[Resource] = []
@@ -74,6 +74,8 @@ class ServerState:
         self.listeners: list[EventListener] = []
         #: Where the server listens, ``(host, port)``; set by the I/O layer once it does.
         self.address: tuple[str, int] | None = None
+        #: ``http`` or ``https``: how clients reach it.
+        self.scheme = scheme
         #: The server's own resources (``Resource.reserved``): tried before expectations, kept
         #: across ``reset()``.
         self.reserved: list[Resource] = []

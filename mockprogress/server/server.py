@@ -133,7 +133,8 @@ class MockServer(AsyncContextManagerMixin):
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        self._state = ServerState(ServerConfig(Limits(**limits), unmatched_status))
+        config = ServerConfig(Limits(**limits), unmatched_status)
+        self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running

@@ -37,8 +37,13 @@ WRONG_HOST = "wrong-host.invalid"
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-class Authority:
-    """The throwaway CA of this process, the certificates it issued, and their files."""
+class CertificateAuthority:
+    """The throwaway CA of this process, the certificates it issued, and their files.
+
+    Every ``MockServer(tls=...)`` shares it; the pytest fixture ``mockprogress_ca`` hands it to
+    a test session (``ca_file`` for ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``,
+    ``NODE_EXTRA_CA_CERTS`` or ``curl --cacert``).
+    """
 
     def __init__(self) -> None:
         self.ca = trustme.CA(organization_name="mockprogress throwaway CA")
@@ -143,16 +148,16 @@ class Authority:
             return files
 
 
-_AUTHORITY: Authority | None = None
+_AUTHORITY: CertificateAuthority | None = None
 _AUTHORITY_LOCK = threading.Lock()
 
 
-def authority() -> Authority:
+def authority() -> CertificateAuthority:
     """This process's CA, made on first use."""
     global _AUTHORITY
     with _AUTHORITY_LOCK:
         if _AUTHORITY is None:
-            _AUTHORITY = Authority()
+            _AUTHORITY = CertificateAuthority()
         return _AUTHORITY
 
 

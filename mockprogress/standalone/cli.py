@@ -149,6 +149,19 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="require `Authorization: Bearer TOKEN` on control-API requests (default: the "
         "MOCKPROGRESS_TOKEN environment variable, if set)",
     )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS, with a certificate for 127.0.0.1, ::1 and localhost signed by a "
+        "throwaway CA (docs/https.md)",
+    )
+    serve.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PATH",
+        help="with --tls: write the CA's PEM to PATH (default: a temporary file, named at "
+        "start-up) for curl --cacert, REQUESTS_CA_BUNDLE or NODE_EXTRA_CA_CERTS",
+    )
     limits = serve.add_argument_group("limits (docs/limits.md)")
     # One option per field of Limits: --max-body-size sets max_body_size.
     for limit in LIMIT_FIELDS:
@@ -181,16 +194,19 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _url(host: str, port: int, path: str = "") -> str:
+def _url(host: str, port: int, path: str = "", *, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{path}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}{path}"
 
 
 async def _serve(
     args: argparse.Namespace, out: TextIO, err: TextIO, writer: JournalWriter | None
 ) -> int:
     limits = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
-    server = MockServer(args.host, args.port, **limits)
+    if args.ca_file is not None and not args.tls:
+        raise MockProgressError("--ca-file needs --tls")
+    server = MockServer(args.host, args.port, tls=args.tls, **limits)
+    ca_file = _write_ca(server, args.ca_file) if args.tls else None
     files: list[Path] = [] if args.empty else (args.scenarios or demo_files())
     for path in files:
         server.load(path)
@@ -215,7 +231,7 @@ async def _serve(
     status = 0
     try:
         async with server, anyio.create_task_group() as tg:
-            _announce(server, args, printer, out, err, remote, token)
+            _announce(server, args, printer, out, err, remote, token, ca_file)
             tg.start_soon(_tick, printer, writer)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
@@ -235,12 +251,21 @@ def _announce(
     err: TextIO,
     remote: bool,
     token: str | None,
+    ca_file: str | None,
 ) -> None:
-    url = _url(args.host, server.port)
-    control = None if args.no_control else _url(args.host, server.port, args.control_prefix)
+    tls = server.tls is not None
+    url = _url(args.host, server.port, tls=tls)
+    control = (
+        None if args.no_control else _url(args.host, server.port, args.control_prefix, tls=tls)
+    )
     if isinstance(printer, JsonLog):
-        printer.emit({"type": "listening", "url": url, "control": control, "version": __version__})
+        event = {"type": "listening", "url": url, "control": control, "version": __version__}
+        if ca_file is not None:
+            event["ca_file"] = ca_file
+        printer.emit(event)
     else:
+        if ca_file is not None:
+            print(f"the CA to trust: {ca_file} (curl --cacert {ca_file})", file=out, flush=True)
         print(f"mockprogress listening on {url}", file=out, flush=True)
         if not args.empty and not args.scenarios:
             print(f"the demo set: curl {url}/ lists its routes", file=out, flush=True)
@@ -253,6 +278,17 @@ def _announce(
             file=err,
             flush=True,
         )
+
+
+def _write_ca(server: MockServer, path: Path | None) -> str:
+    """The CA's PEM where the user asked for it (else the CA's own temporary file)."""
+    if path is None:
+        return server.ca_file
+    try:
+        path.write_bytes(Path(server.ca_file).read_bytes())
+    except OSError as exc:
+        raise MockProgressError(f"cannot write the CA to {path}: {exc.strerror or exc}") from None
+    return str(path)
 
 
 async def _tick(printer: TextLog | JsonLog, writer: JournalWriter | None) -> None:

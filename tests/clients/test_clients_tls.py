@@ -19,7 +19,7 @@ import httpx
 import pytest
 import requests
 from support.jobs_scenario import PROGRESS, expect_jobs
-from support.paths import NODE_DIR
+from support.paths import NODE_DIR, ROOT
 
 import mockprogress as mp
 
@@ -347,3 +347,19 @@ def test_tuspy_upload_over_https_resumes_after_a_cut(monkeypatch: pytest.MonkeyP
         assert upload.complete and upload.data == data
         cut = [ex.fault for ex in srv.journal if ex.fault is not None]
         assert [f.body_bytes for f in cut] == [12_345]
+
+
+def outcome_table() -> str:
+    """``OUTCOMES`` as the Markdown table docs/faults.md shows."""
+    clients = list(OUTCOMES)
+    lines = ["| | " + " | ".join(clients) + " |", "|---|" + "---|" * len(clients)]
+    for case in CASES:
+        cells = [f"`{OUTCOMES[c][case].replace('|', ' … ')}`" for c in clients]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_docs_faults_shows_what_each_client_does() -> None:
+    """docs/faults.md's table is this file's ``OUTCOMES``, which the tests above check."""
+    page = (ROOT / "docs" / "faults.md").read_text()
+    assert outcome_table() in page

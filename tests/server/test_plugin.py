@@ -297,3 +297,46 @@ def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.mockprogress(check_at_teardown=True*"])
+
+
+def test_marker_tls_and_the_session_ca(pytester: pytest.Pytester) -> None:
+    """``tls=True`` on the marker serves https; the session fixture ``mockprogress_ca`` is the
+    CA every such server chains to, made once for the session."""
+    result = run(
+        pytester,
+        """
+import ssl
+
+SEEN = []
+
+@pytest.mark.mockprogress(tls=True)
+def test_https(mockprogress_server, mockprogress_ca):
+    srv = mockprogress_server
+    assert srv.url("/").startswith("https://")
+    srv.expect("GET", "/").respond(mp.respond(200, b"secure"))
+    context = ssl.create_default_context(cafile=mockprogress_ca.ca_file)
+    conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=context, timeout=5)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"secure"
+    conn.close()
+    assert srv.journal.last.tls.version.startswith("TLSv1.")
+    SEEN.append(mockprogress_ca)
+
+@pytest.mark.mockprogress(tls=mp.TLS(certificate="expired"))
+def test_expired(mockprogress_server, mockprogress_ca):
+    assert mockprogress_server.ca_file == mockprogress_ca.ca_file
+    SEEN.append(mockprogress_ca)
+
+@pytest.mark.anyio
+@pytest.mark.mockprogress(tls=True)
+async def test_in_loop(mockprogress_async_server, mockprogress_ca):
+    assert mockprogress_async_server.url("/").startswith("https://")
+    SEEN.append(mockprogress_ca)
+
+def test_one_ca_for_the_session():
+    assert len(SEEN) >= 3 and all(ca is SEEN[0] for ca in SEEN)
+""",
+        "-p",
+        "anyio",
+    )
+    result.assert_outcomes(passed=5)

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from typing import Any
 
-READY = re.compile(r"^mockprogress listening on (http://127\.0\.0\.1:(\d+))$")
+READY = re.compile(r"^mockprogress listening on (https?://127\.0\.0\.1:(\d+))$")
 
 
 class Standalone:
@@ -41,7 +41,11 @@ class Standalone:
             reader.start()
         self.url = ""
         if ready:
+            # The readiness line comes first; with --tls, the line naming the CA before it.
             first = self.wait_for(r".", timeout=20)
+            if "--tls" in args:
+                assert first.startswith("the CA to trust: "), first
+                first = self.wait_for(r".", timeout=20, start=1)
             match = READY.match(first)
             assert match, f"first line {first!r}; stderr: {''.join(self.errors)}"
             self.url = match.group(1)
