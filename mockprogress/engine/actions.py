@@ -45,9 +45,16 @@ class Sleep:
 @dataclass(frozen=True, slots=True)
 class Close:
     """End the connection: ``close`` sends a FIN after every byte written so far; ``reset``
-    waits until those bytes have left the send queue, then sends an RST."""
+    waits until those bytes have left the send queue, then sends an RST.
+
+    Over TLS, a ``close`` sends a close_notify alert before the FIN unless ``close_notify`` is
+    False, and a ``reset`` with ``split`` first sends part of a TLS record holding those bytes
+    (over plain TCP both are ignored).
+    """
 
     how: Literal["close", "reset"] = "close"
+    close_notify: bool = True
+    split: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

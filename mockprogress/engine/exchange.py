@@ -690,13 +690,15 @@ class ExchangeContext:
             )
         self._response = ResponseState.SENT
         if step.fault is not None:
-            yield from self._fire(step.fault, body_sent)
+            yield from self._fire(step.fault, body_sent, data[limit:])
 
     # ---- faults ----------------------------------------------------------------------------
 
-    def _fire(self, cut: Cut, body_sent: int) -> Program[None]:
+    def _fire(self, cut: Cut, body_sent: int, rest: bytes) -> Program[None]:
         detail = f"{cut.how} after {body_sent} body bytes (wire byte {self._wire_out})"
-        yield from self.fault(cut.spec, side="response", body_bytes=body_sent, detail=detail)
+        yield from self.fault(
+            cut.spec, side="response", body_bytes=body_sent, detail=detail, rest=rest
+        )
 
     def fault(
         self,
@@ -706,10 +708,12 @@ class ExchangeContext:
         side: Side | None = None,
         body_bytes: int | None = None,
         detail: str | None = None,
+        rest: bytes = b"",
     ) -> Program[None]:
         """Fire a fault now: ``close`` (FIN), ``reset`` (RST) or ``stall``, as ``how`` (a
         ``FaultSpec``; a bare how and ``seconds`` are the older spelling) says. ``side``,
-        ``body_bytes`` and ``detail`` default to where the exchange stands."""
+        ``body_bytes`` and ``detail`` default to where the exchange stands; ``rest`` is what
+        a ``split_record`` reset sends part of a TLS record of."""
         spec = how if isinstance(how, FaultSpec) else FaultSpec(how, seconds)
         if side is None:
             side = "request" if not self.final_started and not self.body_done else "response"
@@ -727,6 +731,7 @@ class ExchangeContext:
             detail=detail,
             body_bytes=body_bytes,
             wire_bytes=self._wire_out,
+            rest=rest,
         )
 
     def close(self, how: DropHow = "close") -> Program[None]:

@@ -38,22 +38,28 @@ def fire(
     body_bytes: int = 0,
     wire_bytes: int = 0,
     received: int | None = None,
+    rest: bytes = b"",
 ) -> Program[None]:
     """Journal the fault on ``log`` and carry it out: close (FIN), reset (RST), or stall (hold
     the connection silent) and then close.
 
     ``detail`` says where it fired ("close after 5 body bytes ..."); a stall's duration is
     added here. ``body_bytes`` and ``wire_bytes`` are the byte offsets it fired at;
-    ``received`` what the server had read for the exchange (default: the log's count).
+    ``received`` what the server had read for the exchange (default: the log's count);
+    ``rest`` the bytes after the cut, which a ``split_record`` reset sends part of a record of.
     """
     if spec.how == "stall" and spec.seconds is not None:
         detail += f", for {spec.seconds:g} s"
+    detail += spec.tls_ending()
     at = log.event(now, "fault", "", detail)
     got = log.bytes_received if received is None else received
     log.fault = Fault(spec.how, side, body_bytes, wire_bytes, at, detail, got)
     if spec.how == "stall":
         yield Hold(spec.seconds)
-    yield Close("reset" if spec.how == "reset" else "close")
+    if spec.how == "reset":
+        yield Close("reset", split=(rest or b"\0") if spec.split_record else b"")
+    else:
+        yield Close("close", close_notify=spec.close_notify)
 
 
 @dataclass(slots=True)

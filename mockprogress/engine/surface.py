@@ -110,6 +110,7 @@ class ExchangeSurface(Protocol):
         side: Side | None = None,
         body_bytes: int | None = None,
         detail: str | None = None,
+        rest: bytes = b"",
     ) -> Program[None]:
         """Fire a fault now, and journal it."""
 

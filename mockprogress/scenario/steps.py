@@ -143,11 +143,17 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
         cut = spec["cut"]
         if isinstance(cut, int) and not isinstance(cut, bool):
             cut = {"at": cut}
-        cut = table(cut, f"{key}.cut", where, {"at", "unit", "how", "seconds"})
+        keys = {"at", "unit", "how", "seconds", "close_notify", "split_record"}
+        cut = table(cut, f"{key}.cut", where, keys)
         if "at" not in cut:
             raise where.error(f"{key}.cut.at", "missing (the byte offset of the cut)")
         step = step.cut(
-            cut["at"], cut.get("unit", "body"), cut.get("how", "close"), seconds=cut.get("seconds")
+            cut["at"],
+            cut.get("unit", "body"),
+            cut.get("how", "close"),
+            seconds=cut.get("seconds"),
+            close_notify=cut.get("close_notify", True),
+            split_record=cut.get("split_record", False),
         )
     if "drip" in spec:
         drip = spec["drip"]
@@ -165,7 +171,8 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
 
 def _drop(value: Any, key: str, where: Where) -> Step:
     if isinstance(value, Mapping):
-        value = table(value, key, where, {"how"}).get("how", "close")
+        spec = table(value, key, where, {"how", "close_notify"})
+        return drop(spec.get("how", "close"), close_notify=spec.get("close_notify", True))
     return drop(value)
 
 

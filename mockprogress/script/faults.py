@@ -48,6 +48,12 @@ class FaultSpec:
 
     ``where`` names what the test wrote (``"cut"``, ``"interrupt"``, ...) in the messages;
     ``hows`` narrows the choice for faults that cannot stall.
+
+    Over TLS the end of the stream says more. ``close_notify=False`` ends a ``close`` (or the
+    end of a ``stall``) with a FIN and no close_notify alert first: a truncation that a careful
+    client must detect when the body has no framing of its own. ``split_record=True`` sends
+    part of one more TLS record before a ``reset``'s RST: the client sees the RST in the middle
+    of a record. Over plain TCP both change nothing.
     """
 
     how: FaultHow = "close"
@@ -56,6 +62,8 @@ class FaultSpec:
     hows: tuple[FaultHow, ...] = field(default=ANY_HOW, compare=False, repr=False)
     #: The name of the seconds in messages (default ``where(seconds=...)``).
     seconds_label: str | None = field(default=None, compare=False, repr=False)
+    close_notify: bool = True
+    split_record: bool = False
 
     def __post_init__(self) -> None:
         if self.how not in self.hows:
@@ -64,12 +72,28 @@ class FaultSpec:
         if self.seconds is not None and self.how != "stall":
             raise ScenarioError(f"{label} only applies to how='stall'")
         object.__setattr__(self, "seconds", check_seconds(self.seconds, label, allow_none=True))
+        if not isinstance(self.close_notify, bool) or not isinstance(self.split_record, bool):
+            raise ScenarioError(f"{self.where} close_notify and split_record must be True or False")
+        if not self.close_notify and self.how == "reset":
+            raise ScenarioError(
+                f"{self.where}(close_notify=False) applies to how='close' or 'stall'"
+            )
+        if self.split_record and self.how != "reset":
+            raise ScenarioError(f"{self.where}(split_record=True) only applies to how='reset'")
 
     def describe(self) -> str:
         """``close``, ``reset``, ``stall`` or ``stall for N s``: for journal details."""
         if self.how == "stall" and self.seconds is not None:
             return f"stall for {self.seconds:g} s"
         return self.how
+
+    def tls_ending(self) -> str:
+        """How the end differs over TLS, for journal details (``""`` when it does not)."""
+        if not self.close_notify:
+            return ", no close_notify over TLS"
+        if self.split_record:
+            return ", mid-record over TLS"
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +104,9 @@ class Cut:
     unit: CutUnit = "body"
     how: CutHow = "close"
     seconds: float | None = None
+    #: Over TLS: end with a close_notify (else a bare FIN), or RST mid-record (``FaultSpec``).
+    close_notify: bool = True
+    split_record: bool = False
     #: The validated "how" (set from ``how`` and ``seconds``).
     spec: FaultSpec = field(init=False, repr=False, compare=False)
 
@@ -87,7 +114,14 @@ class Cut:
         check_count(self.at, "cut(at=...)")
         if self.unit not in ("body", "wire"):
             raise ScenarioError(f"cut unit must be 'body' or 'wire', got {self.unit!r}")
-        _carry(self, FaultSpec(self.how, self.seconds, "cut"))
+        spec = FaultSpec(
+            self.how,
+            self.seconds,
+            close_notify=self.close_notify,
+            split_record=self.split_record,
+            where="cut",
+        )
+        _carry(self, spec)
 
 
 @dataclass(frozen=True, slots=True)

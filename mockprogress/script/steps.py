@@ -154,15 +154,18 @@ class Respond(Step):
         how: CutHow = "close",
         *,
         seconds: float | None = None,
+        close_notify: bool = True,
+        split_record: bool = False,
     ) -> Respond:
         """Stop after exactly ``at`` bytes, then close (FIN), reset (RST) or stall.
 
         ``unit="body"`` counts content bytes of this response; ``unit="wire"`` counts every byte
         written for the exchange (interims, head, chunk framing, body). A stall holds the
         connection silent for ``seconds`` (default: until the client closes or the server
-        stops).
+        stops). Over TLS, ``close_notify=False`` ends with a bare FIN (a truncation), and
+        ``split_record=True`` puts a reset in the middle of a TLS record (docs/https.md).
         """
-        return replace(self, fault=Cut(at, unit, how, seconds))
+        return replace(self, fault=Cut(at, unit, how, seconds, close_notify, split_record))
 
     def drip(
         self,
@@ -205,17 +208,20 @@ def make_drip(
 
 @dataclass(frozen=True, slots=True)
 class Drop(Step):
-    """Close the connection now: a FIN (``close``) or an RST (``reset``)."""
+    """Close the connection now: a FIN (``close``) or an RST (``reset``); over TLS a FIN
+    follows a close_notify unless ``close_notify`` is False."""
 
     answers: ClassVar[bool] = True
     ends_connection: ClassVar[bool] = True
 
     how: DropHow = "close"
+    close_notify: bool = True
     #: The validated "how" (``script.faults``).
     spec: FaultSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "spec", FaultSpec(self.how, None, "drop", NO_STALL))
+        spec = FaultSpec(self.how, None, "drop", NO_STALL, close_notify=self.close_notify)
+        object.__setattr__(self, "spec", spec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,9 +429,11 @@ def respond(
     return Respond(status, content, pairs, reason or "", chunked)
 
 
-def drop(how: DropHow = "close") -> Drop:
-    """Close the connection at this point: ``"close"`` sends a FIN, ``"reset"`` an RST."""
-    return Drop(how)
+def drop(how: DropHow = "close", *, close_notify: bool = True) -> Drop:
+    """Close the connection at this point: ``"close"`` sends a FIN, ``"reset"`` an RST. Over
+    TLS, ``close_notify=False`` leaves out the close_notify alert before the FIN: the end of
+    an unframed body that a careful client must take for a truncation (docs/https.md)."""
+    return Drop(how, close_notify)
 
 
 def stall(seconds: float | None = None) -> Stall:

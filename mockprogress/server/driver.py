@@ -153,7 +153,7 @@ class ConnectionDriver:
                 return b""
             return await self.receive(action.max_bytes)
         if isinstance(action, Close):
-            await self.close(action.how)
+            await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None
         if isinstance(action, Hold):
             await self.hold(action.seconds)
@@ -302,19 +302,28 @@ class ConnectionDriver:
             self._streak = 0
             await anyio.lowlevel.checkpoint()
 
-    async def close(self, how: str) -> None:
-        """End the connection with a FIN (after draining the client's input) or an RST."""
+    async def close(self, how: str, *, close_notify: bool = True, split: bytes = b"") -> None:
+        """End the connection with a FIN (after draining the client's input) or an RST.
+
+        Over TLS, a FIN follows a close_notify unless ``close_notify`` is False, and an RST
+        with ``split`` follows the first half of a record holding those bytes."""
         if self.closed:
             return
         self.closed = True
+        session = self.tls is not None and self.tls.handshake_done
         try:
             if how == "reset":
+                if session and split and self.tls is not None:
+                    self.tls.write(split)
+                    record = self.tls.output()
+                    with contextlib.suppress(PeerGone):
+                        await self._send_raw(record[: len(record) // 2])
                 await self._flush()
                 with contextlib.suppress(OSError):
                     linger = struct.pack("ii", 1, 0)
                     self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             else:
-                if self.tls is not None and self.tls.handshake_done and how == "close":
+                if session and close_notify and self.tls is not None:
                     # A clean end of a TLS stream: close_notify before the FIN.
                     self.tls.close_notify()
                     with contextlib.suppress(PeerGone):

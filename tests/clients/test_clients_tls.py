@@ -363,3 +363,52 @@ def test_docs_faults_shows_what_each_client_does() -> None:
     """docs/faults.md's table is this file's ``OUTCOMES``, which the tests above check."""
     page = (ROOT / "docs" / "faults.md").read_text()
     assert outcome_table() in page
+
+
+# ---- the end of a TLS stream -------------------------------------------------------------------
+
+UNFRAMED = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial"
+
+
+@pytest.mark.parametrize("close_notify", [True, False])
+def test_no_client_tells_a_truncated_unframed_body(close_notify: bool) -> None:
+    """A body without Content-Length or chunking ends with the connection; over TLS only the
+    close_notify tells a complete body from a truncated one (RFC 8446 §6.1). Measured: curl,
+    requests, httpx, aiohttp and Node's https all take the 7 bytes as the whole body either
+    way (tests/server/test_tls.py proves the server leaves the alert out)."""
+    with mp.MockServer(tls=True) as srv:
+        srv.expect("GET", "/", times=None).respond(
+            mp.raw(UNFRAMED), mp.drop(close_notify=close_notify)
+        )
+        assert run_curl_body(srv) == (0, "partial")
+        assert requests.get(srv.url("/"), verify=srv.ca_file, timeout=5).text == "partial"
+        assert httpx.get(srv.url("/"), verify=srv.client_ssl_context()).text == "partial"
+        assert run_aiohttp_body(srv) == "partial"
+        report = node(srv, "GET", "/")
+        assert report["error"] is None
+        assert (report["response"]["body"], report["response"]["complete"]) == ("partial", True)
+        ended = [ex.fault.detail for ex in srv.journal if ex.fault is not None]
+        assert len(ended) == 5
+        assert all(d.endswith("no close_notify over TLS") is not close_notify for d in ended)
+
+
+def run_curl_body(srv: mp.MockServer) -> tuple[int, str]:
+    assert CURL is not None
+    done = subprocess.run(
+        [CURL, "-sS", "--cacert", srv.ca_file, srv.url("/")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, done.stdout
+
+
+def run_aiohttp_body(srv: mp.MockServer) -> str:
+    async def get() -> str:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(srv.url("/"), ssl=srv.client_ssl_context()) as response,
+        ):
+            return await response.text()
+
+    return asyncio.run(get())

@@ -9,10 +9,11 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
-from support.raw_client import exchange, get, in_parallel, post
+from support.raw_client import Received, exchange, get, in_parallel, post
 
 import mockprogress as mp
 
@@ -62,7 +63,7 @@ def test_response_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer, how: str)
     clean end (close_notify and FIN) or a reset; the journal names the same offset."""
     srv.expect("GET", "/cut").respond_with(cut_handler)
     context = srv.client_ssl_context()
-    offsets = [*range(0, len(BODY) + 1, 7), len(BODY) - 1]
+    offsets = list(range(len(BODY) + 1))  # every one
     results = in_parallel(
         lambda at: exchange(srv.port, get(f"/cut?at={at}&how={how}"), tls=context), offsets
     )
@@ -75,6 +76,31 @@ def test_response_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer, how: str)
     assert wrong == []
     faults = {ex.query["at"]: ex.fault for ex in srv.journal}
     assert {int(at): f.body_bytes for at, f in faults.items() if f} == {at: at for at in offsets}
+
+
+def test_wire_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer) -> None:
+    """``unit="wire"`` over TLS counts the plaintext HTTP bytes of the exchange (the interim,
+    the head, the body), at every offset of the response, not the TLS records around them."""
+    interim = mp.processing((0, 1))
+
+    def handler(ex: mp.Exchange) -> list[mp.Step]:
+        response = mp.respond(200, BODY)
+        at = ex.query.get("at")
+        if at is None:  # the whole exchange, then a FIN (the same head: no Connection: close)
+            return [interim, response, mp.drop()]
+        return [interim, response.cut(int(at), "wire")]
+
+    srv.expect("GET", "/wire").respond_with(handler)
+    context = srv.client_ssl_context()
+    whole = exchange(srv.port, get("/wire"), tls=context).data
+    first = whole.index(b"HTTP/1.1 200")  # a wire cut falls in the final response
+    assert first > 0 and whole.endswith(BODY)
+    offsets = list(range(first, len(whole) + 1))
+    results = in_parallel(
+        lambda at: exchange(srv.port, get(f"/wire?at={at}"), tls=context), offsets
+    )
+    wrong = [at for at, got in zip(offsets, results, strict=True) if got.data != whole[:at]]
+    assert wrong == []
 
 
 def test_read_body_upto_counts_plaintext_bytes(srv: mp.MockServer) -> None:
@@ -248,3 +274,111 @@ def test_thread_mode_on_trio() -> None:
         srv.expect("GET", "/").respond(mp.respond(200, b"trio"))
         got = exchange(srv.port, get("/", "Connection: close\r\n"), tls=srv.client_ssl_context())
         assert got.data.endswith(b"trio") and got.end == "eof"
+
+
+# ---- the end of a TLS stream -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("close_notify", "end"), [(True, "eof"), (False, "truncated")])
+def test_cut_with_and_without_close_notify(
+    srv: mp.MockServer, close_notify: bool, end: str
+) -> None:
+    srv.expect("GET", "/").respond(mp.respond(200, BODY).cut(123, close_notify=close_notify))
+    got = exchange(srv.port, get("/"), tls=srv.client_ssl_context())
+    assert (got.data[HEAD_LEN:], got.end) == (BODY[:123], end)
+    fault = srv.journal.last.fault
+    assert fault is not None and fault.body_bytes == 123
+    assert fault.detail.endswith("no close_notify over TLS") is not close_notify
+
+
+def test_an_unframed_body_ended_without_close_notify(srv: mp.MockServer) -> None:
+    """No Content-Length: only the close_notify tells a complete body from a truncated one."""
+    head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    srv.expect("GET", "/").respond(mp.raw(head + b"partial"), mp.drop(close_notify=False))
+    got = exchange(srv.port, get("/"), tls=srv.client_ssl_context())
+    assert (got.data, got.end) == (head + b"partial", "truncated")
+
+
+def _records(port: int, context: ssl.SSLContext, request: bytes) -> tuple[bytes, str]:
+    """Every ciphertext byte after the handshake, and how the TCP stream ended."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        obj.write(request)
+        sock.sendall(outgoing.read())
+        raw = bytearray(incoming.read())  # what came with the handshake's last flight
+        try:
+            while chunk := sock.recv(65536):
+                raw += chunk
+        except ConnectionResetError:
+            return bytes(raw), "reset"
+        return bytes(raw), "eof"
+
+
+def _whole_records(raw: bytes) -> tuple[int, int]:
+    """(whole records, bytes of a record cut short at the end)."""
+    at = count = 0
+    while at + 5 <= len(raw):
+        length = int.from_bytes(raw[at + 3 : at + 5], "big")
+        if at + 5 + length > len(raw):
+            break
+        at += 5 + length
+        count += 1
+    return count, len(raw) - at
+
+
+@pytest.mark.parametrize(("split", "partial"), [(False, False), (True, True)])
+def test_reset_in_the_middle_of_a_record(srv: mp.MockServer, split: bool, partial: bool) -> None:
+    srv.expect("GET", "/", times=None).respond(
+        mp.respond(200, BODY).cut(300, how="reset", split_record=split)
+    )
+    got = exchange(srv.port, get("/"), tls=srv.client_ssl_context())
+    assert (got.data[HEAD_LEN:], got.end) == (BODY[:300], "reset")
+    raw, end = _records(srv.port, srv.client_ssl_context(), get("/"))
+    whole, left = _whole_records(raw)
+    assert end == "reset" and whole >= 1
+    assert (left > 0) is partial
+
+
+def test_tls_endings_are_checked_where_written() -> None:
+    with pytest.raises(
+        mp.ScenarioError, match=r"cut\(close_notify=False\) applies to how='close' or 'stall'"
+    ):
+        mp.respond(200, b"x").cut(0, how="reset", close_notify=False)
+    with pytest.raises(mp.ScenarioError, match=r"split_record=True\) only applies to how='reset'"):
+        mp.respond(200, b"x").cut(0, split_record=True)
+
+
+def test_scenario_files_spell_the_tls_endings(tmp_path: Path) -> None:
+    scenario = tmp_path / "tls.toml"
+    scenario.write_text(
+        """
+[[expect]]
+path = "/truncated"
+  [[expect.steps]]
+  respond = { body = "0123456789", cut = { at = 4, close_notify = false } }
+
+[[expect]]
+path = "/split"
+  [[expect.steps]]
+  respond = { body = "0123456789", cut = { at = 4, how = "reset", split_record = true } }
+
+[[expect]]
+path = "/dropped"
+  [[expect.steps]]
+  drop = { how = "close", close_notify = false }
+"""
+    )
+    with mp.MockServer(tls=True) as srv:
+        srv.load(scenario)
+        context = srv.client_ssl_context()
+        assert exchange(srv.port, get("/truncated"), tls=context).end == "truncated"
+        assert exchange(srv.port, get("/split"), tls=context).end == "reset"
+        assert exchange(srv.port, get("/dropped"), tls=context) == Received(b"", "truncated")
