@@ -51,6 +51,24 @@ from _common import WORK, Summary, machine_lines, table
 
 CLIENT = '''\
 import http.client
+import ssl
+
+_contexts = {}
+
+
+def get_tls(port, path, cafile):
+    """One GET over HTTPS on a fresh connection; the client's context is made once, as a
+    suite's HTTP client would make it."""
+    context = _contexts.get(cafile) or _contexts.setdefault(
+        cafile, ssl.create_default_context(cafile=cafile)
+    )
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def get(port, path):
@@ -98,7 +116,7 @@ def pytest_sessionfinish(session, exitstatus):
             json.dump(_durations, f)
 """
 
-HEADER = "import mockprogress as mp\n\nfrom _client import get\n\n"
+HEADER = "import pytest\nimport mockprogress as mp\n\nfrom _client import get, get_tls\n\n"
 
 BODIES = {
     "baseline": ("", "    pass\n"),
@@ -117,13 +135,23 @@ BODIES = {
         '    assert get(httpserver.port, "/hello") == (200, b"hello world\\n")\n'
         "    httpserver.check_assertions()\n",
     ),
+    "mp_tls_request": (
+        "mockprogress_server, mockprogress_ca",
+        "    srv = mockprogress_server\n"
+        '    srv.expect("GET", "/hello").respond(mp.respond(200, body=b"hello world\\n"))\n'
+        '    got = get_tls(srv.port, "/hello", mockprogress_ca.ca_file)\n'
+        '    assert got == (200, b"hello world\\n")\n',
+    ),
 }
+#: A marker put on each test of a variant.
+MARKERS = {"mp_tls_request": "@pytest.mark.mockprogress(tls=True)\n"}
 VARIANTS = list(BODIES)
 LABELS = {
     "mp_fixture": "mockprogress_server, fixture only",
     "hs_fixture": "httpserver, fixture only",
     "mp_request": "mockprogress_server, 1 expectation + 1 GET",
     "hs_request": "httpserver, 1 expectation + 1 GET",
+    "mp_tls_request": "mockprogress_server with tls=True, 1 expectation + 1 GET over HTTPS",
 }
 
 
@@ -133,7 +161,8 @@ def write_suite(root: Path, tests: int) -> None:
     (root / "_client.py").write_text(CLIENT)
     for variant, (arg, body) in BODIES.items():
         parts = [HEADER]
-        parts.extend(f"\ndef test_{i:05d}({arg}):\n{body}" for i in range(tests))
+        marker = MARKERS.get(variant, "")
+        parts.extend(f"\n{marker}def test_{i:05d}({arg}):\n{body}" for i in range(tests))
         (root / f"test_{variant}.py").write_text("".join(parts))
 
 
@@ -153,6 +182,8 @@ def run_once(root: Path, variant: str, tests: int) -> tuple[float, list[float]]:
     return wall, json.loads(durations.read_text())
 
 
+#: The HTTPS variant and the plain one it is compared with.
+TLS_PAIR = ("mp_tls_request", "mp_request")
 #: Per round and variant: the run's wall time, the median per-test duration, and the mean
 #: per-test duration without the first and last tests (which carry session set-up/teardown).
 FIGURES = ("wall", "median", "mean")
@@ -222,6 +253,10 @@ def markdown(data: dict[str, object], command: str) -> str:
         ]
         for kind in ("fixture", "request")
     ]
+    tls_extra = Summary.of(
+        [x - y for x, y in zip(*(overheads(data, "median", v) for v in TLS_PAIR), strict=True)]
+    )
+    tls_ratio = ratios(*(overheads(data, "median", v) for v in TLS_PAIR))
     verdicts = ", ".join(
         f"{f} figure {'met' if ratio <= 1 else 'NOT met'} ({ratio:.2f}x)"
         for f in FIGURES
@@ -273,6 +308,12 @@ def markdown(data: dict[str, object], command: str) -> str:
             "",
             "Target (per-test overhead, with one request, no more than pytest-httpserver's): "
             f"{verdicts}.",
+            "",
+            "HTTPS (`@pytest.mark.mockprogress(tls=True)`, the GET over TLS with a client "
+            "context made once): the CA and the server's certificate are made once per session "
+            "(`mockprogress_ca`), so a test pays a TLS handshake, not a key pair. Its median "
+            f"per-test overhead is {tls_ratio.fmt(1, 2, 'x')} the plain test's, "
+            f"{tls_extra.fmt(ms, 3, ' ms')} more per test.",
             "",
         ]
     )
