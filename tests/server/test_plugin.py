@@ -287,6 +287,8 @@ def test_fixture_docs(pytester: pytest.Pytester) -> None:
         [
             "mockprogress_async_server -- *",
             "*A fresh mockprogress server running in the test's own event loop (asyncio or trio).",
+            "mockprogress_ca [[]session scope[]] -- *",
+            "*The throwaway certificate authority every ``tls=True`` server of the session uses*",
             "mockprogress_server -- *",
             "*A fresh mockprogress server for this test, in a background thread.",
         ]
