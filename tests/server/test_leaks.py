@@ -33,6 +33,13 @@ def temp_files() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("mockprogress-*")}
 
 
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's temporary files in a folder of their own: other processes on the machine
+    (another test run) make and remove mockprogress-* files in the shared one meanwhile."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 SOURCE = """
 import http.client
 import pytest
@@ -71,6 +78,7 @@ async def test_use(mockprogress_async_server, n):
 
 
 @pytest.mark.parametrize("source", [SOURCE, ASYNC_SOURCE], ids=["thread", "in-loop"])
+@pytest.mark.usefixtures("private_tmp")
 def test_a_thousand_fixture_uses_leave_nothing_behind(
     pytester: pytest.Pytester, source: str
 ) -> None:
