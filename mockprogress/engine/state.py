@@ -230,7 +230,7 @@ class ServerState:
             return
         reserved = self._reserved_serving(ctx)
         if reserved is not None:
-            yield from reserved.serve(ctx)
+            yield from _contained(ctx, reserved.serve(ctx))
             return
         view = _view(ctx, None)
         selection = self.registry.select(view)
@@ -249,7 +249,7 @@ class ServerState:
         for resource in self.resources:
             if resource.handles(view.path):
                 ctx.log.handled_by = resource.describe()
-                yield from resource.serve(ctx)
+                yield from _contained(ctx, resource.serve(ctx))
                 return
         yield from self._unexpected(ctx, view, selection)
 
@@ -331,7 +331,7 @@ class ServerState:
             result = cast(SyncHandler, handler)(ctx.log.snapshot())
             steps = [result] if isinstance(result, Step) else list(result)
             script = Script.of(steps)
-        except Exception as exc:
+        except BaseException as exc:  # contained to the exchange, reported
             yield from ctx.handler_failed(exc)
             return
         yield from run_script(ctx, script)
@@ -363,6 +363,32 @@ class ServerState:
             plain_response(self.config.unmatched_status, f"mockprogress: {message}\n"),
             read_first=False,
         )
+
+
+def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
+    """Run a resource's ``program``: what it raises, BaseException included, is its
+    exchange's error (a 500 while one can be sent, a problem for check()). What the driver
+    throws in (the client gone) and closing this program (the server stopping) go through."""
+    result: Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            action = program.throw(thrown) if thrown is not None else program.send(result)
+        except StopIteration:
+            return
+        except BaseException as exc:  # contained to the exchange, reported
+            if exc is thrown:
+                raise
+            yield from ctx.handler_failed(exc)
+            return
+        result, thrown = None, None
+        try:
+            result = yield action
+        except GeneratorExit:
+            program.close()
+            raise
+        except BaseException as exc:  # passed on to the program
+            thrown = exc
 
 
 def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
