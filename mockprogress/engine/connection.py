@@ -77,11 +77,13 @@ class ServerConnection:
             self.current.log.bytes_received += len(data)
         return data
 
-    def refuse(self, active: int) -> Program[None]:
-        """Answer a connection over ``max_connections`` with a 503 before reading anything."""
+    def refuse(self, active: int, reason: str | None = None) -> Program[None]:
+        """Answer a connection over ``max_connections`` (or over what the descriptors allow:
+        ``reason``) with a 503 before reading anything."""
         limit = self.state.config.limits.max_connections
-        self.state.record("limit", f"connection {active} exceeds max_connections={limit}")
-        body = f"mockprogress: more than {limit} connections are open\n".encode()
+        self.state.record("limit", reason or f"connection {active} exceeds max_connections={limit}")
+        answer = reason or f"more than {limit} connections are open"
+        body = f"mockprogress: {answer}\n".encode()
         yield Send(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
