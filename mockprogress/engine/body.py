@@ -122,9 +122,11 @@ class BodyBuffer:
         stop = self._size if end is None else min(end, self._size)
         if start >= stop:
             return b""
-        path = self._path
+        # The memory first: a spill (in the server's thread) names the file before it lets
+        # go of the memory, so a read from another thread sees one or the other whole.
+        memory, path = self._memory, self._path
         if path is None:
-            return bytes(self._memory[start:stop])
+            return bytes(memory[start:stop])
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:

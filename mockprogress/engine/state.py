@@ -163,7 +163,7 @@ class ServerState:
         """Free the temporary files behind the journal's bodies and the resources' stores; the
         timelines stay readable, the bodies read empty."""
         for log in self.logs:
-            log.body.close()
+            log.close_storage()
         for resource in (*self.resources, *self.reserved):
             resource.free_storage()
 
@@ -180,7 +180,7 @@ class ServerState:
     def clear_journal(self) -> None:
         """Forget the exchanges and the problems, keep expectations and resources."""
         for log in self.logs:
-            log.body.close()
+            log.close_storage()
         self.logs.clear()
         self.problems.clear()
 

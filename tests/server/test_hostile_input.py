@@ -3,8 +3,14 @@ limit, bodies too large to echo, WebSocket frames past the spool threshold."""
 
 from __future__ import annotations
 
+import gc
+import socket
+import tracemalloc
+
 import pytest
 from support.raw_client import exchange
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Request, TextMessage
 
 import mockprogress as mp
 
@@ -64,3 +70,58 @@ def test_a_large_json_body_that_does_not_match_is_quoted_in_bounded_excerpts() -
             srv.check()
         assert len(str(failed.value)) < 16384
         assert "json: wanted {'name': 'node'}, got ['0', '1'" in str(failed.value)
+
+
+def _ws_session(port: int, messages: list[str | bytes]) -> list[str | bytes]:
+    """Open a WebSocket at /ws, send ``messages``, take their echoes, close; the echoes."""
+    ws = WSConnection(ConnectionType.CLIENT)
+    echoes: list[str | bytes] = []
+    part: str | bytes | None = None
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(ws.send(Request(host="h", target="/ws")))
+        while data := sock.recv(1 << 20):
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    for message in messages:
+                        out = (
+                            TextMessage(message)
+                            if isinstance(message, str)
+                            else BytesMessage(message)
+                        )
+                        sock.sendall(ws.send(out))
+                elif isinstance(event, TextMessage | BytesMessage):
+                    piece = bytes(event.data) if isinstance(event.data, bytearray) else event.data
+                    part = piece if part is None else part + piece  # type: ignore[operator]
+                    if not event.message_finished:
+                        continue
+                    echoes.append(part)
+                    part = None
+                    if len(echoes) == len(messages):
+                        sock.sendall(ws.send(CloseConnection(1000)))
+                elif isinstance(event, CloseConnection):
+                    break
+    return echoes
+
+
+def test_websocket_frames_in_the_journal_follow_the_spool_rule() -> None:
+    messages: list[str | bytes] = [
+        bytes([i]) * (256 * 1024) if i % 2 else chr(0x100 + i) * (128 * 1024) for i in range(20)
+    ]
+    with mp.MockServer(spool_threshold=64 * 1024) as srv:
+        srv.expect("GET", "/ws").respond(mp.upgrade_websocket(echo=True))
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            echoed = _ws_session(srv.port, messages) == messages  # the echoes go here
+            frames = srv.journal.last.frames
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert echoed
+        # 5 MiB of messages in, 5 MiB out: the journal keeps them on disk, not in memory.
+        assert kept < 1 << 20, kept
+        data = [f.data for f in frames if f.kind in ("text", "binary")]
+        assert data == [m for m in messages for _ in ("in", "out")]
