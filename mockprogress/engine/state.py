@@ -18,7 +18,7 @@ from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
 from ..script.faults import HeadCut
 from ..script.steps import Script, Step
-from .actions import CallHandler, Program
+from .actions import CallHandler, PeerGone, Program
 from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
@@ -367,8 +367,8 @@ class ServerState:
 
 def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
     """Run a resource's ``program``: what it raises, BaseException included, is its
-    exchange's error (a 500 while one can be sent, a problem for check()). What the driver
-    throws in (the client gone) and closing this program (the server stopping) go through."""
+    exchange's error (a 500 while one can be sent, a problem for check()). The client going
+    away (``PeerGone``) and closing this program (the server stopping) go through."""
     result: Any = None
     thrown: BaseException | None = None
     while True:
@@ -377,8 +377,8 @@ def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
         except StopIteration:
             return
         except BaseException as exc:  # contained to the exchange, reported
-            if exc is thrown:
-                raise
+            if exc is thrown or isinstance(exc, PeerGone):
+                raise  # the client went away (the driver's word or the engine's): not an error
             yield from ctx.handler_failed(exc)
             return
         result, thrown = None, None
