@@ -233,13 +233,15 @@ class ServerState:
             yield from _contained(ctx, reserved.serve(ctx))
             return
         view = _view(ctx, None)
-        selection = self.registry.select(view)
-        if selection.needs_body:
+        selection = yield from self._select(ctx, view)
+        if selection is not None and selection.needs_body:
             yield from ctx.read_body()
             if ctx.closed:
                 return
             view = _view(ctx, ctx.log.body.read())
-            selection = self.registry.select(view)
+            selection = yield from self._select(ctx, view)
+        if selection is None:
+            return  # a matcher raised: answered as a handler error
         if selection.expectation is not None:
             exp = selection.expectation
             exp.calls += 1
@@ -252,6 +254,15 @@ class ServerState:
                 yield from _contained(ctx, resource.serve(ctx))
                 return
         yield from self._unexpected(ctx, view, selection)
+
+    def _select(self, ctx: ExchangeContext, view: RequestView) -> Program[Selection | None]:
+        """The expectation for ``view``; None when a matcher (a test's predicate) raised,
+        which is that exchange's handler error, BaseException included."""
+        try:
+            return self.registry.select(view)
+        except BaseException as exc:  # contained to the exchange, reported
+            yield from ctx.handler_failed(exc)
+            return None
 
     def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
         """Refuse a request over a limit, or framed both ways, before anything reads it."""
@@ -351,7 +362,11 @@ class ServerState:
         else:
             kind = "unmatched"
             message = f"{request} matched no expectation"
-            closest = self.registry.closest(view)
+            try:
+                closest = self.registry.closest(view)
+            except BaseException as exc:  # a predicate the selection did not reach raised
+                yield from ctx.handler_failed(exc)
+                return
             if closest:
                 message += "; closest:"
                 for exp, reasons in closest:

@@ -206,3 +206,18 @@ def test_it(mockprogress_server):
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*handler-error*the client sent the wrong thing*"])
     assert "BaseExceptionGroup" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("kind", ["ValueError", *KINDS])
+def test_a_matcher_predicate_raising_is_contained_to_its_exchange(
+    backend: str, bystander: mp.MockServer, kind: str
+) -> None:
+    def predicate(value: object) -> bool:
+        if kind == "ValueError":
+            raise ValueError("the predicate broke")
+        raise _raiser(kind)()
+
+    with mp.MockServer(backend=backend) as srv:
+        srv.expect("POST", "/h", body=predicate).respond(mp.respond(200))
+        srv.expect("GET", "/ok").respond(mp.respond(200, b"fine"))
+        _assert_contained(srv, bystander, kind if kind != "BaseException" else "Boom")
