@@ -8,14 +8,19 @@ second copy. Before a buffer changes bytes it has lent (a truncation, an overwri
 it), each borrower copies its pieces out, so the journal keeps every byte the server read,
 whatever the store does later.
 
-Reads use ``os.pread`` and writes ``os.pwrite``, which do not move a file position, so a
-snapshot can be read from the test's thread while the server writes from its own. A
+A spooled buffer holds no descriptor between two operations: each read or write opens its file
+by path and closes it again, so a journal of thousands of spooled bodies costs disk, not file
+descriptors (a process has a few hundred or thousand; the server's connections need them).
+The file is removed when the buffer is closed or collected. Reads use ``os.pread`` and writes
+``os.pwrite`` on a descriptor of their own, so a snapshot can be read from the test's thread
+while the server writes from its own. A
 ``JournalBody`` replaces its list of pieces as a whole and a buffer counts its changes
 (``revision``), so such a read notices when a piece moved under it and reads again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import weakref
@@ -40,16 +45,30 @@ def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> N
         offset += written
 
 
+def _write_file(path: str, data: bytes | bytearray | memoryview, offset: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        _pwrite_all(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 class BodyBuffer:
-    """Bytes in memory up to ``spool_threshold`` bytes, then in an unlinked temporary file:
-    appends, writes at an offset (an upload's ranges), reads of any range, truncation."""
+    """Bytes in memory up to ``spool_threshold`` bytes, then in a temporary file of their own
+    (opened for each read or write, removed at ``close``): appends, writes at an offset (an
+    upload's ranges), reads of any range, truncation."""
 
     __slots__ = (
         "__weakref__",
-        "_fd",
         "_finalizer",
         "_loans",
         "_memory",
+        "_path",
         "_size",
         "revision",
         "spool_threshold",
@@ -58,7 +77,7 @@ class BodyBuffer:
     def __init__(self, spool_threshold: int = 1 << 20) -> None:
         self.spool_threshold = spool_threshold
         self._memory = bytearray()
-        self._fd: int | None = None
+        self._path: str | None = None
         self._size = 0
         self._finalizer: weakref.finalize[..., BodyBuffer] | None = None
         #: The journal bodies that read some of these bytes in place.
@@ -71,17 +90,17 @@ class BodyBuffer:
 
     @property
     def on_disk(self) -> bool:
-        return self._fd is not None
+        return self._path is not None
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
-        if self._fd is None and self._size + len(data) > self.spool_threshold:
+        if self._path is None and self._size + len(data) > self.spool_threshold:
             self._spill()
-        if self._fd is None:
+        if self._path is None:
             self._memory += data
         else:
-            _pwrite_all(self._fd, data, self._size)
+            _write_file(self._path, data, self._size)
         self._size += len(data)
 
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
@@ -92,10 +111,10 @@ class BodyBuffer:
         if overlap > 0:
             self._before_change()
             head = memoryview(data)[:overlap]
-            if self._fd is None:
+            if self._path is None:
                 self._memory[offset : offset + overlap] = head
             else:
-                _pwrite_all(self._fd, head, offset)
+                _write_file(self._path, head, offset)
         self.append(memoryview(data)[overlap:])
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
@@ -103,16 +122,26 @@ class BodyBuffer:
         stop = self._size if end is None else min(end, self._size)
         if start >= stop:
             return b""
-        if self._fd is None:
-            return bytes(self._memory[start:stop])
+        # The memory first: a spill (in the server's thread) names the file before it lets
+        # go of the memory, so a read from another thread sees one or the other whole.
+        memory, path = self._memory, self._path
+        if path is None:
+            return bytes(memory[start:stop])
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return b""  # closed meanwhile (from another thread): the revision tells readers
         chunks: list[bytes] = []
-        offset = start
-        while offset < stop:
-            chunk = os.pread(self._fd, min(stop - offset, _PIECE), offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
+        try:
+            offset = start
+            while offset < stop:
+                chunk = os.pread(fd, min(stop - offset, _PIECE), offset)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                offset += len(chunk)
+        finally:
+            os.close(fd)
         return b"".join(chunks)
 
     def truncate(self, size: int) -> None:
@@ -120,19 +149,19 @@ class BodyBuffer:
         if size >= self._size:
             return
         self._before_change()
-        if self._fd is None:
+        if self._path is None:
             del self._memory[size:]
         else:
-            os.ftruncate(self._fd, size)
+            os.truncate(self._path, size)
         self._size = size
 
     def close(self) -> None:
-        """Release the temporary file, if any; the buffer is empty afterwards."""
+        """Remove the temporary file, if any; the buffer is empty afterwards."""
         self._before_change()
         if self._finalizer is not None:
             self._finalizer()
             self._finalizer = None
-        self._fd = None
+        self._path = None
         self._memory = bytearray()
         self._size = 0
 
@@ -153,28 +182,31 @@ class BodyBuffer:
 
     def _spill(self) -> None:
         fd, path = tempfile.mkstemp(prefix="mockprogress-body-")
-        os.unlink(path)  # the file lives as long as the descriptor
-        _pwrite_all(fd, self._memory, 0)
-        self._own(fd)
+        try:
+            _pwrite_all(fd, self._memory, 0)
+        except BaseException:
+            _remove(path)
+            raise
+        finally:
+            os.close(fd)
+        self._path = path
+        # Removed at close(), when the buffer is collected, or at the latest when Python exits.
+        self._finalizer = weakref.finalize(self, _remove, path)
         self._memory = bytearray()
-
-    def _own(self, fd: int) -> None:
-        self._fd = fd
-        self._finalizer = weakref.finalize(self, os.close, fd)
 
 
 class FileBytes(BodyBuffer):
     """A ``BodyBuffer`` kept in the named file ``path`` (created if missing, its bytes kept),
-    so that what it holds outlives the process. ``close()`` closes the file, which stays."""
+    so that what it holds outlives the process. ``close()`` forgets the file, which stays."""
 
     __slots__ = ("path",)
 
     def __init__(self, path: Path) -> None:
         super().__init__(0)
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._own(fd)
-        self._size = os.fstat(fd).st_size
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._path = os.fspath(path)
+        self._size = os.stat(path).st_size
 
 
 #: A piece of a journal body: (where it is, its first byte there, its length).

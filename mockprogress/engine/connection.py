@@ -42,6 +42,8 @@ class ServerConnection:
         self.h11 = self._new_h11()
         self.eof = False
         self.bytes_in = 0
+        # Every byte handed to h11 (``_fed`` less what h11 still holds: what it has parsed).
+        self._fed = 0
         self.requests = 0
         self.current: ExchangeContext | None = None
         #: What the connection's TLS handshake settled (None on plain TCP).
@@ -64,7 +66,15 @@ class ServerConnection:
             self.bytes_in += len(data)
             if self.current is not None:
                 self.current.log.bytes_received += len(data)
-            self.h11.receive_data(data)
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        self._fed += len(data)
+        self.h11.receive_data(data)
+
+    def _parsed(self) -> int:
+        """How many bytes h11 has taken in and parsed (a request head is the difference)."""
+        return self._fed - len(self.h11._receive_buffer)
 
     def receive_raw(self, max_bytes: int) -> Program[bytes]:
         """Bytes straight from the client, past h11: the rest of a Content-Length body
@@ -77,11 +87,13 @@ class ServerConnection:
             self.current.log.bytes_received += len(data)
         return data
 
-    def refuse(self, active: int) -> Program[None]:
-        """Answer a connection over ``max_connections`` with a 503 before reading anything."""
+    def refuse(self, active: int, reason: str | None = None) -> Program[None]:
+        """Answer a connection over ``max_connections`` (or over what the descriptors allow:
+        ``reason``) with a 503 before reading anything."""
         limit = self.state.config.limits.max_connections
-        self.state.record("limit", f"connection {active} exceeds max_connections={limit}")
-        body = f"mockprogress: more than {limit} connections are open\n".encode()
+        self.state.record("limit", reason or f"connection {active} exceeds max_connections={limit}")
+        answer = reason or f"more than {limit} connections are open"
+        body = f"mockprogress: {answer}\n".encode()
         yield Send(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
@@ -93,6 +105,7 @@ class ServerConnection:
         try:
             while True:
                 self.current = None
+                head_start = self._parsed()
                 try:
                     event = yield from self._request_start()
                 except h11.RemoteProtocolError as exc:
@@ -109,7 +122,8 @@ class ServerConnection:
                     yield Close("close")
                     return
                 self.requests += 1
-                ctx = self._begin(event)
+                # The head as sent: h11 strips padding and folds, the limit counts them.
+                ctx = self._begin(event, self._parsed() - head_start)
                 try:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
@@ -128,7 +142,7 @@ class ServerConnection:
                     trailing, closed = self.h11.trailing_data
                     self.h11 = self._new_h11()
                     if trailing:
-                        self.h11.receive_data(trailing)
+                        self._feed(trailing)
                     if closed:
                         self.h11.receive_data(b"")
                 else:
@@ -199,7 +213,7 @@ class ServerConnection:
         if not data:
             self.eof = True
         self.bytes_in += len(data)
-        self.h11.receive_data(data)
+        self._feed(data)
 
     def _fire_head_cut(self, cut: HeadCut, head: bytes, started: float) -> Program[None]:
         """Journal the partial request and end the connection as the cut says."""
@@ -290,7 +304,7 @@ class ServerConnection:
         log.event(now, "closed", "in", "client closed the connection inside the request head")
         log.ended = now
 
-    def _begin(self, request: h11.Request) -> ExchangeContext:
+    def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
         version = request.http_version.decode()
         log = self.state.new_exchange(
             connection=self.id,
@@ -310,7 +324,7 @@ class ServerConnection:
             f"{log.method} {log.target} HTTP/{version}",
             headers=log.headers,
         )
-        ctx = ExchangeContext(self, log, request)
+        ctx = ExchangeContext(self, log, request, head_size)
         if not ctx.has_body:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
             # read; it needs no bytes. Unread, the connection could never be kept alive.

@@ -118,7 +118,9 @@ class ExchangeContext:
     """The state of one exchange and the programs that move it forward (HTTP/1.1 over h11:
     the first implementation of ``ExchangeSurface``)."""
 
-    def __init__(self, conn: ServerConnection, log: ExchangeLog, request: h11.Request) -> None:
+    def __init__(
+        self, conn: ServerConnection, log: ExchangeLog, request: h11.Request, head_size: int
+    ) -> None:
         self._conn = conn
         self._log = log
         self._request = request
@@ -127,15 +129,10 @@ class ExchangeContext:
         expect = (self._headers.get("expect") or "").lower()
         self._expects_continue = not self._is_http10 and expect == "100-continue"
         self._declared_length = _declared_length(self._headers)
-        # The size of the request head as sent (h11 enforces its limit only on heads that
-        # arrive in several reads, so the server checks whole heads against it too).
-        self._head_size = (
-            len(request.method)
-            + len(request.target)
-            + 12
-            + sum(len(n) + len(v) + 4 for n, v in request.headers.raw_items())
-            + 2
-        )
+        # The size of the request head as sent, padding and folded lines included (h11
+        # enforces its limit only on heads that arrive in several reads, so the server checks
+        # whole heads against it too).
+        self._head_size = head_size
         self._body = BodyState.UNREAD if self.has_body else BodyState.COMPLETE
         log.body_complete = self._body is BodyState.COMPLETE
         self._response = ResponseState.NONE

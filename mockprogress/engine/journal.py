@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from ..http.headers import Headers
-from .body import JournalBody, ReadableBytes
+from .body import BodyBuffer, JournalBody, ReadableBytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,22 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPayload:
+    """A message's payload in its exchange's frame store (``ExchangeLog.store_payload``):
+    bytes ``start`` to ``start + length``, UTF-8 for a text message. The store spools to
+    disk past ``spool_threshold`` like a body, so a long WebSocket costs disk, not memory."""
+
+    store: ReadableBytes = field(repr=False, compare=False)
+    start: int
+    length: int
+    text: bool
+
+    def read(self) -> str | bytes:
+        raw = self.store.read(self.start, self.start + self.length)
+        return raw.decode() if self.text else raw
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One WebSocket frame after a ``101 Switching Protocols``, either way (``direction`` is
     ``"in"`` or ``"out"``). ``kind`` is ``text``, ``binary``, ``ping``, ``pong`` or ``close``;
@@ -97,9 +113,16 @@ class Frame:
 
     direction: str
     kind: str
-    data: str | bytes
+    #: ``data`` as kept: a message's in the frame store, the others as they are.
+    payload: str | bytes | StoredPayload
     at: float
     code: int | None = None
+
+    @property
+    def data(self) -> str | bytes:
+        """The message (text or bytes), the ping's or pong's payload, the close's reason."""
+        payload = self.payload
+        return payload.read() if isinstance(payload, StoredPayload) else payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +257,27 @@ class ExchangeLog:
         self.reserved = False
         self.body_before_continue: int | None = None
         self.frames: list[Frame] = []
+        # The payloads of the WebSocket messages in ``frames``, spooled like a body.
+        self._frame_store: BodyBuffer | None = None
         self.tls: TLSRecord | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+
+    def store_payload(self, data: str | bytes) -> StoredPayload:
+        """Keep a WebSocket message's payload in the exchange's frame store."""
+        store = self._frame_store
+        if store is None:
+            store = self._frame_store = BodyBuffer(self.body.spool_threshold)
+        raw = data.encode() if isinstance(data, str) else data
+        start = len(store)
+        store.append(raw)
+        return StoredPayload(store, start, len(raw), isinstance(data, str))
+
+    def close_storage(self) -> None:
+        """Release the body's and the frames' temporary files; both read empty afterwards."""
+        self.body.close()
+        if self._frame_store is not None:
+            self._frame_store.close()
 
     def event(
         self,

@@ -24,6 +24,7 @@ import functools
 import inspect
 import json as _json
 import re
+import reprlib
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,27 @@ def _describe(matcher: object) -> str:
     if callable(matcher):
         return f"<{getattr(matcher, '__name__', 'predicate')}>"
     return repr(matcher)
+
+
+def _excerpt_repr() -> reprlib.Repr:
+    excerpt = reprlib.Repr()
+    excerpt.maxlevel = 3
+    for name in ("maxtuple", "maxlist", "maxarray", "maxdict", "maxset", "maxfrozenset"):
+        setattr(excerpt, name, 6)
+    excerpt.maxstring = excerpt.maxother = 60
+    excerpt.maxlong = 40
+    return excerpt
+
+
+_EXCERPT = _excerpt_repr()
+#: The longest excerpt of a value a mismatch quotes (a request's body may be megabytes).
+EXCERPT_CHARS = 200
+
+
+def _excerpt(value: object) -> str:
+    """A bounded repr of ``value``: a few items of each container, a few levels deep."""
+    text = _EXCERPT.repr(value)
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 3] + "..."
 
 
 def _value_ok(matcher: object, value: str) -> bool:
@@ -296,10 +318,13 @@ class Expectation:
         if self.json is not None:
             try:
                 parsed = _json.loads(body)
+                same = parsed == self.json
             except ValueError:
                 return [f"json: body is not JSON ({body[:40]!r})"]
-            if parsed != self.json:
-                return [f"json: wanted {self.json!r}, got {parsed!r}"]
+            except RecursionError:
+                return [f"json: body is nested too deeply to compare ({body[:40]!r})"]
+            if not same:
+                return [f"json: wanted {_excerpt(self.json)}, got {_excerpt(parsed)}"]
             return []
         if self.body is None:
             return []

@@ -18,7 +18,7 @@ from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
 from ..script.faults import HeadCut
 from ..script.steps import Script, Step
-from .actions import CallHandler, Program
+from .actions import CallHandler, PeerGone, Program
 from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
@@ -163,7 +163,7 @@ class ServerState:
         """Free the temporary files behind the journal's bodies and the resources' stores; the
         timelines stay readable, the bodies read empty."""
         for log in self.logs:
-            log.body.close()
+            log.close_storage()
         for resource in (*self.resources, *self.reserved):
             resource.free_storage()
 
@@ -180,7 +180,7 @@ class ServerState:
     def clear_journal(self) -> None:
         """Forget the exchanges and the problems, keep expectations and resources."""
         for log in self.logs:
-            log.body.close()
+            log.close_storage()
         self.logs.clear()
         self.problems.clear()
 
@@ -230,16 +230,18 @@ class ServerState:
             return
         reserved = self._reserved_serving(ctx)
         if reserved is not None:
-            yield from reserved.serve(ctx)
+            yield from _contained(ctx, reserved.serve(ctx))
             return
         view = _view(ctx, None)
-        selection = self.registry.select(view)
-        if selection.needs_body:
+        selection = yield from self._select(ctx, view)
+        if selection is not None and selection.needs_body:
             yield from ctx.read_body()
             if ctx.closed:
                 return
             view = _view(ctx, ctx.log.body.read())
-            selection = self.registry.select(view)
+            selection = yield from self._select(ctx, view)
+        if selection is None:
+            return  # a matcher raised: answered as a handler error
         if selection.expectation is not None:
             exp = selection.expectation
             exp.calls += 1
@@ -249,9 +251,18 @@ class ServerState:
         for resource in self.resources:
             if resource.handles(view.path):
                 ctx.log.handled_by = resource.describe()
-                yield from resource.serve(ctx)
+                yield from _contained(ctx, resource.serve(ctx))
                 return
         yield from self._unexpected(ctx, view, selection)
+
+    def _select(self, ctx: ExchangeContext, view: RequestView) -> Program[Selection | None]:
+        """The expectation for ``view``; None when a matcher (a test's predicate) raised,
+        which is that exchange's handler error, BaseException included."""
+        try:
+            return self.registry.select(view)
+        except BaseException as exc:  # contained to the exchange, reported
+            yield from ctx.handler_failed(exc)
+            return None
 
     def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
         """Refuse a request over a limit, or framed both ways, before anything reads it."""
@@ -331,7 +342,7 @@ class ServerState:
             result = cast(SyncHandler, handler)(ctx.log.snapshot())
             steps = [result] if isinstance(result, Step) else list(result)
             script = Script.of(steps)
-        except Exception as exc:
+        except BaseException as exc:  # contained to the exchange, reported
             yield from ctx.handler_failed(exc)
             return
         yield from run_script(ctx, script)
@@ -351,7 +362,11 @@ class ServerState:
         else:
             kind = "unmatched"
             message = f"{request} matched no expectation"
-            closest = self.registry.closest(view)
+            try:
+                closest = self.registry.closest(view)
+            except BaseException as exc:  # a predicate the selection did not reach raised
+                yield from ctx.handler_failed(exc)
+                return
             if closest:
                 message += "; closest:"
                 for exp, reasons in closest:
@@ -363,6 +378,32 @@ class ServerState:
             plain_response(self.config.unmatched_status, f"mockprogress: {message}\n"),
             read_first=False,
         )
+
+
+def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
+    """Run a resource's ``program``: what it raises, BaseException included, is its
+    exchange's error (a 500 while one can be sent, a problem for check()). The client going
+    away (``PeerGone``) and closing this program (the server stopping) go through."""
+    result: Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            action = program.throw(thrown) if thrown is not None else program.send(result)
+        except StopIteration:
+            return
+        except BaseException as exc:  # contained to the exchange, reported
+            if exc is thrown or isinstance(exc, PeerGone):
+                raise  # the client went away (the driver's word or the engine's): not an error
+            yield from ctx.handler_failed(exc)
+            return
+        result, thrown = None, None
+        try:
+            result = yield action
+        except GeneratorExit:
+            program.close()
+            raise
+        except BaseException as exc:  # passed on to the program
+            thrown = exc
 
 
 def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:

@@ -215,8 +215,11 @@ class _Session:
         detail = f"{kind} {_preview(data)}" if kind != "close" else f"close {code} {data!r}"
         if kind == "binary":
             detail = f"binary {len(data)} bytes {_preview(data)}"
-        at = self.ctx.log.event(self.ctx.now, "websocket", direction, detail)
-        self.ctx.log.frames.append(Frame(direction, kind, data, at, code))
+        log = self.ctx.log
+        at = log.event(self.ctx.now, "websocket", direction, detail)
+        # A message's payload goes to the frame store, spooled past spool_threshold.
+        payload = log.store_payload(data) if kind in ("text", "binary") else data
+        log.frames.append(Frame(direction, kind, payload, at, code))
 
     def problem(self, message: str) -> None:
         self.ctx.problem("websocket", message)

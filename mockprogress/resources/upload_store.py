@@ -4,8 +4,8 @@ Two stores share one interface, and every upload resource (``ResumableRequests``
 ``ByteRangeResource``, ``ResumableUploads``, ``TusUploads``) takes either as ``store=``:
 
 - ``UploadStore`` (the default) keeps each upload's bytes in memory up to a threshold and
-  in an unlinked temporary file past it (``BodyBuffer``), so a 1 GiB upload costs disk, not
-  memory.
+  in a temporary file past it (``BodyBuffer``, no descriptor held open), so a 1 GiB upload
+  costs disk, not memory.
 - ``DirectoryUploadStore(directory)`` keeps each upload as two files, ``<key>.bin`` (the
   bytes) and ``<key>.json`` (its id, length, completeness, metadata, the final response and
   what the resource keeps besides), so the standalone server finds partial uploads again
@@ -202,7 +202,7 @@ class Upload:
 
 
 class UploadStore:
-    """The default store: uploads in memory, each spooled to an unlinked temporary file once it
+    """The default store: uploads in memory, each spooled to a temporary file once it
     grows past ``spool_threshold`` bytes. Nothing survives the process.
 
     :param spool_threshold: bytes an upload keeps in memory before moving to disk.

@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import math
 import select
 import socket
 import struct
@@ -164,15 +165,26 @@ class ConnectionDriver:
             buffered = self.tls.buffered() if self.tls is not None else 0
             return buffered + _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
-            control = HandlerControl(action.control, self.run)
-            try:
-                await action.handler(control)
-            except PeerGone:
-                raise
-            except Exception as exc:
-                return exc
-            return None
+            return await self._call_handler(action)
         raise TypeError(f"unknown action {action!r}")
+
+    async def _call_handler(self, action: CallHandler) -> BaseException | None:
+        """Run a user's async handler; what it raises, BaseException included, is returned
+        for its exchange to report. Only the server's own cancellation goes on up."""
+        control = HandlerControl(action.control, self.run)
+        try:
+            await action.handler(control)
+        except PeerGone:
+            raise
+        except anyio.get_cancelled_exc_class() as exc:
+            if anyio.current_effective_deadline() == -math.inf:
+                raise  # a scope around the connection was cancelled: the server stopping
+            # The handler's own (it awaited a task someone cancelled): its exchange's error.
+            _uncancel_current_task()
+            return exc
+        except BaseException as exc:  # SystemExit and all: see the docstring
+            return exc
+        return None
 
     async def receive(self, max_bytes: int) -> bytes:
         """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end (over
@@ -446,6 +458,18 @@ class _AsyncioReader:
             self._watching = False
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 self._loop.remove_reader(self._fd)
+
+
+def _uncancel_current_task() -> None:
+    """Undo a cancel() a handler made of the server's own task, on asyncio: anyio would
+    otherwise see the task as being cancelled from then on."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return  # not on asyncio
+    if task is not None:
+        while task.cancelling():
+            task.uncancel()
 
 
 async def _wait(wait: Any, sock: socket.socket) -> None:

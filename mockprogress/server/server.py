@@ -23,6 +23,7 @@ import errno
 import functools
 import ipaddress
 import re
+import resource
 import socket
 import ssl
 import sys
@@ -64,6 +65,9 @@ R = TypeVar("R", bound=Resource)
 ACCEPT_BATCH = 64
 #: How long the accept loop pauses after running out of descriptors or memory.
 ACCEPT_BACKOFF_SECONDS = 0.05
+#: Descriptors kept free under RLIMIT_NOFILE: a connection whose socket is among the last
+#: ones gets a 503 instead of a place (answering it, spooling, TLS need some room).
+DESCRIPTOR_HEADROOM = 32
 # accept() errors that concern only the client that gave up (Linux passes some network
 # errors of the new connection on to accept, see accept(2)).
 _ACCEPT_RETRY = {
@@ -136,6 +140,10 @@ class MockServer(AsyncContextManagerMixin):
         config = ServerConfig(Limits(**limits), unmatched_status)
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
+        #: RLIMIT_NOFILE's soft limit (raised to the hard one where allowed) when serving began.
+        self._descriptor_limit = 0
+        # accept() errors recorded already (by errno): each is recorded once, not per retry.
+        self._accept_errors: set[int | None] = set()
         self._port: int | None = None
         self._mode: str | None = None  # "thread" or "loop" while running
         self._loop_thread: int | None = None
@@ -519,6 +527,7 @@ class MockServer(AsyncContextManagerMixin):
         self._token = anyio.lowlevel.current_token()
         self._asyncio_loop = _running_asyncio_loop()
         self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
+        self._descriptor_limit = descriptor_limit()
         port = listening.port
         self._state.address = (self.host, port)
         try:
@@ -551,11 +560,34 @@ class MockServer(AsyncContextManagerMixin):
                 except OSError as exc:
                     if exc.errno in _ACCEPT_RETRY:
                         continue  # that client gave up before we got to it
-                    # Out of descriptors or memory: record it, keep listening, breathe.
-                    self._state.record("internal-error", f"accepting a connection failed: {exc!r}")
+                    # Out of descriptors or memory: record it (once), keep listening, breathe.
+                    if exc.errno not in self._accept_errors:
+                        self._accept_errors.add(exc.errno)
+                        self._state.record("internal-error", self._accept_failed(exc))
                     await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
                     break
                 tg.start_soon(self._handle, sock, address)
+
+    def _accept_failed(self, exc: OSError) -> str:
+        text = f"accepting a connection failed: {exc!r}"
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            text += (
+                f": out of file descriptors (RLIMIT_NOFILE {self._descriptor_limit}); clients "
+                "wait until some close"
+            )
+        return text + " (recorded once; the server keeps trying)"
+
+    def _out_of_descriptors(self, sock: socket.socket) -> str | None:
+        """Why this new connection gets a 503 though ``max_connections`` has room, if it does:
+        its socket is among the process's last ``DESCRIPTOR_HEADROOM`` descriptors (the
+        kernel gives the lowest free number, so every one below it is in use)."""
+        room = self._descriptor_limit - DESCRIPTOR_HEADROOM
+        if self._descriptor_limit and sock.fileno() >= room:
+            return (
+                f"connection {self._active_connections} refused: descriptor {sock.fileno()} "
+                f"is within {DESCRIPTOR_HEADROOM} of RLIMIT_NOFILE={self._descriptor_limit}"
+            )
+        return None
 
     async def _handle(self, sock: socket.socket, address: Any) -> None:
         channel = None if self._tls_context is None else TLSChannel(self._tls_context)
@@ -580,6 +612,8 @@ class MockServer(AsyncContextManagerMixin):
                 connection.tls = channel.record()
             if self._active_connections > self._state.config.limits.max_connections:
                 await driver.run(connection.refuse(self._active_connections))
+            elif (crowded := self._out_of_descriptors(sock)) is not None:
+                await driver.run(connection.refuse(self._active_connections, crowded))
             else:
                 await driver.run(connection.run())
         except Exception as exc:
@@ -625,6 +659,23 @@ async def _listen(host: str, port: int) -> _Listening:
     parts = getattr(listener, "listeners", [listener])
     sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
     return _Listening(sockets, listener)
+
+
+@functools.cache
+def _raise_descriptor_limit() -> None:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit, once (where allowed)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def descriptor_limit() -> int:
+    """The soft RLIMIT_NOFILE after raising it to the hard limit where allowed (0: none)."""
+    _raise_descriptor_limit()
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 0 if soft == resource.RLIM_INFINITY else soft
 
 
 def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:

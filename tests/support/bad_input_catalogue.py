@@ -68,6 +68,7 @@ def setup(srv: mp.MockServer) -> None:
     srv.expect("GET", "/ok").respond(mp.respond(200, b"ok"))
     srv.expect("POST", "/ok").respond(mp.read_body(), mp.respond(200, b"ok"))
     srv.expect("GET", "/ws").respond(mp.upgrade_websocket(echo=True))
+    srv.expect("POST", "/json", json={"name": "node"}).respond(mp.respond(201))
     srv.mount(mp.TusUploads("/tus", max_size=100))
     srv.mount(mp.ResumableUploads("/ietf"))
     srv.mount(mp.ByteRangeResource("/docs", documents={"/docs/a": b"0123456789"}))
@@ -454,6 +455,21 @@ WIRE_CASES: list[WireCase] = [
         post("/test/" + BIG),
         answered(404),
         "was an internal error",
+    ),
+    # ---- JSON matching ----
+    WireCase(
+        "json= matching",
+        "JSON nested 30,000 arrays deep, to a json= expectation",
+        post("/json", b"[" * 30_000 + b"]" * 30_000, JSON),
+        refused(500, "unmatched", closes=False),
+        "the usual unmatched answer (was a RecursionError: the client got no answer)",
+    ),
+    WireCase(
+        "json= matching",
+        "a JSON body of 60,000 bytes that does not match",
+        post("/json", b"[" + b"1," * 29_998 + b"1]", JSON),
+        refused(500, "unmatched", closes=False),
+        "the 500 and the problem quote a bounded excerpt (the whole body was echoed)",
     ),
     # ---- WebSocket ----
     WireCase(
