@@ -23,7 +23,7 @@ from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
 from .faults import fire
-from .journal import ResponseRecord, TLSRecord
+from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -46,6 +46,11 @@ class ServerConnection:
         self.current: ExchangeContext | None = None
         #: What the connection's TLS handshake settled (None on plain TCP).
         self.tls: TLSRecord | None = None
+        #: When the request head now arriving must have ended (``head_timeout``; None while
+        #: no head is arriving, or with no timeout).
+        self._head_deadline: float | None = None
+        #: The connection's last exchange, which a keep-alive close is journaled on.
+        self._last: ExchangeLog | None = None
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
@@ -58,13 +63,21 @@ class ServerConnection:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
-            data = yield Receive(max_bytes)
+            data = yield self._receive(max_bytes)
+            if data is None:
+                raise _Silence(idle=False)
             if not data:
                 self.eof = True
             self.bytes_in += len(data)
             if self.current is not None:
                 self.current.log.bytes_received += len(data)
             self.h11.receive_data(data)
+
+    def _receive(self, max_bytes: int) -> Receive:
+        """A read, bounded by the head timeout while a request head is arriving."""
+        if self._head_deadline is None:
+            return Receive(max_bytes)
+        return Receive(max_bytes, max(0.0, self._head_deadline - self.clock()))
 
     def receive_raw(self, max_bytes: int) -> Program[bytes]:
         """Bytes straight from the client, past h11: the rest of a Content-Length body
@@ -102,6 +115,11 @@ class ServerConnection:
                         self._abandoned_head()
                     yield Close("close")
                     return
+                except _Silence as silence:
+                    yield from self._timed_out(silence.idle)
+                    return
+                finally:
+                    self._head_deadline = None
                 if event is None:
                     return  # a head cut ended the connection
                 if not isinstance(event, h11.Request):
@@ -110,6 +128,7 @@ class ServerConnection:
                     return
                 self.requests += 1
                 ctx = self._begin(event)
+                self._last = ctx.log
                 try:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
@@ -153,15 +172,28 @@ class ServerConnection:
         """
         plan = self.state.head_cuts
         fresh = self.requests == 0
+        limits = self.state.config.limits
         if self.h11.trailing_data[0]:
             # The next request was read with the previous one (pipelined): too late to cut.
+            self._start_head_timeout(self.clock())
             return (yield from self.next_event())
         pending = plan.next_cut(fresh_connection=fresh)
         if pending is not None and pending.at == 0 and plan.claim(pending):
             yield from self._fire_head_cut(pending, b"", self.clock())
             return None
-        data = yield Receive(_READ_SIZE if pending is None else min(pending.at, _READ_SIZE))
+        size = _READ_SIZE if pending is None else min(pending.at, _READ_SIZE)
+        if fresh:
+            # A fresh connection's first head is timed from the start, as Node's
+            # headersTimeout is: a connection that never sends anything is held no longer.
+            self._start_head_timeout(self.clock())
+            data = yield self._receive(size)
+        else:
+            data = yield Receive(size, limits.keep_alive_timeout)
+        if data is None:
+            raise _Silence(idle=not fresh)
         started = self.clock()
+        if not fresh:
+            self._start_head_timeout(started)
         cut = plan.next_cut(fresh_connection=fresh) if data else None
         if cut is None or not plan.claim(cut):
             self._take(data)
@@ -192,7 +224,14 @@ class ServerConnection:
             if len(head) >= cut.at:
                 yield from self._fire_head_cut(cut, bytes(head), started)
                 return None
-            data = yield Receive(cut.at - len(head))
+            data = yield self._receive(cut.at - len(head))
+            if data is None:
+                plan.release(cut)
+                raise _Silence(idle=False)
+
+    def _start_head_timeout(self, now: float) -> None:
+        timeout = self.state.config.limits.head_timeout
+        self._head_deadline = None if timeout is None else now + timeout
 
     def _take(self, data: bytes) -> None:
         """Hand bytes read at the start of a request to h11."""
@@ -274,8 +313,14 @@ class ServerConnection:
         head = self.h11.trailing_data[0]
         if not head:
             return
-        method, target, version = _partial_request_line(head)
         now = self.clock()
+        log = self._partial_head(head, now)
+        log.event(now, "closed", "in", "client closed the connection inside the request head")
+        log.ended = now
+
+    def _partial_head(self, head: bytes, now: float) -> ExchangeLog:
+        """A journal entry for the part of a request head that came."""
+        method, target, version = _partial_request_line(head)
         log = self.state.new_exchange(
             connection=self.id,
             started=now,
@@ -287,8 +332,37 @@ class ServerConnection:
         log.bytes_received = len(head)
         more = "..." if len(head) > 60 else ""
         log.event(now, "request", "in", f"{len(head)} bytes of a request head {head[:60]!r}{more}")
-        log.event(now, "closed", "in", "client closed the connection inside the request head")
-        log.ended = now
+        return log
+
+    def _timed_out(self, idle: bool) -> Program[None]:
+        """End a connection the client left silent: idle between requests for
+        ``keep_alive_timeout`` (a plain FIN, journaled on its last exchange), or inside a
+        request head past ``head_timeout`` (a 408, and the partial head journaled and recorded
+        as a ``limit`` problem). A fresh connection that never sent a byte is closed quietly:
+        there is nothing to answer or to journal."""
+        limits = self.state.config.limits
+        now = self.clock()
+        head = self.h11.trailing_data[0]
+        if idle or not head:
+            if idle and self._last is not None:
+                self._last.event(
+                    now,
+                    "closed",
+                    "out",
+                    f"idle for {limits.keep_alive_timeout:g} s: server closed the connection "
+                    "(keep_alive_timeout)",
+                )
+            yield Close("close")
+            return
+        log = self._partial_head(head, now)
+        message = (
+            f"request head not complete after {limits.head_timeout:g} s "
+            f"(head_timeout={limits.head_timeout:g})"
+        )
+        log.event(now, "error", "in", message)
+        self.state.record("limit", message, log.index)
+        yield from self._refuse(log, 408, f"mockprogress: {message}\n")
+        yield Close("close")
 
     def _begin(self, request: h11.Request) -> ExchangeContext:
         version = request.http_version.decode()
@@ -333,8 +407,13 @@ class ServerConnection:
         log.event(log.started, "error", "in", f"malformed request: {exc}")
         kind = "limit" if status == 431 else "malformed-request"
         self.state.record(kind, f"malformed request: {exc}", log.index)
+        yield from self._refuse(log, status, f"malformed request: {exc}\n")
+
+    def _refuse(self, log: ExchangeLog, status: int, text: str) -> Program[None]:
+        """Answer a request that never came whole with a plain ``Connection: close`` error,
+        and journal it."""
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            step = plain_response(status, f"malformed request: {exc}\n")
+            step = plain_response(status, text)
             body = step.content
             head = self.h11.send(
                 h11.Response(
@@ -356,6 +435,15 @@ class ServerConnection:
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
         log.ended = self.clock()
+
+
+class _Silence(Exception):
+    """The client sent nothing for as long as the server waits: ``idle`` between requests
+    (``keep_alive_timeout``), else inside a request head (``head_timeout``)."""
+
+    def __init__(self, *, idle: bool) -> None:
+        super().__init__("idle" if idle else "head")
+        self.idle = idle
 
 
 def _partial_request_line(head: bytes) -> tuple[str, str, str]:
