@@ -21,7 +21,7 @@ from ..http.headers import Headers
 from ..script.faults import HeadCut
 from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
-from .exchange import ExchangeContext, plain_response
+from .exchange import ExchangeContext, ResponseState, plain_response
 from .faults import fire
 from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
@@ -136,9 +136,13 @@ class ServerConnection:
                     ctx.log.body.settle()  # the last piece, unless a store shared it
                     if ctx.log.ended is None:
                         ctx.log.ended = self.clock()
+                    self._hand_on(ctx)
                 if ctx.closed:
-                    return  # the exchange ended the connection itself
+                    # The exchange ended the connection itself.
+                    self._unanswered(ctx, "the server closed the connection")
+                    return
                 if not ctx.keeps_alive():
+                    self._unanswered(ctx, "the server closed the connection")
                     yield Close("close")
                     return
                 if ctx.bypassed_h11:
@@ -161,7 +165,59 @@ class ServerConnection:
                 ctx = self.current
                 if not ctx.log.events or ctx.log.events[-1].kind != "closed":
                     ctx.log.event(self.clock(), "closed", "in", "client closed the connection")
+                self._unanswered(ctx, "the client closed the connection")
             return
+
+    def _hand_on(self, ctx: ExchangeContext) -> None:
+        """Credit the bytes read with an exchange that belong to the requests after it
+        (pipelined: one read can hold several) to those. Once the exchange's request was read
+        whole, what h11 still holds is theirs."""
+        self.bytes_in = 0
+        if ctx.body_done and ctx.response_state is not ResponseState.SWITCHED:
+            ahead = len(self.h11.trailing_data[0])
+            ctx.log.bytes_received -= ahead
+            self.bytes_in = ahead
+
+    def _unanswered(self, ctx: ExchangeContext, reason: str) -> None:
+        """Journal the requests that were read behind ``ctx`` (pipelined) but will never be
+        served, the connection ending: each with its own bytes, what of its body came, and
+        why it was not answered. None is matched or recorded as a problem."""
+        if not ctx.body_done or ctx.response_state is ResponseState.SWITCHED:
+            return  # what h11 holds is this request's own body, or another protocol
+        reader = self._new_h11()
+        reader.receive_data(self.h11.trailing_data[0])
+        now = self.clock()
+        while reader.trailing_data[0]:
+            before = len(reader.trailing_data[0])
+            try:
+                event = reader.next_event()
+            except h11.RemoteProtocolError:
+                return  # not a request: nothing to journal as one
+            if not isinstance(event, h11.Request):
+                log = self._partial_head(reader.trailing_data[0], now)
+                log.event(now, "closed", "in", f"not answered: {reason}")
+                log.ended = now
+                return
+            log = self._log_request(event, now)
+            try:
+                while isinstance(data := reader.next_event(), h11.Data):
+                    log.body.append(bytes(data.data))
+            except h11.RemoteProtocolError:
+                data = h11.NEED_DATA
+            log.body_complete = isinstance(data, h11.EndOfMessage)
+            log.bytes_received = before - len(reader.trailing_data[0])
+            if log.body:
+                state = "complete" if log.body_complete else "incomplete"
+                log.event(now, "body", "in", f"{len(log.body)} body bytes ({state})")
+            log.event(now, "closed", "in", f"not answered: {reason}")
+            log.ended = now
+            try:
+                # Past this request to the next: its answer is never written.
+                reader.send(h11.Response(status_code=204, headers=[]))
+                reader.send(h11.EndOfMessage())
+                reader.start_next_cycle()
+            except h11.ProtocolError:
+                return  # an incomplete body, or a request that closes the connection
 
     def _request_start(self) -> Program[h11.Event | type[h11.PAUSED] | None]:
         """The first event of the next request, or None when a head cut fired instead.
@@ -364,19 +420,18 @@ class ServerConnection:
         yield from self._refuse(log, 408, f"mockprogress: {message}\n")
         yield Close("close")
 
-    def _begin(self, request: h11.Request) -> ExchangeContext:
+    def _log_request(self, request: h11.Request, now: float) -> ExchangeLog:
+        """A journal entry for a request whose head came whole."""
         version = request.http_version.decode()
         log = self.state.new_exchange(
             connection=self.id,
-            started=self.clock(),
+            started=now,
             method=request.method.decode("latin-1"),
             target=request.target.decode("latin-1"),
             http_version=version,
             headers=Headers.from_raw(request.headers.raw_items()),
         )
-        log.bytes_received = self.bytes_in
         log.tls = self.tls
-        self.bytes_in = 0
         log.event(
             log.started,
             "request",
@@ -384,6 +439,12 @@ class ServerConnection:
             f"{log.method} {log.target} HTTP/{version}",
             headers=log.headers,
         )
+        return log
+
+    def _begin(self, request: h11.Request) -> ExchangeContext:
+        log = self._log_request(request, self.clock())
+        log.bytes_received = self.bytes_in
+        self.bytes_in = 0
         ctx = ExchangeContext(self, log, request)
         if not ctx.has_body:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
