@@ -49,6 +49,7 @@ class ServerConnection:
         #: When the request head now arriving must have ended (``head_timeout``; None while
         #: no head is arriving, or with no timeout).
         self._head_deadline: float | None = None
+        self._head_started = 0.0
         #: The connection's last exchange, which a keep-alive close is journaled on.
         self._last: ExchangeLog | None = None
 
@@ -287,6 +288,7 @@ class ServerConnection:
 
     def _start_head_timeout(self, now: float) -> None:
         timeout = self.state.config.limits.head_timeout
+        self._head_started = now
         self._head_deadline = None if timeout is None else now + timeout
 
     def _take(self, data: bytes) -> None:
@@ -410,7 +412,7 @@ class ServerConnection:
                 )
             yield Close("close")
             return
-        log = self._partial_head(head, now)
+        log = self._partial_head(head, self._head_started)
         message = (
             f"request head not complete after {limits.head_timeout:g} s "
             f"(head_timeout={limits.head_timeout:g})"

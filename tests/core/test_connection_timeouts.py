@@ -74,7 +74,11 @@ def test_a_head_that_never_ends_is_answered_408_and_closed() -> None:
     assert ex.request_line == "GET /ok HTTP/1.1"
     assert ex.bytes_received == len(b"GET /ok HTTP/1.1\r\nHost: x\r\n")
     assert ex.response is not None and ex.response.status == 408
-    assert [e.kind for e in ex.events] == ["request", "error", "response"]
+    assert [(e.kind, e.at) for e in ex.events] == [
+        ("request", 0.0),
+        ("error", 10.0),
+        ("response", 10.0),
+    ]
     assert [(p.kind, p.message) for p in wire.state.problems] == [
         ("limit", "request head not complete after 10 s (head_timeout=10)")
     ]

@@ -35,8 +35,9 @@ def read_until_end(sock: socket.socket) -> tuple[bytes, float]:
     return bytes(data), time.monotonic() - started
 
 
-def test_an_idle_keep_alive_connection_gets_a_plain_fin_after_the_timeout() -> None:
-    with serving_ok(mp.MockServer(keep_alive_timeout=0.3)) as srv:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_idle_keep_alive_connection_gets_a_plain_fin_after_the_timeout(backend: str) -> None:
+    with serving_ok(mp.MockServer(backend=backend, keep_alive_timeout=0.3)) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
             sock.sendall(GET)
             data, waited = read_until_end(sock)
@@ -105,8 +106,9 @@ def test_an_idle_close_over_tls_ends_with_close_notify() -> None:
         assert srv.journal.last.events[-1].kind == "closed"
 
 
-def test_a_head_that_never_ends_gets_408_and_a_close() -> None:
-    with serving_ok(mp.MockServer(head_timeout=0.3)) as srv:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_head_that_never_ends_gets_408_and_a_close(backend: str) -> None:
+    with serving_ok(mp.MockServer(backend=backend, head_timeout=0.3)) as srv:
         started = time.monotonic()
         got = exchange(srv.port, b"GET /ok HTTP/1.1\r\nHost: x\r\n")
         waited = time.monotonic() - started
