@@ -14,6 +14,7 @@ import httpx
 import pytest
 import requests
 from support.raw_client import exchange
+from support.standalone import Standalone
 
 import mockprogress as mp
 
@@ -185,3 +186,19 @@ def test_a_bad_timeout_in_a_scenario_file_names_the_key(tmp_path: Path) -> None:
         match=r"bad\.toml: head_timeout: head_timeout must be a number of seconds > 0 or None",
     ):
         mp.MockServer().load(scenario)
+
+
+def test_serve_takes_the_option_and_a_loaded_file_sets_its_own_after_it(tmp_path: Path) -> None:
+    scenario = tmp_path / "idle.toml"
+    scenario.write_text(
+        'keep_alive_timeout = 0.2\n[[expect]]\nmethod = "GET"\npath = "/ok"\n'
+        '[[expect.steps]]\nrespond = { status = 200, body = "ok" }\n'
+    )
+    with Standalone("--keep-alive-timeout", "30", str(scenario)) as served:
+        port = int(served.url.rsplit(":", 1)[1])
+        started = time.monotonic()
+        got = exchange(port, GET, timeout=5)
+        assert got.end == "eof" and got.data.endswith(b"\r\n\r\nok")
+        assert time.monotonic() - started < 2.0
+        served.wait_for(r"#1 -> idle for 0\.2 s: server closed the connection")
+        served.stop()
