@@ -8,6 +8,12 @@ with h11's status hint (400, or 431 for an oversized head), recorded for ``check
 connection closed; the listener never sees an exception. A head cut (``script.faults.HeadCut``,
 fired by ``engine.faults``) ends the connection after exactly N bytes of a request head: while
 one is pending, the head is read at most N bytes at a time.
+
+Time comes in as reads with a timeout (``Receive(timeout=)``): between requests the wait is
+``keep_alive_timeout`` (then a plain FIN, journaled on the last exchange), and a request head
+must end within ``head_timeout`` of its start (then a 408). Every request read is journaled:
+pipelined ones behind an exchange whose connection ends are journaled unanswered
+(``_unanswered``), each exchange counting only its own bytes (``_hand_on``).
 """
 
 from __future__ import annotations
