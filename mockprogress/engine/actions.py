@@ -1,8 +1,8 @@
 """What the pure core asks the I/O layer to do.
 
 The core is a set of generators: each ``yield`` hands the I/O layer one action and gets back its
-result (``Receive`` gives bytes, ``b""`` at end of stream; ``PendingInput`` an ``int``; the
-others give ``None``). When the
+result (``Receive`` gives bytes, ``b""`` at end of stream, or ``None`` when its ``timeout``
+passed first; ``PendingInput`` an ``int``; the others give ``None``). When the
 client goes away mid-write the I/O layer throws ``PeerGone`` into the generator instead.
 Time and sockets stay on the I/O side: the core only ever says *what* and *when*.
 """
@@ -25,9 +25,15 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Receive:
-    """Read at most ``max_bytes`` from the client; the result is ``b""`` at end of stream."""
+    """Read at most ``max_bytes`` from the client; the result is ``b""`` at end of stream.
+
+    With a ``timeout``, wait at most that many seconds for the first byte: the result is
+    ``None`` when they pass with nothing read (the core then decides what the silence means:
+    an idle keep-alive connection, a request head that never ends).
+    """
 
     max_bytes: int
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,12 @@ with h11's status hint (400, or 431 for an oversized head), recorded for ``check
 connection closed; the listener never sees an exception. A head cut (``script.faults.HeadCut``,
 fired by ``engine.faults``) ends the connection after exactly N bytes of a request head: while
 one is pending, the head is read at most N bytes at a time.
+
+Time comes in as reads with a timeout (``Receive(timeout=)``): between requests the wait is
+``keep_alive_timeout`` (then a plain FIN, journaled on the last exchange), and a request head
+must end within ``head_timeout`` of its start (then a 408). Every request read is journaled:
+pipelined ones behind an exchange whose connection ends are journaled unanswered
+(``_unanswered``), each exchange counting only its own bytes (``_hand_on``).
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from ..http.headers import Headers
 from ..script.faults import HeadCut
 from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
-from .exchange import ExchangeContext, plain_response
+from .exchange import ExchangeContext, ResponseState, plain_response
 from .faults import fire
-from .journal import ResponseRecord, TLSRecord
+from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -48,6 +54,12 @@ class ServerConnection:
         self.current: ExchangeContext | None = None
         #: What the connection's TLS handshake settled (None on plain TCP).
         self.tls: TLSRecord | None = None
+        #: When the request head now arriving must have ended (``head_timeout``; None while
+        #: no head is arriving, or with no timeout).
+        self._head_deadline: float | None = None
+        self._head_started = 0.0
+        #: The connection's last exchange, which a keep-alive close is journaled on.
+        self._last: ExchangeLog | None = None
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
@@ -60,7 +72,9 @@ class ServerConnection:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
-            data = yield Receive(max_bytes)
+            data = yield self._receive(max_bytes)
+            if data is None:
+                raise _Silence(idle=False)
             if not data:
                 self.eof = True
             self.bytes_in += len(data)
@@ -75,6 +89,12 @@ class ServerConnection:
     def _parsed(self) -> int:
         """How many bytes h11 has taken in and parsed (a request head is the difference)."""
         return self._fed - len(self.h11._receive_buffer)
+
+    def _receive(self, max_bytes: int) -> Receive:
+        """A read, bounded by the head timeout while a request head is arriving."""
+        if self._head_deadline is None:
+            return Receive(max_bytes)
+        return Receive(max_bytes, max(0.0, self._head_deadline - self.clock()))
 
     def receive_raw(self, max_bytes: int) -> Program[bytes]:
         """Bytes straight from the client, past h11: the rest of a Content-Length body
@@ -115,6 +135,11 @@ class ServerConnection:
                         self._abandoned_head()
                     yield Close("close")
                     return
+                except _Silence as silence:
+                    yield from self._timed_out(silence.idle)
+                    return
+                finally:
+                    self._head_deadline = None
                 if event is None:
                     return  # a head cut ended the connection
                 if not isinstance(event, h11.Request):
@@ -124,6 +149,7 @@ class ServerConnection:
                 self.requests += 1
                 # The head as sent: h11 strips padding and folds, the limit counts them.
                 ctx = self._begin(event, self._parsed() - head_start)
+                self._last = ctx.log
                 try:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
@@ -131,9 +157,13 @@ class ServerConnection:
                     ctx.log.body.settle()  # the last piece, unless a store shared it
                     if ctx.log.ended is None:
                         ctx.log.ended = self.clock()
+                    self._hand_on(ctx)
                 if ctx.closed:
-                    return  # the exchange ended the connection itself
+                    # The exchange ended the connection itself.
+                    self._unanswered(ctx, "the server closed the connection")
+                    return
                 if not ctx.keeps_alive():
+                    self._unanswered(ctx, "the server closed the connection")
                     yield Close("close")
                     return
                 if ctx.bypassed_h11:
@@ -156,7 +186,59 @@ class ServerConnection:
                 ctx = self.current
                 if not ctx.log.events or ctx.log.events[-1].kind != "closed":
                     ctx.log.event(self.clock(), "closed", "in", "client closed the connection")
+                self._unanswered(ctx, "the client closed the connection")
             return
+
+    def _hand_on(self, ctx: ExchangeContext) -> None:
+        """Credit the bytes read with an exchange that belong to the requests after it
+        (pipelined: one read can hold several) to those. Once the exchange's request was read
+        whole, what h11 still holds is theirs."""
+        self.bytes_in = 0
+        if ctx.body_done and ctx.response_state is not ResponseState.SWITCHED:
+            ahead = len(self.h11.trailing_data[0])
+            ctx.log.bytes_received -= ahead
+            self.bytes_in = ahead
+
+    def _unanswered(self, ctx: ExchangeContext, reason: str) -> None:
+        """Journal the requests that were read behind ``ctx`` (pipelined) but will never be
+        served, the connection ending: each with its own bytes, what of its body came, and
+        why it was not answered. None is matched or recorded as a problem."""
+        if not ctx.body_done or ctx.response_state is ResponseState.SWITCHED:
+            return  # what h11 holds is this request's own body, or another protocol
+        reader = self._new_h11()
+        reader.receive_data(self.h11.trailing_data[0])
+        now = self.clock()
+        while reader.trailing_data[0]:
+            before = len(reader.trailing_data[0])
+            try:
+                event = reader.next_event()
+            except h11.RemoteProtocolError:
+                return  # not a request: nothing to journal as one
+            if not isinstance(event, h11.Request):
+                log = self._partial_head(reader.trailing_data[0], now)
+                log.event(now, "closed", "in", f"not answered: {reason}")
+                log.ended = now
+                return
+            log = self._log_request(event, now)
+            try:
+                while isinstance(data := reader.next_event(), h11.Data):
+                    log.body.append(bytes(data.data))
+            except h11.RemoteProtocolError:
+                data = h11.NEED_DATA
+            log.body_complete = isinstance(data, h11.EndOfMessage)
+            log.bytes_received = before - len(reader.trailing_data[0])
+            if log.body:
+                state = "complete" if log.body_complete else "incomplete"
+                log.event(now, "body", "in", f"{len(log.body)} body bytes ({state})")
+            log.event(now, "closed", "in", f"not answered: {reason}")
+            log.ended = now
+            try:
+                # Past this request to the next: its answer is never written.
+                reader.send(h11.Response(status_code=204, headers=[]))
+                reader.send(h11.EndOfMessage())
+                reader.start_next_cycle()
+            except h11.ProtocolError:
+                return  # an incomplete body, or a request that closes the connection
 
     def _request_start(self) -> Program[h11.Event | type[h11.PAUSED] | None]:
         """The first event of the next request, or None when a head cut fired instead.
@@ -167,15 +249,28 @@ class ServerConnection:
         """
         plan = self.state.head_cuts
         fresh = self.requests == 0
+        limits = self.state.config.limits
         if self.h11.trailing_data[0]:
             # The next request was read with the previous one (pipelined): too late to cut.
+            self._start_head_timeout(self.clock())
             return (yield from self.next_event())
         pending = plan.next_cut(fresh_connection=fresh)
         if pending is not None and pending.at == 0 and plan.claim(pending):
             yield from self._fire_head_cut(pending, b"", self.clock())
             return None
-        data = yield Receive(_READ_SIZE if pending is None else min(pending.at, _READ_SIZE))
+        size = _READ_SIZE if pending is None else min(pending.at, _READ_SIZE)
+        if fresh:
+            # A fresh connection's first head is timed from the start, as Node's
+            # headersTimeout is: a connection that never sends anything is held no longer.
+            self._start_head_timeout(self.clock())
+            data = yield self._receive(size)
+        else:
+            data = yield Receive(size, limits.keep_alive_timeout)
+        if data is None:
+            raise _Silence(idle=not fresh)
         started = self.clock()
+        if not fresh:
+            self._start_head_timeout(started)
         cut = plan.next_cut(fresh_connection=fresh) if data else None
         if cut is None or not plan.claim(cut):
             self._take(data)
@@ -206,7 +301,15 @@ class ServerConnection:
             if len(head) >= cut.at:
                 yield from self._fire_head_cut(cut, bytes(head), started)
                 return None
-            data = yield Receive(cut.at - len(head))
+            data = yield self._receive(cut.at - len(head))
+            if data is None:
+                plan.release(cut)
+                raise _Silence(idle=False)
+
+    def _start_head_timeout(self, now: float) -> None:
+        timeout = self.state.config.limits.head_timeout
+        self._head_started = now
+        self._head_deadline = None if timeout is None else now + timeout
 
     def _take(self, data: bytes) -> None:
         """Hand bytes read at the start of a request to h11."""
@@ -288,8 +391,14 @@ class ServerConnection:
         head = self.h11.trailing_data[0]
         if not head:
             return
-        method, target, version = _partial_request_line(head)
         now = self.clock()
+        log = self._partial_head(head, now)
+        log.event(now, "closed", "in", "client closed the connection inside the request head")
+        log.ended = now
+
+    def _partial_head(self, head: bytes, now: float) -> ExchangeLog:
+        """A journal entry for the part of a request head that came."""
+        method, target, version = _partial_request_line(head)
         log = self.state.new_exchange(
             connection=self.id,
             started=now,
@@ -301,22 +410,50 @@ class ServerConnection:
         log.bytes_received = len(head)
         more = "..." if len(head) > 60 else ""
         log.event(now, "request", "in", f"{len(head)} bytes of a request head {head[:60]!r}{more}")
-        log.event(now, "closed", "in", "client closed the connection inside the request head")
-        log.ended = now
+        return log
 
-    def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
+    def _timed_out(self, idle: bool) -> Program[None]:
+        """End a connection the client left silent: idle between requests for
+        ``keep_alive_timeout`` (a plain FIN, journaled on its last exchange), or inside a
+        request head past ``head_timeout`` (a 408, and the partial head journaled and recorded
+        as a ``limit`` problem). A fresh connection that never sent a byte is closed quietly:
+        there is nothing to answer or to journal."""
+        limits = self.state.config.limits
+        now = self.clock()
+        head = self.h11.trailing_data[0]
+        if idle or not head:
+            if idle and self._last is not None:
+                self._last.event(
+                    now,
+                    "closed",
+                    "out",
+                    f"idle for {limits.keep_alive_timeout:g} s: server closed the connection "
+                    "(keep_alive_timeout)",
+                )
+            yield Close("close")
+            return
+        log = self._partial_head(head, self._head_started)
+        message = (
+            f"request head not complete after {limits.head_timeout:g} s "
+            f"(head_timeout={limits.head_timeout:g})"
+        )
+        log.event(now, "error", "in", message)
+        self.state.record("limit", message, log.index)
+        yield from self._refuse(log, 408, f"mockprogress: {message}\n")
+        yield Close("close")
+
+    def _log_request(self, request: h11.Request, now: float) -> ExchangeLog:
+        """A journal entry for a request whose head came whole."""
         version = request.http_version.decode()
         log = self.state.new_exchange(
             connection=self.id,
-            started=self.clock(),
+            started=now,
             method=request.method.decode("latin-1"),
             target=request.target.decode("latin-1"),
             http_version=version,
             headers=Headers.from_raw(request.headers.raw_items()),
         )
-        log.bytes_received = self.bytes_in
         log.tls = self.tls
-        self.bytes_in = 0
         log.event(
             log.started,
             "request",
@@ -324,6 +461,12 @@ class ServerConnection:
             f"{log.method} {log.target} HTTP/{version}",
             headers=log.headers,
         )
+        return log
+
+    def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
+        log = self._log_request(request, self.clock())
+        log.bytes_received = self.bytes_in
+        self.bytes_in = 0
         ctx = ExchangeContext(self, log, request, head_size)
         if not ctx.has_body:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
@@ -347,8 +490,13 @@ class ServerConnection:
         log.event(log.started, "error", "in", f"malformed request: {exc}")
         kind = "limit" if status == 431 else "malformed-request"
         self.state.record(kind, f"malformed request: {exc}", log.index)
+        yield from self._refuse(log, status, f"malformed request: {exc}\n")
+
+    def _refuse(self, log: ExchangeLog, status: int, text: str) -> Program[None]:
+        """Answer a request that never came whole with a plain ``Connection: close`` error,
+        and journal it."""
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            step = plain_response(status, f"malformed request: {exc}\n")
+            step = plain_response(status, text)
             body = step.content
             head = self.h11.send(
                 h11.Response(
@@ -370,6 +518,15 @@ class ServerConnection:
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
         log.ended = self.clock()
+
+
+class _Silence(Exception):
+    """The client sent nothing for as long as the server waits: ``idle`` between requests
+    (``keep_alive_timeout``), else inside a request head (``head_timeout``)."""
+
+    def __init__(self, *, idle: bool) -> None:
+        super().__init__("idle" if idle else "head")
+        self.idle = idle
 
 
 def _partial_request_line(head: bytes) -> tuple[str, str, str]:

@@ -33,6 +33,7 @@ import enum
 import traceback
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import h11
@@ -329,9 +330,24 @@ class ExchangeContext:
 
     # ---- writing ---------------------------------------------------------------------------
 
-    def _send(self, data: bytes) -> Program[None]:
+    def _send(self, data: bytes, journaled: _Mark | None = None, what: str = "") -> Program[None]:
+        """Write ``data``. What the journal says of it was written first, from ``journaled``
+        on (a test that reads the journal once its client has the bytes must find them): if
+        the client is gone and the bytes were not written, that is taken back, so the journal
+        holds only what was written, and says what was not (``what``)."""
         if data:
-            yield Send(data)
+            try:
+                yield Send(data)
+            except PeerGone:
+                if journaled is not None:
+                    journaled.take_back(self._log)
+                    self._log.event(
+                        self.now,
+                        "closed",
+                        "in",
+                        f"client closed the connection: {what} not written ({len(data)} bytes)",
+                    )
+                raise
             self._wire_out += len(data)
             self._log.bytes_sent += len(data)
 
@@ -404,11 +420,12 @@ class ExchangeContext:
             self.log.event(self.now, "continue", "", note)
         # Journaled as the bytes are handed to the socket: once the client has them, a test
         # reading the journal must find them there.
+        mark = _Mark.of(self.log)
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self._continue_sent = True
-        yield from self._send(data)
+        yield from self._send(data, mark, label)
 
     def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
@@ -658,6 +675,7 @@ class ExchangeContext:
             if i and step.pacing is not None and step.pacing.interval:
                 # The I/O layer keeps consecutive sleeps on one timeline (no drift).
                 yield Sleep(step.pacing.interval)
+            mark = _Mark.of(self.log)
             sent += len(piece)
             if head_at is None and sent >= head_length:
                 head_at = self.log.event(
@@ -680,7 +698,7 @@ class ExchangeContext:
             if last and head_at is not None and (body_sent or not complete):
                 state = "complete" if complete else "cut"
                 self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")
-            yield from self._send(piece)
+            yield from self._send(piece, mark, f"{step.status} {step.reason}")
         if not pieces:  # a cut at wire byte 0 of the response: nothing of it went out
             self.log.response = ResponseRecord(
                 step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
@@ -788,6 +806,25 @@ if TYPE_CHECKING:
 
     def _implements_the_surface(ctx: ExchangeContext) -> ExchangeSurface:
         return ctx  # mypy checks that ExchangeContext has everything the Protocol names
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """How far an exchange's journal went before bytes it describes were written."""
+
+    events: int
+    interims: int
+    response: ResponseRecord | None
+
+    @classmethod
+    def of(cls, log: ExchangeLog) -> _Mark:
+        return cls(len(log.events), len(log.interims), log.response)
+
+    def take_back(self, log: ExchangeLog) -> None:
+        """Forget what was journaled since: those bytes never went out."""
+        del log.events[self.events :]
+        del log.interims[self.interims :]
+        log.response = self.response
 
 
 def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:

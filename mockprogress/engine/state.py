@@ -11,7 +11,7 @@ import itertools
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..errors import ExpectationError, ScenarioError
@@ -23,7 +23,7 @@ from .exchange import ExchangeContext, plain_response, run_script
 from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
-from .limits import Limits
+from .limits import Limits, SetLimits
 from .matching import Expectation, Registry, RequestView, Selection
 from .problems import Problem, problems_error
 from .resource import Resource
@@ -31,7 +31,7 @@ from .resource import Resource
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 #: What a scenario document defines.
-ScenarioItem = Expectation | Resource | HeadCut
+ScenarioItem = Expectation | Resource | HeadCut | SetLimits
 
 
 #: How many exchanges of reserved resources are kept (they are not part of the journal).
@@ -212,9 +212,12 @@ class ServerState:
         return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
-        """Add what a scenario document defined: an expectation, a resource or a head cut."""
+        """Add what a scenario document defined: an expectation, a resource, a head cut or
+        the server's limits."""
         if isinstance(item, Resource):
             self.mount(item)
+        elif isinstance(item, SetLimits):
+            self.config = replace(self.config, limits=item.over(self.config.limits))
         elif isinstance(item, HeadCut):
             self.head_cuts.add(item)
         else:

@@ -39,6 +39,7 @@ from os import PathLike, fspath
 from pathlib import Path
 from typing import Any
 
+from ..engine.limits import LIMIT_NAMES, SetLimits
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem
@@ -266,12 +267,29 @@ def parse_scenario(
     """
     where = Where(filename, Path(filename).resolve().parent if from_file else None)
     _check_depth(data, where)
-    allowed = {"expect", "title", "description", "cut_request_head", *RESOURCE_BUILDERS}
+    allowed = {
+        "expect",
+        "title",
+        "description",
+        "cut_request_head",
+        *RESOURCE_BUILDERS,
+        *LIMIT_NAMES,
+    }
     table(data, "(top level)", where, allowed)
     for field in ("title", "description"):
         if field in data:
             text_at(data[field], field, where)
     items: list[ScenarioItem] = []
+    # The server's limits, by name (keep_alive_timeout = 30), as MockServer's keywords; TOML
+    # has no null, so "none" says never there.
+    limits = {
+        name: None if data[name] == "none" else data[name] for name in LIMIT_NAMES if name in data
+    }
+    if limits:
+        try:
+            items.append(SetLimits(limits))
+        except ScenarioError as exc:
+            raise where.error(next(n for n in limits if n in str(exc)), str(exc)) from None
     expect = data.get("expect", [])
     if not isinstance(expect, list):
         raise where.error("expect", "expected [[expect]] tables")

@@ -48,7 +48,7 @@ import socket
 import struct
 import termios
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import anyio
 import anyio.lowlevel
@@ -152,7 +152,9 @@ class ConnectionDriver:
         if isinstance(action, Receive):
             if self.closed:
                 return b""
-            return await self.receive(action.max_bytes)
+            if action.timeout is None:
+                return await self.receive(action.max_bytes)
+            return await self.receive(action.max_bytes, anyio.current_time() + action.timeout)
         if isinstance(action, Close):
             await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None
@@ -186,36 +188,49 @@ class ConnectionDriver:
             return exc
         return None
 
-    async def receive(self, max_bytes: int) -> bytes:
+    async def receive(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
         """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end (over
-        TLS: of plaintext, ``b""`` at a close_notify or at a FIN without one)."""
+        TLS: of plaintext, ``b""`` at a close_notify or at a FIN without one); None when
+        ``deadline`` (the loop's clock) passed first. Only the waits are bounded: no byte
+        read from the kernel is lost to the deadline."""
         tls = self.tls
         if tls is None:
-            return await self._receive_raw(max_bytes)
+            return await self._receive_raw(max_bytes, deadline)
         while True:
             data = tls.read(max_bytes)
             if data is not None:
                 return data
-            raw = await self._receive_raw(TLS_READ_SIZE)
+            raw = await self._receive_raw(TLS_READ_SIZE, deadline)
+            if raw is None:
+                return None
             tls.feed(raw)
             if not raw:
                 data = tls.read(max_bytes)
                 return data or b""
 
-    async def _receive_raw(self, max_bytes: int) -> bytes:
+    @overload
+    async def _receive_raw(self, max_bytes: int) -> bytes: ...
+    @overload
+    async def _receive_raw(self, max_bytes: int, deadline: float | None) -> bytes | None: ...
+    async def _receive_raw(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
         sock = self.socket
         while True:
             try:
                 data = sock.recv(max_bytes)
             except (BlockingIOError, InterruptedError):
                 self._streak = 0
-                if self._reader is None:
-                    await _wait(anyio.wait_readable, sock)
-                    continue
-                try:
-                    data = await self._reader.receive(max_bytes)
-                except OSError as exc:
-                    raise PeerGone(f"client went away: {exc!r}") from None
+                bound = math.inf if deadline is None else deadline
+                with anyio.CancelScope(deadline=bound) as scope:
+                    if self._reader is None:
+                        await _wait(anyio.wait_readable, sock)
+                        continue
+                    try:
+                        # Cancelled after its recv, the reader keeps the bytes for the next.
+                        data = await self._reader.receive(max_bytes)
+                    except OSError as exc:
+                        raise PeerGone(f"client went away: {exc!r}") from None
+                if scope.cancelled_caught:
+                    return None
             except OSError as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
             if not data:

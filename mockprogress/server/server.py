@@ -110,7 +110,9 @@ class MockServer(AsyncContextManagerMixin):
     :param backend_options: passed to ``anyio.run`` for that loop.
     :param unmatched_status: the status of the answer to an unexpected request.
     :param limits: the server's limits by name, each field of ``Limits`` (``max_header_size``,
-        ``max_body_size``, ``max_connections``, ...; docs/limits.md lists them).
+        ``max_body_size``, ``max_connections``, ``keep_alive_timeout`` (seconds an idle
+        keep-alive connection is kept, 5.0; None: forever), ``head_timeout`` (seconds a request
+        head may take, 60.0, then a 408), ...; docs/limits.md lists them).
     """
 
     def __init__(
@@ -122,7 +124,7 @@ class MockServer(AsyncContextManagerMixin):
         backend_options: Mapping[str, Any] | None = None,
         unmatched_status: int = 500,
         tls: bool | TLS | None = None,
-        **limits: int,
+        **limits: float | None,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
         if unknown:
@@ -137,7 +139,7 @@ class MockServer(AsyncContextManagerMixin):
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        config = ServerConfig(Limits(**limits), unmatched_status)
+        config = ServerConfig(Limits.pick(limits)[0], unmatched_status)
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
         #: RLIMIT_NOFILE's soft limit (raised to the hard one where allowed) when serving began.

@@ -165,13 +165,15 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     limits = serve.add_argument_group("limits (docs/limits.md)")
     # One option per field of Limits: --max-body-size sets max_body_size.
     for limit in LIMIT_FIELDS:
+        seconds = limit.metadata["unit"] == "seconds"
         limits.add_argument(
             "--" + limit.name.replace("_", "-"),
             dest=limit.name,
-            type=_count,
+            type=_seconds if seconds else _count,
             default=limit.default,
-            metavar="N",
-            help=f"{limit.metadata['help']} (default: %(default)s)",
+            metavar="SECONDS" if seconds else "N",
+            help=f"{limit.metadata['help']} (default: %(default)s"
+            + ("; none: never)" if seconds else ")"),
         )
 
 
@@ -182,6 +184,18 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or none, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or none, got {text}")
     return value
 
 
@@ -314,6 +328,7 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
     from ..engine.matching import Expectation
+    from ..engine.resource import Resource
     from ..scenario.document import load_scenario
     from ..script.faults import HeadCut
 
@@ -321,7 +336,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         items = load_scenario(path)
         expectations = sum(isinstance(i, Expectation) for i in items)
         cuts = sum(isinstance(i, HeadCut) for i in items)
-        resources = len(items) - expectations - cuts
+        resources = sum(isinstance(i, Resource) for i in items)
         line = f"{path}: ok, {expectations} expectation(s), {resources} resource(s)"
         if cuts:
             line += f", {cuts} head cut(s)"

@@ -20,6 +20,7 @@ import mockprogress as mp
 
 BIG = "9" * 5000  # more digits than int() converts
 MAX_BODY = 65536
+HEAD_TIMEOUT = 0.5
 TUS = b"Tus-Resumable: 1.0.0\r\n"
 BYTERANGE = b"Content-Type: message/byterange\r\n"
 
@@ -56,7 +57,7 @@ class ParserCase:
 
 def catalogue_server() -> mp.MockServer:
     """The server every wire row runs against, started (stop it when done)."""
-    srv = mp.MockServer(max_body_size=MAX_BODY)
+    srv = mp.MockServer(max_body_size=MAX_BODY, head_timeout=HEAD_TIMEOUT)
     srv.start()
     srv.enable_control_api()
     setup(srv)
@@ -283,6 +284,14 @@ WIRE_CASES: list[WireCase] = [
         WireOutcome(None, True),
         "the journal keeps an exchange with the bytes that came",
         then_closes=True,
+    ),
+    WireCase(
+        "framing",
+        f"half a request head, then nothing (head_timeout, {HEAD_TIMEOUT:g} s here)",
+        b"POST /ok HTTP/1.1\r\nHost: h\r\nContent-Le",
+        refused(408, "limit"),
+        "the journal keeps an exchange with the bytes that came; one deadline for the whole "
+        "head, so a client sending a byte at a time meets it too",
     ),
     WireCase(
         "framing",

@@ -18,6 +18,13 @@ from mockprogress.engine.connection import ServerConnection
 from mockprogress.engine.state import ServerConfig, ServerState
 
 
+@dataclass(frozen=True)
+class Silence:
+    """In ``Wire.run``'s inbound: the client sends nothing for this many seconds."""
+
+    seconds: float
+
+
 @dataclass
 class Wire:
     state: ServerState = field(default_factory=ServerState)
@@ -32,10 +39,11 @@ class Wire:
     #: Extra seconds every ``Sleep`` lasts, as on a loaded machine.
     oversleep: float = 0.0
 
-    def run(self, inbound: Iterable[bytes], *, eof: bool = True) -> bytes:
-        """Run one connection: ``inbound`` are the chunks the client sends, in order; after
-        them the client closes (``eof``) or, if not, the program is left waiting."""
-        chunks = [bytes(c) for c in inbound]
+    def run(self, inbound: Iterable[bytes | Silence], *, eof: bool = True) -> bytes:
+        """Run one connection: ``inbound`` are the chunks the client sends, in order, and the
+        silences between them; after them the client closes (``eof``) or, if not, the program
+        is left waiting."""
+        chunks: list[bytes | Silence] = [c if isinstance(c, Silence) else bytes(c) for c in inbound]
         conn = ServerConnection(self.state, lambda: self.clock, self.peer)
         program = conn.run()
         result: Any = None
@@ -50,8 +58,21 @@ class Wire:
                 self.out += action.data
             elif isinstance(action, Receive):
                 self.read_sizes.append(action.max_bytes)
-                if chunks:
+                while chunks and isinstance(chunks[0], Silence):
+                    # The client says nothing for a while: a read with a timeout shorter
+                    # than that ends with None, the rest of the silence still to come.
+                    quiet = chunks[0].seconds
+                    if action.timeout is not None and action.timeout <= quiet:
+                        self.clock += action.timeout
+                        chunks[0] = Silence(quiet - action.timeout)
+                        break
+                    self.clock += quiet
+                    chunks.pop(0)
+                if chunks and isinstance(chunks[0], Silence):
+                    result = None
+                elif chunks:
                     chunk = chunks.pop(0)
+                    assert isinstance(chunk, bytes)
                     if len(chunk) > action.max_bytes:
                         chunks.insert(0, chunk[action.max_bytes :])
                         chunk = chunk[: action.max_bytes]
