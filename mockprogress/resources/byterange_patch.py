@@ -49,15 +49,16 @@ from ..http.byteranges import (
 from ..http.content_range import (
     RangeSyntaxError,
     format_content_range,
+    multipart_sections,
     parse_range,
-    satisfiable_ranges,
+    plan_ranges,
 )
 from ..http.prefer import Preferences
 from ..script.checks import check_count
 from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .upload_completion import Completion, ProcessInput
-from .upload_store import StoredUpload, Upload, UploadStore
+from .upload_store import ByteStorage, StoredUpload, Upload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with_fields
 
 if TYPE_CHECKING:
@@ -291,7 +292,8 @@ class ByteRangeResource(UploadResource):
             step = Respond(200, b"", headers)
             yield from ctx.respond(step, read_first=True, head_length=size)
         else:
-            yield from ctx.respond(Respond(200, doc.data.read(), headers), read_first=True)
+            body = _DocumentBody(doc.data, [(0, size - 1)] if size else [])
+            yield from ctx.respond(Respond(200, b"", headers), read_first=True, stream=body)
 
     def _read_ranges(
         self,
@@ -301,9 +303,12 @@ class ByteRangeResource(UploadResource):
         content_type: str,
         headers: tuple[tuple[str, str], ...],
     ) -> Program[None]:
+        """206 for the ranges, 416 for none that overlaps, or 200 with the whole document
+        for a range set that would cost more than it (``plan_ranges``); every body is read
+        from the store as it is sent."""
         size = len(doc.data)
-        ranges = satisfiable_ranges(specs, size)
-        if not ranges:
+        plan = plan_ranges(specs, size)
+        if plan.status == 416:
             step = with_fields(
                 plain_response(
                     416,
@@ -313,30 +318,28 @@ class ByteRangeResource(UploadResource):
             )
             yield from ctx.respond(step, read_first=True)
             return
-        if len(ranges) == 1:
-            first, last = ranges[0]
-            step = Respond(
-                206,
-                doc.data.read(first, last + 1),
-                (
-                    ("Content-Type", content_type),
-                    ("Content-Range", format_content_range(first, last, size)),
-                    *headers,
-                ),
-            )
-            yield from ctx.respond(step, read_first=True)
+        if plan.status == 200:
+            ctx.log.event(ctx.now, "range", "", f"Range ignored: {plan.why}")
+            body = _DocumentBody(doc.data, [(0, size - 1)])
+            step = Respond(200, b"", (("Content-Type", content_type), *headers))
+            yield from ctx.respond(step, read_first=True, stream=body)
             return
-        body = bytearray()
-        for first, last in ranges:
-            body += (
-                f"--{_BOUNDARY}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Range: {format_content_range(first, last, size)}\r\n\r\n"
-            ).encode("latin-1")
-            body += doc.data.read(first, last + 1) + b"\r\n"
-        body += f"--{_BOUNDARY}--\r\n".encode("latin-1")
+        if len(plan.ranges) == 1:
+            first, last = plan.ranges[0]
+            fields = (
+                ("Content-Type", content_type),
+                ("Content-Range", format_content_range(first, last, size)),
+                *headers,
+            )
+            body = _DocumentBody(doc.data, [plan.ranges[0]])
+            yield from ctx.respond(Respond(206, b"", fields), read_first=True, stream=body)
+            return
         multipart = f"multipart/byteranges; boundary={_BOUNDARY}"
-        step = Respond(206, bytes(body), (("Content-Type", multipart), *headers))
-        yield from ctx.respond(step, read_first=True)
+        body = _DocumentBody(
+            doc.data, multipart_sections(plan.ranges, size, content_type, _BOUNDARY)
+        )
+        step = Respond(206, b"", (("Content-Type", multipart), *headers))
+        yield from ctx.respond(step, read_first=True, stream=body)
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -487,6 +490,40 @@ def _transaction(ctx: ExchangeSurface) -> str | None:
 
 def _etag_of(doc: StoredUpload) -> str:
     return str(doc.extra.get("etag", ""))
+
+
+class _DocumentBody:
+    """A response body laid out in sections (bytes, or the ``(first, last)`` of the document's
+    bytes to read there), read from the store piece by piece as it is sent: a range response
+    never holds the document, nor its parts, in memory whole."""
+
+    def __init__(self, data: ByteStorage, sections: list[bytes | tuple[int, int]]) -> None:
+        self._data = data
+        self._sections = sections
+        self._length = sum(_section_size(s) for s in sections)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, start: int, end: int) -> bytes:
+        out: list[bytes] = []
+        offset = 0
+        for section in self._sections:
+            size = _section_size(section)
+            a, b = max(start - offset, 0), min(end - offset, size)
+            if a < b:
+                if isinstance(section, bytes):
+                    out.append(section[a:b])
+                else:
+                    out.append(self._data.read(section[0] + a, section[0] + b))
+            offset += size
+            if offset >= end:
+                break
+        return b"".join(out)
+
+
+def _section_size(section: bytes | tuple[int, int]) -> int:
+    return len(section) if isinstance(section, bytes) else section[1] - section[0] + 1
 
 
 class _RangeSink:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from support.recording_client import Reply, request
 from support.sansio import Wire
@@ -396,3 +397,22 @@ def test_multipart_ranges_in_one_patch(server: mp.MockServer) -> None:
     reply = patch(server.port, "/m/d", body, "multipart/byteranges; boundary=THIS_STRING_SEPARATES")
     assert reply.status == 200
     assert resource.uploads["/m/d"].data == b".." + b"23456" + b"." * 10 + b"78901" + b"..."
+
+
+def test_range_amplification_is_refused_to_a_real_client(server: mp.MockServer) -> None:
+    """RFC 9110 §14.2: 3,000 overlapping ranges of a 90 KB document get the document once (200),
+    not a 270 MB multipart body; overlapping ranges are coalesced."""
+    server.mount(mp.ByteRangeResource("/f", documents={"/f/d": DATA[:90_000]}))
+    with httpx.Client(base_url=server.url()) as client:
+        reply = client.get("/f/d", headers={"Range": "bytes=" + ",".join(["0-"] * 3000)})
+        assert reply.status_code == 200
+        assert reply.content == DATA[:90_000]
+        reply = client.get("/f/d", headers={"Range": "bytes=10-19,0-14,100-109"})
+        assert reply.status_code == 206
+        parts = reply.content.split(b"--mockprogress-byteranges")
+        assert [p for p in parts if b"Content-Range" in p] == [
+            b"\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-19/90000"
+            b"\r\n\r\n" + DATA[:20] + b"\r\n",
+            b"\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 100-109/90000"
+            b"\r\n\r\n" + DATA[100:110] + b"\r\n",
+        ]
