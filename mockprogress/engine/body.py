@@ -126,6 +126,19 @@ class BodyBuffer:
             os.ftruncate(self._fd, size)
         self._size = size
 
+    def grow(self, size: int) -> None:
+        """Extend to ``size`` bytes of zeros: past the spool threshold a hole in the file, so
+        that nothing is written or allocated however large the gap."""
+        if size <= self._size:
+            return
+        if self._fd is None and size > self.spool_threshold:
+            self._spill()
+        if self._fd is None:
+            self._memory += bytes(size - self._size)
+        else:
+            os.ftruncate(self._fd, size)
+        self._size = size
+
     def close(self) -> None:
         """Release the temporary file, if any; the buffer is empty afterwards."""
         self._before_change()

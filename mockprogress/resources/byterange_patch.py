@@ -73,6 +73,8 @@ _BOUNDARY = "mockprogress-byteranges"
 _ETAG = re.compile(r'"v([0-9]+)"')
 #: ``extra`` of an upload that a PUT is still writing: the document it will replace.
 _PUT_FOR = "put_for"
+#: ``extra`` of a document: the ``[start, end)`` gaps zero-filled and not written since.
+_ZEROS = "zero_filled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +97,33 @@ def _is_complete(upload: StoredUpload) -> bool:
     return upload.length is not None and len(upload.data) == upload.length
 
 
-def fill_zeros(upload: StoredUpload, size: int, *, step: int = 1 << 20) -> None:
+def fill_zeros(upload: StoredUpload, size: int) -> None:
     """Grow ``upload`` to ``size`` bytes with zeros (draft-wright-http-patch-byterange §6.1:
-    sparse regions must never show old storage)."""
-    while len(upload.data) < size:
-        upload.write_at(len(upload.data), bytes(min(step, size - len(upload.data))))
+    sparse regions must never show old storage): a hole in its file, so that no gap costs
+    time, memory or disk. The gap is noted: until a client has written it, the document
+    counts as unfinished (``max_pending``)."""
+    start = len(upload.data)
+    if size > start:
+        upload.data.grow(size)
+        upload.commit()
+        upload.extra.setdefault(_ZEROS, []).append([start, size])
+
+
+def _clip_zeros(upload: StoredUpload, start: int, end: int) -> None:
+    """Bytes ``[start, end)`` are no longer zeros the server made up (written, or cut off)."""
+    gaps = upload.extra.get(_ZEROS)
+    if not gaps:
+        return
+    left: list[list[int]] = []
+    for a, b in gaps:
+        if a < start:
+            left.append([a, min(b, start)])
+        if b > end:
+            left.append([max(a, end), b])
+    if left:
+        upload.extra[_ZEROS] = left
+    else:
+        del upload.extra[_ZEROS]
 
 
 class ByteRangeResource(UploadResource):
@@ -190,6 +214,11 @@ class ByteRangeResource(UploadResource):
                 doc.write_at(0, data)
                 doc.length = len(data)
                 self._save(doc)
+
+    def is_pending(self, upload: StoredUpload) -> bool:
+        """Unfinished: without its declared length yet, or with zero-filled gaps that no
+        client has written (a sparse write must not make a large document for free)."""
+        return super().is_pending(upload) or bool(upload.extra.get(_ZEROS))
 
     def _is_document(self, upload: StoredUpload) -> bool:
         return _PUT_FOR not in upload.extra
@@ -572,6 +601,7 @@ class _RangeSink:
             doc = self._document()
             if total < size:
                 doc.truncate(total)
+                _clip_zeros(doc, total, size)
             else:
                 fill_zeros(doc, total)
             doc.length = total
@@ -610,6 +640,7 @@ class _RangeSink:
         take = data[:room]
         if take:
             self.doc.write_at(self.position, take)
+            _clip_zeros(self.doc, self.position, self.position + len(take))
             self.position += len(take)
         if len(data) > room:
             raise PatchFormatError(

@@ -232,3 +232,19 @@ def test_every_upload_resource_reads_out_upload_snapshots() -> None:
         True,
         5,
     )
+
+
+def test_growing_with_zeros_writes_nothing() -> None:
+    """A zero-filled gap (ByteRangeResource sparse="zero-fill") is a hole in the file once past
+    the spool threshold: growing to 1 GiB allocates and writes nothing."""
+    buffer = BodyBuffer(spool_threshold=16)
+    buffer.append(b"abc")
+    buffer.grow(10)
+    assert not buffer.on_disk and buffer.read() == b"abc" + bytes(7)
+    buffer.grow(1 << 30)
+    assert buffer.on_disk and len(buffer) == 1 << 30
+    assert buffer.read(0, 12) == b"abc" + bytes(9)
+    assert buffer.read((1 << 30) - 4) == bytes(4)
+    buffer.write_at(1 << 29, b"x")
+    assert buffer.read((1 << 29) - 1, (1 << 29) + 2) == b"\0x\0"
+    buffer.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -416,3 +417,36 @@ def test_range_amplification_is_refused_to_a_real_client(server: mp.MockServer) 
             b"\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 100-109/90000"
             b"\r\n\r\n" + DATA[100:110] + b"\r\n",
         ]
+
+
+def test_a_zero_fill_costs_no_disk_and_counts_as_unfinished(
+    server: mp.MockServer, tmp_path: Path
+) -> None:
+    """A 145-byte PATCH once made a 1 GiB document of written zeros, blocking the loop for
+    seconds, and it did not count against max_pending. Now the gap is a hole in the file
+    (nothing written), and a document with gaps no client wrote is unfinished."""
+    store = mp.DirectoryUploadStore(tmp_path / "docs")
+    resource = server.mount(
+        mp.ByteRangeResource("/z", sparse="zero-fill", store=store, max_pending=2)
+    )
+    size = 256 << 20
+    grow = f"Content-Range: bytes */{size}\r\n\r\n".encode()
+    assert patch(server.port, "/z/a", grow).status == 200
+    (data_file,) = (tmp_path / "docs").glob("*.bin")
+    stat = data_file.stat()
+    assert stat.st_size == size
+    assert stat.st_blocks * 512 < 1 << 20  # a hole, not 256 MiB of zeros
+    assert resource.uploads["/z/a"].complete  # its length is declared and reached...
+    assert patch(server.port, "/z/b", message_byterange(1000, b"x", "1001")).status == 200
+    # ... but both have gaps no client wrote: a third document is one too many.
+    assert patch(server.port, "/z/c", grow).status == 507
+    with pytest.raises(mp.ExpectationError, match="max_pending=2"):
+        server.check()
+    # Writing a gap makes room.
+    assert patch(server.port, "/z/b", message_byterange(0, b"y" * 1000, "1001")).status == 200
+    assert resource.uploads["/z/b"].data == b"y" * 1000 + b"x"
+    assert resource.uploads["/z/b"].complete
+    assert patch(server.port, "/z/c", message_byterange(0, b"c", "1")).status == 200
+    # So does cutting it off.
+    assert patch(server.port, "/z/a", b"Content-Range: bytes */0\r\n\r\n").status == 200
+    assert patch(server.port, "/z/d", message_byterange(0, b"d", "1")).status == 200
