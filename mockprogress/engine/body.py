@@ -81,7 +81,11 @@ class BodyBuffer:
         if self._fd is None:
             self._memory += data
         else:
-            _pwrite_all(self._fd, data, self._size)
+            try:
+                _pwrite_all(self._fd, data, self._size)
+            except OSError:
+                os.ftruncate(self._fd, self._size)  # a failed write (a full disk) leaves no part
+                raise
         self._size += len(data)
 
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
@@ -167,7 +171,11 @@ class BodyBuffer:
     def _spill(self) -> None:
         fd, path = tempfile.mkstemp(prefix="mockprogress-body-")
         os.unlink(path)  # the file lives as long as the descriptor
-        _pwrite_all(fd, self._memory, 0)
+        try:
+            _pwrite_all(fd, self._memory, 0)
+        except OSError:
+            os.close(fd)
+            raise
         self._own(fd)
         self._memory = bytearray()
 

@@ -133,8 +133,14 @@ class StoredUpload:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def append(self, chunk: bytes, *, commit: bool = True) -> None:
-        """Store ``chunk`` after what is there; ``commit=False`` holds it back for checking."""
-        self.data.append(chunk)
+        """Store ``chunk`` after what is there; ``commit=False`` holds it back for checking.
+        A write that fails (a full disk) leaves nothing of ``chunk`` behind."""
+        start = len(self.data)
+        try:
+            self.data.append(chunk)
+        except OSError:
+            self.data.truncate(start)
+            raise
         if commit:
             self.offset = len(self.data)
 
@@ -373,9 +379,13 @@ class DirectoryUploadStore(UploadStore):
         }
         temporary = state_path.with_suffix(".json.tmp")
         temporary.unlink(missing_ok=True)  # whatever is there, a link included, goes
-        fd = _open_own(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        with os.fdopen(fd, "w") as file:
-            file.write(json.dumps(state, indent=1))
+        try:
+            fd = _open_own(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps(state, indent=1))
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file
+            raise
         os.replace(temporary, state_path)  # a crash leaves the old state or the new, never half
 
     def _remove(self, upload: StoredUpload) -> None:

@@ -3,6 +3,7 @@ survive a restart (files + state, ids that cannot climb out of the directory).""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import mockprogress as mp
+from mockprogress.engine import body as body_module
 from mockprogress.engine.body import BodyBuffer, FileBytes
 from mockprogress.resources.upload_store import UPLOAD_ID, StoredResponse
 
@@ -336,3 +338,33 @@ def test_directory_store_refuses_state_it_did_not_write(
     state_path.write_text(json.dumps(state))
     with pytest.raises(mp.ScenarioError, match="not a readable upload state: .*" + message):
         mp.DirectoryUploadStore(tmp_path)
+
+
+def test_a_full_disk_leaves_no_part_of_a_write_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (ENOSPC) leaves neither a part of the chunk in the file nor a
+    temporary state file: offset, stored bytes and state stay as they were."""
+    store = mp.DirectoryUploadStore(tmp_path)
+    upload = store.create(length=None, metadata={})
+    upload.append(b"kept")
+    store.save(upload)
+    real = body_module._pwrite_all
+
+    def half(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+        real(fd, bytes(data)[: len(data) // 2], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(body_module, "_pwrite_all", half)
+    with pytest.raises(OSError, match="No space"):
+        upload.append(b"lost bytes")
+    assert (upload.offset, len(upload.data)) == (4, 4)
+    assert (tmp_path / f"{upload.id}.bin").read_bytes() == b"kept"
+
+    def full(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dumps", full)
+    with pytest.raises(OSError, match="No space"):
+        store.save(upload)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{upload.id}.bin", f"{upload.id}.json"]
