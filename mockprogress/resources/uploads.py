@@ -227,8 +227,8 @@ class UploadResource(Resource):
             # The store kept every byte before the piece it could not write (StoredUpload
             # rolls that one back): offset, stored bytes and state agree; the client resumes.
             message = (
-                f"{self.describe()} could not store the body past {len(ctx.log.body) - len(piece)}"
-                f" bytes read: {os.strerror(exc.errno)}"
+                f"{self.describe()} ran out of storage with {len(ctx.log.body)} body bytes "
+                f"read: {os.strerror(exc.errno)}"
             )
             ctx.problem("limit", message)
             yield from ctx.respond(self.insufficient_storage(message + "\n"), read_first=False)
