@@ -45,8 +45,12 @@ def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> N
         offset += written
 
 
+#: Every open of a body's file by path: a link planted at that path is never followed.
+_NO_LINKS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _write_file(path: str, data: bytes | bytearray | memoryview, offset: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
+    fd = os.open(path, os.O_WRONLY | _NO_LINKS)
     try:
         _pwrite_all(fd, data, offset)
     finally:
@@ -100,7 +104,11 @@ class BodyBuffer:
         if self._path is None:
             self._memory += data
         else:
-            _write_file(self._path, data, self._size)
+            try:
+                _write_file(self._path, data, self._size)
+            except OSError:
+                os.truncate(self._path, self._size)  # a failed write (a full disk) leaves no part
+                raise
         self._size += len(data)
 
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
@@ -128,7 +136,7 @@ class BodyBuffer:
         if path is None:
             return bytes(memory[start:stop])
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | _NO_LINKS)
         except FileNotFoundError:
             return b""  # closed meanwhile (from another thread): the revision tells readers
         chunks: list[bytes] = []
@@ -151,6 +159,19 @@ class BodyBuffer:
         self._before_change()
         if self._path is None:
             del self._memory[size:]
+        else:
+            os.truncate(self._path, size)
+        self._size = size
+
+    def grow(self, size: int) -> None:
+        """Extend to ``size`` bytes of zeros: past the spool threshold a hole in the file, so
+        that nothing is written or allocated however large the gap."""
+        if size <= self._size:
+            return
+        if self._path is None and size > self.spool_threshold:
+            self._spill()
+        if self._path is None:
+            self._memory += bytes(size - self._size)
         else:
             os.truncate(self._path, size)
         self._size = size

@@ -58,11 +58,14 @@ from .actions import Close, PeerGone, PendingInput, Program, Send, Sleep
 from .faults import Side, fire
 from .journal import ExchangeLog, InterimRecord, ResponseRecord
 from .wire import (
+    STREAM_PIECE,
+    BodySource,
     Segment,
     content_within,
     cut_offset,
-    drip_pieces,
+    piece_bounds,
     plain_exchange,
+    read_segments,
     response_head,
     response_segments,
 )
@@ -604,9 +607,12 @@ class ExchangeContext:
         read_first: bool,
         drains_after: bool = False,
         head_length: int | None = None,
+        stream: BodySource | None = None,
     ) -> Program[None]:
         """Send the final response, applying its cut and drip. ``head_length`` is the
-        Content-Length a response to HEAD declares for the body it stands for."""
+        Content-Length a response to HEAD declares for the body it stands for. ``stream`` is
+        a body read piece by piece as it is sent (``step`` has none of its own); a cut counts
+        its bytes as it counts any body's."""
         if read_first and not self.body_started:
             yield from self.read_body()
         if self.closed:
@@ -624,9 +630,16 @@ class ExchangeContext:
             return
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         bodiless = self.method == "HEAD" or step.status in (204, 304)
+        if stream is not None and (step.body or step.chunked):
+            self.problem("scenario-error", f"a {step.status} response has a body and a stream")
+            return
         try:
             head = response_head(
-                step, close_after=close_after, head_length=head_length, method=self.method
+                step,
+                close_after=close_after,
+                head_length=head_length,
+                method=self.method,
+                body_length=None if stream is None else len(stream),
             )
             if (
                 self._conn.state.config.responses_past_h11
@@ -645,37 +658,53 @@ class ExchangeContext:
                     segments.append(Segment(step.content, True))
                 self._sent_past_h11 = True
                 self._keeps_alive_after = head.keeps_alive
+            elif stream is not None and not bodiless:
+                segments = [Segment(self._h11_send(head.event), False)]
             else:
                 segments = response_segments(self._h11_send, step, head, bodiless=bodiless)
+            if stream is not None and not bodiless:
+                # Content-Length framing adds nothing to the body: it goes after the head as it
+                # is read. h11 (when the response goes through it) counts it as it goes.
+                segments.append(Segment(b"", True, stream))
         except h11.LocalProtocolError as exc:
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
         self._response = ResponseState.STARTED
         head_length = len(segments[0].data)
-        data = b"".join(s.data for s in segments)
-        limit = len(data)
+        total = sum(s.size for s in segments)
+        limit = total
         if step.fault is not None:
             limit = cut_offset(segments, step.fault, self._wire_out)
-            if limit < 0 or limit > len(data):
+            if limit < 0 or limit > total:
                 self.problem(
                     "scenario-error",
                     f"cut at wire byte {step.fault.at} is outside this response (the exchange "
-                    f"wrote bytes {self._wire_out}..{self._wire_out + len(data)})",
+                    f"wrote bytes {self._wire_out}..{self._wire_out + total})",
                 )
-                limit = max(0, min(limit, len(data)))
+                limit = max(0, min(limit, total))
         # Each piece is journaled as it is handed to the socket, before the client can have it:
         # a test that reads the journal after its client got the response finds it there.
-        pieces = drip_pieces(data[:limit], head_length, step.pacing)
+        streamed = stream is not None and not bodiless
+        pieces = list(
+            piece_bounds(limit, head_length, step.pacing, STREAM_PIECE if streamed else None)
+        )
         complete = step.fault is None
         body_sent = content_within(segments, limit)
         head_at: float | None = None
         sent_headers = head.fields
         sent = 0
-        for i, piece in enumerate(pieces):
+        for i, (start, end) in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
                 # The I/O layer keeps consecutive sleeps on one timeline (no drift).
                 yield Sleep(step.pacing.interval)
             mark = _Mark.of(self.log)
+            piece = read_segments(segments, start, end)
+            if len(piece) != end - start:  # a streamed body that shrank under the response
+                self.problem("scenario-error", f"the {step.status} response's body ended early")
+                yield from self.close("reset")
+                return
+            if streamed and not self._sent_past_h11:
+                self._h11_send(h11.Data(data=piece[max(head_length - start, 0) :]))
             sent += len(piece)
             if head_at is None and sent >= head_length:
                 head_at = self.log.event(
@@ -704,8 +733,14 @@ class ExchangeContext:
                 step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
             )
         self._response = ResponseState.SENT
+        if streamed and not self._sent_past_h11 and step.fault is None:
+            self._h11_send(h11.EndOfMessage())  # Content-Length framing: writes nothing
         if step.fault is not None:
-            yield from self._fire(step.fault, body_sent, data[limit:])
+            # What a split_record reset sends part of: of a streamed body, one record's worth.
+            rest = read_segments(
+                segments, limit, min(limit + (1 << 14), total) if streamed else total
+            )
+            yield from self._fire(step.fault, body_sent, rest)
 
     # ---- faults ----------------------------------------------------------------------------
 

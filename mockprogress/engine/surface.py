@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .actions import Program
     from .faults import Side
     from .journal import ExchangeLog
+    from .wire import BodySource
 
 
 class ExchangeSurface(Protocol):
@@ -99,8 +100,10 @@ class ExchangeSurface(Protocol):
         read_first: bool,
         drains_after: bool = False,
         head_length: int | None = None,
+        stream: BodySource | None = None,
     ) -> Program[None]:
-        """Send the final response (with its cut and drip)."""
+        """Send the final response (with its cut and drip); ``stream``: a body read piece by
+        piece as it is sent, in place of ``step``'s."""
 
     def fault(
         self,

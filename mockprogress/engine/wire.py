@@ -8,19 +8,37 @@ counts content bytes; a wire cut counts every byte written for the exchange.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import h11
 
 from ..http.headers import HeaderPairs, Headers, has_header
 from ..script.steps import Cut, Drip, Respond
 
+#: The largest write a streamed body is sent in (with the head before it, in the first).
+STREAM_PIECE = 1 << 16
+
+
+class BodySource(Protocol):
+    """A response body read piece by piece as it is sent, never held whole (a range response
+    over a large document): its length, and its bytes ``[start, end)``."""
+
+    def __len__(self) -> int: ...
+    def read(self, start: int, end: int) -> bytes: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:
     data: bytes
     content: bool
+    #: A streamed body instead of ``data`` (which is then empty).
+    source: BodySource | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.source is None else len(self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +61,12 @@ def response_head(
     close_after: bool,
     head_length: int | None = None,
     method: str = "GET",
+    body_length: int | None = None,
 ) -> ResponseHead:
     """The final response's head: the script's fields, plus ``Content-Length`` for a
     non-chunked body and ``Connection: close`` when the connection ends after it.
     ``head_length`` is the Content-Length a response to HEAD declares for the body it stands
-    for.
+    for; ``body_length`` that of a streamed body (``step`` has none of its own).
 
     :raises h11.LocalProtocolError: when h11 refuses a field.
     """
@@ -59,7 +78,7 @@ def response_head(
         and not step.chunked
         and not has_header(step.headers, "content-length")
     ):
-        length = len(step.content)
+        length = len(step.content) if body_length is None else body_length
         if head_length is not None and method == "HEAD":
             length = head_length
     close = close_after and not has_header(step.headers, "connection")
@@ -173,12 +192,12 @@ def cut_offset(segments: Sequence[Segment], cut: Cut, written_before: int) -> in
     remaining = cut.at
     for segment in segments:
         if segment.content:
-            if remaining <= len(segment.data):
+            if remaining <= segment.size:
                 return offset + remaining
-            remaining -= len(segment.data)
+            remaining -= segment.size
         elif remaining == 0 and offset > 0:
             return offset
-        offset += len(segment.data)
+        offset += segment.size
     return offset
 
 
@@ -189,22 +208,47 @@ def content_within(segments: Sequence[Segment], limit: int) -> int:
     for segment in segments:
         if offset >= limit:
             break
-        take = min(len(segment.data), limit - offset)
+        take = min(segment.size, limit - offset)
         if segment.content:
             count += take
-        offset += len(segment.data)
+        offset += segment.size
     return count
 
 
-def drip_pieces(data: bytes, head_length: int, drip: Drip | None) -> list[bytes]:
-    """Split ``data`` into the writes a drip makes: the head whole (unless ``drip.head``),
-    then ``drip.chunk`` bytes at a time."""
-    if drip is None:
-        return [data] if data else []
-    pieces: list[bytes] = []
+def read_segments(segments: Sequence[Segment], start: int, end: int) -> bytes:
+    """Bytes ``[start, end)`` of the joined segments, reading a streamed body's part of them
+    from its source."""
+    out: list[bytes] = []
+    offset = 0
+    for segment in segments:
+        size = segment.size
+        a, b = max(start - offset, 0), min(end - offset, size)
+        if a < b:
+            out.append(segment.data[a:b] if segment.source is None else segment.source.read(a, b))
+        offset += size
+        if offset >= end:
+            break
+    return b"".join(out)
+
+
+def piece_bounds(
+    limit: int, head_length: int, drip: Drip | None, piece: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """Where the writes of the first ``limit`` bytes of a response begin and end: with a drip,
+    the head whole (unless ``drip.head``), then ``drip.chunk`` bytes at a time; without one,
+    ``piece`` bytes at a time (None: all in one write)."""
+    if limit <= 0:
+        return
     start = 0
-    if not drip.head and head_length:
-        pieces.append(data[:head_length])
-        start = head_length
-    pieces.extend(data[i : i + drip.chunk] for i in range(start, len(data), drip.chunk))
-    return pieces
+    step = piece
+    if drip is not None:
+        step = drip.chunk
+        if not drip.head and head_length:
+            start = min(head_length, limit)
+            yield 0, start
+    if step is None:
+        if start < limit:
+            yield start, limit
+        return
+    for at in range(start, limit, step):
+        yield at, min(at + step, limit)

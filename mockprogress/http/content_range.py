@@ -176,3 +176,68 @@ def satisfiable_ranges(specs: list[RangeSpec], size: int) -> list[tuple[int, int
         elif first < size:
             ranges.append((first, size - 1 if last is None else min(last, size - 1)))
     return ranges
+
+
+# ---- serving a Range (RFC 9110 §14.2) ------------------------------------------------------
+
+#: The most range-specs a ``Range`` may list before it is ignored (RFC 9110 §14.2 lets a server
+#: ignore a range set that only a broken client or an attack would send).
+MAX_RANGES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RangePlan:
+    """What to answer a ``Range`` with: ``status`` 200 (the whole representation: the
+    ``Range`` is ignored, ``why`` says so), 206 (``ranges``, one part or several) or 416."""
+
+    status: int
+    ranges: tuple[tuple[int, int], ...] = ()
+    why: str = ""
+
+
+def coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge ranges that overlap or touch (RFC 9110 §14.2), in ascending order; when none
+    does, the ranges as they came, in the client's order."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return ranges if len(merged) == len(ranges) else merged
+
+
+def plan_ranges(specs: list[RangeSpec], size: int, *, max_ranges: int = MAX_RANGES) -> RangePlan:
+    """Decide how to answer ``Range`` ``specs`` for a ``size``-byte representation, so that no
+    range set costs more than the representation itself:
+
+    - more than ``max_ranges`` specs: 200 with the whole representation (the set is ignored);
+    - none overlapping the representation: 416;
+    - ranges that together ask for more bytes than there are (``0-,0-,...``): 200 whole;
+    - else 206 with the ranges coalesced (overlapping or adjacent ones merged).
+    """
+    if len(specs) > max_ranges:
+        return RangePlan(200, why=f"{len(specs)} ranges, more than {max_ranges}")
+    ranges = satisfiable_ranges(specs, size)
+    if not ranges:
+        return RangePlan(416)
+    asked = sum(last - first + 1 for first, last in ranges)
+    if asked > size:
+        return RangePlan(200, why=f"the ranges ask for {asked} bytes of a {size}-byte whole")
+    return RangePlan(206, tuple(coalesce(ranges)))
+
+
+def multipart_sections(
+    ranges: tuple[tuple[int, int], ...], size: int, content_type: str, boundary: str
+) -> list[bytes | tuple[int, int]]:
+    """The body of a ``multipart/byteranges`` response (RFC 9110 §14.6) as it is laid out:
+    the framing as bytes, each range's content as the ``(first, last)`` to read there."""
+    sections: list[bytes | tuple[int, int]] = []
+    for first, last in ranges:
+        part = (
+            f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Range: {format_content_range(first, last, size)}\r\n\r\n"
+        )
+        sections += [part.encode("latin-1"), (first, last), b"\r\n"]
+    sections.append(f"--{boundary}--\r\n".encode("latin-1"))
+    return sections

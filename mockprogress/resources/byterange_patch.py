@@ -49,15 +49,16 @@ from ..http.byteranges import (
 from ..http.content_range import (
     RangeSyntaxError,
     format_content_range,
+    multipart_sections,
     parse_range,
-    satisfiable_ranges,
+    plan_ranges,
 )
 from ..http.prefer import Preferences
 from ..script.checks import check_count
 from ..script.faults import Interrupt
 from ..script.steps import Respond
 from .upload_completion import Completion, ProcessInput
-from .upload_store import StoredUpload, Upload, UploadStore
+from .upload_store import ByteStorage, StoredUpload, Upload, UploadStore
 from .uploads import DEFAULT_MAX_PENDING, BodyEnd, UploadResource, refusal, with_fields
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ _BOUNDARY = "mockprogress-byteranges"
 _ETAG = re.compile(r'"v([0-9]+)"')
 #: ``extra`` of an upload that a PUT is still writing: the document it will replace.
 _PUT_FOR = "put_for"
+#: ``extra`` of a document: the ``[start, end)`` gaps zero-filled and not written since.
+_ZEROS = "zero_filled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,33 @@ def _is_complete(upload: StoredUpload) -> bool:
     return upload.length is not None and len(upload.data) == upload.length
 
 
-def fill_zeros(upload: StoredUpload, size: int, *, step: int = 1 << 20) -> None:
+def fill_zeros(upload: StoredUpload, size: int) -> None:
     """Grow ``upload`` to ``size`` bytes with zeros (draft-wright-http-patch-byterange §6.1:
-    sparse regions must never show old storage)."""
-    while len(upload.data) < size:
-        upload.write_at(len(upload.data), bytes(min(step, size - len(upload.data))))
+    sparse regions must never show old storage): a hole in its file, so that no gap costs
+    time, memory or disk. The gap is noted: until a client has written it, the document
+    counts as unfinished (``max_pending``)."""
+    start = len(upload.data)
+    if size > start:
+        upload.data.grow(size)
+        upload.commit()
+        upload.extra.setdefault(_ZEROS, []).append([start, size])
+
+
+def _clip_zeros(upload: StoredUpload, start: int, end: int) -> None:
+    """Bytes ``[start, end)`` are no longer zeros the server made up (written, or cut off)."""
+    gaps = upload.extra.get(_ZEROS)
+    if not gaps:
+        return
+    left: list[list[int]] = []
+    for a, b in gaps:
+        if a < start:
+            left.append([a, min(b, start)])
+        if b > end:
+            left.append([max(a, end), b])
+    if left:
+        upload.extra[_ZEROS] = left
+    else:
+        del upload.extra[_ZEROS]
 
 
 class ByteRangeResource(UploadResource):
@@ -189,6 +214,11 @@ class ByteRangeResource(UploadResource):
                 doc.write_at(0, data)
                 doc.length = len(data)
                 self._save(doc)
+
+    def is_pending(self, upload: StoredUpload) -> bool:
+        """Unfinished: without its declared length yet, or with zero-filled gaps that no
+        client has written (a sparse write must not make a large document for free)."""
+        return super().is_pending(upload) or bool(upload.extra.get(_ZEROS))
 
     def _is_document(self, upload: StoredUpload) -> bool:
         return _PUT_FOR not in upload.extra
@@ -291,7 +321,8 @@ class ByteRangeResource(UploadResource):
             step = Respond(200, b"", headers)
             yield from ctx.respond(step, read_first=True, head_length=size)
         else:
-            yield from ctx.respond(Respond(200, doc.data.read(), headers), read_first=True)
+            body = _DocumentBody(doc.data, [(0, size - 1)] if size else [])
+            yield from ctx.respond(Respond(200, b"", headers), read_first=True, stream=body)
 
     def _read_ranges(
         self,
@@ -301,9 +332,12 @@ class ByteRangeResource(UploadResource):
         content_type: str,
         headers: tuple[tuple[str, str], ...],
     ) -> Program[None]:
+        """206 for the ranges, 416 for none that overlaps, or 200 with the whole document
+        for a range set that would cost more than it (``plan_ranges``); every body is read
+        from the store as it is sent."""
         size = len(doc.data)
-        ranges = satisfiable_ranges(specs, size)
-        if not ranges:
+        plan = plan_ranges(specs, size)
+        if plan.status == 416:
             step = with_fields(
                 plain_response(
                     416,
@@ -313,30 +347,28 @@ class ByteRangeResource(UploadResource):
             )
             yield from ctx.respond(step, read_first=True)
             return
-        if len(ranges) == 1:
-            first, last = ranges[0]
-            step = Respond(
-                206,
-                doc.data.read(first, last + 1),
-                (
-                    ("Content-Type", content_type),
-                    ("Content-Range", format_content_range(first, last, size)),
-                    *headers,
-                ),
-            )
-            yield from ctx.respond(step, read_first=True)
+        if plan.status == 200:
+            ctx.log.event(ctx.now, "range", "", f"Range ignored: {plan.why}")
+            body = _DocumentBody(doc.data, [(0, size - 1)])
+            step = Respond(200, b"", (("Content-Type", content_type), *headers))
+            yield from ctx.respond(step, read_first=True, stream=body)
             return
-        body = bytearray()
-        for first, last in ranges:
-            body += (
-                f"--{_BOUNDARY}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Range: {format_content_range(first, last, size)}\r\n\r\n"
-            ).encode("latin-1")
-            body += doc.data.read(first, last + 1) + b"\r\n"
-        body += f"--{_BOUNDARY}--\r\n".encode("latin-1")
+        if len(plan.ranges) == 1:
+            first, last = plan.ranges[0]
+            fields = (
+                ("Content-Type", content_type),
+                ("Content-Range", format_content_range(first, last, size)),
+                *headers,
+            )
+            body = _DocumentBody(doc.data, [plan.ranges[0]])
+            yield from ctx.respond(Respond(206, b"", fields), read_first=True, stream=body)
+            return
         multipart = f"multipart/byteranges; boundary={_BOUNDARY}"
-        step = Respond(206, bytes(body), (("Content-Type", multipart), *headers))
-        yield from ctx.respond(step, read_first=True)
+        body = _DocumentBody(
+            doc.data, multipart_sections(plan.ranges, size, content_type, _BOUNDARY)
+        )
+        step = Respond(206, b"", (("Content-Type", multipart), *headers))
+        yield from ctx.respond(step, read_first=True, stream=body)
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -489,6 +521,40 @@ def _etag_of(doc: StoredUpload) -> str:
     return str(doc.extra.get("etag", ""))
 
 
+class _DocumentBody:
+    """A response body laid out in sections (bytes, or the ``(first, last)`` of the document's
+    bytes to read there), read from the store piece by piece as it is sent: a range response
+    never holds the document, nor its parts, in memory whole."""
+
+    def __init__(self, data: ByteStorage, sections: list[bytes | tuple[int, int]]) -> None:
+        self._data = data
+        self._sections = sections
+        self._length = sum(_section_size(s) for s in sections)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, start: int, end: int) -> bytes:
+        out: list[bytes] = []
+        offset = 0
+        for section in self._sections:
+            size = _section_size(section)
+            a, b = max(start - offset, 0), min(end - offset, size)
+            if a < b:
+                if isinstance(section, bytes):
+                    out.append(section[a:b])
+                else:
+                    out.append(self._data.read(section[0] + a, section[0] + b))
+            offset += size
+            if offset >= end:
+                break
+        return b"".join(out)
+
+
+def _section_size(section: bytes | tuple[int, int]) -> int:
+    return len(section) if isinstance(section, bytes) else section[1] - section[0] + 1
+
+
 class _RangeSink:
     """Applies a PATCH's parts to one document, creating it on the first valid part."""
 
@@ -535,6 +601,7 @@ class _RangeSink:
             doc = self._document()
             if total < size:
                 doc.truncate(total)
+                _clip_zeros(doc, total, size)
             else:
                 fill_zeros(doc, total)
             doc.length = total
@@ -573,6 +640,7 @@ class _RangeSink:
         take = data[:room]
         if take:
             self.doc.write_at(self.position, take)
+            _clip_zeros(self.doc, self.position, self.position + len(take))
             self.position += len(take)
         if len(data) > room:
             raise PatchFormatError(

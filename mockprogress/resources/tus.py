@@ -166,6 +166,9 @@ class TusUploads(UploadResource):
         )
         yield from ctx.respond(step, read_first=False)
 
+    def insufficient_storage(self, message: str) -> Respond:
+        return with_fields(super().insufficient_storage(message), (("Tus-Resumable", TUS_VERSION),))
+
     def _answer(
         self,
         ctx: ExchangeSurface,

@@ -11,7 +11,10 @@ Two stores share one interface, and every upload resource (``ResumableRequests``
   what the resource keeps besides), so the standalone server finds partial uploads again
   after a restart. A file key is an unguessable id (``secrets.token_urlsafe``), checked
   against a strict pattern before any file is touched, so no request can name a path outside
-  the directory.
+  the directory. The store makes its directory private (``0o700``), opens every file without
+  following a symbolic link, and loads only state it wrote: a regular file of its own user,
+  marked ``"store": STATE_FORMAT`` and of the exact schema; anything else found there is
+  refused with a ``ScenarioError`` naming the file, never trusted.
 
 An upload's id is the store's unguessable one unless the resource names it (a byte-range
 document's path, the reference demo's job number); a named upload still gets a random file
@@ -23,11 +26,13 @@ the stores and touch them only on the server's loop; readers get ``Upload`` snap
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -44,6 +49,12 @@ from ..script.steps import Respond
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 DEFAULT_SPOOL_THRESHOLD = 1 << 20
 _READ_PIECE = 1 << 20
+#: What every state file a ``DirectoryUploadStore`` writes says under ``"store"``.
+STATE_FORMAT = "mockprogress-upload-store/1"
+_STATE_KEYS = frozenset(
+    {"store", "id", "offset", "length", "complete", "invalid", "metadata", "verifying_from"}
+    | {"final", "extra"}
+)
 
 
 class ByteStorage(Protocol):
@@ -54,6 +65,7 @@ class ByteStorage(Protocol):
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None: ...
     def read(self, start: int = 0, end: int | None = None) -> bytes: ...
     def truncate(self, size: int) -> None: ...
+    def grow(self, size: int) -> None: ...
     def close(self) -> None: ...
 
 
@@ -121,8 +133,14 @@ class StoredUpload:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def append(self, chunk: bytes, *, commit: bool = True) -> None:
-        """Store ``chunk`` after what is there; ``commit=False`` holds it back for checking."""
-        self.data.append(chunk)
+        """Store ``chunk`` after what is there; ``commit=False`` holds it back for checking.
+        A write that fails (a full disk) leaves nothing of ``chunk`` behind."""
+        start = len(self.data)
+        try:
+            self.data.append(chunk)
+        except OSError:
+            self.data.truncate(start)
+            raise
         if commit:
             self.offset = len(self.data)
 
@@ -315,11 +333,17 @@ class DirectoryUploadStore(UploadStore):
         #: The file key of each upload, by id.
         self._keys: dict[str, str] = {}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = self.directory.stat()
         except OSError as exc:
             raise ScenarioError(f"cannot use {self.directory} as an upload store: {exc}") from None
-        if not self.directory.is_dir():
+        if not stat.S_ISDIR(info.st_mode):
             raise ScenarioError(f"{self.directory} is not a directory")
+        if info.st_uid != os.geteuid() or info.st_mode & stat.S_IWOTH:
+            raise ScenarioError(
+                f"cannot use {self.directory} as an upload store: it belongs to another user "
+                "or anyone may write in it, so anyone could plant uploads there"
+            )
         self._load()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
@@ -330,18 +354,19 @@ class DirectoryUploadStore(UploadStore):
     def _storage(self, upload_id: str, key: str) -> ByteStorage:
         self._keys[upload_id] = key
         data_path, _ = self._paths(key)
-        return FileBytes(data_path)
+        return _OwnFile(data_path)
 
     def new_id(self) -> str:
         while True:
             key = super().new_id()
             data_path, state_path = self._paths(key)
-            if key not in self._keys and not data_path.exists() and not state_path.exists():
+            if key not in self._keys and not any(map(os.path.lexists, (data_path, state_path))):
                 return key
 
     def save(self, upload: StoredUpload) -> None:
         _, state_path = self._paths(self._keys[upload.id])
         state: dict[str, Any] = {
+            "store": STATE_FORMAT,
             "id": upload.id,
             "offset": upload.offset,
             "length": upload.length,
@@ -353,7 +378,14 @@ class DirectoryUploadStore(UploadStore):
             "extra": upload.extra,
         }
         temporary = state_path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(state, indent=1))
+        temporary.unlink(missing_ok=True)  # whatever is there, a link included, goes
+        try:
+            fd = _open_own(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps(state, indent=1))
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file
+            raise
         os.replace(temporary, state_path)  # a crash leaves the old state or the new, never half
 
     def _remove(self, upload: StoredUpload) -> None:
@@ -372,26 +404,30 @@ class DirectoryUploadStore(UploadStore):
             if not UPLOAD_ID.fullmatch(key):
                 continue
             try:
-                state = json.loads(state_path.read_text())
-                upload_id = state.get("id", key)
-                if not isinstance(upload_id, str) or upload_id in self._keys:
-                    raise ValueError(f"the id {upload_id!r} is not a string or is taken")
-                data = FileBytes(self._paths(key)[0])
+                with os.fdopen(_open_own(state_path, os.O_RDONLY), "rb") as file:
+                    state = _checked_state(json.loads(file.read()))
+                upload_id = state["id"]
+                if upload_id in self._keys:
+                    raise ValueError(f"the id {upload_id!r} is taken")
+                data_path = self._paths(key)[0]
+                if not os.path.lexists(data_path):
+                    raise ValueError(f"its bytes, {data_path.name}, are missing")
+                data = _OwnFile(data_path)
                 upload = StoredUpload(
                     upload_id,
                     data,
                     length=state["length"],
-                    complete=bool(state["complete"]),
-                    invalid=bool(state.get("invalid", False)),
-                    metadata={str(k): str(v) for k, v in state["metadata"].items()},
+                    complete=state["complete"],
+                    invalid=state["invalid"],
+                    metadata=dict(state["metadata"]),
                     final=None
                     if state["final"] is None
                     else StoredResponse.from_json(state["final"]),
-                    extra=dict(state.get("extra", {})),
+                    extra=dict(state["extra"]),
                 )
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ScenarioError(f"{state_path}: not a readable upload state: {exc}") from None
-            verifying_from = int(state.get("verifying_from", -1))
+            verifying_from = state["verifying_from"]
             if verifying_from >= 0:
                 # The server stopped while checking a request's content: that part is unverified.
                 data.truncate(verifying_from)
@@ -399,3 +435,97 @@ class DirectoryUploadStore(UploadStore):
             upload.commit()
             self._keys[upload_id] = key
             self._uploads[upload_id] = upload
+
+
+def _open_own(path: Path, flags: int) -> int:
+    """Open ``path`` without following a symbolic link; only a regular file of this process's
+    user will do.
+
+    :raises OSError: naming what ``path`` is instead.
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path.name} is a symbolic link") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        os.close(fd)
+        raise OSError(errno.EPERM, f"{path.name} is not a regular file of this user")
+    return fd
+
+
+class _OwnFile(FileBytes):
+    """``FileBytes`` opened with ``_open_own``: never through a link, never another's file."""
+
+    __slots__ = ()
+
+    def __init__(self, path: Path) -> None:
+        BodyBuffer.__init__(self, 0)
+        self.path = path
+        fd = _open_own(path, os.O_RDWR | os.O_CREAT)
+        try:
+            self._size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        # Opened by path from now on, never following a link (engine.body).
+        self._path = os.fspath(path)
+
+
+def _checked_state(state: object) -> dict[str, Any]:
+    """``state`` if it is exactly what ``DirectoryUploadStore.save`` writes.
+
+    :raises ValueError: naming the first thing that is not.
+    """
+    if not isinstance(state, dict):
+        raise ValueError("not a JSON object")
+    if state.get("store") != STATE_FORMAT:
+        raise ValueError(f'not written by a DirectoryUploadStore (no "store": "{STATE_FORMAT}")')
+    if set(state) != _STATE_KEYS:
+        raise ValueError(f"its fields are {sorted(state)}, not {sorted(_STATE_KEYS)}")
+
+    def count(name: str, low: int = 0, *, optional: bool = False) -> None:
+        value = state[name]
+        if optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} is {value!r}, not an integer >= {low}")
+
+    def strings(value: object, name: str) -> None:
+        if not isinstance(value, dict) or not all(map(_is_str, (*value, *value.values()))):
+            raise ValueError(f"{name} is not an object of strings")
+
+    if not isinstance(state["id"], str) or not state["id"] or len(state["id"]) > 4096:
+        raise ValueError(f"the id {state['id']!r} is not a string")
+    count("offset")
+    count("length", optional=True)
+    count("verifying_from", -1)
+    for name in ("complete", "invalid"):
+        if not isinstance(state[name], bool):
+            raise ValueError(f"{name} is {state[name]!r}, not true or false")
+    strings(state["metadata"], "metadata")
+    if not isinstance(state["extra"], dict):
+        raise ValueError("extra is not an object")
+    final = state["final"]
+    if final is not None:
+        if not isinstance(final, dict) or set(final) != {"status", "reason", "headers", "body"}:
+            raise ValueError("final is not a stored response")
+        status = final["status"]
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 999:
+            raise ValueError(f"final status {status!r} is not a final status")
+        headers = final["headers"]
+        if not isinstance(final["reason"], str) or not isinstance(headers, list):
+            raise ValueError("final is not a stored response")
+        for pair in headers:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_str, pair))):
+                raise ValueError(f"final header {pair!r} is not a [name, value] pair")
+        try:
+            base64.b64decode(final["body"], validate=True)
+        except (TypeError, ValueError):
+            raise ValueError("final body is not base64") from None
+    return state
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)

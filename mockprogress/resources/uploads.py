@@ -25,6 +25,8 @@ a new request terminates the one in flight).
 
 from __future__ import annotations
 
+import errno
+import os
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 
 #: How many unfinished uploads a resource keeps before it refuses to start another (507).
 DEFAULT_MAX_PENDING = 1000
+#: The errors of a store with no room left: answered 507 Insufficient Storage.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class BodyEnd(Enum):
@@ -217,6 +221,18 @@ class UploadResource(Resource):
                 raise
             yield from ctx.respond(refuse(exc), read_first=False)
             return BodyEnd.REFUSED
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            # The store kept every byte before the piece it could not write (StoredUpload
+            # rolls that one back): offset, stored bytes and state agree; the client resumes.
+            message = (
+                f"{self.describe()} ran out of storage with {len(ctx.log.body)} body bytes "
+                f"read: {os.strerror(exc.errno)}"
+            )
+            ctx.problem("limit", message)
+            yield from ctx.respond(self.insufficient_storage(message + "\n"), read_first=False)
+            return BodyEnd.REFUSED
         detail = (
             f"{cut.how} after {len(ctx.log.body)} body bytes read "
             f"(mp.interrupt(after={cut.after}), upload request {self.plan.count})"
@@ -254,6 +270,10 @@ class UploadResource(Resource):
                     yield from ctx.send_interim(interim)
 
         return (yield from self.read_body(ctx, store, claimed=upload, limit=limit))
+
+    def insufficient_storage(self, message: str) -> Respond:
+        """The 507 for a body the store had no room for (a full disk)."""
+        return plain_response(507, message)
 
     def _superseded(self, ctx: ExchangeSurface, upload: StoredUpload) -> Program[None]:
         newer = self._active.get(upload.id)

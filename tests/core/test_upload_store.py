@@ -3,13 +3,16 @@ survive a restart (files + state, ids that cannot climb out of the directory).""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import mockprogress as mp
+from mockprogress.engine import body as body_module
 from mockprogress.engine.body import BodyBuffer, FileBytes
 from mockprogress.resources.upload_store import UPLOAD_ID, StoredResponse
 
@@ -232,3 +235,136 @@ def test_every_upload_resource_reads_out_upload_snapshots() -> None:
         True,
         5,
     )
+
+
+def test_growing_with_zeros_writes_nothing() -> None:
+    """A zero-filled gap (ByteRangeResource sparse="zero-fill") is a hole in the file once past
+    the spool threshold: growing to 1 GiB allocates and writes nothing."""
+    buffer = BodyBuffer(spool_threshold=16)
+    buffer.append(b"abc")
+    buffer.grow(10)
+    assert not buffer.on_disk and buffer.read() == b"abc" + bytes(7)
+    buffer.grow(1 << 30)
+    assert buffer.on_disk and len(buffer) == 1 << 30
+    assert buffer.read(0, 12) == b"abc" + bytes(9)
+    assert buffer.read((1 << 30) - 4) == bytes(4)
+    buffer.write_at(1 << 29, b"x")
+    assert buffer.read((1 << 29) - 1, (1 << 29) + 2) == b"\0x\0"
+    buffer.close()
+
+
+def _stored_upload(directory: Path) -> tuple[str, Path, Path]:
+    store = mp.DirectoryUploadStore(directory)
+    upload = store.create(length=4, metadata={"a": "b"})
+    upload.append(b"data")
+    store.save(upload)
+    return upload.id, directory / f"{upload.id}.bin", directory / f"{upload.id}.json"
+
+
+def test_directory_store_is_private_and_follows_no_link(tmp_path: Path) -> None:
+    """A DirectoryUploadStore once followed symbolic links planted in its directory (writing
+    an upload's bytes, or its state, wherever they pointed) and was created world-readable."""
+    store_dir = tmp_path / "store"
+    upload_id, data_path, state_path = _stored_upload(store_dir)
+    assert store_dir.stat().st_mode & 0o777 == 0o700
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"precious")
+    # A link planted where the next state is written first: nothing is written through it.
+    store = mp.DirectoryUploadStore(store_dir)
+    upload = store.get(upload_id)
+    assert upload is not None
+    state_path.with_suffix(".json.tmp").symlink_to(outside)
+    upload.append(b"more")
+    store.save(upload)
+    assert outside.read_bytes() == b"precious"
+    assert json.loads(state_path.read_text())["offset"] == 8
+    # A link in place of the bytes, or of the state: refused, naming the file.
+    data_path.unlink()
+    data_path.symlink_to(outside)
+    with pytest.raises(mp.ScenarioError, match=r"\.bin is a symbolic link"):
+        mp.DirectoryUploadStore(store_dir)
+    assert outside.read_bytes() == b"precious"
+    data_path.unlink()
+    data_path.write_bytes(b"data")
+    state = state_path.read_text()
+    state_path.unlink()
+    (tmp_path / "planted.json").write_text(state)
+    state_path.symlink_to(tmp_path / "planted.json")
+    with pytest.raises(mp.ScenarioError, match=r"\.json is a symbolic link"):
+        mp.DirectoryUploadStore(store_dir)
+    # A directory anyone may write in is refused.
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    with pytest.raises(mp.ScenarioError, match="anyone may write in it"):
+        mp.DirectoryUploadStore(open_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("store"), "not written by a DirectoryUploadStore"),
+        (lambda s: s.update(store="other/1"), "not written by a DirectoryUploadStore"),
+        (lambda s: s.update(owner="x"), "its fields are"),
+        (lambda s: s.pop("verifying_from"), "its fields are"),
+        (lambda s: s.update(id=7), "the id 7 is not a string"),
+        (lambda s: s.update(length="9" * 5000), "length is"),
+        (lambda s: s.update(length=-1), "length is -1"),
+        (lambda s: s.update(complete="yes"), "complete is 'yes'"),
+        (lambda s: s.update(metadata={"a": 1}), "metadata is not an object of strings"),
+        (lambda s: s.update(extra=[]), "extra is not an object"),
+        (lambda s: s.update(final={"status": 200}), "final is not a stored response"),
+        (
+            lambda s: s.update(final={"status": 101, "reason": "", "headers": [], "body": ""}),
+            "final status 101",
+        ),
+        (
+            lambda s: s.update(final={"status": 200, "reason": "", "headers": [["a"]], "body": ""}),
+            "final header",
+        ),
+        (
+            lambda s: s.update(final={"status": 200, "reason": "", "headers": [], "body": "!"}),
+            "final body is not base64",
+        ),
+    ],
+)
+def test_directory_store_refuses_state_it_did_not_write(
+    tmp_path: Path, change: Any, message: str
+) -> None:
+    _, _, state_path = _stored_upload(tmp_path)
+    assert len(mp.DirectoryUploadStore(tmp_path)) == 1
+    state = json.loads(state_path.read_text())
+    change(state)
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(mp.ScenarioError, match="not a readable upload state: .*" + message):
+        mp.DirectoryUploadStore(tmp_path)
+
+
+def test_a_full_disk_leaves_no_part_of_a_write_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (ENOSPC) leaves neither a part of the chunk in the file nor a
+    temporary state file: offset, stored bytes and state stay as they were."""
+    store = mp.DirectoryUploadStore(tmp_path)
+    upload = store.create(length=None, metadata={})
+    upload.append(b"kept")
+    store.save(upload)
+    real = body_module._pwrite_all
+
+    def half(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+        real(fd, bytes(data)[: len(data) // 2], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(body_module, "_pwrite_all", half)
+    with pytest.raises(OSError, match="No space"):
+        upload.append(b"lost bytes")
+    assert (upload.offset, len(upload.data)) == (4, 4)
+    assert (tmp_path / f"{upload.id}.bin").read_bytes() == b"kept"
+
+    def full(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dumps", full)
+    with pytest.raises(OSError, match="No space"):
+        store.save(upload)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{upload.id}.bin", f"{upload.id}.json"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from support.recording_client import Reply, request
 from support.sansio import Wire
@@ -396,3 +398,55 @@ def test_multipart_ranges_in_one_patch(server: mp.MockServer) -> None:
     reply = patch(server.port, "/m/d", body, "multipart/byteranges; boundary=THIS_STRING_SEPARATES")
     assert reply.status == 200
     assert resource.uploads["/m/d"].data == b".." + b"23456" + b"." * 10 + b"78901" + b"..."
+
+
+def test_range_amplification_is_refused_to_a_real_client(server: mp.MockServer) -> None:
+    """RFC 9110 §14.2: 3,000 overlapping ranges of a 90 KB document get the document once (200),
+    not a 270 MB multipart body; overlapping ranges are coalesced."""
+    server.mount(mp.ByteRangeResource("/f", documents={"/f/d": DATA[:90_000]}))
+    with httpx.Client(base_url=server.url()) as client:
+        reply = client.get("/f/d", headers={"Range": "bytes=" + ",".join(["0-"] * 3000)})
+        assert reply.status_code == 200
+        assert reply.content == DATA[:90_000]
+        reply = client.get("/f/d", headers={"Range": "bytes=10-19,0-14,100-109"})
+        assert reply.status_code == 206
+        parts = reply.content.split(b"--mockprogress-byteranges")
+        assert [p for p in parts if b"Content-Range" in p] == [
+            b"\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-19/90000"
+            b"\r\n\r\n" + DATA[:20] + b"\r\n",
+            b"\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 100-109/90000"
+            b"\r\n\r\n" + DATA[100:110] + b"\r\n",
+        ]
+
+
+def test_a_zero_fill_costs_no_disk_and_counts_as_unfinished(
+    server: mp.MockServer, tmp_path: Path
+) -> None:
+    """A 145-byte PATCH once made a 1 GiB document of written zeros, blocking the loop for
+    seconds, and it did not count against max_pending. Now the gap is a hole in the file
+    (nothing written), and a document with gaps no client wrote is unfinished."""
+    store = mp.DirectoryUploadStore(tmp_path / "docs")
+    resource = server.mount(
+        mp.ByteRangeResource("/z", sparse="zero-fill", store=store, max_pending=2)
+    )
+    size = 256 << 20
+    grow = f"Content-Range: bytes */{size}\r\n\r\n".encode()
+    assert patch(server.port, "/z/a", grow).status == 200
+    (data_file,) = (tmp_path / "docs").glob("*.bin")
+    stat = data_file.stat()
+    assert stat.st_size == size
+    assert stat.st_blocks * 512 < 1 << 20  # a hole, not 256 MiB of zeros
+    assert resource.uploads["/z/a"].complete  # its length is declared and reached...
+    assert patch(server.port, "/z/b", message_byterange(1000, b"x", "1001")).status == 200
+    # ... but both have gaps no client wrote: a third document is one too many.
+    assert patch(server.port, "/z/c", grow).status == 507
+    with pytest.raises(mp.ExpectationError, match="max_pending=2"):
+        server.check()
+    # Writing a gap makes room.
+    assert patch(server.port, "/z/b", message_byterange(0, b"y" * 1000, "1001")).status == 200
+    assert resource.uploads["/z/b"].data == b"y" * 1000 + b"x"
+    assert resource.uploads["/z/b"].complete
+    assert patch(server.port, "/z/c", message_byterange(0, b"c", "1")).status == 200
+    # So does cutting it off.
+    assert patch(server.port, "/z/a", b"Content-Range: bytes */0\r\n\r\n").status == 200
+    assert patch(server.port, "/z/d", message_byterange(0, b"d", "1")).status == 200

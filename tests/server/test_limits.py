@@ -34,6 +34,7 @@ from wsproto.events import (
 import mockprogress as mp
 from mockprogress.engine.limits import LIMIT_FIELDS, Limits
 from mockprogress.http import byteranges as _byteranges
+from mockprogress.http import content_range as _content_range
 from mockprogress.resources import uploads as _upload_resource
 from mockprogress.scenario import document as _scenario
 from mockprogress.standalone import cli as _cli
@@ -344,6 +345,20 @@ def test_an_upload_past_max_pending_unfinished_ones_is_507(
     still_serving(server)
 
 
+def test_a_range_set_over_max_ranges_gets_the_whole_document(server: mp.MockServer) -> None:
+    doc = bytes(range(256)) * 2
+    server.mount(mp.ByteRangeResource("/r", documents={"/r/d": doc}))
+    limit = _content_range.MAX_RANGES
+    for count, status in [(limit, 206), (limit + 1, 200)]:
+        ranges = ",".join(f"{2 * i}-{2 * i}" for i in range(count))
+        reply = request(server.port, "GET", "/r/d", headers=[("Range", f"bytes={ranges}")])
+        assert reply.status == status, count
+        assert reply.body.count(b"Content-Range: bytes ") == (count if status == 206 else 0)
+    reply = request(server.port, "GET", "/r/d", headers=[("Range", "bytes=0-,0-")])
+    assert (reply.status, reply.body) == (200, doc)  # 1,024 bytes asked of 512
+    still_serving(server)
+
+
 # ---- the control API -------------------------------------------------------------------------
 
 
@@ -412,6 +427,7 @@ def test_docs_limits_lists_every_limit_with_its_default() -> None:
         "max_pending": _upload_resource.DEFAULT_MAX_PENDING,
         "max_fields": _byteranges.PatchOptions().max_fields,
         "MAX_DEPTH": _scenario.MAX_DEPTH,
+        "MAX_RANGES": _content_range.MAX_RANGES,
     }
     # Counts with thousands separators; seconds as the shortest number (5, 60, 0.5).
     assert rows == {

@@ -433,6 +433,29 @@ WIRE_CASES: list[WireCase] = [
         "ignored",
     ),
     WireCase(
+        "byte-range PATCH",
+        "Range: bytes=0-,0-,... (3,000 ranges, a 9 KB head) on a GET",
+        get("/docs/a", b"Range: bytes=" + b",".join([b"0-"] * 3000) + b"\r\n"),
+        answered(200),
+        "the whole document: more than 100 ranges are ignored (RFC 9110 §14.2); was a "
+        "multipart/byteranges body of 3,000 parts built in memory (270 MB for a 90 KB document)",
+    ),
+    WireCase(
+        "byte-range PATCH",
+        "Range: bytes=0-5,3-9 on a GET (more bytes than the document has)",
+        get("/docs/a", b"Range: bytes=0-5,3-9\r\n"),
+        answered(200),
+        "the whole document: ranges that ask for more bytes than it has cost more than it",
+    ),
+    WireCase(
+        "byte-range PATCH",
+        "Range: bytes=0-3,4-5 on a GET (adjacent or overlapping ranges)",
+        get("/docs/a", b"Range: bytes=0-3,4-5\r\n"),
+        answered(206),
+        "coalesced into one part (bytes 0-5); range bodies are read from the store as they "
+        "are sent, never built whole",
+    ),
+    WireCase(
         "resumable requests",
         "Prefer: resume=bogus",
         post("/req", b"abc", b"Prefer: resume=bogus\r\n"),
