@@ -22,9 +22,8 @@ Every route lives under a reserved prefix (default ``/__mockprogress/``) and ans
 =================================  ==========================================================
 
 Documents are scenario documents (docs/scenarios.md) in JSON or TOML, told apart by the
-``Content-Type`` (``application/json``, ``application/toml``) or, without one, by their first
-character. A document is taken whole or not at all: a mistake answers 400 naming the key, and
-nothing is added.
+``Content-Type`` (``application/json``, ``application/toml``; any other is a 415). A document is
+taken whole or not at all: a mistake answers 400 naming the key, and nothing is added.
 
 The API is a reserved resource (``Resource.reserved``) mounted at the prefix, by
 ``mockprogress serve`` or ``MockServer.enable_control_api``: requests under the prefix never
@@ -32,6 +31,12 @@ reach expectations, and they are not journaled as the clients' exchanges (the se
 last few in ``reserved_logs``; the terminal prints them, marked as control requests); a reset
 keeps it mounted. The API answers loopback clients only unless told otherwise, and with a
 token, only requests carrying ``Authorization: Bearer TOKEN``.
+
+A page in a browser on the same machine is a loopback client as well. So the API refuses, with
+a 403, a ``Host`` that is not the server's (a page after DNS rebinding) and an ``Origin`` other
+than its own, on every route, and, with a 415, a document in a type a page can send without a
+CORS preflight. Every refusal is decided on the request's head, before a ``100 Continue`` or a
+byte of the body (``_admit``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ Reply = tuple[int, Any]
 #: ``int`` refuses, and "٣", which it reads as 3), and not thousands of them (``int`` refuses
 #: those too).
 _NUMBER = re.compile(r"[0-9]{1,18}")
+
+#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
+_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
+#: The media types a scenario document may be sent as (a browser's form or a CORS "simple"
+#: request can send only text/plain, multipart/form-data and application/x-www-form-urlencoded
+#: without asking first).
+_DOCUMENT_TYPES = ("application/json", "application/toml")
 
 _ENDPOINTS = [
     "GET {p}expectations",
@@ -114,6 +126,8 @@ class ControlAPI(Resource):
     :param prefix: the reserved path prefix; it must start and end with ``/``.
     :param token: when set, requests must carry ``Authorization: Bearer TOKEN``.
     :param allow_remote: answer clients that are not on a loopback address.
+    :param allowed_hosts: names a ``Host`` may carry besides the listening address, IP
+        addresses and ``localhost`` (``.example.test``: that name and every name under it).
     :param parse: builds the items of a scenario document.
     :param baseline: the items a reset starts again from.
     """
@@ -126,6 +140,7 @@ class ControlAPI(Resource):
         *,
         token: str | None = None,
         allow_remote: bool = False,
+        allowed_hosts: Sequence[str] = (),
         parse: DocumentParser,
         baseline: Callable[[], Sequence[ScenarioItem]] = list,
     ) -> None:
@@ -146,6 +161,12 @@ class ControlAPI(Resource):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
         self.allow_remote = allow_remote
+        for name in allowed_hosts:
+            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
+                raise ScenarioError(
+                    f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
+                )
+        self.allowed_hosts = tuple(name.lower() for name in allowed_hosts)
         self.parse = parse
         self.baseline = baseline
         # The server it answers about, from the moment that server mounts it.
@@ -163,10 +184,17 @@ class ControlAPI(Resource):
         self._state = state
 
     def serve(self, ctx: ExchangeSurface) -> Program[None]:
-        """Answer one control request, about the server that received it."""
+        """Answer one control request, about the server that received it. The guards decide
+        on the head: a refused request gets no ``100 Continue``, and its body is never read
+        (the connection closes after the answer instead), so nothing of it is kept."""
         state = self._state
         if state is None:
             raise RuntimeError("the control API serves only once a server has mounted it")
+        try:
+            self._admit(ctx, state)
+        except ControlError as exc:
+            yield from self._reply(ctx, exc.status, {"error": str(exc)}, exc.headers)
+            return
         yield from ctx.read_body()
         if ctx.closed:
             return
@@ -177,6 +205,15 @@ class ControlAPI(Resource):
             status, payload, headers = exc.status, {"error": str(exc)}, exc.headers
         except ScenarioError as exc:
             status, payload, headers = 400, {"error": str(exc)}, ()
+        yield from self._reply(ctx, status, payload, headers)
+
+    def _reply(
+        self,
+        ctx: ExchangeSurface,
+        status: int,
+        payload: Any,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> Program[None]:
         data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
         step = Respond(
             status,
@@ -185,12 +222,30 @@ class ControlAPI(Resource):
         )
         yield from ctx.respond(step, read_first=False)
 
-    def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
+    def _admit(self, ctx: ExchangeSurface, state: ServerState) -> None:
+        """Refuse a request from its head alone (``ControlError``): a client that is not on
+        loopback, a ``Host`` that is not this server's (DNS rebinding), an ``Origin`` other
+        than its own (a web page), a missing token, a document that is not JSON or TOML."""
         if not self.allow_remote and not is_loopback(ctx.peer):
             raise ControlError(
                 403,
                 f"the control API answers loopback clients only, not {ctx.peer or '?'} "
                 "(a server started with --host on another address answers everyone)",
+            )
+        authority = _authority(ctx)
+        if authority is not None and not self._host_allowed(authority, state):
+            raise ControlError(
+                403,
+                f"the control API answers requests for this server only, not for Host "
+                f"{authority!r} (a page that rebound a name of its own to this address sends "
+                "that); allow a name with --allowed-host NAME",
+            )
+        origins = ctx.headers.getall("origin")
+        if origins and (len(origins) > 1 or not _same_origin(origins[0], state, authority)):
+            raise ControlError(
+                403,
+                f"the control API answers its own pages only, not a request from Origin "
+                f"{', '.join(origins)!r}: a web page cannot script this server",
             )
         if self.token is not None and not self._authorized(ctx.headers.get("authorization")):
             raise ControlError(
@@ -198,9 +253,41 @@ class ControlAPI(Resource):
                 "this control API needs the header Authorization: Bearer <token>",
                 [("WWW-Authenticate", 'Bearer realm="mockprogress"')],
             )
+        parts = _parts(ctx.log.target, self.prefix)
+        if _takes_document(parts, ctx.method) and ctx.declared_length != 0:
+            content_type = ctx.headers.get("content-type")
+            if not _document_type(content_type):
+                raise ControlError(
+                    415,
+                    f"a scenario document is sent as Content-Type: application/json or "
+                    f"application/toml, not {content_type or 'without one'}",
+                    [("Accept-Post", "application/json, application/toml")],
+                )
+
+    def _host_allowed(self, authority: str, state: ServerState) -> bool:
+        """The listening address, any IP address (a page cannot rebind an address, only a
+        name), ``localhost`` and its subdomains, and the names the user allowed."""
+        host = _hostname(authority)
+        if host is None:
+            return False
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            pass
+        if state.address is not None and host == state.address[0].strip("[]").lower():
+            return True
+        return any(
+            host == name or (name.startswith(".") and (host.endswith(name) or host == name[1:]))
+            for name in self.allowed_hosts
+        )
+
+    def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
         split = urllib.parse.urlsplit(ctx.log.target)
         query = dict(urllib.parse.parse_qsl(split.query))
-        parts = [p for p in split.path[len(self.prefix) :].split("/") if p]
+        parts = _parts(ctx.log.target, self.prefix)
         self._prune(state)
         method = ctx.method
         body = ctx.log.body.read()
@@ -524,3 +611,71 @@ class ControlAPI(Resource):
         ident = self._id_of.pop(id(item), None)
         if ident is not None:
             self._by_id.pop(ident, None)
+
+
+# ---- reading the head ----------------------------------------------------------------------
+
+
+def _parts(target: str, prefix: str) -> list[str]:
+    """The route's segments below the prefix."""
+    path = urllib.parse.urlsplit(target).path
+    return [p for p in path[len(prefix) :].split("/") if p]
+
+
+def _takes_document(parts: list[str], method: str) -> bool:
+    """Whether the route and method read a scenario document from the body."""
+    match parts:
+        case ["expectations" | "resources"]:
+            return method == "POST"
+        case ["expectations" | "resources", _]:
+            return method == "PUT"
+    return False
+
+
+def _document_type(content_type: str | None) -> bool:
+    """JSON (``application/json``, ``application/*+json``) or TOML (``application/toml``)."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in _DOCUMENT_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def _authority(ctx: ExchangeSurface) -> str | None:
+    """The authority the request names: an absolute-form target's (RFC 9112 §3.2.2: it
+    overrides ``Host``), else the ``Host`` header; None for an HTTP/1.0 request without one."""
+    split = urllib.parse.urlsplit(ctx.log.target)
+    if split.scheme and split.netloc:
+        return split.netloc
+    return ctx.headers.get("host")
+
+
+def _hostname(authority: str) -> str | None:
+    """The host of ``host[:port]`` (brackets of an IPv6 literal removed), lowercased."""
+    try:
+        split = urllib.parse.urlsplit("//" + authority)
+        split.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return None
+    if split.username is not None or split.path or split.query or split.fragment:
+        return None
+    return split.hostname or None
+
+
+def _same_origin(origin: str, state: ServerState, authority: str | None) -> bool:
+    """Whether ``origin`` is the server's own: its scheme and the authority it was asked by,
+    default ports written or not."""
+    if authority is None:
+        return False
+    default = {"http": 80, "https": 443}
+    try:
+        theirs = urllib.parse.urlsplit(origin)
+        ours = urllib.parse.urlsplit(f"{state.scheme}://{authority}")
+        their_port = theirs.port or default.get(theirs.scheme.lower())
+        our_port = ours.port or default.get(state.scheme)
+    except ValueError:
+        return False
+    return (
+        theirs.scheme.lower() == state.scheme
+        and theirs.hostname is not None
+        and theirs.hostname == ours.hostname
+        and their_port == our_port
+        and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
+    )
