@@ -41,17 +41,19 @@ byte of the body (``_admit``).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
+import itertools
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..engine.index import base_url, routes
-from ..engine.journal_json import exchange_to_json
+from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
@@ -61,6 +63,7 @@ from ..script.steps import Respond
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
+    from ..engine.journal import Exchange
     from ..engine.state import ScenarioItem, ServerState
 
 DEFAULT_CONTROL_PREFIX = "/__mockprogress/"
@@ -92,12 +95,26 @@ _ENDPOINTS = [
     "DELETE {p}resources",
     "GET|PUT|DELETE {p}resources/ID",
     "GET {p}routes",
-    "GET {p}journal?since=N",
-    "GET {p}journal/N",
+    "GET {p}journal?since=N&bodies=all|none|N",
+    "GET {p}journal/N?bodies=all|none|N",
     "DELETE {p}journal",
     "GET {p}problems",
     "POST {p}reset",
 ]
+
+
+_JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+#: How much of a streamed answer is gathered before it is written.
+_WRITE_SIZE = 256 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pieces:
+    """A JSON answer as pieces of text made when they are written, and how many body bytes of
+    the journal they carry."""
+
+    pieces: Iterator[str]
+    body_bytes: int
 
 
 class ControlError(Exception):
@@ -205,7 +222,45 @@ class ControlAPI(Resource):
             status, payload, headers = exc.status, {"error": str(exc)}, exc.headers
         except ScenarioError as exc:
             status, payload, headers = 400, {"error": str(exc)}, ()
+        if isinstance(payload, _Pieces):
+            yield from self._reply_in_pieces(ctx, state, payload)
+            return
         yield from self._reply(ctx, status, payload, headers)
+
+    def _reply_in_pieces(
+        self, ctx: ExchangeSurface, state: ServerState, answer: _Pieces
+    ) -> Program[None]:
+        """A JSON answer made of pieces (the journal). Small, it is one response like any
+        other. When its bodies are larger than ``spool_threshold`` it is written as it is
+        made, a piece at a time (no more than a slice of any body in memory, and the loop
+        free between writes): the head, then the chunks, written past the protocol's
+        framing (``write_raw``: the exchange cannot stream a body of unknown length), and
+        the connection ends after it."""
+        if answer.body_bytes <= state.config.limits.spool_threshold:
+            data = "".join(answer.pieces).encode()
+            yield from ctx.respond(Respond(200, data, _JSON_HEADERS), read_first=False)
+            return
+        chunked = not ctx.is_http10
+        fields = [*_JSON_HEADERS, ("Connection", "close")]
+        if chunked:
+            fields.append(("Transfer-Encoding", "chunked"))
+        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+        yield from ctx.write_raw(head.encode())
+        buffered: list[str] = []
+        size = 0
+        for piece in itertools.chain(answer.pieces, [""]):
+            buffered.append(piece)
+            size += len(piece)
+            if size < _WRITE_SIZE and piece:
+                continue
+            data = "".join(buffered).encode()
+            buffered, size = [], 0
+            if data:
+                yield from ctx.write_raw(
+                    b"%x\r\n%s\r\n" % (len(data), data) if chunked else data, journal=False
+                )
+        if chunked:
+            yield from ctx.write_raw(b"0\r\n\r\n", journal=False)
 
     def _reply(
         self,
@@ -215,12 +270,7 @@ class ControlAPI(Resource):
         headers: Sequence[tuple[str, str]] = (),
     ) -> Program[None]:
         data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
-        step = Respond(
-            status,
-            data,
-            (("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers),
-        )
-        yield from ctx.respond(step, read_first=False)
+        yield from ctx.respond(Respond(status, data, (*_JSON_HEADERS, *headers)), read_first=False)
 
     def _admit(self, ctx: ExchangeSurface, state: ServerState) -> None:
         """Refuse a request from its head alone (``ControlError``): a client that is not on
@@ -356,7 +406,7 @@ class ControlAPI(Resource):
                     "DELETE": lambda: self._clear_journal(state),
                 }
             case ["journal", number]:
-                return {"GET": lambda: self._exchange(state, number)}
+                return {"GET": lambda: self._exchange(state, number, query)}
             case ["problems"]:
                 return {"GET": lambda: self._problems(state)}
             case ["reset"]:
@@ -461,13 +511,25 @@ class ControlAPI(Resource):
         since = query.get("since", "0")
         if not _NUMBER.fullmatch(since):
             raise ControlError(400, f"since must be an exchange number, got {since!r}")
+        limit = _body_limit(query)
         exchanges = [ex for ex in state.journal() if ex.index > int(since)]
-        return 200, {"exchanges": [exchange_to_json(ex) for ex in exchanges]}
 
-    def _exchange(self, state: ServerState, number: str) -> Reply:
+        def pieces() -> Iterator[str]:
+            yield '{"exchanges": ['
+            for i, ex in enumerate(exchanges):
+                if i:
+                    yield ", "
+                yield from exchange_json_pieces(ex, body_limit=limit)
+            yield "]}\n"
+
+        return 200, _Pieces(pieces(), _body_bytes(exchanges, limit))
+
+    def _exchange(self, state: ServerState, number: str, query: dict[str, str]) -> Reply:
+        limit = _body_limit(query)
         for ex in state.journal():
             if str(ex.index) == number:
-                return 200, exchange_to_json(ex)
+                whole = itertools.chain(exchange_json_pieces(ex, body_limit=limit), ["\n"])
+                return 200, _Pieces(whole, _body_bytes([ex], limit))
         raise ControlError(404, f"no exchange #{number} in the journal")
 
     def _problems(self, state: ServerState) -> Reply:
@@ -679,3 +741,19 @@ def _same_origin(origin: str, state: ServerState, authority: str | None) -> bool
         and their_port == our_port
         and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
     )
+
+
+def _body_limit(query: dict[str, str]) -> int | None:
+    """``?bodies=all`` (the default), ``none`` or N: how much of each body the journal shows."""
+    value = query.get("bodies", "all")
+    if value == "all":
+        return None
+    if value == "none":
+        return 0
+    if _NUMBER.fullmatch(value):
+        return int(value)
+    raise ControlError(400, f"bodies must be all, none or a number of bytes, got {value!r}")
+
+
+def _body_bytes(exchanges: Sequence[Exchange], limit: int | None) -> int:
+    return sum(ex.body_size if limit is None else min(ex.body_size, limit) for ex in exchanges)
