@@ -163,3 +163,46 @@ def test_a_since_that_is_not_ascii_digits_is_a_400_not_an_internal_error() -> No
     assert [head.status_code for head, _ in answers] == [500, 400, 400, 400]
     assert "since must be an exchange number" in json.loads(answers[1][1])["error"]
     assert not [p for p in wire.state.problems if p.kind == "internal-error"]
+
+
+HOSTS = {
+    "localhost": True,
+    "LOCALHOST:8": True,
+    "a.localhost": True,
+    "127.0.0.1:8": True,
+    "[::1]:8": True,
+    "192.0.2.1": True,
+    "mock.test": True,
+    "attacker.example": False,
+    "attacker.example:8": False,
+    "localhost.attacker.example": False,
+    "127.0.0.1.nip.io": False,
+    "mock.test.evil": False,
+    "": False,
+    "x:y": False,
+}
+ORIGINS = st.sampled_from([None, "own", "http://attacker.example", "null", "https://own"])
+
+
+@examples(150)
+@given(METHODS, st.lists(SEGMENTS, max_size=2), st.sampled_from(sorted(HOSTS)), ORIGINS)
+def test_a_foreign_host_or_origin_is_refused_on_every_route(
+    method: str, segments: list[str], host: str, origin: str | None
+) -> None:
+    """Whatever the route and method: a Host the server does not answer for, or an Origin
+    other than its own, is a 403 (and nothing else is)."""
+    wire = Wire()
+    wire.state.mount(ControlAPI(allowed_hosts=["mock.test"], parse=parse_document))
+    head = f"{method} {P}{'/'.join(segments)} HTTP/1.1\r\nHost: {host}\r\n"
+    if origin is not None:
+        # The server's own origin; over https (this server is http), another one.
+        sent = {"own": f"http://{host}", "https://own": f"https://{host}"}.get(origin, origin)
+        head += f"Origin: {sent}\r\n"
+    (answer,) = responses(wire.run([head.encode() + b"\r\n"]), [method])
+    foreign_origin = origin is not None and origin != "own"
+    refused = not HOSTS[host] or foreign_origin
+    status = answer[0].status_code
+    assert (status == 403) == refused, (head, status, answer[1])
+    if refused:
+        reason = json.loads(answer[1])["error"] if method != "HEAD" else ""
+        assert method == "HEAD" or ("Host" in reason) == (not HOSTS[host])
