@@ -196,6 +196,12 @@ class Exchange:
     def body_size(self) -> int:
         return self._body_size
 
+    def read_body(self, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start:end`` of the body, without reading the rest (a large body is on
+        disk): for writing it out a slice at a time."""
+        end = self._body_size if end is None else min(end, self._body_size)
+        return self._body.read(start, end) if start < end else b""
+
     @property
     def request_line(self) -> str:
         """``METHOD target HTTP/x.y``, or ``(incomplete request)`` when the request line never

@@ -9,13 +9,16 @@ is not a pure addition.
 
 Headers are ``[name, value]`` pairs in wire order. The request body is always in
 ``body_base64``; ``body`` repeats it as text when it is valid UTF-8, for people reading the
-file.
+file. ``exchange_json_pieces`` writes the same JSON a slice of the body at a
+time (the control API's journal), optionally with the body cut short (``body_truncated``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -115,6 +118,52 @@ def exchange_to_json(ex: Exchange) -> dict[str, Any]:
     return out
 
 
+#: How many body bytes ``exchange_json_pieces`` reads, encodes and hands out at a time
+#: (a multiple of 3, so that each slice's base64 joins to the whole body's).
+BODY_SLICE = 3 * 256 * 1024
+
+
+def exchange_json_pieces(ex: Exchange, *, body_limit: int | None = None) -> Iterator[str]:
+    """The JSON of ``exchange_to_json(ex)``, in pieces: the body is read, encoded and handed
+    out ``BODY_SLICE`` bytes at a time, so no piece holds more than a slice of it, however
+    large it is. ``body_limit``: only the body's first bytes, and ``body_truncated``: true
+    when that cut it short (``body_size`` stays the whole size)."""
+    size = ex.body_size if body_limit is None else min(ex.body_size, body_limit)
+    rest = exchange_to_json(_without_body(ex))
+    for key in ("body_size", "body_base64", "body"):
+        rest.pop(key, None)
+    yield f'{{"body_size": {ex.body_size}, "body_base64": "'
+    for start in range(0, size, BODY_SLICE):
+        yield base64.b64encode(ex.read_body(start, min(start + BODY_SLICE, size))).decode("ascii")
+    yield '"'
+    if _is_utf8(ex, size):
+        yield ', "body": "'
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for start in range(0, size, BODY_SLICE):
+            chunk = ex.read_body(start, min(start + BODY_SLICE, size))
+            text = decoder.decode(chunk, final=start + BODY_SLICE >= size)
+            yield json.dumps(text, ensure_ascii=False)[1:-1]
+        yield '"'
+    if size < ex.body_size:
+        yield ', "body_truncated": true'
+    yield ", " + json.dumps(rest, ensure_ascii=False)[1:]
+
+
+def _is_utf8(ex: Exchange, size: int) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, size, BODY_SLICE):
+            decoder.decode(ex.read_body(start, min(start + BODY_SLICE, size)))
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _without_body(ex: Exchange) -> Exchange:
+    return dataclasses.replace(ex, _body=BodyBuffer(), _body_size=0)
+
+
 def dump_exchange(ex: Exchange) -> str:
     """One exchange as one line of JSON (no newline)."""
     return json.dumps(exchange_to_json(ex), ensure_ascii=False, separators=(",", ":"))
@@ -205,7 +254,10 @@ def _body(r: _Reader) -> BodyBuffer:
     except (binascii.Error, ValueError):
         raise JournalFormatError(f"{r.where}.body_base64: not base64") from None
     size = r.integer("body_size", optional=True)
-    if size is not None and size != len(data):
+    # A journal read with ?bodies=N shows each body's first bytes: the exchange rebuilt holds
+    # those.
+    cut = r._get("body_truncated", (bool,), "true or false", True) is True
+    if size is not None and (size < len(data) if cut else size != len(data)):
         raise JournalFormatError(
             f"{r.where}.body_size: says {size} bytes, body_base64 holds {len(data)}"
         )

@@ -178,10 +178,15 @@ class ServerState:
         self.clear_journal()
 
     def clear_journal(self) -> None:
-        """Forget the exchanges and the problems, keep expectations and resources."""
+        """Forget the exchanges, the reserved resources' log and the problems, keep
+        expectations and resources."""
         for log in self.logs:
             log.close_storage()
+        for log in self.reserved_logs:
+            if log.ended is not None:  # one still running (the request asking) reads its own
+                log.close_storage()
         self.logs.clear()
+        self.reserved_logs.clear()
         self.problems.clear()
 
     def close_resources(self) -> None:

@@ -22,9 +22,8 @@ Every route lives under a reserved prefix (default ``/__mockprogress/``) and ans
 =================================  ==========================================================
 
 Documents are scenario documents (docs/scenarios.md) in JSON or TOML, told apart by the
-``Content-Type`` (``application/json``, ``application/toml``) or, without one, by their first
-character. A document is taken whole or not at all: a mistake answers 400 naming the key, and
-nothing is added.
+``Content-Type`` (``application/json``, ``application/toml``; any other is a 415). A document is
+taken whole or not at all: a mistake answers 400 naming the key, and nothing is added.
 
 The API is a reserved resource (``Resource.reserved``) mounted at the prefix, by
 ``mockprogress serve`` or ``MockServer.enable_control_api``: requests under the prefix never
@@ -32,21 +31,29 @@ reach expectations, and they are not journaled as the clients' exchanges (the se
 last few in ``reserved_logs``; the terminal prints them, marked as control requests); a reset
 keeps it mounted. The API answers loopback clients only unless told otherwise, and with a
 token, only requests carrying ``Authorization: Bearer TOKEN``.
+
+A page in a browser on the same machine is a loopback client as well. So the API refuses, with
+a 403, a ``Host`` that is not the server's (a page after DNS rebinding) and an ``Origin`` other
+than its own, on every route, and, with a 415, a document in a type a page can send without a
+CORS preflight. Every refusal is decided on the request's head, before a ``100 Continue`` or a
+byte of the body (``_admit``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
+import itertools
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..engine.index import base_url, routes
-from ..engine.journal_json import exchange_to_json
+from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
@@ -56,6 +63,7 @@ from ..script.steps import Respond
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
+    from ..engine.journal import Exchange
     from ..engine.state import ScenarioItem, ServerState
 
 DEFAULT_CONTROL_PREFIX = "/__mockprogress/"
@@ -70,6 +78,13 @@ Reply = tuple[int, Any]
 #: those too).
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
+#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
+_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
+#: The media types a scenario document may be sent as (a browser's form or a CORS "simple"
+#: request can send only text/plain, multipart/form-data and application/x-www-form-urlencoded
+#: without asking first).
+_DOCUMENT_TYPES = ("application/json", "application/toml")
+
 _ENDPOINTS = [
     "GET {p}expectations",
     "POST {p}expectations",
@@ -80,12 +95,26 @@ _ENDPOINTS = [
     "DELETE {p}resources",
     "GET|PUT|DELETE {p}resources/ID",
     "GET {p}routes",
-    "GET {p}journal?since=N",
-    "GET {p}journal/N",
+    "GET {p}journal?since=N&bodies=all|none|N",
+    "GET {p}journal/N?bodies=all|none|N",
     "DELETE {p}journal",
     "GET {p}problems",
     "POST {p}reset",
 ]
+
+
+_JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+#: How much of a streamed answer is gathered before it is written.
+_WRITE_SIZE = 256 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pieces:
+    """A JSON answer as pieces of text made when they are written, and how many body bytes of
+    the journal they carry."""
+
+    pieces: Iterator[str]
+    body_bytes: int
 
 
 class ControlError(Exception):
@@ -114,6 +143,8 @@ class ControlAPI(Resource):
     :param prefix: the reserved path prefix; it must start and end with ``/``.
     :param token: when set, requests must carry ``Authorization: Bearer TOKEN``.
     :param allow_remote: answer clients that are not on a loopback address.
+    :param allowed_hosts: names a ``Host`` may carry besides the listening address, IP
+        addresses and ``localhost`` (``.example.test``: that name and every name under it).
     :param parse: builds the items of a scenario document.
     :param baseline: the items a reset starts again from.
     """
@@ -126,6 +157,7 @@ class ControlAPI(Resource):
         *,
         token: str | None = None,
         allow_remote: bool = False,
+        allowed_hosts: Sequence[str] = (),
         parse: DocumentParser,
         baseline: Callable[[], Sequence[ScenarioItem]] = list,
     ) -> None:
@@ -146,6 +178,12 @@ class ControlAPI(Resource):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
         self.allow_remote = allow_remote
+        for name in allowed_hosts:
+            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
+                raise ScenarioError(
+                    f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
+                )
+        self.allowed_hosts = tuple(name.lower() for name in allowed_hosts)
         self.parse = parse
         self.baseline = baseline
         # The server it answers about, from the moment that server mounts it.
@@ -163,10 +201,17 @@ class ControlAPI(Resource):
         self._state = state
 
     def serve(self, ctx: ExchangeSurface) -> Program[None]:
-        """Answer one control request, about the server that received it."""
+        """Answer one control request, about the server that received it. The guards decide
+        on the head: a refused request gets no ``100 Continue``, and its body is never read
+        (the connection closes after the answer instead), so nothing of it is kept."""
         state = self._state
         if state is None:
             raise RuntimeError("the control API serves only once a server has mounted it")
+        try:
+            self._admit(ctx, state)
+        except ControlError as exc:
+            yield from self._reply(ctx, exc.status, {"error": str(exc)}, exc.headers)
+            return
         yield from ctx.read_body()
         if ctx.closed:
             return
@@ -177,20 +222,80 @@ class ControlAPI(Resource):
             status, payload, headers = exc.status, {"error": str(exc)}, exc.headers
         except ScenarioError as exc:
             status, payload, headers = 400, {"error": str(exc)}, ()
-        data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
-        step = Respond(
-            status,
-            data,
-            (("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers),
-        )
-        yield from ctx.respond(step, read_first=False)
+        if isinstance(payload, _Pieces):
+            yield from self._reply_in_pieces(ctx, state, payload)
+            return
+        yield from self._reply(ctx, status, payload, headers)
 
-    def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
+    def _reply_in_pieces(
+        self, ctx: ExchangeSurface, state: ServerState, answer: _Pieces
+    ) -> Program[None]:
+        """A JSON answer made of pieces (the journal). Small, it is one response like any
+        other. When its bodies are larger than ``spool_threshold`` it is written as it is
+        made, a piece at a time (no more than a slice of any body in memory, and the loop
+        free between writes): the head, then the chunks, written past the protocol's
+        framing (``write_raw``: the exchange cannot stream a body of unknown length), and
+        the connection ends after it."""
+        if answer.body_bytes <= state.config.limits.spool_threshold:
+            data = "".join(answer.pieces).encode()
+            yield from ctx.respond(Respond(200, data, _JSON_HEADERS), read_first=False)
+            return
+        chunked = not ctx.is_http10
+        fields = [*_JSON_HEADERS, ("Connection", "close")]
+        if chunked:
+            fields.append(("Transfer-Encoding", "chunked"))
+        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+        yield from ctx.write_raw(head.encode())
+        buffered: list[str] = []
+        size = 0
+        for piece in itertools.chain(answer.pieces, [""]):
+            buffered.append(piece)
+            size += len(piece)
+            if size < _WRITE_SIZE and piece:
+                continue
+            data = "".join(buffered).encode()
+            buffered, size = [], 0
+            if data:
+                yield from ctx.write_raw(
+                    b"%x\r\n%s\r\n" % (len(data), data) if chunked else data, journal=False
+                )
+        if chunked:
+            yield from ctx.write_raw(b"0\r\n\r\n", journal=False)
+
+    def _reply(
+        self,
+        ctx: ExchangeSurface,
+        status: int,
+        payload: Any,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> Program[None]:
+        data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
+        yield from ctx.respond(Respond(status, data, (*_JSON_HEADERS, *headers)), read_first=False)
+
+    def _admit(self, ctx: ExchangeSurface, state: ServerState) -> None:
+        """Refuse a request from its head alone (``ControlError``): a client that is not on
+        loopback, a ``Host`` that is not this server's (DNS rebinding), an ``Origin`` other
+        than its own (a web page), a missing token, a document that is not JSON or TOML."""
         if not self.allow_remote and not is_loopback(ctx.peer):
             raise ControlError(
                 403,
                 f"the control API answers loopback clients only, not {ctx.peer or '?'} "
                 "(a server started with --host on another address answers everyone)",
+            )
+        authority = _authority(ctx)
+        if authority is not None and not self._host_allowed(authority, state):
+            raise ControlError(
+                403,
+                f"the control API answers requests for this server only, not for Host "
+                f"{authority!r} (a page that rebound a name of its own to this address sends "
+                "that); allow a name with --allowed-host NAME",
+            )
+        origins = ctx.headers.getall("origin")
+        if origins and (len(origins) > 1 or not _same_origin(origins[0], state, authority)):
+            raise ControlError(
+                403,
+                f"the control API answers its own pages only, not a request from Origin "
+                f"{', '.join(origins)!r}: a web page cannot script this server",
             )
         if self.token is not None and not self._authorized(ctx.headers.get("authorization")):
             raise ControlError(
@@ -198,9 +303,41 @@ class ControlAPI(Resource):
                 "this control API needs the header Authorization: Bearer <token>",
                 [("WWW-Authenticate", 'Bearer realm="mockprogress"')],
             )
+        parts = _parts(ctx.log.target, self.prefix)
+        if _takes_document(parts, ctx.method) and ctx.declared_length != 0:
+            content_type = ctx.headers.get("content-type")
+            if not _document_type(content_type):
+                raise ControlError(
+                    415,
+                    f"a scenario document is sent as Content-Type: application/json or "
+                    f"application/toml, not {content_type or 'without one'}",
+                    [("Accept-Post", "application/json, application/toml")],
+                )
+
+    def _host_allowed(self, authority: str, state: ServerState) -> bool:
+        """The listening address, any IP address (a page cannot rebind an address, only a
+        name), ``localhost`` and its subdomains, and the names the user allowed."""
+        host = _hostname(authority)
+        if host is None:
+            return False
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            pass
+        if state.address is not None and host == state.address[0].strip("[]").lower():
+            return True
+        return any(
+            host == name or (name.startswith(".") and (host.endswith(name) or host == name[1:]))
+            for name in self.allowed_hosts
+        )
+
+    def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
         split = urllib.parse.urlsplit(ctx.log.target)
         query = dict(urllib.parse.parse_qsl(split.query))
-        parts = [p for p in split.path[len(self.prefix) :].split("/") if p]
+        parts = _parts(ctx.log.target, self.prefix)
         self._prune(state)
         method = ctx.method
         body = ctx.log.body.read()
@@ -269,7 +406,7 @@ class ControlAPI(Resource):
                     "DELETE": lambda: self._clear_journal(state),
                 }
             case ["journal", number]:
-                return {"GET": lambda: self._exchange(state, number)}
+                return {"GET": lambda: self._exchange(state, number, query)}
             case ["problems"]:
                 return {"GET": lambda: self._problems(state)}
             case ["reset"]:
@@ -374,13 +511,25 @@ class ControlAPI(Resource):
         since = query.get("since", "0")
         if not _NUMBER.fullmatch(since):
             raise ControlError(400, f"since must be an exchange number, got {since!r}")
+        limit = _body_limit(query)
         exchanges = [ex for ex in state.journal() if ex.index > int(since)]
-        return 200, {"exchanges": [exchange_to_json(ex) for ex in exchanges]}
 
-    def _exchange(self, state: ServerState, number: str) -> Reply:
+        def pieces() -> Iterator[str]:
+            yield '{"exchanges": ['
+            for i, ex in enumerate(exchanges):
+                if i:
+                    yield ", "
+                yield from exchange_json_pieces(ex, body_limit=limit)
+            yield "]}\n"
+
+        return 200, _Pieces(pieces(), _body_bytes(exchanges, limit))
+
+    def _exchange(self, state: ServerState, number: str, query: dict[str, str]) -> Reply:
+        limit = _body_limit(query)
         for ex in state.journal():
             if str(ex.index) == number:
-                return 200, exchange_to_json(ex)
+                whole = itertools.chain(exchange_json_pieces(ex, body_limit=limit), ["\n"])
+                return 200, _Pieces(whole, _body_bytes([ex], limit))
         raise ControlError(404, f"no exchange #{number} in the journal")
 
     def _problems(self, state: ServerState) -> Reply:
@@ -524,3 +673,87 @@ class ControlAPI(Resource):
         ident = self._id_of.pop(id(item), None)
         if ident is not None:
             self._by_id.pop(ident, None)
+
+
+# ---- reading the head ----------------------------------------------------------------------
+
+
+def _parts(target: str, prefix: str) -> list[str]:
+    """The route's segments below the prefix."""
+    path = urllib.parse.urlsplit(target).path
+    return [p for p in path[len(prefix) :].split("/") if p]
+
+
+def _takes_document(parts: list[str], method: str) -> bool:
+    """Whether the route and method read a scenario document from the body."""
+    match parts:
+        case ["expectations" | "resources"]:
+            return method == "POST"
+        case ["expectations" | "resources", _]:
+            return method == "PUT"
+    return False
+
+
+def _document_type(content_type: str | None) -> bool:
+    """JSON (``application/json``, ``application/*+json``) or TOML (``application/toml``)."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in _DOCUMENT_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def _authority(ctx: ExchangeSurface) -> str | None:
+    """The authority the request names: an absolute-form target's (RFC 9112 §3.2.2: it
+    overrides ``Host``), else the ``Host`` header; None for an HTTP/1.0 request without one."""
+    split = urllib.parse.urlsplit(ctx.log.target)
+    if split.scheme and split.netloc:
+        return split.netloc
+    return ctx.headers.get("host")
+
+
+def _hostname(authority: str) -> str | None:
+    """The host of ``host[:port]`` (brackets of an IPv6 literal removed), lowercased."""
+    try:
+        split = urllib.parse.urlsplit("//" + authority)
+        split.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return None
+    if split.username is not None or split.path or split.query or split.fragment:
+        return None
+    return split.hostname or None
+
+
+def _same_origin(origin: str, state: ServerState, authority: str | None) -> bool:
+    """Whether ``origin`` is the server's own: its scheme and the authority it was asked by,
+    default ports written or not."""
+    if authority is None:
+        return False
+    default = {"http": 80, "https": 443}
+    try:
+        theirs = urllib.parse.urlsplit(origin)
+        ours = urllib.parse.urlsplit(f"{state.scheme}://{authority}")
+        their_port = theirs.port or default.get(theirs.scheme.lower())
+        our_port = ours.port or default.get(state.scheme)
+    except ValueError:
+        return False
+    return (
+        theirs.scheme.lower() == state.scheme
+        and theirs.hostname is not None
+        and theirs.hostname == ours.hostname
+        and their_port == our_port
+        and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
+    )
+
+
+def _body_limit(query: dict[str, str]) -> int | None:
+    """``?bodies=all`` (the default), ``none`` or N: how much of each body the journal shows."""
+    value = query.get("bodies", "all")
+    if value == "all":
+        return None
+    if value == "none":
+        return 0
+    if _NUMBER.fullmatch(value):
+        return int(value)
+    raise ControlError(400, f"bodies must be all, none or a number of bytes, got {value!r}")
+
+
+def _body_bytes(exchanges: Sequence[Exchange], limit: int | None) -> int:
+    return sum(ex.body_size if limit is None else min(ex.body_size, limit) for ex in exchanges)

@@ -315,6 +315,7 @@ class MockServer(AsyncContextManagerMixin):
         *,
         token: str | None = None,
         allow_remote: bool = False,
+        allowed_hosts: Sequence[str] = (),
         reset_files: Sequence[str | PathLike[str]] = (),
     ) -> None:
         """Serve the control API under ``prefix``: add, replace and delete expectations and
@@ -327,6 +328,9 @@ class MockServer(AsyncContextManagerMixin):
             TOKEN``.
         :param allow_remote: answer clients that are not on a loopback address (by default
             they get a 403).
+        :param allowed_hosts: names a request's ``Host`` may carry besides this server's
+            address, IP addresses and ``localhost`` (others get a 403: DNS rebinding);
+            ``.example.test`` allows that name and every name under it.
         :param reset_files: the scenario files a control-API reset loads again.
         """
         files = list(reset_files)
@@ -338,6 +342,7 @@ class MockServer(AsyncContextManagerMixin):
             prefix,
             token=token,
             allow_remote=allow_remote,
+            allowed_hosts=allowed_hosts,
             parse=parse_document,
             baseline=baseline,
         )

@@ -150,6 +150,15 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "MOCKPROGRESS_TOKEN environment variable, if set)",
     )
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name the control API answers requests for (their Host), besides the listening "
+        "address, IP addresses and localhost; repeatable; .example.test allows the name and "
+        "every name under it",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         help="serve HTTPS, with a certificate for 127.0.0.1, ::1 and localhost signed by a "
@@ -228,7 +237,11 @@ async def _serve(
     remote = not _loopback(args.host)
     if not args.no_control:
         server.enable_control_api(
-            args.control_prefix, token=token or None, allow_remote=remote, reset_files=files
+            args.control_prefix,
+            token=token or None,
+            allow_remote=remote,
+            allowed_hosts=args.allowed_host,
+            reset_files=files,
         )
     if args.log_format == "json":
         printer: TextLog | JsonLog = JsonLog(out)

@@ -91,16 +91,16 @@ def test_program_request_and_read_the_journal(srv: mp.MockServer) -> None:
 
 
 def test_toml_documents_and_sniffing(srv: mp.MockServer) -> None:
+    """A document says what it is: JSON or TOML by its content type. Without one it is no
+    longer sniffed (a page's form or a CORS "simple" request sends none of those types)."""
     toml = b"[[expect]]\npath = '/t'\nsteps = [{ respond = 201 }]\n"
     assert (
         call(srv, "POST", P + "expectations", toml, content_type="application/toml").status == 201
     )
-    assert (
-        call(srv, "POST", P + "expectations", toml.replace(b"/t", b"/u"), content_type=None).status
-        == 201
-    )
+    unsaid = call(srv, "POST", P + "expectations", toml.replace(b"/t", b"/u"), content_type=None)
+    assert unsaid.status == 415
     assert request(srv.port, "GET", "/t").status == 201
-    assert request(srv.port, "GET", "/u").status == 201
+    assert request(srv.port, "GET", "/u").status == 500
 
 
 def test_a_bad_document_names_the_key_and_adds_nothing(srv: mp.MockServer) -> None:
@@ -295,7 +295,7 @@ def test_prefix_and_token_are_validated() -> None:
 def test_loopback_only_unless_allowed(peer: str, allow_remote: bool, status: int) -> None:
     wire = Wire(peer=peer)
     wire.state.mount(ControlAPI(allow_remote=allow_remote, parse=parse_document))
-    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
+    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: localhost\r\n\r\n"])
     response = parse_responses(out)[0]
     assert response.status_code == status
     assert wire.state.logs == []  # kept apart from the journal
@@ -400,7 +400,7 @@ def test_without_the_api_mounted_its_prefix_is_an_ordinary_path() -> None:
     """The server state knows no control API: a request under the prefix is a client's request
     like any other (unmatched here, and journaled) until the API is mounted."""
     wire = Wire()
-    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
+    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: localhost\r\n\r\n"])
     assert parse_responses(out)[0].status_code == 500
     assert [log.target for log in wire.state.logs] == ["/__mockprogress/expectations"]
     assert [p.kind for p in wire.state.problems] == ["unmatched"]
@@ -411,7 +411,7 @@ def test_mounting_it_is_the_way_in_and_a_reset_keeps_it() -> None:
     wire = Wire()
     wire.state.mount(ControlAPI(parse=parse_document))
     wire.state.reset()
-    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: x\r\n\r\n"])
+    out = wire.run([b"GET /__mockprogress/expectations HTTP/1.1\r\nHost: localhost\r\n\r\n"])
     response = parse_responses(out)[0]
     assert response.status_code == 200
     assert wire.state.logs == [] and len(wire.state.reserved_logs) == 1

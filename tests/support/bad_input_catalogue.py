@@ -100,8 +100,13 @@ def refused(status: int, kind: str = "malformed-request", *, closes: bool = True
     return WireOutcome(status, closes, (kind,))
 
 
-def control(status: int) -> WireOutcome:
-    return WireOutcome(status, False, (), 0, "control log")
+def control(status: int, *, closes: bool = False) -> WireOutcome:
+    return WireOutcome(status, closes, (), 0, "control log")
+
+
+def ctl(data: bytes, host: bytes = b"localhost") -> bytes:
+    """A control request, for this server by name (the control API refuses other hosts)."""
+    return data.replace(b"\r\nHost: h\r\n", b"\r\nHost: " + host + b"\r\n", 1)
 
 
 P = "/__mockprogress/"
@@ -523,21 +528,26 @@ WIRE_CASES: list[WireCase] = [
     ),
     # ---- the control API ----
     WireCase(
-        "control API", "a body that is not JSON", post(P + "expectations", b"{", JSON), control(400)
+        "control API",
+        "a body that is not JSON",
+        ctl(post(P + "expectations", b"{", JSON)),
+        control(400),
     ),
     WireCase(
         "control API",
         "a document nested 100 arrays deep",
-        post(P + "expectations", b'{"expect": ' + b"[" * 100 + b"]" * 100 + b"}", JSON),
+        ctl(post(P + "expectations", b'{"expect": ' + b"[" * 100 + b"]" * 100 + b"}", JSON)),
         control(400),
     ),
     WireCase(
         "control API",
         "a regex Python cannot compile (a{4294967296})",
-        post(
-            P + "expectations",
-            b'{"expect": [{"path_regex": "a{4294967296}", "steps": [{"respond": 200}]}]}',
-            JSON,
+        ctl(
+            post(
+                P + "expectations",
+                b'{"expect": [{"path_regex": "a{4294967296}", "steps": [{"respond": 200}]}]}',
+                JSON,
+            )
         ),
         control(400),
         "was an internal error (OverflowError)",
@@ -545,20 +555,47 @@ WIRE_CASES: list[WireCase] = [
     WireCase(
         "control API",
         "a relative store_dir",
-        post(P + "resources", b'{"tus_uploads": [{"path": "/t", "store_dir": "up"}]}', JSON),
+        ctl(post(P + "resources", b'{"tus_uploads": [{"path": "/t", "store_dir": "up"}]}', JSON)),
         control(400),
         "was a directory named after the request",
     ),
     WireCase(
         "control API",
         "journal?since=%C2%B2 (a superscript two)",
-        get(P + "journal?since=%C2%B2"),
+        ctl(get(P + "journal?since=%C2%B2")),
         control(400),
         "was an internal error",
     ),
-    WireCase("control API", "an id that is not a number", get(P + "expectations/x"), control(404)),
     WireCase(
-        "control API", "a method a route does not take", post(P + "journal", b""), control(405)
+        "control API", "an id that is not a number", ctl(get(P + "expectations/x")), control(404)
+    ),
+    WireCase(
+        "control API", "a method a route does not take", ctl(post(P + "journal", b"")), control(405)
+    ),
+    WireCase(
+        "control API",
+        "a document as text/plain (an HTML form, a CORS simple request)",
+        ctl(post(P + "expectations", b'{"expect": []}', b"Content-Type: text/plain\r\n")),
+        control(415, closes=True),
+        "decided on the head: the body is not read",
+    ),
+    WireCase(
+        "control API",
+        "Host: attacker.example (a page after DNS rebinding)",
+        ctl(get(P + "journal"), b"attacker.example"),
+        control(403),
+        "names the server allows: --allowed-host",
+    ),
+    WireCase(
+        "control API",
+        "a document from Origin: http://attacker.example",
+        ctl(
+            post(
+                P + "expectations", b'{"expect": []}', JSON + b"Origin: http://attacker.example\r\n"
+            )
+        ),
+        control(403, closes=True),
+        "decided on the head: the body is not read",
     ),
 ]
 
