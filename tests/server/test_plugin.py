@@ -340,3 +340,32 @@ def test_one_ca_for_the_session():
         "anyio",
     )
     result.assert_outcomes(passed=5)
+
+
+def test_a_teardown_failure_prints_its_report_once(pytester: pytest.Pytester) -> None:
+    # The report, then neither "During handling of the above exception" and the report again,
+    # nor a journal section repeating its timeline; an exchange it does not show is listed.
+    result = run(
+        pytester,
+        """
+def test_unmatched(mockprogress_server):
+    mockprogress_server.expect("GET", "/ok").respond(mp.respond(200))
+    assert get(mockprogress_server, "/ok")[0] == 200
+    assert get(mockprogress_server, "/nope")[0] == 500
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    out = result.stdout.str()
+    assert out.count("1. [unmatched] (exchange #2) GET /nope matched no expectation") == 1
+    assert "During handling of the above exception" not in out
+    assert out.count("<- GET /nope HTTP/1.1") == 1
+    assert out.count("<- GET /ok HTTP/1.1") == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unmatched*",
+            "mockprogress recorded 1 problem(s):",
+            "*#2 GET /nope HTTP/1.1*",
+            "*- mockprogress journal: the exchanges the report above does not show -*",
+            "#1 GET /ok HTTP/1.1*",
+        ]
+    )
