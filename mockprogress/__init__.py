@@ -32,6 +32,7 @@ from .engine.resource import Resource as Resource
 from .engine.websocket import UpgradeWebSocket as UpgradeWebSocket
 from .engine.websocket import upgrade_websocket as upgrade_websocket
 from .errors import ExpectationError as ExpectationError
+from .errors import IdleTimeoutError as IdleTimeoutError
 from .errors import MockProgressError as MockProgressError
 from .errors import ScenarioError as ScenarioError
 from .errors import ServerStateError as ServerStateError
@@ -109,6 +110,7 @@ __all__ = (
     "HandlerControl",
     "Headers",
     "HttpProgressDemo",
+    "IdleTimeoutError",
     "InterimRecord",
     "Interrupt",
     "JobInfo",

@@ -225,7 +225,9 @@ class ExchangeLog:
         self.response: ResponseRecord | None = None
         self.fault: Fault | None = None
         self.events: list[Event] = []
-        self.ended: float | None = None
+        self._ended: float | None = None
+        #: Called with the log once it ends (``ServerState`` keeps the exchanges in progress).
+        self.on_end: Callable[[ExchangeLog], None] | None = None
         self.handled_by: str | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
@@ -237,6 +239,18 @@ class ExchangeLog:
         self.tls: TLSRecord | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+
+    @property
+    def ended(self) -> float | None:
+        """When the exchange ended; None while it is in progress."""
+        return self._ended
+
+    @ended.setter
+    def ended(self, at: float | None) -> None:
+        ending = self._ended is None and at is not None
+        self._ended = at
+        if ending and self.on_end is not None:
+            self.on_end(self)
 
     def event(
         self,
