@@ -18,6 +18,7 @@ certificates chain to.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,14 @@ async def mockprogress_async_server(
     """
     from .server.server import MockServer
 
+    if not inspect.iscoroutinefunction(request.function):
+        pytest.fail(
+            f"{request.function.__name__} is a synchronous test: mockprogress_async_server "
+            "runs in the test's own event loop, which does not run while a synchronous test "
+            "does, so its client would hang. Use mockprogress_server (it runs in a thread) or "
+            "make the test `async def` with @pytest.mark.anyio",
+            pytrace=False,
+        )
     check, _backend, options = _options(request)
     server = MockServer(**options)
     request.node.stash.setdefault(_SERVERS, []).append(server)

@@ -369,3 +369,31 @@ def test_unmatched(mockprogress_server):
             "#1 GET /ok HTTP/1.1*",
         ]
     )
+
+
+def test_the_in_loop_fixture_in_a_synchronous_test_fails_at_once(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its loop does not run while a synchronous test does: the client would hang until its
+    # own timeout. The test errors at set-up instead, naming the fixture to use.
+    result = run(
+        pytester,
+        """
+def test_sync(mockprogress_async_server):
+    mockprogress_async_server.expect("GET", "/").respond(mp.respond(200))
+    conn = http.client.HTTPConnection("127.0.0.1", mockprogress_async_server.port, timeout=3)
+    conn.request("GET", "/")
+    assert conn.getresponse().status == 200
+""",
+    )
+    result.assert_outcomes(errors=2)  # asyncio and trio
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_sync*",
+            "test_sync is a synchronous test: mockprogress_async_server runs in the test's own "
+            "event loop, which does not run while a synchronous test does, so its client would "
+            "hang. Use mockprogress_server (it runs in a thread) or make the test `async def` "
+            "with @pytest.mark.anyio",
+        ]
+    )
+    assert "TimeoutError" not in result.stdout.str()
