@@ -24,7 +24,7 @@ from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
 from .limits import Limits
-from .matching import Expectation, Registry, RequestView, Selection
+from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
 from .resource import Resource
 
@@ -176,6 +176,10 @@ class ServerState:
     def all_problems(self) -> list[Problem]:
         """The problems recorded so far, and the expectations not used as often as required."""
         problems = list(self.problems)
+        problems.extend(
+            Problem("scenario-error", never_answered(exp.describe()))
+            for exp in self.registry.unanswered()
+        )
         problems.extend(
             Problem(
                 "unconsumed", f"{exp.describe()} expected {exp.times} request(s), got {exp.calls}"
