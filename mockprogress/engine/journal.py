@@ -157,6 +157,7 @@ class Exchange:
 
     @property
     def raw_query(self) -> str:
+        """The target's query string as sent, without the ``?`` (empty when none)."""
         return urllib.parse.urlsplit(self.target).query
 
     @property
@@ -171,6 +172,7 @@ class Exchange:
 
     @property
     def body_size(self) -> int:
+        """How many request body bytes the server read (``len(body)``, without reading them)."""
         return self._body_size
 
     @property

@@ -223,16 +223,19 @@ class Expectation:
 
     @property
     def is_async_handler(self) -> bool:
+        """Whether the handler is an async function driving the exchange itself."""
         return self.handler is not None and inspect.iscoroutinefunction(self.handler)
 
     # ---- matching --------------------------------------------------------------------------
 
     @property
     def needs_body(self) -> bool:
+        """Whether matching reads the request body first (``body=`` or ``json=`` given)."""
         return self.body is not None or self.json is not None
 
     @property
     def exhausted(self) -> bool:
+        """Whether an expectation with ``times=N`` has answered its N requests."""
         return self.times is not None and self.calls >= self.times
 
     def answers_method(self, method: str) -> bool:
@@ -242,6 +245,7 @@ class Expectation:
         return self.method in (None, method) or (self.method == "GET" and method == "HEAD")
 
     def describe(self) -> str:
+        """How reports name it: ``expect POST /jobs``, with its ``name`` if it has one."""
         path = self.path if isinstance(self.path, str) else _describe(self.path)
         label = f"expect {self.method or '*'} {path}"
         if self.name:

@@ -180,6 +180,7 @@ class MockServer(AsyncContextManagerMixin):
 
     @property
     def running(self) -> bool:
+        """Whether the server is serving (inside ``with`` or ``async with``, or started)."""
         return self._mode is not None
 
     def url(self, path: str = "/") -> str:
