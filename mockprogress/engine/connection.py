@@ -23,7 +23,7 @@ from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, plain_response
 from .faults import fire
-from .journal import ResponseRecord, TLSRecord
+from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -333,6 +333,13 @@ class ServerConnection:
         log.event(log.started, "error", "in", f"malformed request: {exc}")
         kind = "limit" if status == 431 else "malformed-request"
         self.state.record(kind, f"malformed request: {exc}", log.index)
+        try:
+            yield from self._answer_malformed(exc, log)
+        finally:
+            log.ended = self.clock()  # also when the client is gone under the answer
+
+    def _answer_malformed(self, exc: h11.RemoteProtocolError, log: ExchangeLog) -> Program[None]:
+        status = exc.error_status_hint
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             step = plain_response(status, f"malformed request: {exc}\n")
             body = step.content
@@ -355,7 +362,6 @@ class ServerConnection:
                 self.clock(), "response", "out", f"{status} {step.reason}", status=status
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
-        log.ended = self.clock()
 
 
 def _partial_request_line(head: bytes) -> tuple[str, str, str]:
