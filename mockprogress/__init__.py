@@ -18,7 +18,8 @@ cut connections at exact byte offsets, and check every exchange in the journal.
 
 from __future__ import annotations
 
-from ._version import __version__ as __version__
+import re as _re
+
 from .engine.handler_control import HandlerControl as HandlerControl
 from .engine.journal import Event as Event
 from .engine.journal import Exchange as Exchange
@@ -32,6 +33,7 @@ from .engine.resource import Resource as Resource
 from .engine.websocket import UpgradeWebSocket as UpgradeWebSocket
 from .engine.websocket import upgrade_websocket as upgrade_websocket
 from .errors import ExpectationError as ExpectationError
+from .errors import IdleTimeoutError as IdleTimeoutError
 from .errors import MockProgressError as MockProgressError
 from .errors import ScenarioError as ScenarioError
 from .errors import ServerStateError as ServerStateError
@@ -90,6 +92,7 @@ from .testing.gauntlet import gauntlet as gauntlet
 from .testing.parametrize import cut_sweep as cut_sweep
 from .testing.sweep import CutPoint as CutPoint
 from .testing.sweep import cut_points as cut_points
+from .version import __version__ as __version__
 
 __all__ = (
     "ByteRangeResource",
@@ -109,6 +112,7 @@ __all__ = (
     "HandlerControl",
     "Headers",
     "HttpProgressDemo",
+    "IdleTimeoutError",
     "InterimRecord",
     "Interrupt",
     "JobInfo",
@@ -165,3 +169,30 @@ __all__ = (
     "ws_send",
     "unsolicited_101",
 )
+
+
+def _index() -> str:
+    """One line per public name: the first sentence of its docstring."""
+    lines = []
+    for name in sorted(__all__, key=str.lower):
+        doc = "The package's version." if name == "__version__" else globals()[name].__doc__
+        paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+        sentence = _re.split(r"\.\s+(?=[A-Z`])", paragraph)[0].rstrip(".") + "."
+        if len(sentence) > 72:
+            sentence = sentence[:71].rsplit(" ", 1)[0] + " ..."
+        lines.append(f"    {name:21} {sentence}")
+    return "\n".join(lines)
+
+
+__doc__ = f"""{__doc__}
+Every public name, each documented by ``help(mockprogress.NAME)`` (docs/ has the guides):
+
+{_index()}
+"""
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and so ``help(mockprogress)`` show: the overview, whose index names every
+    public name; ``__all__`` lists them for ``import *`` and for editors. Without this,
+    ``help()`` would print every class and function in full (thousands of lines)."""
+    return ["__all__", "__doc__", "__file__", "__name__", "__path__", "__version__"]

@@ -20,6 +20,11 @@ class ServerStateError(MockProgressError, RuntimeError):
     calling an in-loop server from a thread it cannot reach."""
 
 
+class IdleTimeoutError(MockProgressError, TimeoutError):
+    """Raised by ``MockServer.wait_idle()`` when exchanges are still in progress after its
+    timeout. The message names each one, with its timeline so far."""
+
+
 class ExpectationError(MockProgressError, AssertionError):
     """Raised by ``check()`` when the server recorded problems: a request that matched nothing,
     an expectation with ``times=N`` not fully consumed, a handler or scenario error, or a

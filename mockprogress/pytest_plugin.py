@@ -18,6 +18,7 @@ certificates chain to.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from .server.tls import CertificateAuthority
 
 _SERVERS = pytest.StashKey[list["MockServer"]]()
+#: The teardown checks' reports of a test: its journal section does not repeat their timelines.
+_REPORTED = pytest.StashKey[list[str]]()
 #: The keywords of ``MockServer`` a marker may set besides the limits (``Limits``'s fields).
 _SERVER_OPTIONS = {"host", "unmatched_status", "tls"}
 
@@ -124,7 +127,7 @@ def mockprogress_server(
     with server:
         yield server
     if check:
-        _check(server)
+        _check(request.node, server)
 
 
 @pytest.fixture
@@ -139,23 +142,40 @@ async def mockprogress_async_server(
     """
     from .server.server import MockServer
 
+    if not inspect.iscoroutinefunction(request.function):
+        pytest.fail(
+            f"{request.function.__name__} is a synchronous test: mockprogress_async_server "
+            "runs in the test's own event loop, which does not run while a synchronous test "
+            "does, so its client would hang. Use mockprogress_server (it runs in a thread) or "
+            "make the test `async def` with @pytest.mark.anyio",
+            pytrace=False,
+        )
     check, _backend, options = _options(request)
     server = MockServer(**options)
     request.node.stash.setdefault(_SERVERS, []).append(server)
     async with server:
         yield server
     if check:
-        _check(server)
+        _check(request.node, server)
 
 
-def _check(server: MockServer) -> None:
-    """Fail with the problems and timelines, without the plugin's own traceback."""
+def _check(item: pytest.Item, server: MockServer) -> None:
+    """Fail with the problems and timelines, without the plugin's own traceback.
+
+    ``pytest.fail`` is called outside the ``except``: inside, pytest would print the report
+    twice (the ``ExpectationError``, "During handling of the above exception...", then the
+    failure). The report is kept in the stash, so the journal section leaves out the
+    timelines it already shows."""
     from .errors import ExpectationError
 
     try:
         server.check()
     except ExpectationError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        report = str(exc)
+    else:
+        return
+    item.stash.setdefault(_REPORTED, []).append(report)
+    pytest.fail(report, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -168,6 +188,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         for server in item.stash.get(_SERVERS, []):
             server._state.free_storage()
         item.stash[_SERVERS] = []
+        item.stash[_REPORTED] = []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -175,7 +196,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield  # type: ignore[assignment]
     if report.failed:
         servers: list[MockServer] = item.stash.get(_SERVERS, [])
+        reports: list[str] = item.stash.get(_REPORTED, [])
+        reported = "\n".join(reports)
         for i, server in enumerate(servers):
             title = "mockprogress journal" + (f" (server {i + 1})" if i else "")
-            report.sections.append((title, server.journal.to_text()))
+            journal = server.journal
+            unseen = [ex.timeline() for ex in journal if ex.timeline() not in reported]
+            if len(unseen) < len(journal):
+                title += ": the exchanges the report above does not show"
+                if unseen:
+                    report.sections.append((title, "\n".join(unseen)))
+            else:
+                report.sections.append((title, journal.to_text()))
     return report  # type: ignore[return-value]

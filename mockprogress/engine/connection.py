@@ -495,6 +495,12 @@ class ServerConnection:
     def _refuse(self, log: ExchangeLog, status: int, text: str) -> Program[None]:
         """Answer a request that never came whole with a plain ``Connection: close`` error,
         and journal it."""
+        try:
+            yield from self._answer_refusal(log, status, text)
+        finally:
+            log.ended = self.clock()  # also when the client is gone under the answer
+
+    def _answer_refusal(self, log: ExchangeLog, status: int, text: str) -> Program[None]:
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             step = plain_response(status, text)
             body = step.content
@@ -517,7 +523,6 @@ class ServerConnection:
                 self.clock(), "response", "out", f"{status} {step.reason}", status=status
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
-        log.ended = self.clock()
 
 
 class _Silence(Exception):

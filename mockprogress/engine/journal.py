@@ -180,6 +180,7 @@ class Exchange:
 
     @property
     def raw_query(self) -> str:
+        """The target's query string as sent, without the ``?`` (empty when none)."""
         return urllib.parse.urlsplit(self.target).query
 
     @property
@@ -194,6 +195,7 @@ class Exchange:
 
     @property
     def body_size(self) -> int:
+        """How many request body bytes the server read (``len(body)``, without reading them)."""
         return self._body_size
 
     def read_body(self, start: int = 0, end: int | None = None) -> bytes:
@@ -254,7 +256,9 @@ class ExchangeLog:
         self.response: ResponseRecord | None = None
         self.fault: Fault | None = None
         self.events: list[Event] = []
-        self.ended: float | None = None
+        self._ended: float | None = None
+        #: Called with the log once it ends (``ServerState`` keeps the exchanges in progress).
+        self.on_end: Callable[[ExchangeLog], None] | None = None
         self.handled_by: str | None = None
         self.bytes_received = 0
         self.bytes_sent = 0
@@ -268,6 +272,18 @@ class ExchangeLog:
         self.tls: TLSRecord | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+
+    @property
+    def ended(self) -> float | None:
+        """When the exchange ended; None while it is in progress."""
+        return self._ended
+
+    @ended.setter
+    def ended(self, at: float | None) -> None:
+        ending = self._ended is None and at is not None
+        self._ended = at
+        if ending and self.on_end is not None:
+            self.on_end(self)
 
     def store_payload(self, data: str | bytes) -> StoredPayload:
         """Keep a WebSocket message's payload in the exchange's frame store."""

@@ -183,7 +183,9 @@ class Expectation:
         #: What a request with ``Expect: 100-continue`` gets before the script (``_continue``).
         self.continue_policy = continue_policy(expect_continue)
         self.calls = 0
-        self.script: Script = _default_script()
+        #: Until ``respond()`` or ``respond_with()`` gives one: a 500 saying it was never
+        #: given a response (``check()`` reports it too).
+        self.script: Script = _unanswered_script(self.describe())
         self.handler: Handler | None = None
         self._apply: Callable[[Callable[[], None]], None] = lambda fn: fn()
         #: The registry holding this expectation (set by ``Registry.add``), and whether
@@ -243,16 +245,19 @@ class Expectation:
 
     @property
     def is_async_handler(self) -> bool:
+        """Whether the handler is an async function driving the exchange itself."""
         return self.handler is not None and inspect.iscoroutinefunction(self.handler)
 
     # ---- matching --------------------------------------------------------------------------
 
     @property
     def needs_body(self) -> bool:
+        """Whether matching reads the request body first (``body=`` or ``json=`` given)."""
         return self.body is not None or self.json is not None
 
     @property
     def exhausted(self) -> bool:
+        """Whether an expectation with ``times=N`` has answered its N requests."""
         return self.times is not None and self.calls >= self.times
 
     def answers_method(self, method: str) -> bool:
@@ -262,6 +267,7 @@ class Expectation:
         return self.method in (None, method) or (self.method == "GET" and method == "HEAD")
 
     def describe(self) -> str:
+        """How reports name it: ``expect POST /jobs``, with its ``name`` if it has one."""
         path = self.path if isinstance(self.path, str) else _describe(self.path)
         label = f"expect {self.method or '*'} {path}"
         if self.name:
@@ -344,11 +350,21 @@ class Expectation:
         return f"<{self.describe()} times={self.times} calls={self.calls}>"
 
 
-@functools.cache
-def _default_script() -> Script:
-    """``200 OK`` with no body, until ``respond()`` says otherwise (scripts are immutable:
-    one serves every expectation)."""
-    return Script.of([Respond(200)])
+_PLAIN_TEXT = "text/plain; charset=utf-8"
+
+
+def never_answered(description: str) -> str:
+    """What is said of an expectation that was never given a response."""
+    return f"{description} was never given a response: add .respond(...) or .respond_with(...)"
+
+
+@functools.lru_cache(maxsize=1024)  # scripts are immutable: one serves alike expectations
+def _unanswered_script(description: str) -> Script:
+    """The answer of an expectation that ``respond()`` never gave one (a bare
+    ``srv.expect(...)``, or one whose steps raised while its arguments were built): a 500 that
+    says so, rather than a 200 a client would take for the answer the test meant."""
+    text = f"mockprogress: {never_answered(description)}\n"
+    return Script.of([Respond(500, text.encode(), (("Content-Type", _PLAIN_TEXT),))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +450,10 @@ class Registry:
             scored.append((rank, exp, reasons))
         scored.sort(key=lambda item: item[0])
         return [(exp, reasons) for _, exp, reasons in scored[:limit]]
+
+    def unanswered(self) -> Sequence[Expectation]:
+        """The expectations that ``respond()`` or ``respond_with()`` never gave a response."""
+        return [e for e in self.expectations if not e._answered]
 
     def unconsumed(self) -> Sequence[Expectation]:
         return [e for e in self.expectations if e.times is not None and e.calls < e.times]

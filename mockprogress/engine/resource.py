@@ -58,6 +58,7 @@ class Resource:
         control API) keeps ``state``; the protocol resources need nothing of it."""
 
     def describe(self) -> str:
+        """How reports and the journal's ``handled_by`` name it: ``TusUploads /files``."""
         return f"{type(self).__name__} {self.path}"
 
     def reset(self) -> None:

@@ -24,7 +24,7 @@ from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
 from .limits import Limits, SetLimits
-from .matching import Expectation, Registry, RequestView, Selection
+from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
 from .resource import Resource
 
@@ -82,6 +82,11 @@ class ServerState:
         #: Their last exchanges: kept apart, so the journal holds the clients' only.
         self.reserved_logs: deque[ExchangeLog] = deque(maxlen=RESERVED_LOG_SIZE)
         self.head_cuts = HeadCutPlan()
+        #: The journal's exchanges in progress (begun, not ended), oldest first: kept as they
+        #: begin and end, whatever ``reset()`` forgets, so ``wait_idle`` can wait for them.
+        self._in_progress: dict[ExchangeLog, None] = {}
+        #: Called once, each, when no exchange is in progress any more.
+        self._idle_waiters: list[Callable[[], None]] = []
         self._connection_ids = itertools.count(1)
         self._reserved_ids = itertools.count(1)
         # Changes another thread posted (thread mode's expect() and respond()), applied in
@@ -129,10 +134,38 @@ class ServerState:
             spool_threshold=self.config.limits.spool_threshold,
         )
         log.reserved = reserved
+        if not reserved:
+            self._in_progress[log] = None
+            log.on_end = self._exchange_ended
         if self.listeners:
             log.listeners = self.listeners
         (self.reserved_logs if reserved else self.logs).append(log)
         return log
+
+    # ---- exchanges in progress --------------------------------------------------------------
+
+    def in_progress(self) -> list[ExchangeLog]:
+        """The journal's exchanges begun and not yet ended (reserved resources' aside)."""
+        return list(self._in_progress)
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once when no exchange is in progress: now, if none is."""
+        if self._in_progress:
+            self._idle_waiters.append(callback)
+        else:
+            callback()
+
+    def forget_idle_waiter(self, callback: Callable[[], None]) -> None:
+        """Stop waiting with ``callback`` (the wait timed out)."""
+        if callback in self._idle_waiters:
+            self._idle_waiters.remove(callback)
+
+    def _exchange_ended(self, log: ExchangeLog) -> None:
+        self._in_progress.pop(log, None)
+        if not self._in_progress and self._idle_waiters:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for callback in waiters:
+                callback()
 
     def record(self, kind: str, message: str, exchange: int | None = None) -> None:
         self.problems.append(Problem(kind, message, exchange))
@@ -143,6 +176,10 @@ class ServerState:
     def all_problems(self) -> list[Problem]:
         """The problems recorded so far, and the expectations not used as often as required."""
         problems = list(self.problems)
+        problems.extend(
+            Problem("scenario-error", never_answered(exp.describe()))
+            for exp in self.registry.unanswered()
+        )
         problems.extend(
             Problem(
                 "unconsumed", f"{exp.describe()} expected {exp.times} request(s), got {exp.calls}"

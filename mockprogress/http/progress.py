@@ -159,6 +159,7 @@ class Progress:
 
     @property
     def fraction(self) -> Fraction:
+        """``done/total`` as a ``Fraction``."""
         return Fraction(self.done, self.total)
 
     @property

@@ -51,7 +51,6 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
@@ -60,6 +59,7 @@ from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
 from ..script.faults import HeadCut
 from ..script.steps import Respond
+from ..version import __version__
 
 if TYPE_CHECKING:
     from ..engine.actions import Program

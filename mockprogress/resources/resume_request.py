@@ -191,6 +191,7 @@ class ResumableRequests(UploadResource):
         )
 
     def snapshot(self, job: Job) -> StoredRequest:
+        """The request ``job`` holds, as a ``StoredRequest`` with its locations."""
         return job.snapshot(self.locations(job.id))
 
     def reset(self) -> None:

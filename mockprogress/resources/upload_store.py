@@ -243,6 +243,7 @@ class UploadStore:
         return len(self._uploads)
 
     def new_id(self) -> str:
+        """An unguessable id that no upload has, or had."""
         while True:
             upload_id = secrets.token_urlsafe(16)
             if upload_id not in self._uploads and upload_id not in self.gone:
@@ -271,6 +272,7 @@ class UploadStore:
         return upload
 
     def get(self, upload_id: str) -> StoredUpload | None:
+        """The upload of this id, or None (never created, or deleted)."""
         return self._uploads.get(upload_id)
 
     def delete(self, upload_id: str, *, remember: bool = True) -> None:
@@ -357,6 +359,7 @@ class DirectoryUploadStore(UploadStore):
         return _OwnFile(data_path)
 
     def new_id(self) -> str:
+        """An unguessable id whose files do not exist in the directory yet."""
         while True:
             key = super().new_id()
             data_path, state_path = self._paths(key)

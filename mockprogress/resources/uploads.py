@@ -157,6 +157,7 @@ class UploadResource(Resource):
         self._active[upload.id] = ctx
 
     def release(self, ctx: ExchangeSurface, upload: StoredUpload) -> None:
+        """The exchange ``ctx`` no longer appends to ``upload``."""
         if self._active.get(upload.id) is ctx:
             del self._active[upload.id]
 

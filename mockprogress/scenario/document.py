@@ -135,6 +135,12 @@ def _expect_continue(value: Any, key: str, where: Where) -> ContinuePolicy:
     """``expect_continue = "immediate"``, or a table such as ``{ mode = "delay", seconds = 0.5,
     headers = { ... } }`` or ``{ mode = "reject", status = 417 }``."""
     if isinstance(value, str):
+        if value not in ("auto", "immediate", "never"):
+            raise where.error(
+                key,
+                f'expected "auto", "immediate", "never" or a table such as {{ mode = "delay", '
+                f'seconds = 0.5 }} or {{ mode = "reject", status = 417 }}, got {shown(value)}',
+            )
         return continue_policy(value)
     spec = table(value, key, where, _CONTINUE_KEYS)
     mode = spec.get("mode", "auto")
@@ -208,7 +214,7 @@ def _expectation(value: Any, key: str, where: Where) -> Expectation:
     try:
         expectation.respond(*steps)
     except ScenarioError as exc:
-        raise where.error(f"{key}.steps", str(exc)) from None
+        raise where.located(f"{key}.steps", exc) from None
     _note(expectation, spec, key, where)
     return expectation
 
@@ -253,7 +259,7 @@ def _head_cut(value: Any, key: str, where: Where) -> HeadCut:
     try:
         return HeadCut(spec["at"], spec.get("how", "close"), spec.get("seconds"), times)
     except ScenarioError as exc:
-        raise where.error(key, str(exc)) from None
+        raise where.located(key, exc, {"cut_request_head": key}) from None
 
 
 def parse_scenario(

@@ -27,12 +27,14 @@ class Where:
     def error(self, key: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.filename}: {key}: {message}")
 
-    def located(self, key: str, exc: ScenarioError) -> ScenarioError:
+    def located(
+        self, key: str, exc: ScenarioError, calls: Mapping[str, str] | None = None
+    ) -> ScenarioError:
         """``exc`` if it already names the file (a nested builder placed it), else its message
-        placed at ``key``."""
+        placed at ``key`` in the file's terms (``in_file_terms``)."""
         if str(exc).startswith(self.filename + ":"):
             return exc
-        return self.error(key, str(exc))
+        return self.error(*in_file_terms(key, str(exc), calls or {}))
 
 
 def shown(value: Any) -> str:
@@ -95,3 +97,53 @@ def regex_at(value: Any, key: str, where: Where, *, binary: bool = False) -> re.
     # mistakes in the file, not in the server.
     except (re.error, OverflowError, RecursionError) as exc:
         raise where.error(key, f"not a valid regular expression: {exc}") from None
+
+
+# What the Python API's messages say of a call and its parameters, at their start:
+# ``cut(at=...) must be``, ``ws_send(...).cut(at=...) must``, ``respond() body must be``,
+# ``declared=3 is``; and the calls they suggest (``use mp.respond()``).
+_CALL_PARAMETER = re.compile(r"(?:mp\.)?(?:\w+\([^()]*\)\.)*(\w+)\((\w+)=[^()]*\) ")
+_CALL = re.compile(r"(?:mp\.)?(\w+)\(\) ")
+_PARAMETER_VALUE = re.compile(r"(\w+)=(\S+) ")
+_SUGGESTED_CALL = re.compile(r"\bmp\.(\w+)\((?:\.\.\.)?\)")
+_PYTHON_KEYWORD = re.compile(r"\b(\w+)='([^']*)'")
+
+
+def in_file_terms(key: str, message: str, calls: Mapping[str, str]) -> tuple[str, str]:
+    """The key and message of an error the Python API raised for a value of the file, in the
+    file's terms: where the message starts by naming a call's parameter (``cut(seconds=...)
+    only applies to how='stall'``), the parameter's key (``respond.cut.seconds``) and the rest
+    (``only applies to how = "stall"``).
+
+    ``calls`` maps a call's name to the key of its table (``{"cut": "steps[0].respond.cut"}``);
+    ``"name.parameter"`` to the parameter's own key (``ws_echo.count`` is the action's
+    ``echo``), ``"name.*"`` for every parameter (a step written as a bare value, ``read_body =
+    -1``), and ``""`` to the table a bare ``parameter=value`` belongs to. Calls the message
+    suggests (``use mp.respond()``) become the steps' names."""
+    message = _SUGGESTED_CALL.sub(r"\1", message)
+    placed = _place(message, calls)
+    if placed is None:
+        return key, message
+    at, rest = placed
+    rest = _PYTHON_KEYWORD.sub(r'\1 = "\2"', rest)
+    return at, re.sub(r"\b(True|False)\b", lambda m: m[1].lower(), rest)
+
+
+def _place(message: str, calls: Mapping[str, str]) -> tuple[str, str] | None:
+    """(key, rest of the message) when the message starts by naming a call of ``calls``."""
+    match = _CALL_PARAMETER.match(message)
+    if match:
+        call, parameter = match[1], match[2]
+        for name in (f"{call}.{parameter}", f"{call}.*"):
+            if name in calls:
+                return calls[name], message[match.end() :]
+        if call in calls:
+            return f"{calls[call]}.{parameter}", message[match.end() :]
+        return None
+    match = _CALL.match(message)
+    if match and match[1] in calls:
+        return calls[match[1]], message[match.end() :]
+    match = _PARAMETER_VALUE.match(message)
+    if match and "" in calls:
+        return f"{calls['']}.{match[1]}", f"{match[2]} {message[match.end() :]}"
+    return None

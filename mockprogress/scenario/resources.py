@@ -98,7 +98,7 @@ def interrupts_of(value: Any, key: str, where: Where) -> list[Interrupt]:
                 )
             )
         except ScenarioError as exc:
-            raise where.error(f"{key}[{i}]", str(exc)) from None
+            raise where.located(f"{key}[{i}]", exc, {"interrupt": f"{key}[{i}]"}) from None
     return items
 
 

@@ -36,7 +36,16 @@ from ..script.steps import (
     stall,
 )
 from ..script.websocket import WsAction, ws_close, ws_echo, ws_expect, ws_ping, ws_send
-from .keys import Where, base64_at, body_base64_of, headers_at, shown, table, text_at
+from .keys import (
+    Where,
+    base64_at,
+    body_base64_of,
+    headers_at,
+    in_file_terms,
+    shown,
+    table,
+    text_at,
+)
 
 
 def _interim(value: Any, key: str, where: Where) -> Step:
@@ -74,12 +83,19 @@ def _processing(value: Any, key: str, where: Where) -> Step:
 
 def _early_hints(value: Any, key: str, where: Where) -> Step:
     if isinstance(value, list):
-        return early_hints(*value)
+        return early_hints(*_links(value, key, where))
     spec = table(value, key, where, {"links", "headers"})
     links = spec.get("links", [])
     if not isinstance(links, list):
         raise where.error(f"{key}.links", "expected a list of Link values")
-    return early_hints(*links, headers=headers_at(spec.get("headers"), f"{key}.headers", where))
+    return early_hints(
+        *_links(links, f"{key}.links", where),
+        headers=headers_at(spec.get("headers"), f"{key}.headers", where),
+    )
+
+
+def _links(links: list[Any], key: str, where: Where) -> list[str]:
+    return [text_at(link, f"{key}[{i}]", where, "a Link value") for i, link in enumerate(links)]
 
 
 def _pause(value: Any, key: str, where: Where) -> Step:
@@ -305,6 +321,18 @@ def _ws_action(value: Any, key: str, where: Where) -> WsAction:
     )
 
 
+def _ws_action_at(value: Any, key: str, where: Where) -> WsAction:
+    try:
+        return _ws_action(value, key, where)
+    except ScenarioError as exc:
+        calls = {"ws_send": f"{key}.send", "cut": f"{key}.cut", "ws_echo.count": f"{key}.echo"}
+        calls |= {"ws_expect": f"{key}.expect", "ws_ping": f"{key}.ping"}
+        at, message = in_file_terms(key, str(exc), calls)
+        if at == key:
+            raise  # not about a call's parameter: build_step places it at the step
+        raise where.error(at, message) from None
+
+
 def _upgrade_websocket(value: Any, key: str, where: Where) -> Step:
     if value is True:
         return upgrade_websocket()
@@ -313,7 +341,7 @@ def _upgrade_websocket(value: Any, key: str, where: Where) -> Step:
     if not isinstance(actions, list):
         raise where.error(f"{key}.actions", "expected a list of action tables")
     return upgrade_websocket(
-        *(_ws_action(a, f"{key}.actions[{i}]", where) for i, a in enumerate(actions)),
+        *(_ws_action_at(a, f"{key}.actions[{i}]", where) for i, a in enumerate(actions)),
         echo=spec.get("echo"),
         subprotocol=spec.get("subprotocol"),
         headers=headers_at(spec.get("headers"), f"{key}.headers", where),
@@ -340,6 +368,20 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, Where], Step]] = {
 }
 
 
+def _calls(name: str, spec: Any, key: str) -> dict[str, str]:
+    """Where the parameters of the calls a step's builder makes are written in the file
+    (``keys.in_file_terms``): the step's own at its key, a response's ``cut`` and ``drip`` in
+    their tables, or at the key itself when the file gave a bare value (``cut = 5``)."""
+    if not isinstance(spec, Mapping):
+        return {f"{name}.*": key}
+    calls = {name: key, "": key}
+    for call, first in (("cut", "at"), ("drip", "bytes_per_second")):
+        calls[call] = f"{key}.{call}"
+        if not isinstance(spec.get(call), Mapping):
+            calls[f"{call}.{first}"] = f"{key}.{call}"
+    return calls
+
+
 def build_step(value: Any, key: str, where: Where) -> Step:
     if not isinstance(value, Mapping) or len(value) != 1:
         raise where.error(
@@ -354,7 +396,7 @@ def build_step(value: Any, key: str, where: Where) -> Step:
     try:
         return builder(spec, f"{key}.{name}", where)
     except ScenarioError as exc:
-        raise where.located(f"{key}.{name}", exc) from None
+        raise where.located(f"{key}.{name}", exc, _calls(name, spec, f"{key}.{name}")) from None
     except KeyError as exc:
         raise where.error(f"{key}.{name}.{exc.args[0]}", "missing") from None
     except (TypeError, ValueError) as exc:

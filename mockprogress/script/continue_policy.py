@@ -71,6 +71,7 @@ class ContinuePolicy:
         return self._interim
 
     def describe(self) -> str:
+        """The policy in a few words, for reports (``100-continue after 0.5 s``)."""
         if self.mode == "delay":
             return f"100-continue after {self.seconds:g} s"
         if self.mode == "reject" and self.reject is not None:

@@ -366,6 +366,13 @@ def early_hints(*links: str, headers: HeadersInput = None) -> Interim:
 
         mp.early_hints("</style.css>; rel=preload; as=style")
     """
+    for link in links:
+        if isinstance(link, list | tuple):
+            spread = ", ".join(repr(item) for item in link)
+            raise ScenarioError(
+                f"early_hints takes each link as a separate argument: "
+                f"mp.early_hints({spread}), not a {type(link).__name__} of them"
+            )
     pairs = header_pairs([("Link", link) for link in links], where="early_hints")
     return Interim(103, pairs + header_pairs(headers))
 

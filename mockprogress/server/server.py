@@ -48,7 +48,7 @@ from ..engine.limits import LIMIT_NAMES, Limits
 from ..engine.matching import Expectation
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem, ServerConfig, ServerState
-from ..errors import ServerStateError
+from ..errors import IdleTimeoutError, ServerStateError
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
@@ -190,6 +190,7 @@ class MockServer(AsyncContextManagerMixin):
 
     @property
     def running(self) -> bool:
+        """Whether the server is serving (inside ``with`` or ``async with``, or started)."""
         return self._mode is not None
 
     def url(self, path: str = "/") -> str:
@@ -365,6 +366,67 @@ class MockServer(AsyncContextManagerMixin):
         error = self._call(self._state.check_error)
         if error is not None:
             raise error
+
+    def wait_idle(self, timeout: float = 5.0) -> None:
+        """Return once no exchange is in progress: every request that came has been answered
+        (or cut, or abandoned by its client) and its script has run to its end.
+
+        A client that takes a 1xx as its final response (``http.client``, ``requests``,
+        ``urllib3``) returns while the server still runs the script; call this before reading
+        the journal after such a client. In the in-loop mode, from the server's own loop,
+        ``await srv.wait_idle_async()``.
+
+        .. code-block:: python
+
+            response = requests.post(srv.url("/jobs"))   # returns on the first 102
+            srv.wait_idle()
+            assert srv.journal.last.response.status == 201
+
+        :raises IdleTimeoutError: naming the exchanges still in progress after ``timeout``
+            seconds.
+        :raises ServerStateError: when the server is not running, or when called from the
+            loop an in-loop server runs on (it would block the server it waits for).
+        """
+        if self._mode is None:
+            raise ServerStateError("the server is not running: use `with MockServer() as srv`")
+        if threading.get_ident() == self._loop_thread:
+            raise ServerStateError(
+                "wait_idle() would block the event loop this server runs on: "
+                "`await srv.wait_idle_async()` there"
+            )
+        if self._mode == "thread":
+            anyio.from_thread.run(self._wait_idle, timeout, token=self._token)
+        else:
+            self._call(lambda: None)  # the same error as any call from an unreachable thread
+            anyio.from_thread.run(self._wait_idle, timeout)
+
+    async def wait_idle_async(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """``wait_idle()`` for async code: awaited on the server's loop (the in-loop mode),
+        or from any other event loop (a worker thread waits there).
+
+        It takes ``timeout`` as ``wait_idle()`` does (rather than leaving it to the caller's
+        ``anyio.fail_after``) because it raises ``IdleTimeoutError`` naming what still runs."""
+        if self._mode is None:
+            raise ServerStateError("the server is not running: use `with MockServer() as srv`")
+        if threading.get_ident() == self._loop_thread:
+            await self._wait_idle(timeout)
+        else:
+            await anyio.to_thread.run_sync(self.wait_idle, timeout)
+
+    async def _wait_idle(self, seconds: float) -> None:
+        self._state.apply_posted()
+        idle = anyio.Event()
+        self._state.when_idle(idle.set)
+        with anyio.move_on_after(seconds):
+            await idle.wait()
+            return
+        self._state.forget_idle_waiter(idle.set)
+        running = [log.snapshot() for log in self._state.in_progress()]
+        lines = [
+            f"wait_idle: {len(running)} exchange(s) still in progress after {seconds:g} s:",
+            *(ex.timeline() for ex in running),
+        ]
+        raise IdleTimeoutError("\n".join(lines))
 
     def reset(self) -> None:
         """Forget expectations, resources, the journal and recorded problems (a reserved

@@ -21,13 +21,13 @@ from typing import TextIO
 
 import anyio
 
-from .._version import __version__
 from ..engine.journal import Journal
 from ..engine.journal_json import load_exchanges
 from ..engine.limits import LIMIT_FIELDS
 from ..errors import MockProgressError
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX
 from ..server.server import MockServer
+from ..version import __version__
 from .terminal import JournalWriter, JsonLog, TextLog, use_colour, use_live_display
 
 #: How often the live display and the journal file are brought up to date.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -128,6 +129,20 @@ class TestCurl:
         assert late == (56, "200", "curl: (56) Recv failure: Connection reset by peer", BODY[:119])
         assert len(srv.journal) == 2  # curl does not retry without --retry
 
+    def test_a_stall_mid_body_is_exit_28_at_its_max_time(
+        self, mockprogress_server: mp.MockServer, tmp_path: Path
+    ) -> None:
+        """curl has no read timeout: ``--max-time`` (or ``--speed-time``) ends the wait, with
+        exactly the bytes sent saved."""
+        url = serve(mockprogress_server, "/stall-body", cut(119, how="stall"))
+        code, status, error, saved = curl(url, tmp_path, "--max-time", "0.5")
+        assert (code, status, saved) == (28, "200", BODY[:119])
+        assert re.fullmatch(
+            r"curl: \(28\) Operation timed out after \d+ milliseconds with 119 out of 1000 bytes "
+            r"received",
+            error,
+        )
+
 
 class TestNodeHttp:
     def test_a_cut_inside_the_head_is_a_socket_hang_up(
@@ -198,3 +213,13 @@ class TestNodeHttp:
         url = serve(mockprogress_server, "/stall", mp.respond(200, BODY).cut(0, how="stall"))
         result = node(url, "--timeout-ms", "300")
         assert (result["reason"], result["names"], result["body"]) == ("timeout", ["response"], b"")
+
+    def test_a_stall_mid_body_leaves_the_response_open(
+        self, mockprogress_server: mp.MockServer
+    ) -> None:
+        """No timeout of its own: 119 bytes in, the response stays open (no error, no
+        ``'aborted'``) until the caller's own timer."""
+        url = serve(mockprogress_server, "/stall-body", cut(119, how="stall"))
+        result = node(url, "--timeout-ms", "300")
+        assert (result["reason"], result["names"]) == ("timeout", ["response"])
+        assert (result["body"], result["complete"]) == (BODY[:119], False)

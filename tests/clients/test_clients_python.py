@@ -16,7 +16,10 @@ offsets whose outcomes differ. What these clients do against this server, measur
   ``IncompleteRead(0 bytes read, 1 more expected)``.
 - http.client's ``read(amt)`` loop ends quietly at 119 of 1,000 bytes; only ``read()`` raises.
 - urllib3's default ``PoolManager`` makes 4 attempts (``Retry(3)``) for a cut head and, with
-  preloaded content, also for a cut body; requests makes one.
+  preloaded content, also for a cut or stalled body; requests makes one.
+- A body that stalls after 119 bytes: httpx raises ``ReadTimeout``, aiohttp waits out its
+  five-minute total unless ``sock_read`` is set, http.client raises a bare ``TimeoutError``,
+  and requests raises ``ConnectionError`` ("Read timed out."), not ``ReadTimeout``.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ from support.faultcases import (
     download,
     serve,
 )
+from support.paths import ROOT
 
 import mockprogress as mp
 
 LENGTH_DIGIT = LENGTH_LINE_START + len("Content-Length: ") + 1  # "Content-Length: 1" ends here
+#: The client's read timeout against a body that stalls after 119 bytes.
+STALL_TIMEOUT = 0.3
 
 
 def requests_seen(srv: mp.MockServer) -> int:
@@ -146,14 +152,26 @@ class TestHttpx:
         fault = mockprogress_server.journal.last.fault
         assert fault is not None and (fault.kind, fault.body_bytes) == ("stall", 0)
 
+    def test_a_stall_mid_body_is_a_read_timeout_after_the_bytes_sent(
+        self, mockprogress_server: mp.MockServer, mode: str
+    ) -> None:
+        url = serve(mockprogress_server, "/stall-body", cut(119, how="stall"))
+        got, error = httpx_fetch(mode, url, timeout=STALL_TIMEOUT)
+        assert got == BODY[:119]
+        assert isinstance(error, httpx.ReadTimeout)
+        assert str(error) == {"sync": "timed out", "asyncio": "", "trio": ""}[mode]
+
 
 # ---- aiohttp -------------------------------------------------------------------------------
 
 
-def aiohttp_fetch(url: str) -> tuple[bytes, BaseException | None]:
+def aiohttp_fetch(
+    url: str, timeout: aiohttp.ClientTimeout | None = None
+) -> tuple[bytes, BaseException | None]:
     async def fetch() -> tuple[bytes, BaseException | None]:
         got = bytearray()
-        async with aiohttp.ClientSession() as session:
+        options = {} if timeout is None else {"timeout": timeout}
+        async with aiohttp.ClientSession(**options) as session:
             try:
                 async with session.get(url) as response:
                     async for chunk in response.content.iter_any():
@@ -236,13 +254,29 @@ class TestAiohttp:
         assert "ConnectionResetError(104, 'Connection reset by peer')" in str(late)
         assert requests_seen(srv) == 3
 
+    def test_a_stall_mid_body_needs_a_sock_read_timeout(
+        self, mockprogress_server: mp.MockServer
+    ) -> None:
+        """aiohttp's default timeout is ``total=300`` seconds and no read timeout: a stalled
+        body waits that long. With ``sock_read`` set, a ``SocketTimeoutError``."""
+        srv = mockprogress_server
+        url = serve(srv, "/stall-body", cut(119, how="stall"))
+        got, error = aiohttp_fetch(url, aiohttp.ClientTimeout(sock_read=STALL_TIMEOUT))
+        assert got == BODY[:119]
+        assert isinstance(error, aiohttp.SocketTimeoutError)
+        assert str(error) == "Timeout on reading data from socket"
+        assert requests_seen(srv) == 1
+        assert aiohttp.ClientTimeout().sock_read is None
+
 
 # ---- http.client, urllib3, requests ----------------------------------------------------------
 
 
 @contextlib.contextmanager
-def http_client_get(port: int, path: str) -> Iterator[http.client.HTTPResponse]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def http_client_get(
+    port: int, path: str, timeout: float = 5.0
+) -> Iterator[http.client.HTTPResponse]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", path)
         yield connection.getresponse()
@@ -302,6 +336,27 @@ class TestHttpClient:
         serve(srv, "/reset", cut(119, how="reset"))
         with pytest.raises(ConnectionResetError), http_client_get(srv.port, "/reset") as response:
             response.read()
+
+    def test_a_stall_mid_body_is_a_bare_timeout(self, mockprogress_server: mp.MockServer) -> None:
+        """``read()`` raises ``TimeoutError`` and the 119 bytes are lost with it; a
+        ``read(100)`` loop gets its first 100 bytes, then the same ``TimeoutError``."""
+        srv = mockprogress_server
+        serve(srv, "/stall-body", cut(119, how="stall"))
+        with (
+            pytest.raises(TimeoutError, match=r"^timed out$"),
+            http_client_get(srv.port, "/stall-body", STALL_TIMEOUT) as response,
+        ):
+            response.read()
+        pieces: list[bytes] = []
+
+        def read_loop() -> None:
+            with http_client_get(srv.port, "/stall-body", STALL_TIMEOUT) as response:
+                while piece := response.read(100):
+                    pieces.append(piece)
+
+        with pytest.raises(TimeoutError, match=r"^timed out$"):
+            read_loop()
+        assert pieces == [BODY[:100]]
 
 
 class TestRequestsAndUrllib3:
@@ -375,3 +430,42 @@ class TestRequestsAndUrllib3:
         response = pool.request("GET", serve(srv, "/head", cut(20, "wire")))
         assert (response.status, response.data) == (200, b"")
         assert requests_seen(srv) == 3
+
+    def test_a_stall_mid_body(self, mockprogress_server: mp.MockServer) -> None:
+        """requests raises ``ConnectionError`` ("Read timed out."), not ``ReadTimeout``, once the
+        head is in; urllib3's ``PoolManager()`` preloads the body, so it retries the request
+        (4 attempts) before ``MaxRetryError``; without retries, ``ReadTimeoutError``."""
+        srv = mockprogress_server
+        url = serve(srv, "/stall-body", cut(119, how="stall"))
+        with pytest.raises(requests.ConnectionError) as caught:
+            requests.get(url, timeout=STALL_TIMEOUT)
+        assert type(caught.value) is requests.ConnectionError
+        assert not isinstance(caught.value, requests.Timeout)
+        assert str(caught.value).endswith("Read timed out.")
+        assert requests_seen(srv) == 1
+        with pytest.raises(urllib3.exceptions.MaxRetryError) as retried:
+            urllib3.PoolManager(timeout=STALL_TIMEOUT).request("GET", url)
+        assert "ReadTimeoutError('None: Read timed out.')" in str(retried.value)
+        assert requests_seen(srv) == 5
+        with pytest.raises(urllib3.exceptions.ReadTimeoutError) as bare:
+            urllib3.PoolManager(timeout=STALL_TIMEOUT, retries=False).request("GET", url)
+        assert str(bare.value) == "None: Read timed out."
+        assert requests_seen(srv) == 6
+
+
+def test_the_docs_client_table_has_the_stall_column_measured_here() -> None:
+    """docs/faults.md's client table shows what the stall tests above (and curl's and Node's in
+    test_clients_cli.py) measure, one cell per client."""
+    page = (ROOT / "docs" / "faults.md").read_text()
+    table = page[page.index("| client | cut inside the head") :].split("\n\n")[0]
+    header, _, *rows = table.splitlines()
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    stall = columns.index("stall after 119 body bytes (read timeout 0.3 s)")
+    cells = {row.split(" | ")[0].strip("| "): row.strip("|").split(" | ")[stall] for row in rows}
+    assert "`ReadTimeout`" in cells["httpx 0.28, sync, asyncio and trio"]
+    assert "`SocketTimeoutError" in cells["aiohttp 3.14"]
+    assert "`TimeoutError: timed out`" in cells["http.client (3.11)"]
+    assert "`ConnectionError` (`… Read timed out.`), not `ReadTimeout`" in cells["requests 2.34"]
+    assert "after 4 attempts" in cells["urllib3 2.8 `PoolManager()`"]
+    assert "exit 28" in cells["curl 7.88"]
+    assert "no timeout of its own" in cells["Node 20 `http`"]

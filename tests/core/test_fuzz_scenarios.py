@@ -28,6 +28,8 @@ from mockprogress.script.faults import HeadCut
 PYTHON_PHRASES = re.compile(
     r"unsupported operand|object is not|NoneType|has no attribute|positional|not supported "
     r"between|unhashable|object of type|Traceback|invalid literal"
+    # a Python call where the file has keys: cut(seconds=...), mp.respond(), respond(...)
+    r"|\w\((\w+=|\.\.\.|\))"
 )
 KEYED = re.compile(r"(\(top level\)|" + "|".join(map(re.escape, TOP_LEVEL_KEYS)) + r")[.\[:]")
 

@@ -25,7 +25,7 @@ PACKAGE = ROOT / "mockprogress"
 #: Each layer's rank: a module may import modules of its own rank or lower.
 RANKS = {
     "errors": 0,
-    "_version": 0,
+    "version": 0,
     "fixtures": 0,
     "http": 1,
     "script": 2,
@@ -175,7 +175,7 @@ def test_the_package_keeps_the_import_rules() -> None:
 def test_every_subpackage_names_its_layer() -> None:
     """Each layer's __init__ says what the layer is and what it may import."""
     for layer in sorted(
-        set(RANKS) - {"errors", "_version", "__init__", "__main__", "pytest_plugin"}
+        set(RANKS) - {"errors", "version", "__init__", "__main__", "pytest_plugin"}
     ):
         init = PACKAGE / layer / "__init__.py"
         doc = ast.get_docstring(ast.parse(init.read_text()))

@@ -49,6 +49,18 @@ def test_early_hints_one_link_line_each() -> None:
     assert step.headers == (("Link", "</a.css>; rel=preload"), ("Link", "</b.js>; rel=preload"))
 
 
+@pytest.mark.parametrize("links", [["</a>; rel=preload"], ("</a>; rel=preload", "</b>")])
+def test_early_hints_says_links_are_separate_arguments(links: list[str]) -> None:
+    spread = ", ".join(repr(link) for link in links)
+    message = (
+        "early_hints takes each link as a separate argument: "
+        f"mp.early_hints({spread}), not a {type(links).__name__} of them"
+    )
+    with pytest.raises(mp.ScenarioError) as caught:
+        mp.early_hints(links)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
 def test_processing_status_uri_pairs() -> None:
     step = mp.processing((3, 3), status_uri=[(201, "/capture"), (507, "/photo/41")])
     assert ("Status-URI", "201 </capture>") in step.headers

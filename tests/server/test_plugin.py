@@ -339,3 +339,60 @@ def test_one_ca_for_the_session():
         "anyio",
     )
     result.assert_outcomes(passed=5)
+
+
+def test_a_teardown_failure_prints_its_report_once(pytester: pytest.Pytester) -> None:
+    # The report, then neither "During handling of the above exception" and the report again,
+    # nor a journal section repeating its timeline; an exchange it does not show is listed.
+    result = run(
+        pytester,
+        """
+def test_unmatched(mockprogress_server):
+    mockprogress_server.expect("GET", "/ok").respond(mp.respond(200))
+    assert get(mockprogress_server, "/ok")[0] == 200
+    assert get(mockprogress_server, "/nope")[0] == 500
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    out = result.stdout.str()
+    assert out.count("1. [unmatched] (exchange #2) GET /nope matched no expectation") == 1
+    assert "During handling of the above exception" not in out
+    assert out.count("<- GET /nope HTTP/1.1") == 1
+    assert out.count("<- GET /ok HTTP/1.1") == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unmatched*",
+            "mockprogress recorded 1 problem(s):",
+            "*#2 GET /nope HTTP/1.1*",
+            "*- mockprogress journal: the exchanges the report above does not show -*",
+            "#1 GET /ok HTTP/1.1*",
+        ]
+    )
+
+
+def test_the_in_loop_fixture_in_a_synchronous_test_fails_at_once(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its loop does not run while a synchronous test does: the client would hang until its
+    # own timeout. The test errors at set-up instead, naming the fixture to use.
+    result = run(
+        pytester,
+        """
+def test_sync(mockprogress_async_server):
+    mockprogress_async_server.expect("GET", "/").respond(mp.respond(200))
+    conn = http.client.HTTPConnection("127.0.0.1", mockprogress_async_server.port, timeout=3)
+    conn.request("GET", "/")
+    assert conn.getresponse().status == 200
+""",
+    )
+    result.assert_outcomes(errors=2)  # asyncio and trio
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_sync*",
+            "test_sync is a synchronous test: mockprogress_async_server runs in the test's own "
+            "event loop, which does not run while a synchronous test does, so its client would "
+            "hang. Use mockprogress_server (it runs in a thread) or make the test `async def` "
+            "with @pytest.mark.anyio",
+        ]
+    )
+    assert "TimeoutError" not in result.stdout.str()

@@ -111,6 +111,98 @@ steps = [{ drop = "reset" }]
     assert z.script.steps == (mp.drop("reset"),)
 
 
+#: Mistakes the Python API names by a call (``cut(seconds=...)``, ``interrupt(after=...)``,
+#: ``mp.respond()``): the loader says them with the file's keys instead.
+CALLS_AS_KEYS = [
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ respond = { body = 'ab', cut = { at = 1, seconds = 1 } } }]\n",
+        'expect[0].steps[0].respond.cut.seconds: only applies to how = "stall"',
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ respond = { body = 'ab', cut = { at = -2 } } }]\n",
+        "expect[0].steps[0].respond.cut.at: must be an integer >= 0, got -2",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ respond = { body = 'ab', cut = -1 } }]\n",
+        "expect[0].steps[0].respond.cut: must be an integer >= 0, got -1",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ respond = { body = 'ab', cut = { at = 1, split_record = true } } }]\n",
+        'expect[0].steps[0].respond.cut.split_record: only applies to how = "reset"',
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ respond = { body = 5 } }]\n",
+        "expect[0].steps[0].respond: body must be bytes, str or a list of bytes, got 5",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ read_body = -1 }, { respond = 200 }]\n",
+        "expect[0].steps[0].read_body: must be an integer >= 0, got -1",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ read_body = { upto = -1 } }, { respond = 200 }]\n",
+        "expect[0].steps[0].read_body.upto: must be an integer >= 0, got -1",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ lying_content_length = { body = 'abc', declared = 3 } }]\n",
+        "expect[0].steps[0].lying_content_length.declared: 3 is the body's true length: "
+        "use respond for an honest one",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ interim = 101 }]\n",
+        "expect[0].steps[0].interim: 101 Switching Protocols is not an interim response: "
+        "use upgrade_websocket or raw for an unsolicited 101",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ pause = 1 }]\n",
+        "expect[0].steps: the script never answers: end it with respond, drop, stall or raw",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ early_hints = { links = [['</a>']] } }, { respond = 200 }]\n",
+        "expect[0].steps[0].early_hints.links[0]: expected a Link value, got ['</a>']",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ upgrade_websocket = { actions = [{ send = 5 }] } }]\n",
+        "expect[0].steps[0].upgrade_websocket.actions[0].send: takes str or bytes, got 5",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ upgrade_websocket = { actions = [{ send = 'hi', cut = { at = -1 } }] } }]\n",
+        "expect[0].steps[0].upgrade_websocket.actions[0].cut.at: must be an integer >= 0, got -1",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nsteps = [{ upgrade_websocket = { actions = [{ echo = 0 }] } }]\n",
+        "expect[0].steps[0].upgrade_websocket.actions[0].echo: must be an integer >= 1, got 0",
+    ),
+    (
+        "[[expect]]\npath = '/x'\nexpect_continue = 'later'\nsteps = [{ respond = 200 }]\n",
+        'expect[0].expect_continue: expected "auto", "immediate", "never" or a table such as '
+        '{ mode = "delay", seconds = 0.5 } or { mode = "reject", status = 417 }, got \'later\'',
+    ),
+    (
+        "[[tus_uploads]]\npath = '/u'\ninterrupts = [{ after = -1 }]\n",
+        "tus_uploads[0].interrupts[0].after: must be an integer >= 0, got -1",
+    ),
+    (
+        "[[tus_uploads]]\npath = '/u'\ninterrupts = [{ after = 1, seconds = 1 }]\n",
+        'tus_uploads[0].interrupts[0].seconds: only applies to how = "stall"',
+    ),
+    (
+        "[[cut_request_head]]\nat = 1\ntimes = 0\n",
+        "cut_request_head[0].times: must be an integer >= 1, got 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CALLS_AS_KEYS)
+def test_mistakes_are_named_by_the_file_s_keys_not_python_calls(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(mp.ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: {message}"
+    assert not re.search(r"\w\((\w+=|\.\.\.|\))", str(info.value))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

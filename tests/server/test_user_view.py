@@ -81,3 +81,31 @@ def test_a_failed_respond_keeps_an_answer_already_given() -> None:
         with pytest.raises(mp.ScenarioError):
             exp.respond()
         assert httpx.get(srv.url("/kept"), timeout=10).text == "first"
+
+
+def test_an_expectation_never_given_a_response_says_so() -> None:
+    # A bare srv.expect(...), or one whose step raised while respond()'s arguments were built
+    # (respond() was never called): a request gets a 500 that says so, not an empty 200 the
+    # client would take for the answer meant, and check() names it even if no request came.
+    with mp.MockServer() as srv:
+        srv.expect("GET", "/bare")
+        with pytest.raises(mp.ScenarioError):
+            srv.expect("GET", "/built").respond(mp.respond(200, body=123))  # type: ignore[arg-type]
+        srv.expect("GET", "/unused", name="forgotten")
+        for path in ("/bare", "/built"):
+            reply = requests.get(srv.url(path), timeout=10)
+            assert reply.status_code == 500
+            assert reply.text == (
+                f"mockprogress: expect GET {path} was never given a response: "
+                "add .respond(...) or .respond_with(...)\n"
+            )
+        with pytest.raises(mp.ExpectationError) as caught:
+            srv.check()
+        srv.reset()
+    report = str(caught.value)
+    assert report.startswith("mockprogress recorded 3 problem(s):\n")
+    for described in ("expect GET /bare", "expect GET /built", "expect GET /unused (forgotten)"):
+        assert (
+            f"[scenario-error] {described} was never given a response: "
+            "add .respond(...) or .respond_with(...)"
+        ) in report
