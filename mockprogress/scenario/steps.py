@@ -147,14 +147,19 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
     given = [k for k in ("body", "body_base64", "chunks", "chunks_base64", "json") if k in spec]
     if len(given) > 1:
         raise where.error(f"{key}.{given[1]}", f"give one of {' / '.join(given)}, not both")
-    step = respond(
-        spec.get("status", 200),
-        body,
-        headers_at(spec.get("headers"), f"{key}.headers", where),
-        reason=spec.get("reason"),
-        json=spec.get("json"),
-        chunked=bool(spec.get("chunked", False)),
-    )
+    headers = headers_at(spec.get("headers"), f"{key}.headers", where)
+    try:
+        step = respond(
+            spec.get("status", 200),
+            body,
+            headers,
+            reason=spec.get("reason"),
+            json=spec.get("json"),
+            chunked=bool(spec.get("chunked", False)),
+        )
+    except ScenarioError as exc:
+        # Said in the file's terms wherever a response is written (a step, a resource's result).
+        raise where.located(key, exc, {"respond": key}) from None
     if "cut" in spec:
         cut = spec["cut"]
         if isinstance(cut, int) and not isinstance(cut, bool):

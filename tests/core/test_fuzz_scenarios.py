@@ -9,6 +9,7 @@ test_scenario.py changes one key at a time; this puts many wrong pieces together
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,17 @@ def test_a_relative_store_dir_needs_a_file_to_start_from(tmp_path: Path) -> None
     scenario.write_text('[[tus_uploads]]\npath = "/t"\nstore_dir = "from-file"\n')
     load_scenario(scenario)
     assert (tmp_path / "from-file").is_dir()
+
+
+@pytest.mark.parametrize("table", ["resumable_uploads", "progress_job"])
+def test_a_resources_result_is_named_by_its_keys(table: str) -> None:
+    """Found by ``make stress``: a result's bad body was said as ``respond() body ...``."""
+    spec: dict[str, object] = {"path": "/r", "result": {"status": 201, "body": {"a": 1}}}
+    if table == "progress_job":
+        spec["stages"] = [["a", 0]]
+    document = json.dumps({table: [spec]}).encode()
+    with pytest.raises(mp.ScenarioError) as raised:
+        parse_document(document, "application/json", "fuzz")
+    assert str(raised.value) == (
+        f"fuzz: {table}[0].result: body must be bytes, str or a list of bytes, got {{'a': 1}}"
+    )
