@@ -320,22 +320,8 @@ class ServerConnection:
 
     def _fire_head_cut(self, cut: HeadCut, head: bytes, started: float) -> Program[None]:
         """Journal the partial request and end the connection as the cut says."""
-        method, target, version = _partial_request_line(head)
-        log = self.state.new_exchange(
-            connection=self.id,
-            started=started,
-            method=method,
-            target=target,
-            http_version=version,
-            headers=Headers(),
-        )
-        log.bytes_received = len(head)
+        log = self._partial_head(head, started)
         self.bytes_in = 0
-        preview = head[:60]
-        more = "..." if len(head) > 60 else ""
-        log.event(
-            started, "request", "in", f"{len(head)} bytes of a request head {preview!r}{more}"
-        )
         detail = f"{cut.how} after {len(head)} bytes of the request head"
         try:
             yield from fire(log, cut.spec, now=self.clock(), side="request", detail=detail)
