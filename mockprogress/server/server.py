@@ -22,6 +22,7 @@ import contextlib
 import errno
 import functools
 import ipaddress
+import math
 import re
 import resource
 import socket
@@ -54,7 +55,7 @@ from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
 from ..script.tls import TLS, tls_spec
-from .driver import ConnectionDriver
+from .driver import ConnectionDriver, Handshake
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
 
@@ -667,7 +668,12 @@ class MockServer(AsyncContextManagerMixin):
             connection = ServerConnection(self._state, self._clock, host)
             if channel is not None and self.tls is not None:
                 started = self._clock()
-                handshake = await driver.handshake(self.tls.fault)
+                # A handshake is part of the head: head_timeout bounds it as it bounds a head.
+                limit = self._state.config.limits.head_timeout
+                with anyio.move_on_after(math.inf if limit is None else limit) as waited:
+                    handshake = await driver.handshake(self.tls.fault)
+                if waited.cancelled_caught:
+                    handshake = Handshake(reason=f"not complete after head_timeout={limit:g} s")
                 if not handshake.ok:
                     ended = connection.handshake_failed(
                         started,

@@ -382,3 +382,18 @@ path = "/dropped"
         assert exchange(srv.port, get("/truncated"), tls=context).end == "truncated"
         assert exchange(srv.port, get("/split"), tls=context).end == "reset"
         assert exchange(srv.port, get("/dropped"), tls=context) == Received(b"", "truncated")
+
+
+def test_a_handshake_that_never_ends_is_bounded_by_head_timeout() -> None:
+    """A client that connects and never finishes its ClientHello holds nothing for long."""
+    with mp.MockServer(tls=True, head_timeout=0.3) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(b"\x16\x03\x01")  # the start of a record, then silence
+            started = time.monotonic()
+            assert sock.recv(100) == b""  # closed by the server
+            assert time.monotonic() - started < 3
+        deadline = time.monotonic() + 5
+        while not len(srv.journal) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        details = [e.detail for e in srv.journal.last.events]
+        assert "TLS handshake failed: not complete after head_timeout=0.3 s" in details
