@@ -66,6 +66,7 @@ from .script.continue_policy import continue_never as continue_never
 from .script.continue_policy import continue_reject as continue_reject
 from .script.faults import Interrupt as Interrupt
 from .script.faults import interrupt as interrupt
+from .script.http2 import HTTP2 as HTTP2
 from .script.malformed import bad_status_line as bad_status_line
 from .script.malformed import lying_content_length as lying_content_length
 from .script.malformed import malformed_chunked as malformed_chunked
@@ -73,6 +74,7 @@ from .script.malformed import unsolicited_101 as unsolicited_101
 from .script.steps import Step as Step
 from .script.steps import drop as drop
 from .script.steps import early_hints as early_hints
+from .script.steps import goaway as goaway
 from .script.steps import interim as interim
 from .script.steps import pause as pause
 from .script.steps import processing as processing
@@ -109,6 +111,7 @@ __all__ = (
     "Fraction",
     "Frame",
     "GauntletCase",
+    "HTTP2",
     "HandlerControl",
     "Headers",
     "HttpProgressDemo",
@@ -151,6 +154,7 @@ __all__ = (
     "drop",
     "early_hints",
     "gauntlet",
+    "goaway",
     "interim",
     "interrupt",
     "lying_content_length",

@@ -85,7 +85,14 @@ class CallHandler:
     control: Any
 
 
-Action: TypeAlias = Send | Receive | Sleep | Close | Hold | PendingInput | CallHandler
+@dataclass(frozen=True, slots=True)
+class WaitStream:
+    """HTTP/2 only: wait for news on this exchange's stream (request body bytes or their end,
+    a reset by the client, more flow-control window to send in, the connection's end); the
+    result is None. The core looks at what changed itself: the news is engine state."""
+
+
+Action: TypeAlias = Send | Receive | Sleep | Close | Hold | PendingInput | CallHandler | WaitStream
 Program: TypeAlias = Generator[Action, Any, T]
 
 

@@ -29,6 +29,7 @@ from ..script.tls import HandshakeFault, alert_record
 from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, ResponseState, plain_response
 from .faults import fire
+from .h2_connection import PREFACE, H2Start, Upgrade
 from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
@@ -121,32 +122,39 @@ class ServerConnection:
         )
         yield Close("close")
 
-    def run(self) -> Program[None]:
+    def run(self) -> Program[H2Start | None]:
+        """The connection's life; an ``H2Start`` when it turns to HTTP/2 (the client's preface
+        on a fresh connection, or an ``Upgrade: h2c`` answered by 101)."""
         try:
             while True:
                 self.current = None
                 head_start = self._parsed()
                 try:
                     event = yield from self._request_start()
+                except _PriorKnowledge as turn:
+                    return H2Start(turn.data)
                 except h11.RemoteProtocolError as exc:
                     if not self.eof:
                         yield from self._malformed(exc)
                     else:
                         self._abandoned_head()
                     yield Close("close")
-                    return
+                    return None
                 except _Silence as silence:
                     yield from self._timed_out(silence.idle)
-                    return
+                    return None
                 finally:
                     self._head_deadline = None
                 if event is None:
-                    return  # a head cut ended the connection
+                    return None  # a head cut ended the connection
                 if not isinstance(event, h11.Request):
                     # ConnectionClosed: the client is done with the connection.
                     yield Close("close")
-                    return
+                    return None
                 self.requests += 1
+                upgrade = self._h2c(event, self._parsed() - head_start)
+                if upgrade is not None:
+                    return (yield from self._switch_to_h2c(upgrade))
                 # The head as sent: h11 strips padding and folds, the limit counts them.
                 ctx = self._begin(event, self._parsed() - head_start)
                 self._last = ctx.log
@@ -161,11 +169,11 @@ class ServerConnection:
                 if ctx.closed:
                     # The exchange ended the connection itself.
                     self._unanswered(ctx, "the server closed the connection")
-                    return
+                    return None
                 if not ctx.keeps_alive():
                     self._unanswered(ctx, "the server closed the connection")
                     yield Close("close")
-                    return
+                    return None
                 if ctx.bypassed_h11:
                     # A fresh h11 connection is where start_next_cycle would leave it, given
                     # what the old one holds of the next request (pipelined with this one).
@@ -187,7 +195,42 @@ class ServerConnection:
                 if not ctx.log.events or ctx.log.events[-1].kind != "closed":
                     ctx.log.event(self.clock(), "closed", "in", "client closed the connection")
                 self._unanswered(ctx, "the client closed the connection")
-            return
+            return None
+
+    def _h2c(self, request: h11.Request, head_size: int) -> Upgrade | None:
+        """The upgrade to HTTP/2 this request asks for, when the server takes it: HTTP/2 is
+        on, the connection is plain TCP (h2c is cleartext only), the request carries exactly
+        one ``HTTP2-Settings`` and no body (its answer goes on stream 1, which starts
+        half-closed: RFC 7540 §3.2)."""
+        if self.state.config.http2 is None or self.tls is not None:
+            return None
+        headers = Headers.from_raw(request.headers.raw_items())
+        tokens = [t.strip().lower() for t in (headers.get("upgrade") or "").split(",")]
+        settings = headers.getall("http2-settings")
+        if "h2c" not in tokens or len(settings) != 1 or request.http_version != b"1.1":
+            return None
+        if "transfer-encoding" in headers or (headers.get("content-length") or "0") != "0":
+            return None  # served as HTTP/1.1: the server may ignore an Upgrade
+        return Upgrade(
+            settings[0].encode("latin-1"),
+            request.method.decode("latin-1"),
+            request.target.decode("latin-1"),
+            headers,
+            head_size,
+        )
+
+    def _switch_to_h2c(self, upgrade: Upgrade) -> Program[H2Start]:
+        """Answer ``101 Switching Protocols`` (``Upgrade: h2c``); what follows is HTTP/2."""
+        self.h11.next_event()  # the request's EndOfMessage (it has no body)
+        data = self.h11.send(
+            h11.InformationalResponse(
+                status_code=101,
+                headers=[(b"Connection", b"Upgrade"), (b"Upgrade", b"h2c")],
+                reason=b"Switching Protocols",
+            )
+        )
+        yield Send(data or b"")
+        return H2Start(bytes(self.h11.trailing_data[0]), upgrade)
 
     def _hand_on(self, ctx: ExchangeContext) -> None:
         """Credit the bytes read with an exchange that belong to the requests after it
@@ -264,6 +307,8 @@ class ServerConnection:
             # headersTimeout is: a connection that never sends anything is held no longer.
             self._start_head_timeout(self.clock())
             data = yield self._receive(size)
+            if data and pending is None and self.state.config.http2 is not None:
+                data = yield from self._sniff_preface(data)
         else:
             data = yield Receive(size, limits.keep_alive_timeout)
         if data is None:
@@ -305,6 +350,18 @@ class ServerConnection:
             if data is None:
                 plan.release(cut)
                 raise _Silence(idle=False)
+
+    def _sniff_preface(self, data: bytes) -> Program[bytes]:
+        """Read on while the first bytes could be the HTTP/2 client preface (prior
+        knowledge, RFC 9113 §3.3); the preface whole turns the connection to HTTP/2."""
+        while len(data) < len(PREFACE) and PREFACE.startswith(data):
+            more = yield self._receive(_READ_SIZE)
+            if not more:
+                break
+            data += more
+        if data.startswith(PREFACE):
+            raise _PriorKnowledge(data)
+        return data
 
     def _start_head_timeout(self, now: float) -> None:
         timeout = self.state.config.limits.head_timeout
@@ -509,6 +566,14 @@ class ServerConnection:
                 self.clock(), "response", "out", f"{status} {step.reason}", status=status
             )
             log.response = ResponseRecord(status, step.reason, Headers(), at, len(body), True)
+
+
+class _PriorKnowledge(Exception):
+    """The client opened with the HTTP/2 preface: ``data`` is what it sent so far."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__("HTTP/2 preface")
+        self.data = data
 
 
 class _Silence(Exception):

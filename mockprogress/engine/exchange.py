@@ -30,21 +30,17 @@ continue policy and the WebSocket switch see the exchange through ``ExchangeSurf
 from __future__ import annotations
 
 import enum
-import traceback
-import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import h11
 
-from ..errors import ScenarioError
-from ..http.headers import HeaderPairs, Headers
-from ..http.progress_order import ProgressOrder
+from ..http.headers import Headers
 from ..script.faults import DropHow, FaultHow, FaultSpec
 from ..script.steps import (
     Cut,
     Drop,
+    GoAway,
     Interim,
     Pause,
     Raw,
@@ -55,6 +51,8 @@ from ..script.steps import (
     Step,
 )
 from .actions import Close, PeerGone, PendingInput, Program, Send, Sleep
+from .exchange_common import BodyTooLarge, CommonExchange
+from .exchange_common import plain_response as plain_response
 from .faults import Side, fire
 from .journal import ExchangeLog, InterimRecord, ResponseRecord
 from .wire import (
@@ -75,12 +73,6 @@ if TYPE_CHECKING:
     from .surface import ExchangeSurface
 
 _READ_SIZE = 262144
-#: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
-_LAZY_CONTINUE = Interim(100)
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodyState(enum.Enum):
@@ -118,17 +110,16 @@ class WireState(enum.Enum):
     CLOSED = "closed"
 
 
-class ExchangeContext:
+class ExchangeContext(CommonExchange):
     """The state of one exchange and the programs that move it forward (HTTP/1.1 over h11:
     the first implementation of ``ExchangeSurface``)."""
 
     def __init__(
         self, conn: ServerConnection, log: ExchangeLog, request: h11.Request, head_size: int
     ) -> None:
+        super().__init__(conn, log)
         self._conn = conn
-        self._log = log
         self._request = request
-        self._headers = log.headers
         self._is_http10 = request.http_version == b"1.0"
         expect = (self._headers.get("expect") or "").lower()
         self._expects_continue = not self._is_http10 and expect == "100-continue"
@@ -142,10 +133,6 @@ class ExchangeContext:
         self._response = ResponseState.NONE
         self._wire = WireState.HTTP
         self._continue_sent = False
-        #: The 100 the first body read sends while the client waits (None: never).
-        self._lazy_continue: Interim | None = _LAZY_CONTINUE
-        #: The Progress values sent so far (draft-wright-http-progress §3.2).
-        self._progress_order = ProgressOrder()
         #: Every byte written for the exchange (a wire cut counts from here).
         self._wire_out = 0
         self._pending = b""
@@ -157,8 +144,6 @@ class ExchangeContext:
         self._sent_past_h11 = False
         #: For such a response: the connection stays open after it.
         self._keeps_alive_after = False
-        #: Sees each scripted final response before it goes out and returns the one to send.
-        self._response_filter: Callable[[Respond], Respond] | None = None
 
     # ---- facts ----------------------------------------------------------------------------
 
@@ -168,49 +153,13 @@ class ExchangeContext:
         return self._conn
 
     @property
-    def log(self) -> ExchangeLog:
-        """The journal entry of this exchange."""
-        return self._log
-
-    @property
     def request(self) -> h11.Request:
         return self._request
-
-    @property
-    def method(self) -> str:
-        return self._log.method
-
-    @property
-    def target(self) -> str:
-        return self._log.target
-
-    @property
-    def path(self) -> str:
-        """The target's path, percent-decoding left as sent."""
-        return urllib.parse.urlsplit(self._log.target).path
-
-    @property
-    def headers(self) -> Headers:
-        return self._headers
-
-    @property
-    def http_version(self) -> str:
-        return self._log.http_version
 
     @property
     def is_http10(self) -> bool:
         """An HTTP/1.0 client: it gets no interim responses (RFC 9110 §15.2)."""
         return self._is_http10
-
-    @property
-    def peer(self) -> str:
-        """The client's address, as the I/O layer wrote it (``""`` when unknown)."""
-        return self._conn.peer
-
-    @property
-    def max_body_size(self) -> int:
-        """The largest body (or WebSocket message) the server takes."""
-        return self._conn.state.config.limits.max_body_size
 
     @property
     def declared_length(self) -> int | None:
@@ -278,10 +227,6 @@ class ExchangeContext:
         return self._unframed_left is not None or self._sent_past_h11
 
     @property
-    def now(self) -> float:
-        return self._conn.clock()
-
-    @property
     def waiting_for_continue(self) -> bool:
         """The client sent ``Expect: 100-continue`` and has had no reason to send the body."""
         return (
@@ -317,20 +262,6 @@ class ExchangeContext:
 
     # ---- seeing responses before they go out ----------------------------------------------
 
-    def on_final_response(self, fn: Callable[[Respond], Respond] | None) -> None:
-        """Have ``fn`` see each scripted final response before it goes out and return the one
-        to send (upload resources store the scripted response this way, and may answer
-        otherwise); None stops it."""
-        self._response_filter = fn
-
-    def continue_on_first_read(self, interim: Interim | None) -> None:
-        """The ``100 Continue`` the first body read sends while the client waits for one (None:
-        never); set by the expectation's continue policy (``expect_continue``)."""
-        self._lazy_continue = interim
-
-    def problem(self, kind: str, message: str) -> None:
-        self._conn.state.record(kind, message, self._log.index)
-
     # ---- writing ---------------------------------------------------------------------------
 
     def _send(self, data: bytes, journaled: _Mark | None = None, what: str = "") -> Program[None]:
@@ -362,29 +293,10 @@ class ExchangeContext:
         """Carry out one step."""
         if self.closed:
             return
-        if isinstance(step, Interim):
-            yield from self.send_interim(step)
-        elif isinstance(step, Pause):
-            yield from self.pause(step.seconds)
-        elif isinstance(step, ReadBody):
-            yield from self.read_body(step.upto)
-        elif isinstance(step, Respond):
-            yield from self.respond(step, read_first=not self.body_started)
-        elif isinstance(step, Drop | Stall):
-            yield from self.fault(step.spec)
-        elif isinstance(step, Raw):
-            yield from self.write_raw(step.data)
-        else:
-            run_extension = getattr(step, "run", None)
-            if run_extension is None:
-                self.problem("scenario-error", f"mockprogress cannot carry out {step!r}")
-                return
-            yield from run_extension(self)
-
-    def pause(self, seconds: float) -> Program[None]:
-        self.log.event(self.now, "pause", "", f"pause {seconds:g} s")
-        if seconds > 0:
-            yield Sleep(seconds)
+        if isinstance(step, GoAway):
+            self.problem("scenario-error", "mp.goaway() is an HTTP/2 step; this is HTTP/1.x")
+            return
+        yield from carry_out(self, step)
 
     def send_interim(self, step: Interim) -> Program[None]:
         if self.closed:
@@ -429,19 +341,6 @@ class ExchangeContext:
         if step.status == 100:
             self._continue_sent = True
         yield from self._send(data, mark, label)
-
-    def _progress_in_order(self, status: int, headers: HeaderPairs, where: str) -> bool:
-        """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
-        checked when built); a message that breaks it is not sent."""
-        values = [v for n, v in headers if n.lower() == "progress"]
-        if not values and (status != 102 or self._progress_order.last is None):
-            return True  # nothing to check or to remember
-        try:
-            self._progress_order.admit(status, values, where)
-        except ScenarioError as exc:
-            self.problem("scenario-error", f"not sent: {exc}")
-            return False
-        return True
 
     def _body_arrived(self) -> Program[int]:
         """Body bytes that have reached the server so far, read or not: in the journal, held
@@ -582,14 +481,6 @@ class ExchangeContext:
         self.log.body_complete = True
         size = len(self.log.body)
         self.log.event(self.now, "body", "in", f"{size} body bytes (complete)")
-
-    def _store(self, data: bytes, limit: int) -> None:
-        room = limit - len(self.log.body)
-        if len(data) > room:
-            if room > 0:
-                self.log.body.append(data[:room])  # read, and within the limit: kept
-            raise BodyTooLarge()
-        self.log.body.append(data)
 
     def _receive_hint(self, room: int | None) -> int:
         # With Content-Length framing, h11 hands out every buffered body byte before asking for
@@ -828,14 +719,6 @@ class ExchangeContext:
             )
         self.log.ended = self.now
 
-    def handler_failed(self, exc: BaseException) -> Program[None]:
-        text = "".join(traceback.format_exception(exc)).rstrip()
-        self.problem("handler-error", f"handler raised {exc!r}\n{text}")
-        if not self.final_started and not self.closed:
-            yield from self.respond(
-                plain_response(500, f"mockprogress: the handler raised {exc!r}\n"), read_first=False
-            )
-
 
 if TYPE_CHECKING:
 
@@ -862,6 +745,28 @@ class _Mark:
         log.response = self.response
 
 
+def carry_out(ctx: ExchangeSurface, step: Step) -> Program[None]:
+    """Carry out one step with what every protocol's exchange has (``ExchangeSurface``)."""
+    if isinstance(step, Interim):
+        yield from ctx.send_interim(step)
+    elif isinstance(step, Pause):
+        yield from ctx.pause(step.seconds)
+    elif isinstance(step, ReadBody):
+        yield from ctx.read_body(step.upto)
+    elif isinstance(step, Respond):
+        yield from ctx.respond(step, read_first=not ctx.body_started)
+    elif isinstance(step, Drop | Stall):
+        yield from ctx.fault(step.spec)
+    elif isinstance(step, Raw):
+        yield from ctx.write_raw(step.data)
+    else:
+        run_extension = getattr(step, "run", None)
+        if run_extension is None:
+            ctx.problem("scenario-error", f"mockprogress cannot carry out {step!r}")
+            return
+        yield from run_extension(ctx)
+
+
 def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:
     """Run a script's steps in order. Without an explicit ``read_body`` the whole body is read
     just before the final response."""
@@ -878,11 +783,6 @@ def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:
             yield from ctx.run(step)
         if ctx.closed:
             return
-
-
-def plain_response(status: int, text: str) -> Respond:
-    """A text/plain response, for the server's own answers."""
-    return Respond(status, text.encode(), (("Content-Type", "text/plain; charset=utf-8"),))
 
 
 def _declared_length(headers: Headers) -> int | None:

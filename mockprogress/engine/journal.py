@@ -172,6 +172,8 @@ class Exchange:
     frames: tuple[Frame, ...] = ()
     #: The connection's TLS (None on plain TCP).
     tls: TLSRecord | None = None
+    #: The HTTP/2 stream that carried the exchange (None over HTTP/1.x).
+    stream_id: int | None = None
 
     @property
     def path(self) -> str:
@@ -216,6 +218,8 @@ class Exchange:
         """A readable account of the exchange, one event per line."""
         head = f"#{self.index} {self.request_line}"
         extra = [f"connection {self.connection}"]
+        if self.stream_id is not None:
+            extra.append(f"stream {self.stream_id}")
         if self.handled_by:
             extra.append(self.handled_by)
         lines = [f"{head}  [{', '.join(extra)}]"]
@@ -270,6 +274,8 @@ class ExchangeLog:
         # The payloads of the WebSocket messages in ``frames``, spooled like a body.
         self._frame_store: BodyBuffer | None = None
         self.tls: TLSRecord | None = None
+        #: The HTTP/2 stream that carries the exchange (None over HTTP/1.x).
+        self.stream_id: int | None = None
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -341,6 +347,7 @@ class ExchangeLog:
             body_before_continue=self.body_before_continue,
             frames=tuple(self.frames),
             tls=self.tls,
+            stream_id=self.stream_id,
         )
 
 

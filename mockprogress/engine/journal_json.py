@@ -69,6 +69,8 @@ def exchange_to_json(ex: Exchange) -> dict[str, Any]:
         "body_size": len(body),
         "body_base64": base64.b64encode(body).decode("ascii"),
     }
+    if ex.stream_id is not None:
+        out["stream_id"] = ex.stream_id  # HTTP/2 only
     try:
         out["body"] = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -335,6 +337,7 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
         bytes_sent=r.integer("bytes_sent"),
         _body=body,
         _body_size=len(body),
+        stream_id=r.integer("stream_id", optional=True),
     )
 
 

@@ -12,14 +12,15 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ExpectationError, ScenarioError
 from ..http.headers import Headers
 from ..script.faults import HeadCut
+from ..script.http2 import HTTP2
 from ..script.steps import Script, Step
 from .actions import CallHandler, PeerGone, Program
-from .exchange import ExchangeContext, plain_response, run_script
+from .exchange import plain_response, run_script
 from .expect_continue import begin_exchange
 from .faults import HeadCutPlan
 from .journal import Event, Exchange, ExchangeLog, Journal
@@ -27,6 +28,9 @@ from .limits import Limits, SetLimits
 from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
 from .resource import Resource
+
+if TYPE_CHECKING:
+    from .surface import ExchangeSurface
 
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
@@ -49,6 +53,8 @@ class ServerConfig:
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
+    #: HTTP/2 beside HTTP/1.1 (its SETTINGS), or None: HTTP/1.1 only.
+    http2: HTTP2 | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.unmatched_status <= 599:
@@ -247,7 +253,7 @@ class ServerState:
     def _reserved_for(self, path: str) -> Resource | None:
         return next((r for r in self.reserved if r.handles(path)), None)
 
-    def _reserved_serving(self, ctx: ExchangeContext) -> Resource | None:
+    def _reserved_serving(self, ctx: ExchangeSurface) -> Resource | None:
         """The reserved resource this exchange went to, if it went to one."""
         if not ctx.log.reserved:
             return None
@@ -267,7 +273,7 @@ class ServerState:
 
     # ---- dispatch --------------------------------------------------------------------------
 
-    def serve(self, ctx: ExchangeContext) -> Program[None]:
+    def serve(self, ctx: ExchangeSurface) -> Program[None]:
         """Answer one request."""
         if self._posted:
             self.apply_posted()  # an expectation added just before the request came
@@ -300,7 +306,7 @@ class ServerState:
                 return
         yield from self._unexpected(ctx, view, selection)
 
-    def _select(self, ctx: ExchangeContext, view: RequestView) -> Program[Selection | None]:
+    def _select(self, ctx: ExchangeSurface, view: RequestView) -> Program[Selection | None]:
         """The expectation for ``view``; None when a matcher (a test's predicate) raised,
         which is that exchange's handler error, BaseException included."""
         try:
@@ -309,7 +315,7 @@ class ServerState:
             yield from ctx.handler_failed(exc)
             return None
 
-    def _within_limits(self, ctx: ExchangeContext) -> Program[bool]:
+    def _within_limits(self, ctx: ExchangeSurface) -> Program[bool]:
         """Refuse a request over a limit, or framed both ways, before anything reads it."""
         refusal = self._refusal(ctx)
         if refusal is None:
@@ -325,10 +331,10 @@ class ServerState:
         yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)
         return False
 
-    def _refusal(self, ctx: ExchangeContext) -> tuple[int, str, str, str] | None:
+    def _refusal(self, ctx: ExchangeSurface) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""
         limits = self.config.limits
-        if not ctx.log.http_version.startswith("1."):
+        if not ctx.log.http_version.startswith("1.") and ctx.log.http_version != "2":
             # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
             # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
             message = (
@@ -368,7 +374,7 @@ class ServerState:
             )
         return None
 
-    def _run_expectation(self, ctx: ExchangeContext, exp: Expectation) -> Program[None]:
+    def _run_expectation(self, ctx: ExchangeSurface, exp: Expectation) -> Program[None]:
         if not (yield from begin_exchange(ctx, exp.continue_policy)):
             return
         handler = exp.handler
@@ -392,7 +398,7 @@ class ServerState:
             return
         yield from run_script(ctx, script)
 
-    def _unexpected(self, ctx: ExchangeContext, view: RequestView, sel: Selection) -> Program[None]:
+    def _unexpected(self, ctx: ExchangeSurface, view: RequestView, sel: Selection) -> Program[None]:
         yield from ctx.read_body()
         if ctx.closed:
             return
@@ -425,7 +431,7 @@ class ServerState:
         )
 
 
-def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
+def _contained(ctx: ExchangeSurface, program: Program[None]) -> Program[None]:
     """Run a resource's ``program``: what it raises, BaseException included, is its
     exchange's error (a 500 while one can be sent, a problem for check()). The client going
     away (``PeerGone``) and closing this program (the server stopping) go through."""
@@ -451,7 +457,7 @@ def _contained(ctx: ExchangeContext, program: Program[None]) -> Program[None]:
             thrown = exc
 
 
-def _view(ctx: ExchangeContext, body: bytes | None) -> RequestView:
+def _view(ctx: ExchangeSurface, body: bytes | None) -> RequestView:
     # What the journal's Exchange.path, .raw_query and .query say, without a snapshot.
     log = ctx.log
     parts = urllib.parse.urlsplit(log.target)

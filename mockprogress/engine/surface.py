@@ -1,9 +1,10 @@
 """``ExchangeSurface``: what resources, handlers, the continue policy and the WebSocket switch
 may do with an exchange, whatever protocol carries it.
 
-The exchange's state machine is the protocol's (``ExchangeContext``: HTTP/1.1 over h11; HTTP/2
-over h2 next). Everything else sees this narrow interface: the request's facts, read-only;
-where the exchange stands, read-only; and programs (``engine.actions``) that move it forward.
+The exchange's state machine is the protocol's (``ExchangeContext``: HTTP/1.1 over h11;
+``H2Exchange``: HTTP/2 over h2). Everything else sees this narrow interface: the request's
+facts, read-only; where the exchange stands, read-only; and programs (``engine.actions``) that
+move it forward.
 Nothing here names h11, a byte of HTTP/1.1 framing, or a field to write.
 """
 
@@ -66,6 +67,14 @@ class ExchangeSurface(Protocol):
     @property
     def closed(self) -> bool:
         """The exchange ended the connection (or stream)."""
+
+    @property
+    def head_size(self) -> int:
+        """The size of the request head as the protocol counts it (against max_header_size)."""
+
+    @property
+    def body_started(self) -> bool:
+        """A body read was placed (or there is no body to read)."""
 
     @property
     def body_done(self) -> bool:

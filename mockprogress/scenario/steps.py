@@ -27,6 +27,7 @@ from ..script.steps import (
     Step,
     drop,
     early_hints,
+    goaway,
     interim,
     pause,
     processing,
@@ -164,7 +165,7 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
         cut = spec["cut"]
         if isinstance(cut, int) and not isinstance(cut, bool):
             cut = {"at": cut}
-        keys = {"at", "unit", "how", "seconds", "close_notify", "split_record"}
+        keys = {"at", "unit", "how", "seconds", "close_notify", "split_record", "error_code"}
         cut = table(cut, f"{key}.cut", where, keys)
         if "at" not in cut:
             raise where.error(f"{key}.cut.at", "missing (the byte offset of the cut)")
@@ -175,6 +176,7 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
             seconds=cut.get("seconds"),
             close_notify=cut.get("close_notify", True),
             split_record=cut.get("split_record", False),
+            error_code=cut.get("error_code"),
         )
     if "drip" in spec:
         drip = spec["drip"]
@@ -192,9 +194,26 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
 
 def _drop(value: Any, key: str, where: Where) -> Step:
     if isinstance(value, Mapping):
-        spec = table(value, key, where, {"how", "close_notify"})
-        return drop(spec.get("how", "close"), close_notify=spec.get("close_notify", True))
+        spec = table(value, key, where, {"how", "close_notify", "error_code"})
+        return drop(
+            spec.get("how", "close"),
+            close_notify=spec.get("close_notify", True),
+            error_code=spec.get("error_code"),
+        )
     return drop(value)
+
+
+def _goaway(value: Any, key: str, where: Where) -> Step:
+    """``goaway = {}``, or ``{ last_stream_id = 0, error_code = "NO_ERROR", debug = "..." }``."""
+    spec = table(value, key, where, {"last_stream_id", "error_code", "debug"})
+    debug = spec.get("debug", "")
+    if not isinstance(debug, str):
+        raise where.error(f"{key}.debug", f"expected text, got {shown(debug)}")
+    return goaway(
+        spec.get("last_stream_id"),
+        error_code=spec.get("error_code", "NO_ERROR"),
+        debug=debug.encode(),
+    )
 
 
 def _stall(value: Any, key: str, where: Where) -> Step:
@@ -370,6 +389,7 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, Where], Step]] = {
     "malformed_chunked": _malformed_chunked,
     "bad_status_line": _bad_status_line,
     "unsolicited_101": _unsolicited_101,
+    "goaway": _goaway,
 }
 
 

@@ -24,6 +24,7 @@ from typing import Literal, TypeAlias
 
 from ..errors import ScenarioError
 from .checks import check_count, check_seconds
+from .http2 import error_code
 
 FaultHow: TypeAlias = Literal["close", "reset", "stall"]
 #: The name steps and the public face have always used for it.
@@ -64,6 +65,9 @@ class FaultSpec:
     seconds_label: str | None = field(default=None, compare=False, repr=False)
     close_notify: bool = True
     split_record: bool = False
+    #: Over HTTP/2: the ``RST_STREAM`` error code of a reset (None: ``CANCEL``), by name or
+    #: number (``script.http2.ERROR_CODES``); over HTTP/1.x nothing carries it.
+    error_code: int | str | None = None
 
     def __post_init__(self) -> None:
         if self.how not in self.hows:
@@ -80,6 +84,18 @@ class FaultSpec:
             )
         if self.split_record and self.how != "reset":
             raise ScenarioError(f"{self.where}(split_record=True) only applies to how='reset'")
+        if self.error_code is not None:
+            if self.how == "close":
+                raise ScenarioError(
+                    f"{self.where}(error_code=...) applies to how='reset' or 'stall'"
+                )
+            code = error_code(self.error_code, f"{self.where}(error_code=...)")
+            object.__setattr__(self, "error_code", code)
+
+    @property
+    def code(self) -> int | None:
+        """``error_code`` as the number it was checked to be (None: not given)."""
+        return None if self.error_code is None else int(self.error_code)
 
     def describe(self) -> str:
         """``close``, ``reset``, ``stall`` or ``stall for N s``: for journal details."""
@@ -107,6 +123,8 @@ class Cut:
     #: Over TLS: end with a close_notify (else a bare FIN), or RST mid-record (``FaultSpec``).
     close_notify: bool = True
     split_record: bool = False
+    #: Over HTTP/2: the ``RST_STREAM`` error code (None: ``CANCEL``).
+    error_code: int | str | None = None
     #: The validated "how" (set from ``how`` and ``seconds``).
     spec: FaultSpec = field(init=False, repr=False, compare=False)
 
@@ -120,6 +138,7 @@ class Cut:
             close_notify=self.close_notify,
             split_record=self.split_record,
             where="cut",
+            error_code=self.error_code,
         )
         _carry(self, spec)
 

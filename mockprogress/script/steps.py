@@ -29,6 +29,7 @@ from .faults import Cut as Cut
 from .faults import CutHow as CutHow
 from .faults import CutUnit as CutUnit
 from .faults import DropHow as DropHow
+from .http2 import error_code
 
 BodyInput: TypeAlias = "bytes | str | Sequence[bytes] | None"
 
@@ -156,6 +157,7 @@ class Respond(Step):
         seconds: float | None = None,
         close_notify: bool = True,
         split_record: bool = False,
+        error_code: int | str | None = None,
     ) -> Respond:
         """Stop after exactly ``at`` bytes, then close (FIN), reset (RST) or stall.
 
@@ -164,8 +166,11 @@ class Respond(Step):
         connection silent for ``seconds`` (default: until the client closes or the server
         stops). Over TLS, ``close_notify=False`` ends with a bare FIN (a truncation), and
         ``split_record=True`` puts a reset in the middle of a TLS record (docs/https.md).
+        Over HTTP/2 a reset is a ``RST_STREAM`` with ``error_code`` (``"CANCEL"`` by default;
+        docs/http2.md).
         """
-        return replace(self, fault=Cut(at, unit, how, seconds, close_notify, split_record))
+        cut = Cut(at, unit, how, seconds, close_notify, split_record, error_code)
+        return replace(self, fault=cut)
 
     def drip(
         self,
@@ -216,11 +221,20 @@ class Drop(Step):
 
     how: DropHow = "close"
     close_notify: bool = True
+    #: Over HTTP/2: the ``RST_STREAM`` error code of a reset (None: ``CANCEL``).
+    error_code: int | str | None = None
     #: The validated "how" (``script.faults``).
     spec: FaultSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        spec = FaultSpec(self.how, None, "drop", NO_STALL, close_notify=self.close_notify)
+        spec = FaultSpec(
+            self.how,
+            None,
+            "drop",
+            NO_STALL,
+            close_notify=self.close_notify,
+            error_code=self.error_code,
+        )
         object.__setattr__(self, "spec", spec)
 
 
@@ -240,6 +254,32 @@ class Stall(Step):
         spec = FaultSpec("stall", self.seconds, "stall", seconds_label="stall")
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "seconds", spec.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class GoAway(Step):
+    """HTTP/2: send ``GOAWAY`` (RFC 9113 §6.8): the server processes no stream past
+    ``last_stream_id`` (None: the highest the client has opened so far) and says why
+    (``error_code``). The script goes on: a response may still follow on a stream the
+    GOAWAY keeps, and the connection closes once its streams are over."""
+
+    last_stream_id: int | None = None
+    error_code: int | str = 0
+    debug: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.last_stream_id is not None:
+            check_count(self.last_stream_id, "goaway(last_stream_id=...)")
+        object.__setattr__(
+            self, "error_code", error_code(self.error_code, "goaway(error_code=...)")
+        )
+        if not isinstance(self.debug, bytes):
+            raise ScenarioError(f"goaway(debug=...) takes bytes, got {self.debug!r}")
+
+    @property
+    def code(self) -> int:
+        """``error_code`` as the number it was checked to be."""
+        return int(self.error_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,11 +476,22 @@ def respond(
     return Respond(status, content, pairs, reason or "", chunked)
 
 
-def drop(how: DropHow = "close", *, close_notify: bool = True) -> Drop:
+def drop(
+    how: DropHow = "close", *, close_notify: bool = True, error_code: int | str | None = None
+) -> Drop:
     """Close the connection at this point: ``"close"`` sends a FIN, ``"reset"`` an RST. Over
     TLS, ``close_notify=False`` leaves out the close_notify alert before the FIN: the end of
-    an unframed body that a careful client must take for a truncation (docs/https.md)."""
-    return Drop(how, close_notify)
+    an unframed body that a careful client must take for a truncation (docs/https.md). Over
+    HTTP/2 a reset is the stream's ``RST_STREAM`` with ``error_code`` (default ``CANCEL``)."""
+    return Drop(how, close_notify, error_code)
+
+
+def goaway(
+    last_stream_id: int | None = None, *, error_code: int | str = "NO_ERROR", debug: bytes = b""
+) -> GoAway:
+    """HTTP/2: send ``GOAWAY`` with ``last_stream_id`` (None: the highest stream opened so
+    far) and ``error_code`` (a name from RFC 9113 §7 or a number)."""
+    return GoAway(last_stream_id, error_code, debug)
 
 
 def stall(seconds: float | None = None) -> Stall:

@@ -47,6 +47,7 @@ import select
 import socket
 import struct
 import termios
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
@@ -115,24 +116,7 @@ class ConnectionDriver:
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            while True:
-                try:
-                    action = program.throw(error) if error is not None else program.send(result)
-                except StopIteration as stop:
-                    value: T = stop.value
-                    return value
-                result, error = None, None
-                try:
-                    result = await self._perform(action)
-                except PeerGone as exc:
-                    error = exc
-        finally:
-            # Cancelled (the server stopping mid-stall): end the program here, on the loop,
-            # so its clean-up runs now and not later in the garbage collector.
-            program.close()
+        return await drive(program, self._perform)
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
@@ -141,12 +125,7 @@ class ConnectionDriver:
             await self.send(action.data)
             return None
         if isinstance(action, Sleep):
-            now = anyio.current_time()
-            base = self._timeline
-            if base is None or now - base > RESYNC_SECONDS:
-                base = now
-            self._timeline = base + action.seconds
-            await sleep_until(self._timeline)
+            self._timeline = await sleep_on(self._timeline, action.seconds)
             return None
         self._timeline = None
         if isinstance(action, Receive):
@@ -167,26 +146,8 @@ class ConnectionDriver:
             buffered = self.tls.buffered() if self.tls is not None else 0
             return buffered + _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
-            return await self._call_handler(action)
+            return await call_handler(action, self.run)
         raise TypeError(f"unknown action {action!r}")
-
-    async def _call_handler(self, action: CallHandler) -> BaseException | None:
-        """Run a user's async handler; what it raises, BaseException included, is returned
-        for its exchange to report. Only the server's own cancellation goes on up."""
-        control = HandlerControl(action.control, self.run)
-        try:
-            await action.handler(control)
-        except PeerGone:
-            raise
-        except anyio.get_cancelled_exc_class() as exc:
-            if anyio.current_effective_deadline() == -math.inf:
-                raise  # a scope around the connection was cancelled: the server stopping
-            # The handler's own (it awaited a task someone cancelled): its exchange's error.
-            _uncancel_current_task()
-            return exc
-        except BaseException as exc:  # SystemExit and all: see the docstring
-            return exc
-        return None
 
     async def receive(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
         """At most ``max_bytes`` from the client, waiting for some; ``b""`` at its end (over
@@ -473,6 +434,63 @@ class _AsyncioReader:
             self._watching = False
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 self._loop.remove_reader(self._fd)
+
+
+async def drive(program: Program[T], perform: Callable[[Any], Awaitable[Any]]) -> T:
+    """Drive ``program`` to its end, each action carried out by ``perform``, and return its
+    value; ``PeerGone`` from ``perform`` is thrown into the program."""
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                action = program.throw(error) if error is not None else program.send(result)
+            except StopIteration as stop:
+                value: T = stop.value
+                return value
+            result, error = None, None
+            try:
+                result = await perform(action)
+            except PeerGone as exc:
+                error = exc
+    finally:
+        # Cancelled (the server stopping mid-stall): end the program here, on the loop,
+        # so its clean-up runs now and not later in the garbage collector.
+        program.close()
+
+
+async def sleep_on(timeline: float | None, seconds: float) -> float:
+    """Sleep ``seconds`` measured from ``timeline`` (the deadline of the previous sleep, when
+    nothing waited on the client since; None: from now); the new deadline."""
+    now = anyio.current_time()
+    base = timeline
+    if base is None or now - base > RESYNC_SECONDS:
+        base = now
+    deadline = base + seconds
+    await sleep_until(deadline)
+    return deadline
+
+
+async def call_handler(
+    action: CallHandler, run: Callable[[Program[Any]], Awaitable[Any]]
+) -> BaseException | None:
+    """Run a user's async handler (its control runs programs through ``run``); what it
+    raises, BaseException included, is returned for its exchange to report. Only the
+    server's own cancellation goes on up."""
+    control = HandlerControl(action.control, run)
+    try:
+        await action.handler(control)
+    except PeerGone:
+        raise
+    except anyio.get_cancelled_exc_class() as exc:
+        if anyio.current_effective_deadline() == -math.inf:
+            raise  # a scope around the connection was cancelled: the server stopping
+        # The handler's own (it awaited a task someone cancelled): its exchange's error.
+        _uncancel_current_task()
+        return exc
+    except BaseException as exc:  # SystemExit and all: see the docstring
+        return exc
+    return None
 
 
 def _uncancel_current_task() -> None:

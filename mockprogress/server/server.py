@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import functools
 import ipaddress
@@ -44,6 +45,7 @@ from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
 
 from ..engine.connection import ServerConnection
+from ..engine.h2_connection import H2ServerConnection, H2Start
 from ..engine.journal import Event, ExchangeLog, Journal
 from ..engine.limits import LIMIT_NAMES, Limits
 from ..engine.matching import Expectation
@@ -54,8 +56,10 @@ from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
+from ..script.http2 import HTTP2, http2_spec
 from ..script.tls import TLS, tls_spec
 from .driver import ConnectionDriver, Handshake
+from .h2 import H2Session
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
 
@@ -125,6 +129,7 @@ class MockServer(AsyncContextManagerMixin):
         backend_options: Mapping[str, Any] | None = None,
         unmatched_status: int = 500,
         tls: bool | TLS | None = None,
+        http2: bool | HTTP2 | None = None,
         **limits: float | None,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
@@ -134,13 +139,17 @@ class MockServer(AsyncContextManagerMixin):
                 f"(its limits are {', '.join(LIMIT_NAMES)})"
             )
         self.host = host
+        #: HTTP/2 beside HTTP/1.1, with its SETTINGS (None: HTTP/1.1 only).
+        self.http2 = http2_spec(http2)
         #: The server's TLS (None: plain TCP).
         self.tls = tls_spec(tls)
+        if self.http2 is not None and self.tls is not None and self.tls.alpn == TLS().alpn:
+            self.tls = dataclasses.replace(self.tls, alpn=("h2", "http/1.1"))
         self._tls_context = None if self.tls is None else authority().server_context(self.tls)
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        config = ServerConfig(Limits.pick(limits)[0], unmatched_status)
+        config = ServerConfig(Limits.pick(limits)[0], unmatched_status, http2=self.http2)
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
         #: RLIMIT_NOFILE's soft limit (raised to the hard one where allowed) when serving began.
@@ -689,14 +698,33 @@ class MockServer(AsyncContextManagerMixin):
                 await driver.run(connection.refuse(self._active_connections))
             elif (crowded := self._out_of_descriptors(sock)) is not None:
                 await driver.run(connection.refuse(self._active_connections, crowded))
+            elif connection.tls is not None and connection.tls.alpn == "h2" and self.http2:
+                await self._serve_h2(driver, connection, H2Start())
             else:
-                await driver.run(connection.run())
+                turn = await driver.run(connection.run())
+                if turn is not None and self.http2 is not None:
+                    await self._serve_h2(driver, connection, turn)
         except Exception as exc:
             text = "".join(traceback.format_exception(exc)).rstrip()
             self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
         finally:
             self._active_connections -= 1
             await driver.aclose()
+
+    async def _serve_h2(
+        self, driver: ConnectionDriver, connection: ServerConnection, start: H2Start
+    ) -> None:
+        """Serve the rest of ``connection`` as HTTP/2 (``server.h2``)."""
+        assert self.http2 is not None
+        conn = H2ServerConnection(
+            self._state,
+            self._clock,
+            self.http2,
+            peer=connection.peer,
+            connection_id=connection.id,
+            tls=connection.tls,
+        )
+        await H2Session(driver, conn).run(start)
 
 
 class _Listening:

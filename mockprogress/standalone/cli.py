@@ -165,6 +165,12 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "throwaway CA (docs/https.md)",
     )
     serve.add_argument(
+        "--http2",
+        action="store_true",
+        help="speak HTTP/2 too: prior knowledge, Upgrade: h2c, ALPN h2 with --tls; HTTP/1.1 "
+        "clients are served as before (docs/http2.md)",
+    )
+    serve.add_argument(
         "--ca-file",
         type=Path,
         metavar="PATH",
@@ -228,7 +234,7 @@ async def _serve(
     limits = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
     if args.ca_file is not None and not args.tls:
         raise MockProgressError("--ca-file needs --tls")
-    server = MockServer(args.host, args.port, tls=args.tls, **limits)
+    server = MockServer(args.host, args.port, tls=args.tls, http2=args.http2, **limits)
     ca_file = _write_ca(server, args.ca_file) if args.tls else None
     files: list[Path] = [] if args.empty else (args.scenarios or demo_files())
     for path in files:

@@ -1,0 +1,179 @@
+"""HTTP/2 on the wire: streams side by side, faults at exact bytes per stream, SETTINGS a test
+chooses, GOAWAY. The client is tests/support/h2_client.py (h2 over a socket: it sees every
+interim, every reset code and the GOAWAY) or httpx where a real client's view is the point."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator
+
+import h2.errors
+import httpx
+import pytest
+from hpack import Encoder
+from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
+from support.h2_client import H2Client, read_frames
+
+import mockprogress as mp
+
+
+@pytest.fixture
+def srv() -> Iterator[mp.MockServer]:
+    with mp.MockServer(http2=mp.HTTP2(max_concurrent_streams=1000)) as server:
+        yield server
+        server.check()
+
+
+def test_a_thousand_concurrent_streams_each_with_its_own_script(srv: mp.MockServer) -> None:
+    def script(ex: mp.Exchange) -> list[mp.Step]:
+        n = int(ex.path.rsplit("/", 1)[1])
+        return [
+            mp.processing((0, 1, f"stream {n}")),
+            mp.pause(0.2),
+            mp.early_hints(f"</{n}.css>; rel=preload"),
+            mp.respond(200, f"body of {n}\n".encode()),
+        ]
+
+    srv.expect("GET", re.compile(r"/s/\d+")).respond_with(script)
+    client = H2Client(srv.port, timeout=30)
+    client.settings()
+    started = time.monotonic()
+    streams = [client.request("GET", f"/s/{n}") for n in range(1000)]
+    outcome = client.collect(streams)
+    took = time.monotonic() - started
+    client.close()
+    assert not outcome.closed and outcome.goaway is None
+    for n, stream_id in enumerate(streams):
+        got = outcome.streams[stream_id]
+        assert [i[":status"] for i in got.interims] == ["102", "103"], n
+        assert got.interims[0]["progress"] == f'0/1 "stream {n}"'
+        assert got.interims[1]["link"] == f"</{n}.css>; rel=preload"
+        assert got.response is not None and got.response[":status"] == "200"
+        assert bytes(got.body) == f"body of {n}\n".encode() and got.ended
+    # Side by side: a thousand 0.2 s pauses one after another would take 200 s.
+    assert took < 20, took
+    journal = srv.journal
+    assert len(journal) == 1000 and len({ex.connection for ex in journal}) == 1
+    assert sorted(ex.stream_id or 0 for ex in journal) == streams
+    assert all([i.status for i in ex.interims] == [102, 103] for ex in journal)
+
+
+BODY = bytes(random.Random(7).randrange(256) for _ in range(70_000))
+# The edges of a frame (16,384 bytes) and of the client's first window (65,535), and a sample.
+OFFSETS = sorted(
+    {0, 1, 2, 16383, 16384, 16385, 32768, 65534, 65535, 65536, 69999, 70000}
+    | set(random.Random(1).sample(range(70_000), 8))
+)
+
+
+@pytest.mark.parametrize("how", ["reset", "close", "stall"])
+def test_cut_sweep_is_exact_with_httpx(srv: mp.MockServer, how: str) -> None:
+    """Each offset on its own stream (``reset``, ``stall``: one connection; ``close`` ends
+    its connection, so each gets a new one): httpx receives exactly N body bytes."""
+    for at in OFFSETS:
+        response = mp.respond(200, BODY)
+        cut = (
+            response.cut(at, how=how, seconds=0.0) if how == "stall" else response.cut(at, how=how)
+        )  # type: ignore[arg-type]
+        srv.expect("GET", f"/cut/{at}").respond(cut)
+    wrong = []
+    with httpx.Client(http1=False, http2=True, timeout=5) as client:
+        for at in OFFSETS:
+            got = b""
+            try:
+                with client.stream("GET", srv.url(f"/cut/{at}")) as r:
+                    for chunk in r.iter_bytes():
+                        got += chunk
+            except httpx.RemoteProtocolError:
+                pass
+            else:
+                wrong.append(f"{at}: no error")
+            if got != BODY[:at]:
+                wrong.append(f"{at}: got {len(got)} bytes")
+    assert wrong == []
+    by_path = {ex.path: ex for ex in srv.journal}
+    for at in OFFSETS:
+        ex = by_path[f"/cut/{at}"]
+        assert ex.fault is not None and (ex.fault.kind, ex.fault.body_bytes) == (how, at)
+        assert ex.response is not None and ex.response.body_sent == at
+    connections = {ex.connection for ex in srv.journal}
+    assert len(connections) == (len(OFFSETS) if how == "close" else 1)
+
+
+def test_a_stalled_stream_leaves_the_others_alone(srv: mp.MockServer) -> None:
+    srv.expect("GET", "/stalled").respond(mp.respond(200, b"0123456789").cut(4, how="stall"))
+    srv.expect("GET", "/other").respond(mp.pause(0.05), mp.respond(200, b"other"))
+    client = H2Client(srv.port)
+    stalled = client.request("GET", "/stalled")
+    other = client.request("GET", "/other")
+    outcome = client.collect([other], also=(stalled,))
+    assert bytes(outcome.streams[other].body) == b"other"
+    assert bytes(outcome.streams[stalled].body) == b"0123"
+    assert not outcome.streams[stalled].ended and outcome.streams[stalled].reset is None
+    client.close()
+
+
+def test_drop_reset_with_a_code_and_the_connection_goes_on(srv: mp.MockServer) -> None:
+    srv.expect("POST", "/refuse").respond(
+        mp.read_body(upto=5), mp.drop("reset", error_code="REFUSED_STREAM")
+    )
+    srv.expect("GET", "/next").respond(mp.respond(200, b"next"))
+    client = H2Client(srv.port)
+    refused = client.request("POST", "/refuse", b"0123456789")
+    outcome = client.collect([refused])
+    assert outcome.streams[refused].reset == h2.errors.ErrorCodes.REFUSED_STREAM
+    following = client.request("GET", "/next")
+    assert bytes(client.collect([following]).streams[following].body) == b"next"
+    client.close()
+    ex = srv.journal[0]
+    assert ex.body == b"01234"
+    assert ex.fault is not None and (ex.fault.side, ex.fault.body_bytes) == ("request", 5)
+
+
+def test_goaway_then_new_streams_are_refused_and_the_connection_ends(srv: mp.MockServer) -> None:
+    srv.expect("GET", "/bye").respond(
+        mp.goaway(error_code="NO_ERROR"), mp.pause(0.05), mp.respond(200, b"last")
+    )
+    srv.expect("GET", "/late").respond(mp.respond(200, b"never"))
+    client = H2Client(srv.port)
+    bye = client.request("GET", "/bye")
+    frames = read_frames(client.sock, until=lambda fs: any(isinstance(f, GoAwayFrame) for f in fs))
+    assert [(f.last_stream_id, f.error_code) for f in frames if isinstance(f, GoAwayFrame)] == [
+        (bye, 0)
+    ]
+    # While /bye pauses, a new stream (written by hand: the client's h2 opens none after a
+    # GOAWAY) is refused; then /bye is answered, and the connection ends.
+    client.send_raw(_headers_frame(bye + 2, "/late", client))
+    rest = read_frames(client.sock, until=lambda fs: False)
+    refused = [(f.stream_id, f.error_code) for f in rest if isinstance(f, RstStreamFrame)]
+    assert refused == [(bye + 2, h2.errors.ErrorCodes.REFUSED_STREAM)]
+    assert [f.data for f in rest if isinstance(f, DataFrame)] == [b"last"]
+    client.close()
+    assert [ex.path for ex in srv.journal] == ["/bye"]
+    assert srv.journal[0].events[1].detail == "GOAWAY last_stream_id=1 NO_ERROR"
+
+
+def _headers_frame(stream_id: int, path: str, client: H2Client) -> bytes:
+    block = Encoder().encode(
+        [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", client.host)]
+    )
+    frame = HeadersFrame(stream_id, data=block, flags=["END_HEADERS", "END_STREAM"])
+    return frame.serialize()
+
+
+def test_settings_the_test_chose_reach_the_client() -> None:
+    spec = mp.HTTP2(max_concurrent_streams=1, max_frame_size=20000, initial_window_size=0)
+    with mp.MockServer(http2=spec) as server:
+        server.expect("POST", "/up").respond(mp.respond(200, b"x" * 50_000))
+        client = H2Client(server.port)
+        client.settings(2)  # the restrictions come in a second frame, in force once acknowledged
+        remote = client.conn.remote_settings
+        assert (remote.max_concurrent_streams, remote.max_frame_size) == (1, 20000)
+        assert remote.initial_window_size == 0
+        stream = client.request("POST", "/up")
+        outcome = client.collect([stream])
+        client.close()
+        server.check()
+    assert bytes(outcome.streams[stream].body) == b"x" * 50_000

@@ -1,0 +1,127 @@
+"""Bad input over HTTP/2 gets the protocol's answer, never a crash: each row of the table in
+docs/bad-input.md ("HTTP/2") sends its frames on a fresh connection, gets a GOAWAY with the
+code the row says, leaves the problem it says for ``check()`` and one journal entry (or one
+per stream), and the next connection is served as usual."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import h2.errors
+import pytest
+from hpack import Encoder
+from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame, SettingsFrame
+from support.h2_client import H2Client, read_frames
+from support.paths import ROOT
+
+import mockprogress as mp
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize()
+E = h2.errors.ErrorCodes
+
+
+def headers(stream_id: int, encoder: Encoder, *, end: bool = True) -> bytes:
+    block = encoder.encode(
+        [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+    )
+    flags = ["END_HEADERS", "END_STREAM"] if end else ["END_HEADERS"]
+    return HeadersFrame(stream_id, data=block, flags=flags).serialize()
+
+
+def rapid_reset() -> bytes:
+    encoder = Encoder()
+    frames = [
+        headers(2 * i + 1, encoder, end=False) + RstStreamFrame(2 * i + 1, error_code=8).serialize()
+        for i in range(1001)
+    ]
+    return PREFACE + b"".join(frames)
+
+
+@dataclass(frozen=True)
+class Case:
+    sends: str
+    data: Callable[[], bytes]
+    goaway: E
+    problem: str
+    journal: int = 1
+
+
+CASES = [
+    Case(
+        "a DATA frame on stream 0",
+        lambda: PREFACE + b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x",
+        E.PROTOCOL_ERROR,
+        "malformed-request",
+    ),
+    Case(
+        "a frame over the max frame size (20,000 bytes of 16,384)",
+        lambda: PREFACE + (20000).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01" + b"x" * 20000,
+        E.FRAME_SIZE_ERROR,
+        "malformed-request",
+    ),
+    Case(
+        "a header block HPACK cannot decode",
+        lambda: (
+            PREFACE
+            + HeadersFrame(1, data=b"\xff" * 5, flags=["END_HEADERS", "END_STREAM"]).serialize()
+        ),
+        E.PROTOCOL_ERROR,
+        "malformed-request",
+    ),
+    Case(
+        "a request on an even (server) stream id",
+        lambda: PREFACE + headers(2, Encoder()),
+        E.PROTOCOL_ERROR,
+        "malformed-request",
+    ),
+    Case(
+        "a stream id lower than one already used",
+        lambda: PREFACE + b"".join(headers(s, enc) for enc in [Encoder()] for s in (5, 3)),
+        E.PROTOCOL_ERROR,
+        "malformed-request",
+    ),
+    Case(
+        "1,001 streams opened and reset at once (rapid reset)",
+        rapid_reset,
+        E.ENHANCE_YOUR_CALM,
+        "limit",
+        journal=1001,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[mp.MockServer]:
+    with mp.MockServer(http2=True) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.sends for c in CASES])
+def test_bad_input_gets_a_goaway(server: mp.MockServer, case: Case) -> None:
+    server.reset()
+    server.expect("GET", "/").respond(mp.respond(200, b"ok"))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(case.data())
+        frames = read_frames(sock, until=lambda fs: False)
+    goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
+    assert [f.error_code for f in goaways] == [case.goaway]
+    with pytest.raises(mp.ExpectationError) as raised:
+        server.check()
+    assert f"[{case.problem}]" in str(raised.value)
+    assert len(server.journal) == case.journal
+    # The listener goes on: a fresh connection is served.
+    server.reset()
+    server.expect("GET", "/").respond(mp.respond(200, b"ok"))
+    client = H2Client(server.port)
+    stream = client.request("GET", "/")
+    assert bytes(client.collect([stream]).streams[stream].body) == b"ok"
+    client.close()
+
+
+def test_the_page_lists_every_row() -> None:
+    page = (ROOT / "docs" / "bad-input.md").read_text()
+    for case in CASES:
+        row = f"| {case.sends} | `GOAWAY {case.goaway.name}`; the connection closes | `{case.problem}` |"
+        assert row in page, row
