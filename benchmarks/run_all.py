@@ -38,6 +38,10 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
         "full": ["--jobs", "1000", "--rounds", "5", "--find-max"],
         "quick": ["--jobs", "200", "--rounds", "1", "--servers", "ProgressJob", "script"],
     },
+    "bench_http2.py": {
+        "full": ["--requests", "2000", "--rounds", "5"],
+        "quick": ["--requests", "300", "--rounds", "1"],
+    },
     "bench_uploads.py": {
         "full": ["--size-mib", "1024", "--rounds", "3"],
         "quick": ["--size-mib", "64", "--rounds", "1"],

@@ -59,6 +59,12 @@ class CommonExchange:
         return self._log
 
     @property
+    def state(self) -> ServerState:
+        """The server's state (engine use only: resources and handlers see
+        ``ExchangeSurface``)."""
+        return self._carrier.state
+
+    @property
     def method(self) -> str:
         return self._log.method
 
@@ -101,6 +107,10 @@ class CommonExchange:
 
     @property
     def final_started(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def body_started(self) -> bool:
         raise NotImplementedError
 
     def respond(

@@ -21,6 +21,7 @@ resets more than ``RAPID_RESET_LIMIT`` streams on one connection (CVE-2023-44487
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -372,6 +373,15 @@ class H2ServerConnection:
         except PeerGone:
             if not log.events or log.events[-1].kind != "closed":
                 log.event(self.clock(), "closed", "in", "the client went away")
+        except Exception as exc:  # contained to its stream: the others and the connection go on
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            self.state.record(
+                "internal-error",
+                f"HTTP/2 stream {stream.stream_id} failed: {exc!r}\n{text}",
+                log.index,
+            )
+            log.event(self.clock(), "error", "", f"the server failed: {exc!r}")
+            yield from stream.abort(exc)
         finally:
             log.body.settle()
             if log.ended is None:

@@ -407,9 +407,13 @@ class H2Exchange(CommonExchange):
             headers=sent_headers,
         )
         self._log.response = ResponseRecord(step.status, step.reason, sent_headers, at, 0, end_now)
-        fired = yield from self._frames()
         sent = 0
-        pieces = [] if fired else list(piece_bounds(limit, 0, step.pacing))
+        pieces = list(piece_bounds(limit, 0, step.pacing))
+        # The HEADERS frame goes out with the first DATA frame, in one write, when nothing
+        # comes between them (a small response is one write, as over HTTP/1.1); before a
+        # wait for window it goes alone. A wire cut sees each frame written on its own.
+        together = bool(pieces) and (cut is None or cut.unit == "body")
+        fired = False if together else (yield from self._frames())
         for i, (_, end) in enumerate(pieces):
             if i and step.pacing is not None and step.pacing.interval:
                 yield Sleep(step.pacing.interval)
@@ -417,7 +421,9 @@ class H2Exchange(CommonExchange):
                 window = self._conn.h2.local_flow_control_window(self.stream_id)
                 room = min(window, self._conn.h2.max_outbound_frame_size, end - sent)
                 if room <= 0:
-                    yield from self._wait()  # the client's window is full: wait for more
+                    fired = yield from self._frames()  # the HEADERS frame, if still held
+                    if not fired:
+                        yield from self._wait()  # the client's window is full: wait for more
                     continue
                 piece = (
                     content[sent : sent + room]
@@ -426,11 +432,15 @@ class H2Exchange(CommonExchange):
                 )
                 last = sent + room == size and cut is None
                 self._h2(self._conn.h2.send_data, self.stream_id, piece, end_stream=last)
+                before = self._wire_out
+                fired = yield from self._frames()
+                if fired and cut is not None and cut.unit == "wire":
+                    # Cut inside this DATA frame: its 9-byte header, then part of the piece.
+                    room = max(0, min(room, self._wire_out - before - 9))
                 sent += room
                 self._log.response = ResponseRecord(
-                    step.status, step.reason, sent_headers, at, sent, last
+                    step.status, step.reason, sent_headers, at, sent, last and not fired
                 )
-                fired = yield from self._frames()
         if size and (sent or cut is None):
             state = "complete" if cut is None else "cut"
             self._log.event(self.now, "body-sent", "out", f"{sent} body bytes ({state})")
@@ -511,6 +521,17 @@ class H2Exchange(CommonExchange):
         self._state = StreamState.DONE
         code = h2.errors.ErrorCodes.CANCEL if how == "reset" else h2.errors.ErrorCodes.NO_ERROR
         yield from self._reset(code)
+
+    def abort(self, exc: BaseException) -> Program[None]:
+        """End a stream the server failed on: a 500 saying so when no response has begun,
+        else ``RST_STREAM INTERNAL_ERROR``."""
+        if not self.final_started and not self.closed:
+            answer = plain_response(500, f"mockprogress: the server failed: {exc!r}\n")
+            yield from self.respond(answer, read_first=False)
+            return
+        self._closed = True
+        self._state = StreamState.DONE
+        yield from self._reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
 
     def goaway(self, step: GoAway) -> Program[None]:
         """Send ``GOAWAY``: no stream past ``last_stream_id`` will be processed."""

@@ -25,7 +25,7 @@ from .matching import Expectation, _describe
 
 if TYPE_CHECKING:
     from .actions import Program
-    from .exchange import ExchangeContext
+    from .exchange_common import CommonExchange
     from .resource import Resource
     from .state import ServerState
 
@@ -128,8 +128,8 @@ class Index(Step):
 
     title: str = "mockprogress"
 
-    def run(self, ctx: ExchangeContext) -> Program[None]:
-        state = ctx.conn.state
+    def run(self, ctx: CommonExchange) -> Program[None]:
+        state = ctx.state
         base = base_url(state, ctx.headers.get("host"))
         text = render_index(self.title, base, routes(state, base))
         yield from ctx.respond(plain_response(200, text), read_first=not ctx.body_started)

@@ -177,3 +177,127 @@ def test_settings_the_test_chose_reach_the_client() -> None:
         client.close()
         server.check()
     assert bytes(outcome.streams[stream].body) == b"x" * 50_000
+
+
+@pytest.mark.parametrize("at", [0, 3, 9, 12, 20, 40])
+def test_a_wire_cut_ends_the_connection_at_that_frame_byte(srv: mp.MockServer, at: int) -> None:
+    """``unit="wire"`` counts the frames written for the exchange: the client gets exactly
+    ``at`` of them (mid-frame too), then the connection ends."""
+    srv.expect("GET", "/first").respond(mp.respond(200, b"x" * 30))
+    srv.expect("GET", "/cut").respond(mp.respond(200, b"y" * 30).cut(at, unit="wire"))
+    client = H2Client(srv.port)
+    first = client.request("GET", "/first")
+    assert bytes(client.collect([first]).streams[first].body) == b"x" * 30
+    client.request("GET", "/cut")
+    after = b""
+    while data := client.sock.recv(65536):
+        after += data
+    client.close()
+    assert len(after) == at
+    ex = srv.journal[1]
+    assert ex.fault is not None and (ex.fault.wire_bytes, ex.fault.kind) == (at, "close")
+    # The response's HEADERS frame is 9 + 2 bytes here (both fields are in HPACK's tables by
+    # then), the DATA frame's header 9 more: what lies past byte 20 is body.
+    assert ex.response is not None and ex.response.body_sent == max(0, at - 20)
+
+
+class _Broken(mp.Step):
+    answers = True
+
+    def run(self, ctx: object) -> Iterator[object]:
+        raise RuntimeError("a step that breaks")
+        yield
+
+
+def test_a_failure_inside_a_stream_is_answered_and_contained(srv: mp.MockServer) -> None:
+    srv.expect("GET", "/broken").respond(_Broken())
+    srv.expect("GET", "/fine").respond(mp.respond(200, b"fine"))
+    client = H2Client(srv.port)
+    broken = client.request("GET", "/broken")
+    fine = client.request("GET", "/fine")
+    outcome = client.collect([broken, fine])
+    client.close()
+    assert outcome.streams[broken].response is not None
+    assert outcome.streams[broken].response[":status"] == "500"
+    assert b"RuntimeError('a step that breaks')" in outcome.streams[broken].body
+    assert bytes(outcome.streams[fine].body) == b"fine"
+    with pytest.raises(
+        mp.ExpectationError, match=r"\[internal-error\] \(exchange #1\) HTTP/2 stream 1 failed"
+    ):
+        srv.check()
+    srv.reset()
+
+
+def test_a_tus_upload_cut_and_resumed_over_http2() -> None:
+    """The upload resources work per stream: an interrupt after 1,000 bytes resets the stream
+    (the connection goes on), and the client resumes from the offset HEAD reports."""
+    data = bytes(range(256)) * 40
+    tus = {"Tus-Resumable": "1.0.0"}
+    with mp.MockServer(http2=True) as server:
+        uploads = server.mount(
+            mp.TusUploads("/files", interrupts=[mp.interrupt(after=1000, request=1)])
+        )
+        with httpx.Client(http1=False, http2=True, timeout=5) as client:
+            created = client.post(
+                server.url("/files"), headers={**tus, "Upload-Length": str(len(data))}
+            )
+            assert created.status_code == 201
+            location = server.url(created.headers["location"])
+            patch = {**tus, "Content-Type": "application/offset+octet-stream"}
+            with pytest.raises(httpx.RemoteProtocolError, match="error_code:8"):
+                client.patch(location, content=data[:5000], headers={**patch, "Upload-Offset": "0"})
+            offset = int(client.head(location, headers=tus).headers["upload-offset"])
+            assert offset == 1000
+            done = client.patch(
+                location, content=data[offset:], headers={**patch, "Upload-Offset": str(offset)}
+            )
+            assert done.status_code == 204
+        server.check()
+    (upload,) = uploads.uploads.values()
+    assert upload.data == data and upload.complete
+    assert {ex.connection for ex in server.journal} == {1}
+
+
+def test_expect_100_continue_on_a_stream() -> None:
+    """``expect_continue="immediate"``: the 100 is an informational HEADERS frame before the
+    client sends the body."""
+    with mp.MockServer(http2=True) as server:
+        server.expect("PUT", "/wait", expect_continue="immediate").respond(
+            mp.respond(201, b"stored")
+        )
+        client = H2Client(server.port)
+        stream = client.conn.get_next_available_stream_id()
+        headers = [(":method", "PUT"), (":path", "/wait"), (":scheme", "http")]
+        headers += [(":authority", client.host), ("expect", "100-continue")]
+        client.conn.send_headers(stream, headers)
+        client.sock.sendall(client.conn.data_to_send())
+        frames = read_frames(
+            client.sock, until=lambda fs: any(isinstance(f, HeadersFrame) for f in fs)
+        )
+        assert [f.stream_id for f in frames if isinstance(f, HeadersFrame)] == [stream]
+        client.conn.receive_data(b"".join(f.serialize() for f in frames))
+        client.conn.send_data(stream, b"body", end_stream=True)
+        client.sock.sendall(client.conn.data_to_send())
+        outcome = client.collect([stream])
+        client.close()
+        server.check()
+    got = outcome.streams[stream]
+    assert got.response is not None and got.response[":status"] == "201"
+    ex = server.journal.last
+    assert [i.status for i in ex.interims] == [100] and ex.body_before_continue == 0
+    assert ex.body == b"body"
+
+
+def test_an_idle_connection_gets_a_goaway_after_keep_alive_timeout() -> None:
+    with mp.MockServer(http2=True, keep_alive_timeout=0.2) as server:
+        server.expect("GET", "/").respond(mp.respond(200, b"ok"))
+        client = H2Client(server.port)
+        stream = client.request("GET", "/")
+        client.collect([stream])
+        started = time.monotonic()
+        frames = read_frames(client.sock, until=lambda fs: False)
+        client.close()
+        server.check()
+    assert 0.15 < time.monotonic() - started < 2
+    assert [f.error_code for f in frames if isinstance(f, GoAwayFrame)] == [0]
+    assert "keep_alive_timeout" in server.journal.last.events[-1].detail
