@@ -113,6 +113,8 @@ class H2Exchange(CommonExchange):
         self._wire_out = 0
         #: The absolute wire offset a response's wire cut fires at, while one is pending.
         self._wire_cut: int | None = None
+        #: Raw bytes went into the frame stream: no HTTP/2 answer follows them.
+        self._raw = False
 
     # ---- what the connection tells the stream ----------------------------------------------
 
@@ -256,6 +258,7 @@ class H2Exchange(CommonExchange):
         """Write ``data`` into the connection's frame stream as it is (a malformed frame, say).
         The client's HTTP/2 state and ours part ways: the connection ends after the exchange."""
         self._conn.broken = True
+        self._raw = True
         yield Send(data)
         self._wire_out += len(data)
         self._log.bytes_sent += len(data)
@@ -359,7 +362,7 @@ class H2Exchange(CommonExchange):
             yield from self.read_body()
         if self.closed:
             return
-        if self.final_started:
+        if self.final_started or self._raw:
             self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
             return
         if self._response_filter is not None:
@@ -547,13 +550,13 @@ class H2Exchange(CommonExchange):
 
     def finish(self) -> Program[None]:
         """Make sure the client got an answer; stop a body nobody will read."""
-        if not self.final_started and not self.closed:
+        if not self.final_started and not self.closed and not self._raw:
             self.problem("scenario-error", "the exchange ended without a final response")
             yield from self.respond(
                 plain_response(500, "mockprogress: the script ended without a final response\n"),
                 read_first=False,
             )
-        if not self._closed and not self._remote_ended and self._gone is None:
+        if not self._closed and not self._raw and not self._remote_ended and self._gone is None:
             # The response is complete and the client is still sending: RFC 9113 §8.1 lets
             # the server stop it with RST_STREAM NO_ERROR.
             yield from self.close("close")

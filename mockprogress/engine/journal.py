@@ -25,7 +25,7 @@ class Event:
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
     ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
     replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
-    body had arrived when a ``100 Continue`` went out).
+    body had arrived when a ``100 Continue`` went out), ``goaway`` (an HTTP/2 GOAWAY sent).
     """
 
     at: float

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .journal import Exchange
+    from .journal import Event, Exchange
 
 # Mermaid treats ';' and '#' as syntax and '<', '>' as HTML inside messages: use entity codes.
 _ESCAPES = {"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", '"': "#quot;"}
@@ -23,39 +24,58 @@ def _interim_label(status: int | None, detail: str, headers: Iterable[tuple[str,
 
 
 def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
+    """A ``sequenceDiagram``: one note per connection, then its exchanges' events. The streams
+    of an HTTP/2 connection are drawn side by side: their events interleaved in time, each
+    message marked with its stream."""
     out = ["sequenceDiagram", "    participant C as client", "    participant S as mockprogress"]
-    connection: int | None = None
-    for ex in exchanges:
-        if ex.connection != connection:
-            connection = ex.connection
+    for connection, group in itertools.groupby(exchanges, key=lambda ex: ex.connection):
+        streams = list(group)
+        if any(ex.stream_id is not None for ex in streams):
+            out.append(f"    Note over C,S: connection {connection} (HTTP/2)")
+            timed = sorted(
+                ((ex.started + event.at, n, i), ex, event)
+                for n, ex in enumerate(streams)
+                for i, event in enumerate(ex.events)
+            )
+            for _, ex, event in timed:
+                out.extend(_lines(ex, event, f"[{ex.stream_id}] "))
+        else:
             out.append(f"    Note over C,S: connection {connection}")
-        for event in ex.events:
-            kind = event.kind
-            if kind == "request":
-                request = f"{ex.method} {ex.target}" if ex.method else "(incomplete request)"
-                out.append(f"    C->>S: {_escape(request)}")
-            elif kind == "body":
-                out.append(f"    C->>S: {_escape(event.detail)}")
-            elif kind == "interim":
-                label = _interim_label(event.status, event.detail, event.headers or ())
-                out.append(f"    S-->>C: {label}")
-            elif kind == "response":
-                out.append(f"    S->>C: {_escape(event.detail)}")
-            elif kind == "raw":
-                out.append(f"    S->>C: {_escape(event.detail)}")
-            elif kind == "fault":
-                out.append(f"    S-xC: {_escape(event.detail)}")
-            elif kind == "websocket":
-                arrow = "C-)S" if event.direction == "in" else "S-)C"
-                out.append(f"    {arrow}: {_escape(event.detail)}")
-            elif kind in (
-                "pause",
-                "interim-skipped",
-                "error",
-                "closed",
-                "continue-skipped",
-                "continue",
-                "upload",
-            ):
-                out.append(f"    Note over S: {_escape(event.detail)}")
+            for ex in streams:
+                for event in ex.events:
+                    out.extend(_lines(ex, event, ""))
     return "\n".join(out) + "\n"
+
+
+def _lines(ex: Exchange, event: Event, mark: str) -> list[str]:
+    """The diagram's line for one event (none for kinds it does not draw)."""
+    kind = event.kind
+    if kind == "request":
+        request = f"{ex.method} {ex.target}" if ex.method else "(incomplete request)"
+        return [f"    C->>S: {_escape(mark + request)}"]
+    if kind == "body":
+        return [f"    C->>S: {_escape(mark + event.detail)}"]
+    if kind == "interim":
+        label = _interim_label(event.status, mark + event.detail, event.headers or ())
+        return [f"    S-->>C: {label}"]
+    if kind in ("response", "raw", "goaway"):
+        return [f"    S->>C: {_escape(mark + event.detail)}"]
+    if kind == "fault":
+        return [f"    S-xC: {_escape(mark + event.detail)}"]
+    if kind == "websocket":
+        arrow = "C-)S" if event.direction == "in" else "S-)C"
+        return [f"    {arrow}: {_escape(mark + event.detail)}"]
+    if kind in _NOTES:
+        return [f"    Note over S: {_escape(mark + event.detail)}"]
+    return []
+
+
+_NOTES = (
+    "pause",
+    "interim-skipped",
+    "error",
+    "closed",
+    "continue-skipped",
+    "continue",
+    "upload",
+)

@@ -301,3 +301,42 @@ def test_an_idle_connection_gets_a_goaway_after_keep_alive_timeout() -> None:
     assert 0.15 < time.monotonic() - started < 2
     assert [f.error_code for f in frames if isinstance(f, GoAwayFrame)] == [0]
     assert "keep_alive_timeout" in server.journal.last.events[-1].detail
+
+
+def test_the_diagram_draws_the_streams_side_by_side(srv: mp.MockServer) -> None:
+    srv.expect("GET", "/slow").respond(mp.processing("0/1"), mp.pause(0.2), mp.respond(200))
+    srv.expect("GET", "/quick").respond(mp.pause(0.1), mp.respond(204))
+    client = H2Client(srv.port)
+    slow = client.request("GET", "/slow")
+    quick = client.request("GET", "/quick")
+    client.collect([slow, quick])
+    client.close()
+    lines = srv.journal.to_mermaid().splitlines()
+    assert lines[3] == "    Note over C,S: connection 1 (HTTP/2)"
+    drawn = [line for line in lines[4:] if "->>" in line or "-->>" in line]
+    assert sorted(drawn) == sorted(
+        [
+            "    C->>S: [1] GET /slow",
+            "    C->>S: [3] GET /quick",
+            "    S-->>C: [1] 102 Processing<br/>Progress: 0/1",
+            "    S->>C: [3] 204 No Content",
+            "    S->>C: [1] 200 OK",
+        ]
+    )
+    # In time order, across the streams: the quick answer comes between the slow one's parts.
+    assert drawn[0] == "    C->>S: [1] GET /slow"
+    assert drawn[-2:] == ["    S->>C: [3] 204 No Content", "    S->>C: [1] 200 OK"]
+
+
+def test_raw_writes_malformed_frames_then_the_connection_ends(srv: mp.MockServer) -> None:
+    bad_ping = b"\x00\x00\x04\x06\x00\x00\x00\x00\x00abcd"  # a PING must carry 8 bytes
+    srv.expect("GET", "/raw").respond(mp.raw(bad_ping))
+    client = H2Client(srv.port)
+    client.request("GET", "/raw")
+    got = b""
+    while data := client.sock.recv(65536):
+        got += data
+    client.close()
+    assert got.endswith(bad_ping)  # after the server's SETTINGS and their acknowledgement
+    ex = srv.journal.last
+    assert ex.bytes_sent == len(bad_ping) and ex.events[-1].kind == "raw"
