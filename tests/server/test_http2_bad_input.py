@@ -125,3 +125,32 @@ def test_the_page_lists_every_row() -> None:
     for case in CASES:
         row = f"| {case.sends} | `GOAWAY {case.goaway.name}`; the connection closes | `{case.problem}` |"
         assert row in page, row
+
+
+HEADER_ABUSE = [
+    ("a header list of 40,000 bytes (in CONTINUATION frames)", [("x-big", "a" * 40000)]),
+    ("151 header fields", [(f"x-{i}", "v") for i in range(150)]),
+]
+
+
+@pytest.mark.parametrize(("sends", "fields"), HEADER_ABUSE, ids=[s for s, _ in HEADER_ABUSE])
+def test_header_list_abuse_is_refused_on_its_stream(
+    server: mp.MockServer, sends: str, fields: list[tuple[str, str]]
+) -> None:
+    server.reset()
+    server.expect("GET", "/").respond(mp.respond(200, b"ok"))
+    client = H2Client(server.port)
+    client.settings()
+    abused = client.conn.get_next_available_stream_id()
+    base = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+    client.conn.send_headers(abused, base + fields, end_stream=True)
+    client.sock.sendall(client.conn.data_to_send())
+    got = client.collect([abused]).streams[abused]
+    assert got.response is not None and got.response[":status"] == "431"
+    fine = client.request("GET", "/")  # the same connection goes on
+    assert bytes(client.collect([fine]).streams[fine].body) == b"ok"
+    client.close()
+    with pytest.raises(mp.ExpectationError, match=r"\[limit\]"):
+        server.check()
+    page = (ROOT / "docs" / "bad-input.md").read_text()
+    assert f"| {sends} | `431` on its stream; the connection goes on | `limit` |" in page
