@@ -246,3 +246,18 @@ async def test_in_loop_server_speaks_http2() -> None:
             response = await client.get(srv.url("/loop"))
         srv.check()
     assert (response.http_version, response.content) == ("HTTP/2", b"in loop\n")
+
+
+def test_http2_on_a_trio_server() -> None:
+    with mp.MockServer(http2=True, backend="trio") as srv:
+        srv.expect("GET", "/t").respond(mp.processing("0/1"), mp.respond(200, b"trio\n"))
+        srv.expect("GET", "/cut").respond(mp.respond(200, b"0123456789").cut(3, how="reset"))
+        with httpx.Client(http1=False, http2=True, timeout=5) as client:
+            assert client.get(srv.url("/t")).content == b"trio\n"
+            with pytest.raises(httpx.RemoteProtocolError, match="error_code:8,"):
+                client.get(srv.url("/cut"))
+            assert client.get(srv.url("/t")).content == b"trio\n"
+        srv.check()
+    assert [ex.stream_id for ex in srv.journal] == [1, 3, 5]
+    cut = srv.journal[1].fault
+    assert cut is not None and cut.body_bytes == 3
