@@ -524,6 +524,12 @@ class ExchangeContext(CommonExchange):
         if stream is not None and (step.body or step.chunked):
             self.problem("scenario-error", f"a {step.status} response has a body and a stream")
             return
+        if step.trailers and not step.chunked:
+            self.problem(
+                "scenario-error",
+                f"the {step.status} response's trailers were not sent: over HTTP/1.1 they need "
+                "a chunked body (chunked=True)",
+            )
         try:
             head = response_head(
                 step,
@@ -624,6 +630,9 @@ class ExchangeContext(CommonExchange):
                 step.status, step.reason, sent_headers, self.now - self.log.started, 0, False
             )
         self._response = ResponseState.SENT
+        if step.trailers and step.chunked and step.fault is None and not bodiless:
+            trailers = Headers(step.trailers)
+            self.log.event(self.now, "trailers", "out", "trailers", headers=trailers)
         if streamed and not self._sent_past_h11 and step.fault is None:
             self._h11_send(h11.EndOfMessage())  # Content-Length framing: writes nothing
         if step.fault is not None:

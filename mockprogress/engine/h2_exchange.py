@@ -398,7 +398,8 @@ class H2Exchange(CommonExchange):
                 )
                 self._wire_cut = self._wire_out
         self._state = StreamState.RESPONDING
-        end_now = size == 0 and cut is None
+        trailers = [] if bodiless else _fields(step.trailers)
+        end_now = size == 0 and cut is None and not trailers
         self._h2(self._conn.h2.send_headers, self.stream_id, fields, end_stream=end_now)
         sent_headers = Headers(step.headers)
         at = self._log.event(
@@ -433,7 +434,7 @@ class H2Exchange(CommonExchange):
                     if stream is None
                     else stream.read(sent, sent + room)
                 )
-                last = sent + room == size and cut is None
+                last = sent + room == size and cut is None and not trailers
                 self._h2(self._conn.h2.send_data, self.stream_id, piece, end_stream=last)
                 before = self._wire_out
                 fired = yield from self._frames()
@@ -447,6 +448,15 @@ class H2Exchange(CommonExchange):
         if size and (sent or cut is None):
             state = "complete" if cut is None else "cut"
             self._log.event(self.now, "body-sent", "out", f"{sent} body bytes ({state})")
+        if trailers and cut is None:
+            # The trailer section: a HEADERS frame that ends the stream (RFC 9113 §8.1).
+            self._h2(self._conn.h2.send_headers, self.stream_id, trailers, end_stream=True)
+            shown = Headers(step.trailers)
+            self._log.event(self.now, "trailers", "out", "trailers", headers=shown)
+            self._log.response = ResponseRecord(
+                step.status, step.reason, sent_headers, at, sent, True
+            )
+            yield from self._frames()
         self._wire_cut = None
         self._state = StreamState.DONE
         if cut is not None:

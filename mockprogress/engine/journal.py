@@ -25,7 +25,8 @@ class Event:
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
     ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
     replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
-    body had arrived when a ``100 Continue`` went out), ``goaway`` (an HTTP/2 GOAWAY sent).
+    body had arrived when a ``100 Continue`` went out), ``goaway`` (an HTTP/2 GOAWAY sent),
+    ``trailers`` (a response's trailer fields, after its body).
     """
 
     at: float
@@ -226,7 +227,7 @@ class Exchange:
         for event in self.events:
             arrow = {"in": "<-", "out": "->"}.get(event.direction, "..")
             detail = event.detail
-            if event.kind in ("interim", "interim-skipped") and event.headers:
+            if event.kind in ("interim", "interim-skipped", "trailers") and event.headers:
                 detail += "  " + "; ".join(f"{n}: {v}" for n, v in event.headers)
             lines.append(f"  {event.at * 1000:9.1f} ms  {arrow} {detail}")
         return "\n".join(lines)

@@ -58,7 +58,7 @@ def _lines(ex: Exchange, event: Event, mark: str) -> list[str]:
     if kind == "interim":
         label = _interim_label(event.status, mark + event.detail, event.headers or ())
         return [f"    S-->>C: {label}"]
-    if kind in ("response", "raw", "goaway"):
+    if kind in ("response", "raw", "goaway", "trailers"):
         return [f"    S->>C: {_escape(mark + event.detail)}"]
     if kind == "fault":
         return [f"    S-xC: {_escape(mark + event.detail)}"]

@@ -160,7 +160,8 @@ def response_segments(
             segments.append(Segment(chunk, True))
             if step.chunked:
                 segments.append(Segment(framed[prefix + len(chunk) :], False))
-    end = send(h11.EndOfMessage())
+    trailers = list(step.trailers) if step.chunked and not bodiless else []
+    end = send(h11.EndOfMessage(headers=trailers))
     if end:
         segments.append(Segment(end, False))
     return segments

@@ -125,6 +125,7 @@ _RESPOND_KEYS = {
     "chunks_base64",
     "cut",
     "drip",
+    "trailers",
 }
 
 
@@ -157,6 +158,7 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
             reason=spec.get("reason"),
             json=spec.get("json"),
             chunked=bool(spec.get("chunked", False)),
+            trailers=headers_at(spec.get("trailers"), f"{key}.trailers", where),
         )
     except ScenarioError as exc:
         # Said in the file's terms wherever a response is written (a step, a resource's result).

@@ -101,6 +101,12 @@ class Drip:
         check_seconds(self.interval, "drip interval")
 
 
+#: Fields a trailer section must not carry: framing, routing and the response's own controls.
+_NOT_TRAILERS = frozenset(
+    ("content-length", "transfer-encoding", "host", "content-type", "content-encoding", "te")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Respond(Step):
     """Send the final response. ``body`` as a tuple of byte strings is sent chunked, one chunk
@@ -115,9 +121,15 @@ class Respond(Step):
     chunked: bool = False
     fault: Cut | None = None
     pacing: Drip | None = None
+    #: Trailer fields after the body: a HEADERS frame over HTTP/2, the last chunk's fields
+    #: over HTTP/1.1 (which needs a chunked body for them).
+    trailers: HeaderPairs = ()
 
     def __post_init__(self) -> None:
         check_status(self.status, 200, 999, "final response")
+        for name, _ in self.trailers:
+            if name.lower() in _NOT_TRAILERS:
+                raise ScenarioError(f"{name} cannot be a trailer field (RFC 9110 §6.5.1)")
         object.__setattr__(self, "reason", check_reason(self.reason, self.status))
         if isinstance(self.body, tuple):
             object.__setattr__(self, "chunked", True)
@@ -440,10 +452,12 @@ def respond(
     reason: str | None = None,
     json: object = None,
     chunked: bool = False,
+    trailers: HeadersInput = None,
 ) -> Respond:
     """The final response. A ``str`` body is sent as UTF-8 ``text/plain`` unless headers say
     otherwise; ``json=`` serialises a value as ``application/json``; a list of byte strings is
-    sent chunked with those chunk boundaries.
+    sent chunked with those chunk boundaries. ``trailers`` are fields after the body (over
+    HTTP/1.1 only with a chunked body).
 
     .. code-block:: python
 
@@ -473,7 +487,7 @@ def respond(
         content = chunks
     else:
         raise ScenarioError(f"respond() body must be bytes, str or a list of bytes, got {body!r}")
-    return Respond(status, content, pairs, reason or "", chunked)
+    return Respond(status, content, pairs, reason or "", chunked, trailers=header_pairs(trailers))
 
 
 def drop(

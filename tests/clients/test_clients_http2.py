@@ -261,3 +261,31 @@ def test_http2_on_a_trio_server() -> None:
     assert [ex.stream_id for ex in srv.journal] == [1, 3, 5]
     cut = srv.journal[1].fault
     assert cut is not None and cut.body_bytes == 3
+
+
+@needs_node
+def test_trailers_reach_node_after_the_body(h2: mp.MockServer) -> None:
+    h2.expect("GET", "/grpc-ish").respond(
+        mp.respond(200, b"payload", trailers={"Grpc-Status": "0", "X-Checksum": "sha-1"})
+    )
+    report = node_http2("GET", h2.url("/grpc-ish"))
+    assert report["error"] is None and report["body"] == "payload"
+    assert report["trailers"] == {"grpc-status": "0", "x-checksum": "sha-1"}
+    ex = h2.journal.last
+    assert [e.kind for e in ex.events][-2:] == ["body-sent", "trailers"]
+    assert "Grpc-Status: 0; X-Checksum: sha-1" in ex.timeline()
+
+
+@needs_curl
+def test_trailers_over_http11_need_a_chunked_body(h2: mp.MockServer) -> None:
+    h2.expect("GET", "/chunked").respond(mp.respond(200, [b"a", b"b"], trailers={"X-Sum": "2"}))
+    h2.expect("GET", "/plain").respond(mp.respond(200, b"ab", trailers={"X-Sum": "2"}))
+    raw = subprocess.run(
+        [CURL or "curl", "-sS", "--raw", h2.url("/chunked")], capture_output=True, check=False
+    )
+    assert raw.stdout == b"1\r\na\r\n1\r\nb\r\n0\r\nX-Sum: 2\r\n\r\n"
+    plain = curl(h2.url("/plain"))
+    assert plain.stdout == "ab"
+    with pytest.raises(mp.ExpectationError, match="trailers were not sent"):
+        h2.check()
+    h2.reset()

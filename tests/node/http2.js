@@ -4,7 +4,7 @@
 //
 // Every 'headers' event of the stream (a 1xx: informational HEADERS) is kept with its
 // headers, in arrival order; then the final 'response' headers, the body bytes that came,
-// the stream's close code (rstCode: 8 for a RST_STREAM CANCEL) and any GOAWAY the session
+// its trailers, the stream's close code (rstCode: 8 for a RST_STREAM CANCEL) and any GOAWAY the session
 // got. https: URLs trust the CA file in MP_CA_FILE. Built-in modules only.
 'use strict';
 
@@ -18,8 +18,8 @@ if (!method || !url) {
 }
 
 const result = {
-  information: [], response: null, body: '', bodyBytes: 0, rstCode: null, goaway: null,
-  error: null,
+  information: [], response: null, body: '', bodyBytes: 0, trailers: null, rstCode: null,
+  goaway: null, error: null,
 };
 let printed = false;
 
@@ -47,6 +47,7 @@ req.on('headers', (headers) => {
   result.information.push({ status: headers[':status'], headers });
 });
 req.on('response', (headers) => { result.response = { status: headers[':status'], headers }; });
+req.on('trailers', (headers) => { result.trailers = headers; });
 req.on('data', (chunk) => {
   result.bodyBytes += chunk.length;
   result.body += chunk.toString('latin1');

@@ -21,6 +21,7 @@ class StreamResult:
     interims: list[dict[str, str]] = field(default_factory=list)
     response: dict[str, str] | None = None
     body: bytearray = field(default_factory=bytearray)
+    trailers: dict[str, str] | None = None
     ended: bool = False
     reset: int | None = None
 
@@ -103,6 +104,8 @@ class H2Client:
             result.interims.append(_decode(event.headers or []))
         elif isinstance(event, h2.events.ResponseReceived) and result is not None:
             result.response = _decode(event.headers or [])
+        elif isinstance(event, h2.events.TrailersReceived) and result is not None:
+            result.trailers = _decode(event.headers or [])
         elif isinstance(event, h2.events.DataReceived) and result is not None:
             result.body += event.data or b""
             self.conn.acknowledge_received_data(event.flow_controlled_length or 0, sid or 0)
