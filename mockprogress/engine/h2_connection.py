@@ -49,7 +49,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #: flood opens and cancels streams faster than any script could answer them.
 RAPID_RESET_LIMIT = 1000
 #: The connection's receive window: every stream's unread body bytes together stay below it.
-CONNECTION_WINDOW = 1 << 24
+CONNECTION_WINDOW = 1 << 20
 
 
 @dataclass(slots=True)

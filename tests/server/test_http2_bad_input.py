@@ -83,6 +83,20 @@ CASES = [
         "malformed-request",
     ),
     Case(
+        "body bytes past the stream's flow-control window (81,920 of 65,535)",
+        lambda: (
+            PREFACE
+            + headers(1, Encoder(), end=False)
+            + b"".join(
+                (16384).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01" + b"x" * 16384
+                for _ in range(5)
+            )
+        ),
+        E.FLOW_CONTROL_ERROR,
+        "malformed-request",
+        journal=2,
+    ),
+    Case(
         "1,001 streams opened and reset at once (rapid reset)",
         rapid_reset,
         E.ENHANCE_YOUR_CALM,
