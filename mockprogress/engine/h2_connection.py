@@ -15,7 +15,7 @@ found by ``ServerConnection`` before h11 sees it), ALPN ``h2`` over TLS, and ``U
 Bad input gets the protocol's answer, never an exception out of here: what h2 refuses (a bad
 preface, a frame error, a header block it cannot decode) ends the connection with the
 ``GOAWAY`` h2 wrote, journaled and recorded as a ``malformed-request`` problem; a client that
-resets more than ``RAPID_RESET_LIMIT`` streams on one connection (CVE-2023-44487) gets
+resets more than ``max_stream_resets`` streams on one connection (CVE-2023-44487) gets
 ``GOAWAY ENHANCE_YOUR_CALM``; a stream over ``max_concurrent_streams`` is refused.
 """
 
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
 
 #: The client connection preface (RFC 9113 §3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#: Streams the client may reset on one connection before the server ends it: a rapid-reset
-#: flood opens and cancels streams faster than any script could answer them.
-RAPID_RESET_LIMIT = 1000
-#: The connection's receive window: every stream's unread body bytes together stay below it.
-CONNECTION_WINDOW = 1 << 20
 
 
 @dataclass(slots=True)
@@ -173,7 +168,8 @@ class H2ServerConnection:
         return more
 
     def _grow_window(self) -> None:
-        grow = CONNECTION_WINDOW - self.h2.inbound_flow_control_window
+        window = self.state.config.limits.connection_window
+        grow = window - self.h2.inbound_flow_control_window
         if grow > 0:
             self.h2.increment_flow_control_window(grow)
 
@@ -196,12 +192,13 @@ class H2ServerConnection:
             return result
         for event in events:
             self._event(event, result)
-        if self.resets > RAPID_RESET_LIMIT and not result.closing:
+        limit = self.state.config.limits.max_stream_resets
+        if self.resets > limit and not result.closing:
             self.h2.close_connection(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
             self.state.record(
                 "limit",
-                f"connection {self.id}: the client reset more than {RAPID_RESET_LIMIT} streams "
-                "(a rapid-reset flood): GOAWAY ENHANCE_YOUR_CALM",
+                f"connection {self.id}: the client reset more than max_stream_resets={limit} "
+                "streams (a rapid-reset flood): GOAWAY ENHANCE_YOUR_CALM",
             )
             self._all_gone("the server ended the connection (rapid reset)")
             result.wake_all = result.closing = True

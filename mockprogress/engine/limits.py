@@ -35,6 +35,14 @@ class Limits:
     max_body_size: int = _limit(100 * 1024 * 1024, "bytes of a request body before a 413")
     max_connections: int = _limit(2048, "connections open at once before a 503")
     spool_threshold: int = _limit(1024 * 1024, "body bytes kept in memory, then on disk")
+    #: HTTP/2 (``http2=True``): a rapid-reset flood (CVE-2023-44487) and the request body
+    #: bytes a connection holds unread, all its streams together (its receive window).
+    max_stream_resets: int = _limit(
+        1000, "HTTP/2 streams a client may reset on one connection before a GOAWAY"
+    )
+    connection_window: int = _limit(
+        1 << 20, "bytes of request bodies an HTTP/2 connection holds unread, all streams"
+    )
     #: Time is a limit too: a connection held idle, or a head that never ends, holds a
     #: connection (and its place under ``max_connections``). None: never.
     keep_alive_timeout: float | None = _seconds(

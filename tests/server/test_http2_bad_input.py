@@ -168,3 +168,37 @@ def test_header_list_abuse_is_refused_on_its_stream(
         server.check()
     page = (ROOT / "docs" / "bad-input.md").read_text()
     assert f"| {sends} | `431` on its stream; the connection goes on | `limit` |" in page
+
+
+def test_max_stream_resets_just_under_and_just_over() -> None:
+    encoder = Encoder()
+
+    def opened_and_reset(first: int, count: int) -> bytes:
+        return b"".join(
+            headers(s, encoder, end=False) + RstStreamFrame(s, error_code=8).serialize()
+            for s in range(first, first + 2 * count, 2)
+        )
+
+    with mp.MockServer(http2=True, max_stream_resets=3) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(PREFACE + opened_and_reset(1, 3))
+            sock.sendall(opened_and_reset(7, 1))
+            frames = read_frames(sock, until=lambda fs: False)
+        goaways = [(f.error_code, f.last_stream_id) for f in frames if isinstance(f, GoAwayFrame)]
+        with pytest.raises(mp.ExpectationError, match="reset more than max_stream_resets=3"):
+            server.check()
+    # Three resets are taken; the fourth (stream 7) is one too many.
+    assert goaways == [(E.ENHANCE_YOUR_CALM, 7)]
+
+
+def test_connection_window_is_what_the_client_may_send_unread() -> None:
+    with mp.MockServer(http2=True, connection_window=200_000) as server:
+        client = H2Client(server.port)
+        client.settings()
+        client.sock.settimeout(0.2)
+        try:  # the WINDOW_UPDATE after the SETTINGS frame
+            client.conn.receive_data(client.sock.recv(65536))
+        except TimeoutError:
+            pass
+        assert client.conn.outbound_flow_control_window == 200_000
+        client.close()
