@@ -13,7 +13,13 @@ import h2.errors
 import httpx
 import pytest
 from hpack import Encoder
-from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame
+from hyperframe.frame import (
+    DataFrame,
+    GoAwayFrame,
+    HeadersFrame,
+    RstStreamFrame,
+    WindowUpdateFrame,
+)
 from support.h2_client import H2Client, read_frames
 
 import mockprogress as mp
@@ -340,3 +346,37 @@ def test_raw_writes_malformed_frames_then_the_connection_ends(srv: mp.MockServer
     assert got.endswith(bad_ping)  # after the server's SETTINGS and their acknowledgement
     ex = srv.journal.last
     assert ex.bytes_sent == len(bad_ping) and ex.events[-1].kind == "raw"
+
+
+def test_a_window_of_zero_holds_the_upload_until_the_script_reads() -> None:
+    """``initial_window_size=0``: the client may send no body byte until the script reads;
+    the read opens the window by exactly what it asks for (a flow-control stall until then)."""
+    with mp.MockServer(http2=mp.HTTP2(initial_window_size=0)) as server:
+        server.expect("POST", "/slow").respond(
+            mp.pause(0.2), mp.read_body(upto=3), mp.respond(200, b"took 3")
+        )
+        client = H2Client(server.port)
+        client.settings(2)
+        stream = client.conn.get_next_available_stream_id()
+        fields = [(":method", "POST"), (":path", "/slow"), (":scheme", "http")]
+        client.conn.send_headers(stream, [*fields, (":authority", client.host)])
+        client.sock.sendall(client.conn.data_to_send())
+        started = time.monotonic()
+        assert client.conn.local_flow_control_window(stream) == 0
+        frames = read_frames(
+            client.sock,
+            until=lambda fs: any(
+                isinstance(f, WindowUpdateFrame) and f.stream_id == stream for f in fs
+            ),
+        )
+        waited = time.monotonic() - started
+        opened = [f.window_increment for f in frames if isinstance(f, WindowUpdateFrame)]
+        assert waited >= 0.18 and opened[-1] == 3
+        client.conn.receive_data(b"".join(f.serialize() for f in frames))
+        client.conn.send_data(stream, b"abc", end_stream=False)
+        client.sock.sendall(client.conn.data_to_send())
+        got = client.collect([stream]).streams[stream]
+        client.close()
+        server.check()
+    assert bytes(got.body) == b"took 3"
+    assert server.journal.last.body == b"abc"
