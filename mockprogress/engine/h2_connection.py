@@ -188,6 +188,11 @@ class H2ServerConnection:
         except h2.exceptions.ProtocolError as exc:
             self._protocol_error(exc)
             result.output = self.h2.data_to_send()
+            if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+                # h2 refuses a bad preface before its state machine runs: no GOAWAY of its
+                # own, so the server writes one.
+                code = int(getattr(exc, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR))
+                result.output += self.goaway_frame(self.highest_stream, code, b"")
             result.wake_all = result.closing = True
             return result
         for event in events:

@@ -202,3 +202,19 @@ def test_connection_window_is_what_the_client_may_send_unread() -> None:
             pass
         assert client.conn.outbound_flow_control_window == 200_000
         client.close()
+
+
+def test_a_bad_preface_after_alpn_h2_gets_a_goaway() -> None:
+    """Over TLS, ALPN ``h2`` makes the connection HTTP/2 from its first byte: a client that
+    then sends something else than the preface gets ``GOAWAY PROTOCOL_ERROR``."""
+    with mp.MockServer(http2=True, tls=True) as server:
+        context = server.client_ssl_context()
+        context.set_alpn_protocols(["h2"])
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                assert sock.selected_alpn_protocol() == "h2"
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                frames = read_frames(sock, until=lambda fs: False)
+        with pytest.raises(mp.ExpectationError, match=r"\[malformed-request\].*preamble"):
+            server.check()
+    assert [f.error_code for f in frames if isinstance(f, GoAwayFrame)] == [E.PROTOCOL_ERROR]
