@@ -289,3 +289,15 @@ def test_trailers_over_http11_need_a_chunked_body(h2: mp.MockServer) -> None:
     with pytest.raises(mp.ExpectationError, match="trailers were not sent"):
         h2.check()
     h2.reset()
+
+
+@needs_curl
+def test_an_upgrade_with_a_body_is_served_over_http11(h2: mp.MockServer) -> None:
+    """RFC 9110 §7.8 lets a server ignore an Upgrade: a request with a body stays HTTP/1.1
+    (its answer would start on a half-closed stream 1 before the body was read)."""
+    h2.expect("POST", "/p").respond(mp.respond(200, b"posted\n"))
+    done = curl("-v", "--http2", "-d", "hello", h2.url("/p"))
+    assert done.stdout == "posted\n"
+    assert "> Upgrade: h2c" in done.stderr and "< HTTP/1.1 200 OK" in done.stderr
+    ex = h2.journal.last
+    assert (ex.http_version, ex.stream_id, ex.body) == ("1.1", None, b"hello")
