@@ -103,6 +103,18 @@ def event_line(log: ExchangeLog, event: Event) -> str:
     return f"{label(log)} {arrow} {detail}"
 
 
+#: The header the live view in a browser sends with its reads (mockprogress/ui/app.js).
+VIEW_HEADER = "x-mockprogress-view"
+
+
+def _routine_view_read(log: ExchangeLog, event: Event) -> bool:
+    """A read of the live view (several a second while a browser shows it) that did not fail:
+    not worth a line. A refused one is (a 401, a 403 say why the page shows nothing)."""
+    if VIEW_HEADER not in log.headers:
+        return False
+    return event.kind == "request" or (event.status or 0) < 400
+
+
 def _style(log: ExchangeLog, event: Event) -> str:
     if log.reserved:
         return _STYLES["control"]
@@ -168,7 +180,7 @@ class TextLog:
     def __call__(self, log: ExchangeLog, event: Event) -> None:
         if log.reserved:
             # The control API's own traffic: its request and its answer are enough.
-            if event.kind in ("request", "response"):
+            if event.kind in ("request", "response") and not _routine_view_read(log, event):
                 self.line(f"{_stamp()} {event_line(log, event)}", _style(log, event))
             return
         if log.ended is None:

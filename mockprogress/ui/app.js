@@ -29,7 +29,8 @@
     const response = await fetch(PREFIX + path, {
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: { Accept: 'application/json' },
+      // The terminal of `mockprogress serve` leaves these reads out unless they fail.
+      headers: { Accept: 'application/json', 'X-Mockprogress-View': 'live' },
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(`${response.status}: ${body.error || response.statusText}`);

@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from support.browser import Browser
 from support.raw_client import exchange
@@ -343,3 +344,49 @@ def test_the_demo_sets_index_is_a_page_and_its_exchanges_show(
         shot = os.environ.get("MOCKPROGRESS_UI_SCREENSHOT") or str(tmp_path / "ui.png")
         browser.call("screenshot", path=str(Path(shot).resolve()), fullPage=True)
         assert Path(shot).stat().st_size > 10_000
+
+
+def test_the_views_of_expectations_resources_and_problems(
+    browser: Browser, srv: mp.MockServer
+) -> None:
+    srv.mount(mp.TusUploads("/files"))
+    srv.expect("GET", "/twice", times=2).respond(mp.respond(200))
+    tus = {"Tus-Resumable": "1.0.0"}
+    with httpx.Client() as http:
+        created = http.post(srv.url("/files"), headers={**tus, "Upload-Length": "100"})
+        http.patch(
+            srv.url(created.headers["location"]),
+            content=b"x" * 40,
+            headers={
+                **tus,
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        http.get(srv.url("/twice"))
+        http.get(srv.url("/nobody-expects-this"))
+    browser.call("goto", url=srv.url("/__mockprogress/ui"))
+    assert browser.wait("document.getElementById('problem-count').textContent") == "(2)"
+
+    browser.call("click", selector="nav button[data-view=expectations]")
+    assert browser.wait("document.querySelector('#expectations td:nth-child(3)')?.textContent") == (
+        "1 of 2"
+    )
+    browser.call("click", selector="nav button[data-view=resources]")
+    offset = browser.wait("document.querySelector('#resources .upload .offset')?.textContent")
+    assert offset == "40 of 100 bytes (in progress)"
+    bar = browser.call(
+        "eval",
+        expression="(() => { const p = document.querySelector('#resources progress');"
+        " return [p.value, p.max]; })()",
+    )
+    assert bar == [40, 100]
+    browser.call("click", selector="nav button[data-view=problems]")
+    problems = browser.wait(
+        "document.querySelectorAll('#problems li').length === 2 && "
+        "[...document.querySelectorAll('#problems li')].map((li) => li.textContent)"
+    )
+    assert any("GET /nobody-expects-this" in p for p in problems)
+    assert any("expected 2 request(s), got 1" in p for p in problems)
+    assert browser.text("#report")[0].startswith("mockprogress recorded 2 problem(s):")
+    srv.reset()  # the two problems were the point
