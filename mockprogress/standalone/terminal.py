@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
@@ -92,10 +93,21 @@ def label(log: ExchangeLog) -> str:
     return f"ctl#{log.index}" if log.reserved else f"#{log.index}"
 
 
+#: The control token in a target (the live view opened with ``ui?token=TOKEN``).
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+def _shown(log: ExchangeLog, text: str) -> str:
+    """``text`` as printed: without the token a control request carries in its target."""
+    return _TOKEN_IN_QUERY.sub(r"\1...", text) if log.reserved else text
+
+
 def event_line(log: ExchangeLog, event: Event) -> str:
-    """One readable line for an event, without colour or time stamp."""
+    """One readable line for an event, without colour or time stamp. A control request's
+    token (``ui?token=``) is not printed."""
     arrow = _ARROWS.get(event.direction, "..")
     detail = event.detail
+    detail = _shown(log, detail)
     if event.kind == "fault":
         arrow = "!!"
     if event.kind in ("interim", "interim-skipped") and event.headers:
@@ -242,8 +254,9 @@ class JsonLog:
                 "connection": log.connection,
                 "control": log.reserved,
                 "method": log.method,
-                "target": log.target,
+                "target": _shown(log, log.target),
                 **event_to_json(event),
+                "detail": _shown(log, event.detail),  # in its place among the event's fields
             }
         )
 
