@@ -75,7 +75,7 @@ def test_an_exchange_shows_live_with_its_interims_then_its_cut_at_the_byte(
         mp.processing("1/3"),
         mp.pause(0.2),
         mp.processing("2/3"),
-        mp.pause(1.5),
+        mp.pause(2.0),  # the time the page has to show the three 102s while curl waits
         mp.respond(200, body=b"x" * 1000).cut(at=400),
     )
     browser.call("goto", url=srv.url("/__mockprogress/ui"))

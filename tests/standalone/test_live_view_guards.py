@@ -161,3 +161,16 @@ def test_the_view_reads_nothing_but_the_apis_json() -> None:
     reads = {"journal?bodies=none", "expectations", "resources", "problems", "routes"}
     for route in reads:
         assert f"api('{route}" in script or f"api(`{route}" in script, route
+
+
+def test_the_view_follows_the_control_prefix() -> None:
+    with mp.MockServer() as srv:
+        srv.enable_control_api("/ctl/")
+        with httpx.Client(base_url=srv.url("/")) as http:
+            page = http.get("/ctl/ui")
+            script = http.get("/ctl/ui/app.js")
+            default = http.get(P + "ui")
+    assert page.status_code == 200 and script.status_code == 200
+    assert 'data-prefix="/ctl/"' in page.text and 'src="/ctl/ui/app.js"' in page.text
+    assert default.status_code == 500  # an ordinary path now, which nobody expected
+    srv.reset()
