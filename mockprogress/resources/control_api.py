@@ -308,7 +308,8 @@ class ControlAPI(Resource):
     def _admit(self, ctx: ExchangeSurface, state: ServerState) -> None:
         """Refuse a request from its head alone (``ControlError``): a client that is not on
         loopback, a ``Host`` that is not this server's (DNS rebinding), an ``Origin`` other
-        than its own (a web page), a missing token, a document that is not JSON or TOML."""
+        than its own or a ``Sec-Fetch-Site`` other than ``same-origin`` and ``none`` (a web
+        page), a missing token, a document that is not JSON or TOML."""
         if not self.allow_remote and not is_loopback(ctx.peer):
             raise ControlError(
                 403,
@@ -331,6 +332,15 @@ class ControlAPI(Resource):
                 f"{', '.join(origins)!r}: a web page cannot script this server",
             )
         parts = _parts(ctx.log.target, self.prefix)
+        # A browser says which page a request is for, even where it sends no Origin (a no-cors
+        # read: an <img>, a <script>); "none" is the user's own navigation.
+        site = ctx.headers.get("sec-fetch-site")
+        if site is not None and site.strip().lower() not in ("same-origin", "none"):
+            raise ControlError(
+                403,
+                f"the control API answers its own pages only, not a request a browser made for "
+                f"another page (Sec-Fetch-Site: {site})",
+            )
         if self.token is not None and not self._authorized(ctx, state, parts):
             raise ControlError(
                 401,

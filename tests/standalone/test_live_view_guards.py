@@ -72,9 +72,15 @@ def test_the_token_opens_the_view_as_a_header_or_a_cookie_only(
     assert client.get(P + "ui", headers=with_cookie).status_code == 200
     assert client.get(P + "journal", headers={"Cookie": f"{name}={value}x"}).status_code == 401
     assert client.get(P + "journal", headers={"Cookie": f"{name}={TOKEN}"}).status_code == 401
-    # The cookie does not get past the Origin check: a page of another origin is refused.
+    # The cookie does not get past the Origin check: a page of another origin is refused,
+    # and so is a browser's read for another page that says no Origin (an <img>, a <script>).
     crossing = {**with_cookie, "Origin": "http://127.0.0.1:1"}
     assert client.get(P + "journal", headers=crossing).status_code == 403
+    for site, status in [("same-site", 403), ("cross-site", 403), ("same-origin", 200)]:
+        fetched = {**with_cookie, "Sec-Fetch-Site": site}
+        assert client.get(P + "journal", headers=fetched).status_code == status, site
+    typed = {**with_cookie, "Sec-Fetch-Site": "none"}  # the user's own navigation
+    assert client.get(P + "ui", headers=typed).status_code == 200
 
 
 def test_the_index_is_html_to_a_browser_and_text_to_curl(
