@@ -194,7 +194,11 @@ class ServerState:
         problems.extend(Problem("unconsumed", line) for line in self.head_cuts.unfired())
         if not problems:
             return None
-        return problems_error(problems, self.journal())
+        # The report shows the exchanges involved, else the last ten: only those are copied
+        # (the live view in a browser asks for this report every second).
+        involved = {p.exchange for p in problems if p.exchange is not None}
+        shown = [log for log in self.logs if log.index in involved] or self.logs[-10:]
+        return problems_error(problems, Journal([log.snapshot() for log in shown]))
 
     def free_storage(self) -> None:
         """Free the temporary files behind the journal's bodies and the resources' stores; the

@@ -285,8 +285,15 @@ def _announce(
     control = (
         None if args.no_control else _url(args.host, server.port, args.control_prefix, tls=tls)
     )
+    view = None if control is None else control + "ui"
     if isinstance(printer, JsonLog):
-        event = {"type": "listening", "url": url, "control": control, "version": __version__}
+        event = {
+            "type": "listening",
+            "url": url,
+            "control": control,
+            "view": view,
+            "version": __version__,
+        }
         if ca_file is not None:
             event["ca_file"] = ca_file
         printer.emit(event)
@@ -298,6 +305,9 @@ def _announce(
             print(f"the demo set: curl {url}/ lists its routes", file=out, flush=True)
         if control is not None:
             print(f"control API: {control}", file=out, flush=True)
+        if view is not None:
+            with_token = f" (with a token: open {view}?token=TOKEN once)" if token else ""
+            print(f"live view in a browser: {view}{with_token}", file=out, flush=True)
     if remote and control is not None and not token:
         print(
             f"mockprogress: warning: the control API on {args.host} answers any host without a "
