@@ -26,6 +26,7 @@ from .journal import Event, Exchange, ExchangeLog, Journal
 from .limits import Limits, SetLimits
 from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
+from .proxy import Forward, UpstreamURL, forward_exchange
 from .resource import Resource
 
 EventListener = Callable[[ExchangeLog, Event], None]
@@ -49,6 +50,9 @@ class ServerConfig:
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
+    #: Proxy mode: where requests that match nothing are forwarded (None: they get
+    #: ``unmatched_status``), and where ``mp.forward()`` forwards by default.
+    upstream: UpstreamURL | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.unmatched_status <= 599:
@@ -298,6 +302,10 @@ class ServerState:
                 ctx.log.handled_by = resource.describe()
                 yield from _contained(ctx, resource.serve(ctx))
                 return
+        if self.config.upstream is not None and selection.out_of_order is None:
+            ctx.log.handled_by = f"upstream {self.config.upstream}"
+            yield from _contained(ctx, forward_exchange(ctx, Forward()))
+            return
         yield from self._unexpected(ctx, view, selection)
 
     def _select(self, ctx: ExchangeContext, view: RequestView) -> Program[Selection | None]:

@@ -1,0 +1,503 @@
+"""Proxy mode: answering a request with the upstream's answer, as programs.
+
+Strategy. The upstream leg is HTTP/1.1 over an h11 client connection, decided here; the I/O
+layer only opens, writes, reads and closes it (the ``Upstream*`` actions of
+``engine.actions``, carried out by ``server/upstream.py``). One upstream connection serves one
+exchange (``Connection: close`` toward the upstream), so the end of a close-delimited body is
+plain and nothing of one exchange leaks into the next.
+
+- Request. The head goes up with the hop-by-hop fields removed (RFC 9110 §7.6.1: the fields
+  the ``Connection`` field names, ``Connection`` itself, ``Proxy-Connection``, ``Keep-Alive``,
+  ``TE``, ``Transfer-Encoding``, ``Upgrade``), ``Expect`` removed (``100 Continue`` toward the
+  client is the expectation's policy, as for any script), ``Host`` set to the upstream's
+  authority and ``Via`` added (§7.6.3). The body streams up as it arrives, a read at a time:
+  first what earlier steps read (``read_body(upto=N)``), then the rest, so memory stays bounded
+  whatever its size; the journal keeps it as for any request (spooled to disk past
+  ``spool_threshold``).
+- Interims. The upstream's 1xx (102, 103, 104, ...) are relayed to the client as they come,
+  through the exchange's ``send_interim`` (so an HTTP/1.0 client gets none, RFC 9110 §15.2),
+  and journaled both as upstream events and as the exchange's interims. A ``100 Continue``
+  from the upstream is not relayed: toward the client, 100 is the expectation's policy.
+- Final response. Its head comes back with the hop-by-hop fields removed and the forward
+  step's header changes applied; the framing toward the client is the exchange's own. A body
+  of declared length streams through (``UpstreamBody``, a ``FetchedSource``): the exchange's
+  ``respond`` fetches each piece from the upstream just before it writes it, so a
+  ``.cut(at=N)`` writes exactly N bytes of the upstream's body and a ``.drip()`` paces it, as
+  for a scripted body. A body without a declared length (chunked, or ended by a close) is
+  gathered first (spooled to disk past ``spool_threshold``), then sent with its length.
+- Trouble. An upstream that refuses, resets, sends a malformed response or stays silent for
+  ``upstream_timeout`` seconds gives the client a 502 (504 for the silence) that says so, and
+  a problem of kind ``upstream`` that ``check()`` reports. Once the final response has begun,
+  the client's connection is reset instead: the body it was promised will not come whole.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+import h11
+
+from ..errors import ScenarioError
+from ..http.headers import HeaderPairs, Headers, HeadersInput, header_pairs
+from ..script.steps import Cut, Drip, Interim, Respond, Shaped, Step
+from .actions import (
+    PeerGone,
+    Program,
+    UpstreamClose,
+    UpstreamOpen,
+    UpstreamReceive,
+    UpstreamSend,
+    UpstreamTrouble,
+)
+from .body import BodyBuffer
+from .exchange import plain_response
+
+if TYPE_CHECKING:
+    from .exchange import ExchangeContext
+
+#: Bytes read from the upstream, or from the client's body to go up, at once.
+READ_SIZE = 65536
+#: RFC 9110 §7.6.1: fields a proxy removes (with those the Connection field names).
+HOP_BY_HOP = frozenset(
+    ("connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade")
+)
+#: What the server adds to ``Via`` (RFC 9110 §7.6.3).
+VIA = "1.1 mockprogress"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamURL:
+    """Where proxy mode forwards to: ``http://host:port`` or ``https://...``, with an optional
+    base path that forwarded paths go under."""
+
+    scheme: str
+    host: str
+    port: int
+    base_path: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> UpstreamURL:
+        """:raises ScenarioError: for anything but an http(s) URL with a host."""
+        if not isinstance(url, str):
+            raise ScenarioError(f"an upstream is a URL such as http://127.0.0.1:8080, got {url!r}")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ScenarioError(
+                f"an upstream is an http:// or https:// URL with a host, got {url!r}"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ScenarioError(
+                f"an upstream URL takes no query, fragment or credentials, got {url!r}"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ScenarioError(f"the upstream URL {url!r} has a bad port") from None
+        default = 443 if parts.scheme == "https" else 80
+        return cls(parts.scheme, parts.hostname, port or default, parts.path.rstrip("/"))
+
+    @property
+    def authority(self) -> str:
+        """``host:port`` as a ``Host`` field says it (the port left out when it is the
+        scheme's default)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.base_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Forward(Shaped, Step):
+    """Answer with the upstream's response (``mp.forward()``): its interims relayed, its final
+    response sent with this step's header changes, ``cut`` and ``drip`` (as a response's: a
+    body cut counts bytes of the upstream's body)."""
+
+    answers: ClassVar[bool] = True
+
+    #: Where to (None: the server's ``upstream``).
+    upstream: UpstreamURL | None = None
+    #: Fields set on the response, replacing the upstream's of the same names.
+    headers: HeaderPairs = ()
+    #: Names of the upstream's fields left out of the response (case-insensitive).
+    remove_headers: tuple[str, ...] = ()
+    fault: Cut | None = None
+    pacing: Drip | None = None
+
+    def run(self, ctx: ExchangeContext) -> Program[None]:
+        """Carry the step out on ``ctx`` (``forward_exchange``)."""
+        yield from forward_exchange(ctx, self)
+
+
+def forward(
+    url: str | None = None,
+    *,
+    headers: HeadersInput = None,
+    remove_headers: Iterable[str] = (),
+) -> Forward:
+    """A final step that answers with the upstream's response: the server's ``upstream``
+    (``MockServer(upstream=...)``), or ``url``. Its 1xx are relayed, its final response comes
+    back with ``headers`` set (replacing the upstream's fields of those names) and
+    ``remove_headers`` left out, and ``.cut(...)`` and ``.drip(...)`` apply to it as to
+    ``mp.respond(...)``. Steps before it run as usual (interims, pauses, ``read_body``).
+
+    .. code-block:: python
+
+        srv.expect("GET", "/file", times=2).respond(mp.forward().cut(at=100, how="reset"))
+    """
+    names = (remove_headers,) if isinstance(remove_headers, str) else tuple(remove_headers)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ScenarioError(f"forward(remove_headers=...) takes field names, got {name!r}")
+    return Forward(
+        None if url is None else UpstreamURL.parse(url),
+        header_pairs(headers, where="forward"),
+        tuple(n.lower() for n in names),
+    )
+
+
+class UpstreamLeg:
+    """The h11 client connection to the upstream for one exchange, and its trouble."""
+
+    def __init__(self, url: UpstreamURL, timeout: float | None, max_head: int) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head)
+        #: What went wrong, once something did.
+        self.trouble: UpstreamTrouble | None = None
+        #: Body bytes of the final response received so far.
+        self.body_received = 0
+
+    def open(self) -> Program[bool]:
+        url = self.url
+        result = yield UpstreamOpen(url.host, url.port, url.scheme == "https", self.timeout)
+        if result is not None:
+            self.trouble = result
+            return False
+        return True
+
+    def send(self, event: h11.Event) -> Program[bool]:
+        data = self.h11.send(event)
+        if not data:
+            return True
+        result = yield UpstreamSend(data)
+        if result is not None:
+            self.trouble = result
+            return False
+        return True
+
+    def next_event(self) -> Program[h11.Event | None]:
+        """The upstream's next event; None on trouble."""
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                if self.h11.their_state is h11.SEND_BODY or "peer closed" in str(exc):
+                    detail = f"closed the connection after {self.body_received} body bytes"
+                    self.trouble = UpstreamTrouble("reset", detail)
+                else:
+                    self.trouble = UpstreamTrouble("error", f"sent a malformed response: {exc}")
+                return None
+            if event is not h11.NEED_DATA:
+                if isinstance(event, h11.ConnectionClosed):
+                    self.trouble = UpstreamTrouble(
+                        "reset", "closed the connection without a response"
+                    )
+                    return None
+                if isinstance(event, h11.Data):
+                    self.body_received += len(event.data)
+                return event  # type: ignore[return-value]
+            data = yield UpstreamReceive(READ_SIZE, self.timeout)
+            if isinstance(data, UpstreamTrouble):
+                self.trouble = data
+                return None
+            self.h11.receive_data(data)
+
+    def body_data(self) -> Program[bytes]:
+        """The next piece of the final response's body; ``b""`` at its end (or on trouble)."""
+        if self.h11.their_state is not h11.SEND_BODY:
+            return b""
+        event = yield from self.next_event()
+        return bytes(event.data) if isinstance(event, h11.Data) else b""
+
+
+class UpstreamBody:
+    """The upstream's body of a declared length, fetched piece by piece as the response goes
+    out (a ``FetchedSource``): it holds only the piece being written."""
+
+    def __init__(self, leg: UpstreamLeg, length: int) -> None:
+        self._leg = leg
+        self._length = length
+        self._buffer = bytearray()
+        self._base = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def fetch(self, end: int) -> Program[None]:
+        while self._base + len(self._buffer) < end:
+            data = yield from self._leg.body_data()
+            if not data:
+                return
+            self._buffer += data
+
+    def read(self, start: int, end: int) -> bytes:
+        if start > self._base:
+            del self._buffer[: start - self._base]
+            self._base = start
+        return bytes(self._buffer[start - self._base : end - self._base])
+
+
+def forward_exchange(ctx: ExchangeContext, step: Forward) -> Program[None]:
+    """Carry out a forward step: the request up, the upstream's answer down."""
+    config = ctx.conn.state.config
+    url = step.upstream or config.upstream
+    if url is None:
+        ctx.problem(
+            "scenario-error",
+            "forward() has no upstream: give it a URL, or the server one "
+            "(MockServer(upstream=...))",
+        )
+        yield from ctx.respond(
+            plain_response(500, "mockprogress: forward() has no upstream\n"), read_first=False
+        )
+        return
+    limits = config.limits
+    leg = UpstreamLeg(url, limits.upstream_timeout, limits.max_header_size)
+    try:
+        yield from _exchange(ctx, step, leg)
+    except PeerGone:
+        yield UpstreamClose()
+        raise
+    yield UpstreamClose()
+
+
+def _exchange(ctx: ExchangeContext, step: Forward, leg: UpstreamLeg) -> Program[None]:
+    request = _upstream_request(ctx, leg.url)
+    ctx.log.event(
+        ctx.now,
+        "upstream",
+        "",
+        f"to upstream {leg.url}: {ctx.method} {request.target.decode('latin-1')} HTTP/1.1",
+        headers=Headers.from_raw(request.headers.raw_items()),
+    )
+    if not (yield from leg.open()) or not (yield from leg.send(request)):
+        yield from _trouble(ctx, leg)
+        return
+    sent = yield from _send_body(ctx, leg)
+    if ctx.closed:
+        return  # the client's body was refused (a limit, malformed framing)
+    if sent is not None and ctx.has_body:
+        ctx.log.event(ctx.now, "upstream", "", f"to upstream: {sent} body bytes (complete)")
+    while True:
+        event = yield from leg.next_event()
+        if event is None:
+            yield from _trouble(ctx, leg)
+            return
+        if isinstance(event, h11.InformationalResponse):
+            yield from _relay_interim(ctx, event)
+            if ctx.closed:
+                return
+            continue
+        assert isinstance(event, h11.Response)
+        break
+    yield from _respond(ctx, step, leg, event)
+
+
+def _send_body(ctx: ExchangeContext, leg: UpstreamLeg) -> Program[int | None]:
+    """Send the request body up as it arrives; its size, or None when the upstream went away
+    before it was all sent (its answer, if any, is still read)."""
+    sent = 0
+    if ctx.has_body:
+        already = len(ctx.log.body)
+        while sent < already:  # what earlier steps read (read_body(upto=N))
+            piece = ctx.log.body.read(sent, min(sent + READ_SIZE, already))
+            if not (yield from leg.send(h11.Data(data=piece))):
+                return None
+            sent += len(piece)
+        while not ctx.body_done:
+            chunk = yield from ctx.read_body_chunk(READ_SIZE)
+            if ctx.closed:
+                return None
+            if not chunk:
+                break
+            if not (yield from leg.send(h11.Data(data=chunk))):
+                return None
+            sent += len(chunk)
+    if not (yield from leg.send(h11.EndOfMessage())):
+        return None
+    return sent
+
+
+def _relay_interim(ctx: ExchangeContext, event: h11.InformationalResponse) -> Program[None]:
+    headers = Headers.from_raw(event.headers.raw_items())
+    label = f"{event.status_code} {event.reason.decode('latin-1')}".rstrip()
+    if event.status_code == 100:
+        detail = f"from upstream: {label} (not relayed: 100 is the expectation's policy)"
+        ctx.log.event(ctx.now, "upstream", "", detail, status=100, headers=headers)
+        return
+    ctx.log.event(ctx.now, "upstream", "", f"from upstream: {label}", status=event.status_code)
+    try:
+        interim = Interim(event.status_code, tuple(headers), event.reason.decode("latin-1"))
+    except ScenarioError as exc:
+        ctx.problem("upstream", f"upstream interim {label} not relayed: {exc}")
+        return
+    yield from ctx.send_interim(interim)
+
+
+def _respond(
+    ctx: ExchangeContext, step: Forward, leg: UpstreamLeg, response: h11.Response
+) -> Program[None]:
+    status = response.status_code
+    reason = response.reason.decode("latin-1")
+    upstream_headers = Headers.from_raw(response.headers.raw_items())
+    ctx.log.event(
+        ctx.now,
+        "upstream",
+        "",
+        f"from upstream: {status} {reason}".rstrip(),
+        status=status,
+        headers=upstream_headers,
+    )
+    declared = _content_length(upstream_headers)
+    bodiless = ctx.method == "HEAD" or status in (204, 304)
+    gathered: BodyBuffer | None = None
+    source: UpstreamBody | BodyBuffer | None = None
+    if not bodiless:
+        if declared is not None and "transfer-encoding" not in upstream_headers:
+            source = UpstreamBody(leg, declared)
+        else:
+            gathered = BodyBuffer(ctx.conn.state.config.limits.spool_threshold)
+            while piece := (yield from leg.body_data()):
+                gathered.append(piece)
+            if leg.trouble is not None:
+                gathered.close()
+                yield from _trouble(ctx, leg)
+                return
+            source = gathered
+    length = 0 if source is None else len(source)
+    fields = _response_fields(upstream_headers, step)
+    try:
+        answer = Respond(status, b"", fields, reason, pacing=step.pacing)
+    except ScenarioError as exc:
+        leg.trouble = UpstreamTrouble("error", f"sent a response not relayed: {exc}")
+        yield from _trouble(ctx, leg)
+        return
+    if step.fault is not None:
+        answer = _with_cut(ctx, answer, step.fault, length)
+    try:
+        yield from ctx.respond(
+            answer,
+            read_first=False,
+            head_length=declared if ctx.method == "HEAD" else None,
+            stream=source if length else None,
+        )
+    finally:
+        if gathered is not None:
+            gathered.close()
+    if leg.trouble is not None:
+        yield from _trouble(ctx, leg)
+    whole = "all of it" if leg.body_received == length else "the rest not read"
+    ctx.log.event(
+        ctx.now,
+        "upstream",
+        "",
+        f"from upstream: {leg.body_received} of {length} body bytes ({whole})",
+    )
+
+
+def _with_cut(ctx: ExchangeContext, answer: Respond, cut: Cut, length: int) -> Respond:
+    """The response with the forward step's cut, checked against the upstream's body, which a
+    scripted response's own check (``Respond``) could not see."""
+    if cut.unit == "body" and cut.at > length:
+        ctx.problem(
+            "scenario-error",
+            f"cut at body byte {cut.at} but the upstream's body has {length} bytes: cut at "
+            f"{length}",
+        )
+        cut = replace(cut, at=length)
+    cut_answer = replace(answer)
+    object.__setattr__(cut_answer, "fault", cut)  # the body is the upstream's, checked above
+    return cut_answer
+
+
+def _trouble(ctx: ExchangeContext, leg: UpstreamLeg) -> Program[None]:
+    """Say what went wrong upstream: a 502 (504 for silence) while the client has no answer
+    yet, else a reset; journaled and recorded for ``check()``."""
+    trouble = leg.trouble or UpstreamTrouble("error", "failed")
+    message = f"upstream {leg.url} {trouble.detail}"
+    ctx.log.event(ctx.now, "upstream", "", f"upstream trouble: {trouble.detail}")
+    ctx.problem("upstream", message)
+    if ctx.closed:
+        return
+    if ctx.final_started:
+        yield from ctx.close("reset")
+        return
+    status = 504 if trouble.kind == "timeout" else 502
+    yield from ctx.respond(plain_response(status, f"mockprogress: {message}\n"), read_first=False)
+
+
+def _upstream_request(ctx: ExchangeContext, url: UpstreamURL) -> h11.Request:
+    """The request as it goes up: hop-by-hop fields out, Host and Via set, the body framed as
+    the client framed it."""
+    target = urllib.parse.urlsplit(ctx.target)
+    path = url.base_path + (target.path or "/")
+    if target.query:
+        path += "?" + target.query
+    fields: list[tuple[str, str]] = [("Host", url.authority)]
+    fields += [
+        (name, value)
+        for name, value in _end_to_end(ctx.headers)
+        if name.lower() not in ("host", "expect", "content-length", "via")
+    ]
+    fields.append(("Via", _via(ctx.headers)))
+    declared = ctx.declared_length
+    if declared is None:
+        fields.append(("Transfer-Encoding", "chunked"))
+    elif declared or "content-length" in ctx.headers:
+        fields.append(("Content-Length", str(declared)))
+    fields.append(("Connection", "close"))
+    return h11.Request(
+        method=ctx.method.encode("latin-1"),
+        target=path.encode("latin-1"),
+        headers=[(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields],
+    )
+
+
+def _response_fields(upstream: Headers, step: Forward) -> HeaderPairs:
+    """The final response's fields as they go to the client."""
+    replaced = {name.lower() for name, _ in step.headers}
+    dropped = {*step.remove_headers, "content-length", "via"} | replaced
+    fields = [(n, v) for n, v in _end_to_end(upstream) if n.lower() not in dropped]
+    if "via" not in step.remove_headers:
+        fields.append(("Via", _via(upstream)))
+    return (*fields, *step.headers)
+
+
+def _end_to_end(headers: Headers) -> list[tuple[str, str]]:
+    """The fields without the hop-by-hop ones (RFC 9110 §7.6.1)."""
+    named = {
+        token.strip().lower()
+        for value in headers.getall("connection")
+        for token in value.split(",")
+    }
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+
+
+def _via(headers: Headers) -> str:
+    before = ", ".join(headers.getall("via"))
+    return f"{before}, {VIA}" if before else VIA
+
+
+def _content_length(headers: Headers) -> int | None:
+    value = headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value.split(",")[0].strip())
+    except ValueError:
+        return None
