@@ -25,6 +25,10 @@ plain and nothing of one exchange leaks into the next.
   ``.cut(at=N)`` writes exactly N bytes of the upstream's body and a ``.drip()`` paces it, as
   for a scripted body. A body without a declared length (chunked, or ended by a close) is
   gathered first (spooled to disk past ``spool_threshold``), then sent with its length.
+- Web pages. A page in a browser on the same machine reaches the server too, and must not
+  use it to drive the upstream or read its answers (an open relay into, say, a staging API).
+  A request whose ``Host`` is not the server's (DNS rebinding) or that carries a foreign
+  ``Origin`` is not forwarded: a 403 says why (``http.origin``, as for the control API).
 - Trouble. An upstream that refuses, resets, sends a malformed response or stays silent for
   ``upstream_timeout`` seconds gives the client a 502 (504 for the silence) that says so, and
   a problem of kind ``upstream`` that ``check()`` reports. Once the final response has begun,
@@ -42,6 +46,7 @@ import h11
 
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, Headers, HeadersInput, header_pairs
+from ..http.origin import host_allowed, request_authority, same_origin
 from ..script.steps import Cut, Drip, Interim, Respond, Shaped, Step
 from .actions import (
     PeerGone,
@@ -266,6 +271,13 @@ def forward_exchange(ctx: ExchangeContext, step: Forward) -> Program[None]:
             plain_response(500, "mockprogress: forward() has no upstream\n"), read_first=False
         )
         return
+    refusal = _web_page(ctx)
+    if refusal is not None:
+        ctx.problem("upstream", f"not forwarded: {refusal}")
+        yield from ctx.respond(
+            plain_response(403, f"mockprogress: not forwarded: {refusal}\n"), read_first=False
+        )
+        return
     limits = config.limits
     leg = UpstreamLeg(url, limits.upstream_timeout, limits.max_header_size)
     try:
@@ -274,6 +286,28 @@ def forward_exchange(ctx: ExchangeContext, step: Forward) -> Program[None]:
         yield UpstreamClose()
         raise
     yield UpstreamClose()
+
+
+def _web_page(ctx: ExchangeContext) -> str | None:
+    """Why a request looks sent by a web page, which must not drive the upstream through the
+    server nor read its answers (None: it does not): a ``Host`` that is not this server's (a
+    page that rebound a name of its own to this address), or an ``Origin`` other than the
+    server's own (a page of another site)."""
+    state = ctx.conn.state
+    authority = request_authority(ctx.target, ctx.headers.get("host"))
+    listening = None if state.address is None else state.address[0]
+    if authority is not None and not host_allowed(authority, listening):
+        return (
+            f"Host {authority!r} is not this server's (a web page that rebound a name of its "
+            "own to this address sends that); use its address or localhost"
+        )
+    origins = ctx.headers.getall("origin")
+    if origins and (len(origins) > 1 or not same_origin(origins[0], state.scheme, authority)):
+        return (
+            f"a request from Origin {', '.join(origins)!r}: a web page cannot drive the "
+            "upstream through this server"
+        )
+    return None
 
 
 def _exchange(ctx: ExchangeContext, step: Forward, leg: UpstreamLeg) -> Program[None]:

@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support.raw_client import Received, exchange, get, in_parallel, post
+from support import raw_client
+from support.raw_client import Received, exchange, in_parallel
 
 import mockprogress as mp
 
@@ -42,6 +43,17 @@ def proxy(
         srv.check()
     finally:
         srv.reset()
+
+
+def get(path: str, extra: str = "") -> bytes:
+    """A GET for this machine's address (the proxy forwards no request for another Host)."""
+    return raw_client.get(path, extra).replace(b"Host: raw", b"Host: 127.0.0.1", 1)
+
+
+def post(path: str, body: bytes, *, chunked: bool = False) -> bytes:
+    return raw_client.post(path, body, chunked=chunked).replace(
+        b"Host: raw", b"Host: 127.0.0.1", 1
+    )
 
 
 def head_and_body(data: bytes) -> tuple[bytes, bytes]:
@@ -119,7 +131,7 @@ class TestPassThrough:
         self, upstream: mp.MockServer, proxy: mp.MockServer
     ) -> None:
         upstream.expect("HEAD", "/doc").respond(mp.respond(200, b"x" * 42))
-        got = exchange(proxy.port, b"HEAD /doc HTTP/1.1\r\nHost: raw\r\nConnection: close\r\n\r\n")
+        got = exchange(proxy.port, b"HEAD /doc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         head, body = head_and_body(got.data)
         assert b"\r\nContent-Length: 42\r\n" in head and body == b""
 
@@ -312,3 +324,37 @@ class TestUpstreamTrouble:
         with pytest.raises(mp.ExpectationError, match="closed the connection after 300 body"):
             proxy.check()
         proxy.reset()
+
+
+class TestWebPages:
+    @pytest.mark.parametrize(
+        ("extra", "why"),
+        [
+            ("Host: evil.example\r\n", "Host 'evil.example' is not this server's"),
+            ("Origin: http://evil.example\r\n", "Origin 'http://evil.example'"),
+        ],
+    )
+    def test_a_web_page_cannot_drive_the_upstream(
+        self, upstream: mp.MockServer, proxy: mp.MockServer, extra: str, why: str
+    ) -> None:
+        request = f"GET /secret HTTP/1.1\r\nConnection: close\r\n{extra}"
+        if "Host:" not in extra:
+            request += "Host: 127.0.0.1\r\n"
+        got = exchange(proxy.port, (request + "\r\n").encode())
+        assert got.data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+        assert why.encode() in got.data
+        assert len(upstream.journal) == 0
+        with pytest.raises(mp.ExpectationError, match="not forwarded"):
+            proxy.check()
+        proxy.reset()
+
+    def test_its_own_origin_and_names_are_forwarded(
+        self, upstream: mp.MockServer, proxy: mp.MockServer
+    ) -> None:
+        upstream.expect("GET", "/page").respond(mp.respond(200, b"ok"))
+        for host in (f"localhost:{proxy.port}", f"127.0.0.1:{proxy.port}"):
+            extra = f"Connection: close\r\nOrigin: http://{host}\r\n"
+            got = exchange(
+                proxy.port, f"GET /page HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+            )
+            assert got.data.startswith(b"HTTP/1.1 200 OK\r\n")
