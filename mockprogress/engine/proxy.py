@@ -117,6 +117,14 @@ class UpstreamURL:
 
 
 @dataclass(frozen=True, slots=True)
+class SetUpstream:
+    """The upstream a scenario document names at its top level (``upstream = "http://..."``):
+    loaded, it becomes the server's, as ``MockServer(upstream=...)`` would make it."""
+
+    url: UpstreamURL
+
+
+@dataclass(frozen=True, slots=True)
 class Forward(Shaped, Step):
     """Answer with the upstream's response (``mp.forward()``): its interims relayed, its final
     response sent with this step's header changes, ``cut`` and ``drip`` (as a response's: a

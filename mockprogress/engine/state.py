@@ -26,13 +26,13 @@ from .journal import Event, Exchange, ExchangeLog, Journal
 from .limits import Limits, SetLimits
 from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
-from .proxy import Forward, UpstreamURL, forward_exchange
+from .proxy import Forward, SetUpstream, UpstreamURL, forward_exchange
 from .resource import Resource
 
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 #: What a scenario document defines.
-ScenarioItem = Expectation | Resource | HeadCut | SetLimits
+ScenarioItem = Expectation | Resource | HeadCut | SetLimits | SetUpstream
 
 
 #: How many exchanges of reserved resources are kept (they are not part of the journal).
@@ -258,12 +258,14 @@ class ServerState:
         return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
-        """Add what a scenario document defined: an expectation, a resource, a head cut or
-        the server's limits."""
+        """Add what a scenario document defined: an expectation, a resource, a head cut, the
+        server's limits or its upstream."""
         if isinstance(item, Resource):
             self.mount(item)
         elif isinstance(item, SetLimits):
             self.config = replace(self.config, limits=item.over(self.config.limits))
+        elif isinstance(item, SetUpstream):
+            self.config = replace(self.config, upstream=item.url)
         elif isinstance(item, HeadCut):
             self.head_cuts.add(item)
         else:

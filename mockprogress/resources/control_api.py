@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
+from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
@@ -535,8 +536,9 @@ class ControlAPI(Resource):
         if not body.strip():
             raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
         items = list(self.parse(body, ctx.headers.get("content-type"), source))
-        # Head cuts come with expectations: both script how requests are answered.
-        allowed = (Expectation, HeadCut) if kind is Expectation else kind
+        # Head cuts and the upstream come with expectations: they script how requests are
+        # answered.
+        allowed = (Expectation, HeadCut, SetUpstream) if kind is Expectation else kind
         wrong = [i for i in items if not isinstance(i, allowed)]
         if kind is Expectation and wrong:
             raise ControlError(

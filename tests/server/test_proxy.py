@@ -6,7 +6,9 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from support import raw_client
 from support.raw_client import Received, exchange, in_parallel
@@ -51,9 +53,7 @@ def get(path: str, extra: str = "") -> bytes:
 
 
 def post(path: str, body: bytes, *, chunked: bool = False) -> bytes:
-    return raw_client.post(path, body, chunked=chunked).replace(
-        b"Host: raw", b"Host: 127.0.0.1", 1
-    )
+    return raw_client.post(path, body, chunked=chunked).replace(b"Host: raw", b"Host: 127.0.0.1", 1)
 
 
 def head_and_body(data: bytes) -> tuple[bytes, bytes]:
@@ -131,7 +131,9 @@ class TestPassThrough:
         self, upstream: mp.MockServer, proxy: mp.MockServer
     ) -> None:
         upstream.expect("HEAD", "/doc").respond(mp.respond(200, b"x" * 42))
-        got = exchange(proxy.port, b"HEAD /doc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        got = exchange(
+            proxy.port, b"HEAD /doc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
         head, body = head_and_body(got.data)
         assert b"\r\nContent-Length: 42\r\n" in head and body == b""
 
@@ -358,3 +360,39 @@ class TestWebPages:
                 proxy.port, f"GET /page HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
             )
             assert got.data.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+class TestScenarios:
+    def test_a_file_names_the_upstream_and_a_forward_step(
+        self, upstream: mp.MockServer, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "proxy.toml"
+        path.write_text(
+            f'upstream = "{upstream.url()}"\n'
+            '[[expect]]\npath = "/s"\nsteps = [{ forward = { cut = 3 } }]\n'
+        )
+        upstream.expect("GET", "/s").respond(mp.respond(200, b"abcdef"))
+        upstream.expect("GET", "/t").respond(mp.respond(200, b"passed"))
+        with mp.MockServer() as srv:
+            srv.load(path)
+            cut = exchange(srv.port, get("/s"))
+            assert (head_and_body(cut.data)[1], cut.end) == (b"abc", "eof")
+            whole = exchange(srv.port, get("/t", "Connection: close\r\n"))
+            assert head_and_body(whole.data)[1] == b"passed"
+            srv.check()
+
+    def test_the_control_api_takes_the_upstream_and_forward_steps(
+        self, upstream: mp.MockServer
+    ) -> None:
+        upstream.expect("GET", "/c").respond(mp.respond(200, b"0123456789"))
+        document = {
+            "upstream": upstream.url(),
+            "expect": [{"path": "/c", "steps": [{"forward": {"cut": {"at": 2}}}]}],
+        }
+        with mp.MockServer() as srv:
+            srv.enable_control_api()
+            added = httpx.post(srv.url("/__mockprogress/expectations"), json=document)
+            assert added.status_code == 201, added.text
+            cut = exchange(srv.port, get("/c"))
+            assert head_and_body(cut.data)[1] == b"01"
+            srv.check()
