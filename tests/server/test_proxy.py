@@ -396,3 +396,15 @@ class TestScenarios:
             cut = exchange(srv.port, get("/c"))
             assert head_and_body(cut.data)[1] == b"01"
             srv.check()
+
+
+def test_an_https_upstream() -> None:
+    """The upstream leg verifies the upstream's certificate (here the throwaway CA's)."""
+    with mp.MockServer(tls=True) as secure, mp.MockServer(upstream=secure.url()) as proxy:
+        secure.expect("GET", "/s").respond(mp.early_hints("</x>"), mp.respond(200, b"secret"))
+        got = exchange(proxy.port, get("/s", "Connection: close\r\n"))
+        assert got.data.startswith(b"HTTP/1.1 103 Early Hints\r\n")
+        assert head_and_body(got.data.split(b"\r\n\r\n", 1)[1])[1] == b"secret"
+        assert secure.journal.last.tls is not None
+        secure.check()
+        proxy.check()
