@@ -184,6 +184,8 @@ class UpstreamLeg:
         self.trouble: UpstreamTrouble | None = None
         #: Body bytes of the final response received so far.
         self.body_received = 0
+        #: The upstream ended its side (its end of stream was read).
+        self._eof = False
 
     def open(self) -> Program[bool]:
         url = self.url
@@ -206,20 +208,15 @@ class UpstreamLeg:
     def next_event(self) -> Program[h11.Event | None]:
         """The upstream's next event; None on trouble."""
         while True:
+            state = self.h11.their_state  # h11 forgets it on an error
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                if self.h11.their_state is h11.SEND_BODY or "peer closed" in str(exc):
-                    detail = f"closed the connection after {self.body_received} body bytes"
-                    self.trouble = UpstreamTrouble("reset", detail)
-                else:
-                    self.trouble = UpstreamTrouble("error", f"sent a malformed response: {exc}")
+                self.trouble = self._broken(state, exc)
                 return None
             if event is not h11.NEED_DATA:
                 if isinstance(event, h11.ConnectionClosed):
-                    self.trouble = UpstreamTrouble(
-                        "reset", "closed the connection without a response"
-                    )
+                    self.trouble = self._broken(state, None)
                     return None
                 if isinstance(event, h11.Data):
                     self.body_received += len(event.data)
@@ -228,7 +225,17 @@ class UpstreamLeg:
             if isinstance(data, UpstreamTrouble):
                 self.trouble = data
                 return None
+            self._eof = not data
             self.h11.receive_data(data)
+
+    def _broken(self, state: object, exc: Exception | None) -> UpstreamTrouble:
+        """What an h11 error in ``state`` (or an end of stream: None) means, as trouble."""
+        if self._eof and state is h11.SEND_BODY:
+            detail = f"closed the connection after {self.body_received} body bytes"
+            return UpstreamTrouble("reset", detail)
+        if self._eof and state is h11.SEND_RESPONSE:
+            return UpstreamTrouble("reset", "closed the connection without a response")
+        return UpstreamTrouble("error", f"sent a malformed response: {exc}")
 
     def body_data(self) -> Program[bytes]:
         """The next piece of the final response's body; ``b""`` at its end (or on trouble)."""
