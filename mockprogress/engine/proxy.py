@@ -47,6 +47,8 @@ import h11
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, Headers, HeadersInput, header_pairs
 from ..http.origin import host_allowed, request_authority, same_origin
+from ..script.checks import check_count
+from ..script.faults import FaultHow, FaultSpec
 from ..script.steps import Cut, Drip, Interim, Respond, Shaped, Step
 from .actions import (
     PeerGone,
@@ -125,6 +127,14 @@ class SetUpstream:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestCut:
+    """Where a forwarded request stops: after ``at`` body bytes went up, fire ``spec``."""
+
+    at: int
+    spec: FaultSpec
+
+
+@dataclass(frozen=True, slots=True)
 class Forward(Shaped, Step):
     """Answer with the upstream's response (``mp.forward()``): its interims relayed, its final
     response sent with this step's header changes, ``cut`` and ``drip`` (as a response's: a
@@ -140,6 +150,21 @@ class Forward(Shaped, Step):
     remove_headers: tuple[str, ...] = ()
     fault: Cut | None = None
     pacing: Drip | None = None
+    #: Where the request stops going up (``cut_request``).
+    request_cut: RequestCut | None = None
+
+    def cut_request(
+        self, at: int, how: FaultHow = "close", *, seconds: float | None = None
+    ) -> Forward:
+        """Forward the request head and exactly ``at`` bytes of its body, then end the upstream
+        connection there (the upstream sees a client that stopped sending) and the client's
+        with a FIN, an RST or a stall (for ``seconds``): an upload interrupted at an exact
+        byte, with the real server behind. The journal's fault has ``side="request"`` and
+        ``body_bytes == at``. A body shorter than ``at`` goes up whole, and the unfired cut
+        is a problem for ``check()``."""
+        check_count(at, "cut_request(at=...)")
+        spec = FaultSpec(how, seconds, "cut_request")
+        return replace(self, request_cut=RequestCut(at, spec))
 
     def run(self, ctx: ExchangeContext) -> Program[None]:
         """Carry the step out on ``ctx`` (``forward_exchange``)."""
@@ -337,9 +362,18 @@ def _exchange(ctx: ExchangeContext, step: Forward, leg: UpstreamLeg) -> Program[
     if not (yield from leg.open()) or not (yield from leg.send(request)):
         yield from _trouble(ctx, leg)
         return
-    sent = yield from _send_body(ctx, leg)
+    cut = step.request_cut
+    sent = yield from _send_body(ctx, leg, None if cut is None else cut.at)
     if ctx.closed:
         return  # the client's body was refused (a limit, malformed framing)
+    if cut is not None and sent == cut.at:
+        yield from _cut_request(ctx, leg, cut, sent)
+        return
+    if cut is not None and sent is not None:
+        ctx.problem(
+            "scenario-error",
+            f"cut_request(at={cut.at}) did not fire: the request body has {sent} bytes",
+        )
     if sent is not None and ctx.has_body:
         ctx.log.event(ctx.now, "upstream", "", f"to upstream: {sent} body bytes (complete)")
     while True:
@@ -357,19 +391,26 @@ def _exchange(ctx: ExchangeContext, step: Forward, leg: UpstreamLeg) -> Program[
     yield from _respond(ctx, step, leg, event)
 
 
-def _send_body(ctx: ExchangeContext, leg: UpstreamLeg) -> Program[int | None]:
-    """Send the request body up as it arrives; its size, or None when the upstream went away
-    before it was all sent (its answer, if any, is still read)."""
+def _send_body(
+    ctx: ExchangeContext, leg: UpstreamLeg, upto: int | None = None
+) -> Program[int | None]:
+    """Send the request body up as it arrives, then its end; with ``upto``, exactly that many
+    bytes and no end (the request cut, when the body has them). The bytes sent, or None when
+    the upstream went away first (its answer, if any, is still read)."""
     sent = 0
+
+    def room() -> int:
+        return READ_SIZE if upto is None else min(READ_SIZE, upto - sent)
+
     if ctx.has_body:
         already = len(ctx.log.body)
-        while sent < already:  # what earlier steps read (read_body(upto=N))
-            piece = ctx.log.body.read(sent, min(sent + READ_SIZE, already))
+        while sent < already and room() > 0:  # what earlier steps read (read_body(upto=N))
+            piece = ctx.log.body.read(sent, min(sent + room(), already))
             if not (yield from leg.send(h11.Data(data=piece))):
                 return None
             sent += len(piece)
-        while not ctx.body_done:
-            chunk = yield from ctx.read_body_chunk(READ_SIZE)
+        while not ctx.body_done and room() > 0:
+            chunk = yield from ctx.read_body_chunk(room())
             if ctx.closed:
                 return None
             if not chunk:
@@ -377,9 +418,27 @@ def _send_body(ctx: ExchangeContext, leg: UpstreamLeg) -> Program[int | None]:
             if not (yield from leg.send(h11.Data(data=chunk))):
                 return None
             sent += len(chunk)
+    if upto is not None and sent == upto:
+        return sent
     if not (yield from leg.send(h11.EndOfMessage())):
         return None
     return sent
+
+
+def _cut_request(
+    ctx: ExchangeContext, leg: UpstreamLeg, cut: RequestCut, sent: int
+) -> Program[None]:
+    """The request cut fires: the upstream connection ends after exactly ``sent`` body bytes
+    (it sees a client that stopped sending), then the fault ends the client's."""
+    detail = f"to upstream: {sent} body bytes, then the connection closed (cut_request)"
+    ctx.log.event(ctx.now, "upstream", "", detail)
+    yield UpstreamClose()
+    yield from ctx.fault(
+        cut.spec,
+        side="request",
+        body_bytes=sent,
+        detail=f"{cut.spec.describe()} after {sent} body bytes read and forwarded",
+    )
 
 
 def _relay_interim(ctx: ExchangeContext, event: h11.InformationalResponse) -> Program[None]:

@@ -205,12 +205,22 @@ def _forward(value: Any, key: str, where: Where) -> Step:
         return forward()
     if isinstance(value, str):
         return _located(key, where, forward, value)
-    spec = table(value, key, where, {"url", "headers", "remove_headers", "cut", "drip"})
+    keys = {"url", "headers", "remove_headers", "cut", "drip", "cut_request"}
+    spec = table(value, key, where, keys)
     remove = spec.get("remove_headers", [])
     if not isinstance(remove, list):
         raise where.error(f"{key}.remove_headers", "expected a list of field names")
     headers = headers_at(spec.get("headers"), f"{key}.headers", where)
     step = _located(key, where, forward, spec.get("url"), headers=headers, remove_headers=remove)
+    if "cut_request" in spec:
+        cut = spec["cut_request"]
+        if isinstance(cut, int) and not isinstance(cut, bool):
+            cut = {"at": cut}
+        cut = table(cut, f"{key}.cut_request", where, {"at", "how", "seconds"})
+        if "at" not in cut:
+            raise where.error(f"{key}.cut_request.at", "missing (the body byte of the cut)")
+        at, how, seconds = cut["at"], cut.get("how", "close"), cut.get("seconds")
+        step = _located(f"{key}.cut_request", where, step.cut_request, at, how, seconds=seconds)
     return _shaped(step, spec, key, where)
 
 

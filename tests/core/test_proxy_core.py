@@ -242,3 +242,34 @@ class TestTheStep:
         assert UpstreamURL.parse("https://example.test/").authority == "example.test"
         assert UpstreamURL.parse("http://[::1]:81").authority == "[::1]:81"
         assert str(UpstreamURL.parse("http://h:8080/base/")) == "http://h:8080/base"
+
+
+class TestRequestCut:
+    def test_exactly_n_body_bytes_go_up_and_nothing_more_is_read(self) -> None:
+        wire = proxy_wire()
+        wire.state.add_expectation(
+            mp.Expectation("PUT", "/f").respond(mp.forward().cut_request(70_000, "reset"))
+        )
+        body = bytes(range(256)) * 1000
+        head = f"PUT /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n\r\n"
+        out = wire.run([head.encode() + body])
+        assert out == b"" and wire.closed == "reset"
+        assert wire.upstream is not None
+        assert wire.upstream.received.endswith(b"\r\n\r\n" + body[:70_000])
+        [ex] = wire.state.journal()
+        assert ex.body == body[:70_000]
+        assert ex.fault is not None
+        assert (ex.fault.side, ex.fault.body_bytes) == ("request", 70_000)
+        assert ex.upstream[-1].detail.endswith("then the connection closed (cut_request)")
+
+    def test_a_body_shorter_than_the_cut_goes_up_whole_and_says_so(self) -> None:
+        wire = proxy_wire(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        wire.state.add_expectation(
+            mp.Expectation("PUT", "/f").respond(mp.forward().cut_request(10))
+        )
+        out = wire.run([b"PUT /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\nabcd"])
+        assert out.startswith(b"HTTP/1.1 201 Created\r\n")
+        assert sent_up(wire)[1] == b"abcd"
+        assert [p.message for p in wire.state.problems] == [
+            "cut_request(at=10) did not fire: the request body has 4 bytes"
+        ]

@@ -3,6 +3,7 @@ clients in front of it, and the exact bytes both ways."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -408,3 +409,32 @@ def test_an_https_upstream() -> None:
         assert secure.journal.last.tls is not None
         secure.check()
         proxy.check()
+
+
+class TestRequestCuts:
+    def test_every_request_body_offset_goes_up_exactly(
+        self, upstream: mp.MockServer, proxy: mp.MockServer
+    ) -> None:
+        body = BODY[:300]
+
+        cases = [(at, how) for at in range(len(body) + 1) for how in ("close", "reset")]
+        for at, how in cases:  # scripts, not handlers: a handler reads the body first
+            proxy.expect("POST", f"/up/{at}/{how}").respond(mp.forward().cut_request(at, how))  # type: ignore[arg-type]
+        upstream.expect("POST", re.compile("/up/.*")).respond(mp.respond(201))
+        results = in_parallel(
+            lambda case: exchange(proxy.port, post(f"/up/{case[0]}/{case[1]}", body)), cases
+        )
+        assert [got.end for got in results] == [ENDS[how] for _, how in cases]
+        assert all(got.data == b"" for got in results)
+        upstream.wait_idle()
+        bodies = {ex.target: ex.body for ex in upstream.journal}
+        faults = {ex.target: ex.fault for ex in proxy.journal}
+        read = {ex.target: ex.body for ex in proxy.journal}  # the proxy read only what went up
+        wrong = []
+        for at, how in cases:
+            target = f"/up/{at}/{how}"
+            fault = faults[target]
+            assert fault is not None and (fault.side, fault.kind) == ("request", how)
+            if {bodies.get(target, b""), read[target]} != {body[:at]} or fault.body_bytes != at:
+                wrong.append((at, how, len(bodies.get(target, b""))))
+        assert wrong == []
