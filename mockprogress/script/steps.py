@@ -105,6 +105,8 @@ class Shaped:
     proxy's ``Forward``): each is a frozen dataclass with ``fault`` and ``pacing`` fields."""
 
     __slots__ = ()
+    #: The cut, if any (a field of each step that takes one).
+    fault: Cut | None
 
     def cut(
         self,
@@ -298,7 +300,7 @@ class Script:
                 raise ScenarioError(f"step {i} ({name}) follows a step that ends the connection")
             if step.ends_connection:
                 state = "ended"
-            elif isinstance(step, Respond):
+            elif isinstance(step, Shaped):  # a response (or a forward: the upstream's)
                 state = "ended" if step.fault is not None else "responded"
             elif isinstance(step, Raw):
                 state = "raw"

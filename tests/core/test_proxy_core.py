@@ -273,3 +273,16 @@ class TestRequestCut:
         assert [p.message for p in wire.state.problems] == [
             "cut_request(at=10) did not fire: the request body has 4 bytes"
         ]
+
+
+def test_the_diagram_draws_the_upstream_leg() -> None:
+    wire = proxy_wire(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    wire.run([b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+    lines = wire.state.journal().to_mermaid().splitlines()
+    assert "    participant U as upstream" in lines
+    assert [line for line in lines if "U" in line.split(":")[0]] == [
+        "    participant U as upstream",
+        "    S->>U: GET /api/x HTTP/1.1",
+        "    U->>S: 200 OK",
+        "    U->>S: 2 of 2 body bytes (all of it)",
+    ]

@@ -438,3 +438,28 @@ class TestRequestCuts:
             if {bodies.get(target, b""), read[target]} != {body[:at]} or fault.body_bytes != at:
                 wrong.append((at, how, len(bodies.get(target, b""))))
         assert wrong == []
+
+
+def test_on_trio_too(upstream: mp.MockServer) -> None:
+    upstream.expect("GET", "/t").respond(mp.processing(), mp.respond(200, b"trio"))
+    with mp.MockServer(backend="trio", upstream=upstream.url()) as proxy:
+        got = exchange(proxy.port, get("/t", "Connection: close\r\n"))
+        assert got.data.startswith(b"HTTP/1.1 102 Processing\r\n")
+        assert got.data.endswith(b"\r\n\r\ntrio")
+        proxy.check()
+
+
+def test_stopping_while_the_upstream_is_silent_ends_at_once(upstream: mp.MockServer) -> None:
+    upstream.expect("GET", "/hang").respond(mp.stall())
+    with mp.MockServer(upstream=upstream.url()) as proxy:
+        sock = socket.create_connection(("127.0.0.1", proxy.port))
+        sock.sendall(get("/hang"))
+        deadline = time.monotonic() + 5
+        while not upstream.journal.find("GET", "/hang") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert upstream.journal.find("GET", "/hang")
+        started = time.monotonic()
+    assert time.monotonic() - started < 1.0
+    assert sock.recv(100) == b""  # closed, unanswered
+    sock.close()
+    upstream.reset()
