@@ -108,9 +108,11 @@ class UpstreamOpen:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamSend:
-    """Write these bytes to the upstream; the result is None or ``UpstreamTrouble``."""
+    """Write these bytes to the upstream; the result is None or ``UpstreamTrouble`` (``timeout``
+    when it takes none of them for ``timeout`` seconds)."""
 
     data: bytes
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

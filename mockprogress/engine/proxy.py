@@ -224,7 +224,7 @@ class UpstreamLeg:
         data = self.h11.send(event)
         if not data:
             return True
-        result = yield UpstreamSend(data)
+        result = yield UpstreamSend(data, self.timeout)
         if result is not None:
             self.trouble = result
             return False
@@ -479,9 +479,16 @@ def _respond(
         if declared is not None and "transfer-encoding" not in upstream_headers:
             source = UpstreamBody(leg, declared)
         else:
-            gathered = BodyBuffer(ctx.conn.state.config.limits.spool_threshold)
+            limits = ctx.conn.state.config.limits
+            gathered = BodyBuffer(limits.spool_threshold)
             while piece := (yield from leg.body_data()):
                 gathered.append(piece)
+                if len(gathered) > limits.max_body_size:
+                    detail = (
+                        f"sent a body without a length past max_body_size={limits.max_body_size}"
+                    )
+                    leg.trouble = UpstreamTrouble("error", detail)
+                    break
             if leg.trouble is not None:
                 gathered.close()
                 yield from _trouble(ctx, leg)

@@ -48,13 +48,16 @@ class UpstreamLink:
         stream = self._stream
         if stream is None:
             return UpstreamTrouble("reset", "the upstream connection is closed")
-        if isinstance(action, UpstreamSend):
-            try:
-                await stream.send(action.data)
-            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                return UpstreamTrouble("reset", f"went away while the request was sent ({exc!r})")
-            return None
         bound = math.inf if action.timeout is None else action.timeout
+        if isinstance(action, UpstreamSend):
+            with anyio.move_on_after(bound):
+                try:
+                    await stream.send(action.data)
+                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                    detail = f"went away while the request was sent ({exc!r})"
+                    return UpstreamTrouble("reset", detail)
+                return None
+            return UpstreamTrouble("timeout", f"took none of the request for {bound:g} s")
         with anyio.move_on_after(bound):
             try:
                 return await stream.receive(action.max_bytes)

@@ -286,3 +286,13 @@ def test_the_diagram_draws_the_upstream_leg() -> None:
         "    U->>S: 200 OK",
         "    U->>S: 2 of 2 body bytes (all of it)",
     ]
+
+
+def test_a_body_without_a_length_is_gathered_up_to_max_body_size() -> None:
+    chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
+    wire = proxy_wire(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 5, max_body_size=4096
+    )
+    out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+    assert out.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert b"sent a body without a length past max_body_size=4096" in out
