@@ -296,3 +296,20 @@ def test_a_body_without_a_length_is_gathered_up_to_max_body_size() -> None:
     out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
     assert out.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
     assert b"sent a body without a length past max_body_size=4096" in out
+
+
+def test_the_expectations_continue_policy_applies_toward_the_client() -> None:
+    wire = proxy_wire(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    wire.state.add_expectation(
+        mp.Expectation("PUT", "/f", expect_continue="immediate").respond(mp.forward())
+    )
+    out = wire.run(
+        [
+            b"PUT /f HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+            b"ab",
+        ]
+    )
+    assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    kinds = [type(a).__name__ for a in wire.actions]
+    assert kinds.index("Send") < kinds.index("UpstreamOpen")  # the 100 before the upstream
+    assert sent_up(wire)[1] == b"ab"
