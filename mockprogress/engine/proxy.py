@@ -517,6 +517,8 @@ def _respond(
     if leg.trouble is not None:
         yield from _trouble(ctx, leg)
     whole = "all of it" if leg.body_received == length else "the rest not read"
+    if leg.trouble is not None:
+        whole = "its body ended there"
     ctx.log.event(
         ctx.now,
         "upstream",
