@@ -336,10 +336,11 @@ def _web_page(ctx: ExchangeContext) -> str | None:
     state = ctx.conn.state
     authority = request_authority(ctx.target, ctx.headers.get("host"))
     listening = None if state.address is None else state.address[0]
-    if authority is not None and not host_allowed(authority, listening):
+    if authority is not None and not host_allowed(authority, listening, state.config.allowed_hosts):
         return (
             f"Host {authority!r} is not this server's (a web page that rebound a name of its "
-            "own to this address sends that); use its address or localhost"
+            "own to this address sends that); use its address or localhost, or allow the name "
+            "(allowed_hosts, --allowed-host)"
         )
     origins = ctx.headers.getall("origin")
     if origins and (len(origins) > 1 or not same_origin(origins[0], state.scheme, authority)):

@@ -53,6 +53,9 @@ class ServerConfig:
     #: Proxy mode: where requests that match nothing are forwarded (None: they get
     #: ``unmatched_status``), and where ``mp.forward()`` forwards by default.
     upstream: UpstreamURL | None = None
+    #: Names a forwarded request's ``Host`` may carry besides the server's address, IP
+    #: addresses and ``localhost`` (``http.origin.allowed_names``).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 400 <= self.unmatched_status <= 599:

@@ -11,8 +11,32 @@ page send. These helpers read both; the callers decide what to refuse.
 from __future__ import annotations
 
 import ipaddress
+import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+from ..errors import ScenarioError
+
+#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
+_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
+
+
+def allowed_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Names a ``Host`` may carry besides the server's address (``mock.test``; ``.example.test``
+    for that name and every name under it), checked and lowercased.
+
+    :raises ScenarioError: for anything that is not such a name.
+    """
+    if isinstance(names, str):
+        names = [names]
+    checked = []
+    for name in names:
+        if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
+            raise ScenarioError(
+                f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
+            )
+        checked.append(name.lower())
+    return tuple(checked)
 
 
 def request_authority(target: str, host: str | None) -> str | None:

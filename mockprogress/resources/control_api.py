@@ -58,7 +58,7 @@ from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
-from ..http.origin import host_allowed, request_authority, same_origin
+from ..http.origin import allowed_names, host_allowed, request_authority, same_origin
 from ..script.faults import HeadCut
 from ..script.steps import Respond
 from ..version import __version__
@@ -80,8 +80,6 @@ Reply = tuple[int, Any]
 #: those too).
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
-#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
-_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
 #: The media types a scenario document may be sent as (a browser's form or a CORS "simple"
 #: request can send only text/plain, multipart/form-data and application/x-www-form-urlencoded
 #: without asking first).
@@ -180,12 +178,7 @@ class ControlAPI(Resource):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
         self.allow_remote = allow_remote
-        for name in allowed_hosts:
-            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
-                raise ScenarioError(
-                    f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
-                )
-        self.allowed_hosts = tuple(name.lower() for name in allowed_hosts)
+        self.allowed_hosts = allowed_names(allowed_hosts)
         self.parse = parse
         self.baseline = baseline
         # The server it answers about, from the moment that server mounts it.

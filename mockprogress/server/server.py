@@ -51,6 +51,7 @@ from ..engine.proxy import UpstreamURL
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem, ServerConfig, ServerState
 from ..errors import IdleTimeoutError, ServerStateError
+from ..http.origin import allowed_names
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
@@ -114,6 +115,9 @@ class MockServer(AsyncContextManagerMixin):
     :param upstream: proxy mode: the URL (``http://host:port`` or ``https://...``) of a real
         server that requests matching no expectation are forwarded to, and that
         ``mp.forward()`` forwards to (docs/proxy.md).
+    :param allowed_hosts: proxy mode: names a forwarded request's ``Host`` may carry besides
+        this server's address, IP addresses and ``localhost`` (others get a 403: DNS
+        rebinding); ``.example.test`` allows that name and every name under it.
     :param limits: the server's limits by name, each field of ``Limits`` (``max_header_size``,
         ``max_body_size``, ``max_connections``, ``keep_alive_timeout`` (seconds an idle
         keep-alive connection is kept, 5.0; None: forever), ``head_timeout`` (seconds a request
@@ -130,6 +134,7 @@ class MockServer(AsyncContextManagerMixin):
         unmatched_status: int = 500,
         tls: bool | TLS | None = None,
         upstream: str | None = None,
+        allowed_hosts: Sequence[str] = (),
         **limits: float | None,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
@@ -149,6 +154,7 @@ class MockServer(AsyncContextManagerMixin):
             Limits.pick(limits)[0],
             unmatched_status,
             upstream=None if upstream is None else UpstreamURL.parse(upstream),
+            allowed_hosts=allowed_names(allowed_hosts),
         )
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0

@@ -185,9 +185,9 @@ def _server_options(serve: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="a name the control API answers requests for (their Host), besides the listening "
-        "address, IP addresses and localhost; repeatable; .example.test allows the name and "
-        "every name under it",
+        help="a name the control API (and the proxy) answers requests for (their Host), besides "
+        "the listening address, IP addresses and localhost; repeatable; .example.test allows "
+        "the name and every name under it",
     )
     serve.add_argument(
         "--tls",
@@ -260,7 +260,14 @@ async def _serve(
     if args.ca_file is not None and not args.tls:
         raise MockProgressError("--ca-file needs --tls")
     upstream = getattr(args, "upstream", None)
-    server = MockServer(args.host, args.port, tls=args.tls, upstream=upstream, **limits)
+    server = MockServer(
+        args.host,
+        args.port,
+        tls=args.tls,
+        upstream=upstream,
+        allowed_hosts=args.allowed_host,
+        **limits,
+    )
     ca_file = _write_ca(server, args.ca_file) if args.tls else None
     files: list[Path] = list(args.scenarios)
     if upstream is None and not files and not args.empty:

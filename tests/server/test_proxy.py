@@ -463,3 +463,19 @@ def test_stopping_while_the_upstream_is_silent_ends_at_once(upstream: mp.MockSer
     assert sock.recv(100) == b""  # closed, unanswered
     sock.close()
     upstream.reset()
+
+
+def test_allowed_host_names_are_forwarded(upstream: mp.MockServer) -> None:
+    upstream.expect("GET", "/n").respond(mp.respond(200, b"named"))
+    with mp.MockServer(upstream=upstream.url(), allowed_hosts=[".mock.test"]) as proxy:
+        for host, status in (
+            ("api.mock.test", b"200"),
+            ("mock.test:80", b"200"),
+            ("x.test", b"403"),
+        ):
+            request = f"GET /n HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            assert exchange(proxy.port, request.encode()).data.startswith(b"HTTP/1.1 " + status)
+        with pytest.raises(mp.ExpectationError, match=r"Host 'x\.test' is not this server's"):
+            proxy.check()
+    with pytest.raises(mp.ScenarioError, match="an allowed host is a name"):
+        mp.MockServer(allowed_hosts=["bad name"])
