@@ -42,6 +42,10 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
         "full": ["--size-mib", "1024", "--rounds", "3"],
         "quick": ["--size-mib", "64", "--rounds", "1"],
     },
+    "bench_proxy_streaming.py": {
+        "full": ["--size-mib", "1024", "--rounds", "3"],
+        "quick": ["--size-mib", "64", "--rounds", "1"],
+    },
 }
 
 

@@ -11,9 +11,9 @@ Options (``pytest.ini`` / ``pyproject.toml``):
 - ``mockprogress_host`` (default ``127.0.0.1``): the address servers listen on.
 
 Per test: ``@pytest.mark.mockprogress(check_at_teardown=False, max_body_size=..., ...)`` takes
-those options, the server limits, ``tls`` (``True`` or ``mp.TLS(...)``), ``host`` and
-``unmatched_status``. The session fixture ``mockprogress_ca`` is the CA that ``tls`` servers'
-certificates chain to.
+those options, the server limits, ``tls`` (``True`` or ``mp.TLS(...)``), ``host``,
+``unmatched_status`` and ``upstream`` (proxy mode, docs/proxy.md). The session fixture
+``mockprogress_ca`` is the CA that ``tls`` servers' certificates chain to.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _SERVERS = pytest.StashKey[list["MockServer"]]()
 #: The teardown checks' reports of a test: its journal section does not repeat their timelines.
 _REPORTED = pytest.StashKey[list[str]]()
 #: The keywords of ``MockServer`` a marker may set besides the limits (``Limits``'s fields).
-_SERVER_OPTIONS = {"host", "unmatched_status", "tls"}
+_SERVER_OPTIONS = {"host", "unmatched_status", "tls", "upstream"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -23,7 +23,10 @@ def _interim_label(status: int | None, detail: str, headers: Iterable[tuple[str,
 
 
 def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
+    exchanges = list(exchanges)
     out = ["sequenceDiagram", "    participant C as client", "    participant S as mockprogress"]
+    if any(ex.upstream for ex in exchanges):
+        out.append("    participant U as upstream")  # proxy mode: the upstream leg too
     connection: int | None = None
     for ex in exchanges:
         if ex.connection != connection:
@@ -45,6 +48,8 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
                 out.append(f"    S->>C: {_escape(event.detail)}")
             elif kind == "fault":
                 out.append(f"    S-xC: {_escape(event.detail)}")
+            elif kind == "upstream":
+                out.append(_upstream_line(event.detail))
             elif kind == "websocket":
                 arrow = "C-)S" if event.direction == "in" else "S-)C"
                 out.append(f"    {arrow}: {_escape(event.detail)}")
@@ -59,3 +64,12 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
             ):
                 out.append(f"    Note over S: {_escape(event.detail)}")
     return "\n".join(out) + "\n"
+
+
+def _upstream_line(detail: str) -> str:
+    """An upstream event (``engine.proxy``) as an arrow between the server and the upstream."""
+    if detail.startswith("to upstream"):
+        return f"    S->>U: {_escape(detail.split(': ', 1)[-1])}"
+    if detail.startswith("from upstream"):
+        return f"    U->>S: {_escape(detail.split(': ', 1)[-1])}"
+    return f"    Note over S,U: {_escape(detail)}"

@@ -71,9 +71,11 @@ from ..engine.browser import (
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
+from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
+from ..http.origin import allowed_names, host_allowed, request_authority, same_origin
 from ..script.faults import HeadCut
 from ..script.steps import Respond
 from ..version import __version__
@@ -96,8 +98,6 @@ Reply = tuple[int, Any]
 #: those too).
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
-#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
-_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
 #: The media types a scenario document may be sent as (a browser's form or a CORS "simple"
 #: request can send only text/plain, multipart/form-data and application/x-www-form-urlencoded
 #: without asking first).
@@ -208,12 +208,7 @@ class ControlAPI(Resource):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
         self.allow_remote = allow_remote
-        for name in allowed_hosts:
-            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
-                raise ScenarioError(
-                    f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
-                )
-        self.allowed_hosts = tuple(name.lower() for name in allowed_hosts)
+        self.allowed_hosts = allowed_names(allowed_hosts)
         self.parse = parse
         self.baseline = baseline
         # The server it answers about, from the moment that server mounts it.
@@ -316,7 +311,7 @@ class ControlAPI(Resource):
                 f"the control API answers loopback clients only, not {ctx.peer or '?'} "
                 "(a server started with --host on another address answers everyone)",
             )
-        authority = _authority(ctx)
+        authority = request_authority(ctx.log.target, ctx.headers.get("host"))
         if authority is not None and not self._host_allowed(authority, state):
             raise ControlError(
                 403,
@@ -325,7 +320,7 @@ class ControlAPI(Resource):
                 "that); allow a name with --allowed-host NAME",
             )
         origins = ctx.headers.getall("origin")
-        if origins and (len(origins) > 1 or not _same_origin(origins[0], state, authority)):
+        if origins and (len(origins) > 1 or not same_origin(origins[0], state.scheme, authority)):
             raise ControlError(
                 403,
                 f"the control API answers its own pages only, not a request from Origin "
@@ -359,24 +354,8 @@ class ControlAPI(Resource):
                 )
 
     def _host_allowed(self, authority: str, state: ServerState) -> bool:
-        """The listening address, any IP address (a page cannot rebind an address, only a
-        name), ``localhost`` and its subdomains, and the names the user allowed."""
-        host = _hostname(authority)
-        if host is None:
-            return False
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        try:
-            ipaddress.ip_address(host)
-            return True
-        except ValueError:
-            pass
-        if state.address is not None and host == state.address[0].strip("[]").lower():
-            return True
-        return any(
-            host == name or (name.startswith(".") and (host.endswith(name) or host == name[1:]))
-            for name in self.allowed_hosts
-        )
+        listening = None if state.address is None else state.address[0]
+        return host_allowed(authority, listening, self.allowed_hosts)
 
     def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
         split = urllib.parse.urlsplit(ctx.log.target)
@@ -654,8 +633,9 @@ class ControlAPI(Resource):
         if not body.strip():
             raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
         items = list(self.parse(body, ctx.headers.get("content-type"), source))
-        # Head cuts come with expectations: both script how requests are answered.
-        allowed = (Expectation, HeadCut) if kind is Expectation else kind
+        # Head cuts and the upstream come with expectations: they script how requests are
+        # answered.
+        allowed = (Expectation, HeadCut, SetUpstream) if kind is Expectation else kind
         wrong = [i for i in items if not isinstance(i, allowed)]
         if kind is Expectation and wrong:
             raise ControlError(
@@ -802,49 +782,6 @@ def _document_type(content_type: str | None) -> bool:
     """JSON (``application/json``, ``application/*+json``) or TOML (``application/toml``)."""
     kind = (content_type or "").split(";")[0].strip().lower()
     return kind in _DOCUMENT_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
-
-
-def _authority(ctx: ExchangeSurface) -> str | None:
-    """The authority the request names: an absolute-form target's (RFC 9112 §3.2.2: it
-    overrides ``Host``), else the ``Host`` header; None for an HTTP/1.0 request without one."""
-    split = urllib.parse.urlsplit(ctx.log.target)
-    if split.scheme and split.netloc:
-        return split.netloc
-    return ctx.headers.get("host")
-
-
-def _hostname(authority: str) -> str | None:
-    """The host of ``host[:port]`` (brackets of an IPv6 literal removed), lowercased."""
-    try:
-        split = urllib.parse.urlsplit("//" + authority)
-        split.port  # noqa: B018 (a port that is not a number raises here)
-    except ValueError:
-        return None
-    if split.username is not None or split.path or split.query or split.fragment:
-        return None
-    return split.hostname or None
-
-
-def _same_origin(origin: str, state: ServerState, authority: str | None) -> bool:
-    """Whether ``origin`` is the server's own: its scheme and the authority it was asked by,
-    default ports written or not."""
-    if authority is None:
-        return False
-    default = {"http": 80, "https": 443}
-    try:
-        theirs = urllib.parse.urlsplit(origin)
-        ours = urllib.parse.urlsplit(f"{state.scheme}://{authority}")
-        their_port = theirs.port or default.get(theirs.scheme.lower())
-        our_port = ours.port or default.get(state.scheme)
-    except ValueError:
-        return False
-    return (
-        theirs.scheme.lower() == state.scheme
-        and theirs.hostname is not None
-        and theirs.hostname == ours.hostname
-        and their_port == our_port
-        and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
-    )
 
 
 def _body_limit(query: dict[str, str]) -> int | None:

@@ -47,9 +47,11 @@ from ..engine.connection import ServerConnection
 from ..engine.journal import Event, ExchangeLog, Journal
 from ..engine.limits import LIMIT_NAMES, Limits
 from ..engine.matching import Expectation
+from ..engine.proxy import UpstreamURL
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem, ServerConfig, ServerState
 from ..errors import IdleTimeoutError, ServerStateError
+from ..http.origin import allowed_names
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
@@ -110,6 +112,12 @@ class MockServer(AsyncContextManagerMixin):
     :param backend: thread mode's event loop, ``"asyncio"`` or ``"trio"``.
     :param backend_options: passed to ``anyio.run`` for that loop.
     :param unmatched_status: the status of the answer to an unexpected request.
+    :param upstream: proxy mode: the URL (``http://host:port`` or ``https://...``) of a real
+        server that requests matching no expectation are forwarded to, and that
+        ``mp.forward()`` forwards to (docs/proxy.md).
+    :param allowed_hosts: proxy mode: names a forwarded request's ``Host`` may carry besides
+        this server's address, IP addresses and ``localhost`` (others get a 403: DNS
+        rebinding); ``.example.test`` allows that name and every name under it.
     :param limits: the server's limits by name, each field of ``Limits`` (``max_header_size``,
         ``max_body_size``, ``max_connections``, ``keep_alive_timeout`` (seconds an idle
         keep-alive connection is kept, 5.0; None: forever), ``head_timeout`` (seconds a request
@@ -125,6 +133,8 @@ class MockServer(AsyncContextManagerMixin):
         backend_options: Mapping[str, Any] | None = None,
         unmatched_status: int = 500,
         tls: bool | TLS | None = None,
+        upstream: str | None = None,
+        allowed_hosts: Sequence[str] = (),
         **limits: float | None,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
@@ -140,7 +150,12 @@ class MockServer(AsyncContextManagerMixin):
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        config = ServerConfig(Limits.pick(limits)[0], unmatched_status)
+        config = ServerConfig(
+            Limits.pick(limits)[0],
+            unmatched_status,
+            upstream=None if upstream is None else UpstreamURL.parse(upstream),
+            allowed_hosts=allowed_names(allowed_hosts),
+        )
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
         #: RLIMIT_NOFILE's soft limit (raised to the hard one where allowed) when serving began.

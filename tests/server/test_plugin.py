@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import mockprogress as mp
 from mockprogress.engine.limits import LIMIT_FIELDS
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -144,6 +145,21 @@ def test_options(mockprogress_server):
     assert get(mockprogress_server, "/nope")[0] == 404
 """,
     )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_marker_takes_an_upstream(pytester: pytest.Pytester) -> None:
+    with mp.MockServer() as upstream:
+        upstream.expect("GET", "/real").respond(mp.respond(200, b"from upstream"))
+        result = run(
+            pytester,
+            f"""
+@pytest.mark.mockprogress(upstream={upstream.url()!r})
+def test_proxy(mockprogress_server):
+    assert get(mockprogress_server, "/real") == (200, b"from upstream")
+""",
+        )
+        upstream.check()
     result.assert_outcomes(passed=1)
 
 
