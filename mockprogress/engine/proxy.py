@@ -46,7 +46,7 @@ import h11
 
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, Headers, HeadersInput, header_pairs
-from ..http.origin import host_allowed, request_authority, same_origin
+from ..http.origin import another_page, host_allowed, request_authority
 from ..script.checks import check_count
 from ..script.faults import FaultHow, FaultSpec
 from ..script.steps import Cut, Drip, Interim, Respond, Shaped, Step
@@ -331,8 +331,8 @@ def forward_exchange(ctx: ExchangeContext, step: Forward) -> Program[None]:
 def _web_page(ctx: ExchangeContext) -> str | None:
     """Why a request looks sent by a web page, which must not drive the upstream through the
     server nor read its answers (None: it does not): a ``Host`` that is not this server's (a
-    page that rebound a name of its own to this address), or an ``Origin`` other than the
-    server's own (a page of another site)."""
+    page that rebound a name of its own to this address), or a request for another origin's
+    page (``http.origin.another_page``)."""
     state = ctx.conn.state
     authority = request_authority(ctx.target, ctx.headers.get("host"))
     listening = None if state.address is None else state.address[0]
@@ -342,11 +342,11 @@ def _web_page(ctx: ExchangeContext) -> str | None:
             "own to this address sends that); use its address or localhost, or allow the name "
             "(allowed_hosts, --allowed-host)"
         )
-    origins = ctx.headers.getall("origin")
-    if origins and (len(origins) > 1 or not same_origin(origins[0], state.scheme, authority)):
+    page = another_page(ctx.headers, state.scheme, authority)
+    if page is not None:
         return (
-            f"a request from Origin {', '.join(origins)!r}: a web page cannot drive the "
-            "upstream through this server"
+            f"a request a browser made for another page ({page}): a web page cannot drive "
+            "the upstream through this server"
         )
     return None
 

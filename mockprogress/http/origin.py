@@ -14,6 +14,10 @@ import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .headers import Headers
 
 from ..errors import ScenarioError
 
@@ -102,3 +106,17 @@ def same_origin(origin: str, scheme: str, authority: str | None) -> bool:
         and their_port == our_port
         and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
     )
+
+
+def another_page(headers: Headers, scheme: str, authority: str | None) -> str | None:
+    """What shows that a browser sent the request for a page of another origin (None: nothing
+    does): an ``Origin`` other than the server's own, or, where a browser sends no Origin (a
+    no-cors read: an ``<img>``, a ``<script>``), a ``Sec-Fetch-Site`` other than
+    ``same-origin`` and ``none`` (``none``: the user's own navigation)."""
+    origins = headers.getall("origin")
+    if origins and (len(origins) > 1 or not same_origin(origins[0], scheme, authority)):
+        return f"Origin {', '.join(origins)!r}"
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {site}"
+    return None

@@ -75,7 +75,7 @@ from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
-from ..http.origin import allowed_names, host_allowed, request_authority, same_origin
+from ..http.origin import allowed_names, another_page, host_allowed, request_authority
 from ..script.faults import HeadCut
 from ..script.steps import Respond
 from ..version import __version__
@@ -319,23 +319,14 @@ class ControlAPI(Resource):
                 f"{authority!r} (a page that rebound a name of its own to this address sends "
                 "that); allow a name with --allowed-host NAME",
             )
-        origins = ctx.headers.getall("origin")
-        if origins and (len(origins) > 1 or not same_origin(origins[0], state.scheme, authority)):
-            raise ControlError(
-                403,
-                f"the control API answers its own pages only, not a request from Origin "
-                f"{', '.join(origins)!r}: a web page cannot script this server",
-            )
-        parts = _parts(ctx.log.target, self.prefix)
-        # A browser says which page a request is for, even where it sends no Origin (a no-cors
-        # read: an <img>, a <script>); "none" is the user's own navigation.
-        site = ctx.headers.get("sec-fetch-site")
-        if site is not None and site.strip().lower() not in ("same-origin", "none"):
+        page = another_page(ctx.headers, state.scheme, authority)
+        if page is not None:
             raise ControlError(
                 403,
                 f"the control API answers its own pages only, not a request a browser made for "
-                f"another page (Sec-Fetch-Site: {site})",
+                f"another page ({page}): a web page cannot script this server",
             )
+        parts = _parts(ctx.log.target, self.prefix)
         if self.token is not None and not self._authorized(ctx, state, parts):
             raise ControlError(
                 401,

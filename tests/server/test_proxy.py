@@ -335,6 +335,9 @@ class TestWebPages:
         [
             ("Host: evil.example\r\n", "Host 'evil.example' is not this server's"),
             ("Origin: http://evil.example\r\n", "Origin 'http://evil.example'"),
+            # an <img> or <script> of another page: no Origin, but the browser says whose
+            ("Sec-Fetch-Site: cross-site\r\n", "Sec-Fetch-Site: cross-site"),
+            ("Sec-Fetch-Site: same-site\r\n", "Sec-Fetch-Site: same-site"),
         ],
     )
     def test_a_web_page_cannot_drive_the_upstream(
