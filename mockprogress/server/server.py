@@ -35,7 +35,7 @@ from concurrent.futures import CancelledError, Future
 from contextlib import asynccontextmanager
 from os import PathLike
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
@@ -58,6 +58,9 @@ from ..script.tls import TLS, tls_spec
 from .driver import ConnectionDriver, Handshake
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
+
+if TYPE_CHECKING:
+    from .listener import SharedListener
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
@@ -163,6 +166,11 @@ class MockServer(AsyncContextManagerMixin):
         self._token: EventLoopToken | None = None
         self._provider: SharedLoop | None = None
         self._future: Future[None] | None = None
+        #: The shared listener it serves on (``start(listener=...)``), while it does.
+        self._listener: SharedListener | None = None
+        #: On a shared listener: a cancel scope per connection, cancelled by stop().
+        self._connections: set[anyio.CancelScope] = set()
+        self._all_closed: anyio.Event | None = None
 
     # ---- addresses -------------------------------------------------------------------------
 
@@ -470,17 +478,24 @@ class MockServer(AsyncContextManagerMixin):
 
     # ---- thread mode -----------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, *, listener: SharedListener | None = None) -> Self:
         """Start in a background event-loop thread (what ``with MockServer()`` does).
 
         An IP address is bound here, in the caller's thread, and the server task is posted to
         the loop without waiting for it to run: the socket already listens, so a client may
         connect at once (the task accepts it when it runs). A host name is resolved and bound
         on the loop, and start() waits for that.
+
+        :param listener: serve on this ``SharedListener`` (server/listener.py) instead of a
+            socket of its own, until ``stop()``: what the pytest plugin does, so that a test
+            costs no bind and no accept task. The server's state, limits and connections stay
+            its own; its port is the listener's.
         """
         if self._mode is not None:
             raise ServerStateError("the server is already running")
         self._stop_requested = False
+        if listener is not None:
+            return self._start_on(listener)
         provider = portal_provider(self._backend, self._backend_options)
         portal = provider.__enter__()
         try:
@@ -513,6 +528,9 @@ class MockServer(AsyncContextManagerMixin):
             if self._mode == "loop":
                 raise ServerStateError("an in-loop server stops when its `async with` ends")
             return
+        if self._listener is not None:
+            self._stop_on_listener(self._listener)
+            return
         assert self._portal is not None
         assert self._provider is not None
         assert self._future is not None
@@ -528,6 +546,83 @@ class MockServer(AsyncContextManagerMixin):
             self._mode = self._portal = self._provider = self._future = None
             self._loop_thread = self._token = self._loop_post = None
             provider.__exit__(None, None, None)
+
+    def _start_on(self, listener: SharedListener) -> Self:
+        if listener.host != self.host or listener.backend != self._backend:
+            raise ServerStateError(
+                f"this server is for {self.host} on {self._backend}; the listener is for "
+                f"{listener.host} on {listener.backend}"
+            )
+        self._port = listener.port
+        self._state.address = (self.host, listener.port)
+        self._token, self._loop_thread = listener.token, listener.loop_thread
+        self._asyncio_loop, self._clock = listener.asyncio_loop, listener.clock
+        self._descriptor_limit = listener.descriptor_limit
+        self._connections = set()
+        # No wake-up: the accept loop runs it before it dispatches a connection.
+        listener.post.post_unhurried(listener.attach, self)
+        self._listener, self._mode = listener, "thread"
+        return self
+
+    def _stop_on_listener(self, listener: SharedListener) -> None:
+        """Detach, close this server's connections, then what stop() does at the end."""
+        done: Future[None] = Future()
+        try:
+            listener.post.post(self._detach, listener, done)
+            done.result()  # the one wait
+        finally:
+            self._mode = self._listener = None
+            self._loop_thread = self._token = None
+
+    def _detach(self, listener: SharedListener, done: Future[None]) -> None:
+        """On the loop: no new connection comes to this server; close the ones it has."""
+        try:
+            listener.detach(self)
+            for scope in self._connections:
+                scope.cancel()
+            if self._connections:
+                self._all_closed = anyio.Event()
+                listener.post.group.start_soon(self._finish_detach, done)
+                return
+            self._stopped()
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result(None)
+
+    async def _finish_detach(self, done: Future[None]) -> None:
+        try:
+            assert self._all_closed is not None
+            await self._all_closed.wait()
+            self._stopped()
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result(None)
+
+    def _stopped(self) -> None:
+        # Every connection has closed: resources may now flush their stores.
+        self._state.close_resources()
+        self._state.apply_posted()  # expect() after the last request: check() sees it
+
+    def _admit(self, sock: socket.socket, address: Any, group: TaskGroup) -> None:
+        """On the loop: a connection the shared listener accepted for this server. Its task
+        runs in a cancel scope of its own, which ``stop()`` cancels."""
+        scope = anyio.CancelScope()
+        self._connections.add(scope)
+        group.start_soon(self._admitted, sock, address, scope)
+
+    async def _admitted(self, sock: socket.socket, address: Any, scope: anyio.CancelScope) -> None:
+        try:
+            if scope.cancel_called:  # stopped before this task ran: closed unread
+                sock.close()
+                return
+            with scope:
+                await self._handle(sock, address)
+        finally:
+            self._connections.discard(scope)
+            if not self._connections and self._all_closed is not None:
+                self._all_closed.set()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -614,29 +709,21 @@ class MockServer(AsyncContextManagerMixin):
         finally:
             self._stop_scope = None
             await listening.aclose()
-            # Every connection has closed: resources may now flush their stores.
-            self._state.close_resources()
-            self._state.apply_posted()  # expect() after the last request: check() sees it
+            self._stopped()
 
     async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
         """Accept connections for as long as the server runs: a task for each."""
-        while True:
-            await anyio.wait_readable(listener)
-            for _ in range(ACCEPT_BATCH):
-                try:
-                    sock, address = listener.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError as exc:
-                    if exc.errno in _ACCEPT_RETRY:
-                        continue  # that client gave up before we got to it
-                    # Out of descriptors or memory: record it (once), keep listening, breathe.
-                    if exc.errno not in self._accept_errors:
-                        self._accept_errors.add(exc.errno)
-                        self._state.record("internal-error", self._accept_failed(exc))
-                    await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
-                    break
-                tg.start_soon(self._handle, sock, address)
+
+        def admit(sock: socket.socket, address: Any) -> None:
+            tg.start_soon(self._handle, sock, address)
+
+        await accept_connections(listener, admit, self._accept_error)
+
+    def _accept_error(self, exc: OSError) -> None:
+        """Out of descriptors or memory: record it (once per errno)."""
+        if exc.errno not in self._accept_errors:
+            self._accept_errors.add(exc.errno)
+            self._state.record("internal-error", self._accept_failed(exc))
 
     def _accept_failed(self, exc: OSError) -> str:
         text = f"accepting a connection failed: {exc!r}"
@@ -697,6 +784,30 @@ class MockServer(AsyncContextManagerMixin):
         finally:
             self._active_connections -= 1
             await driver.aclose()
+
+
+async def accept_connections(
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    failed: Callable[[OSError], None],
+) -> None:
+    """Accept on ``listener`` until cancelled, handing each client socket to ``admit``; a
+    failed accept that is not the client's doing goes to ``failed``, then a short pause."""
+    while True:
+        await anyio.wait_readable(listener)
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY:
+                    continue  # that client gave up before we got to it
+                # Out of descriptors or memory: report it, keep listening, breathe.
+                failed(exc)
+                await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+                break
+            admit(sock, address)
 
 
 class _Listening:
