@@ -793,6 +793,10 @@ async def accept_connections(
 ) -> None:
     """Accept on ``listener`` until cancelled, handing each client socket to ``admit``; a
     failed accept that is not the client's doing goes to ``failed``, then a short pause."""
+    loop = _running_asyncio_loop()
+    if loop is not None:
+        await _accept_on_asyncio(loop, listener, admit, failed)
+        return
     while True:
         await anyio.wait_readable(listener)
         for _ in range(ACCEPT_BATCH):
@@ -808,6 +812,47 @@ async def accept_connections(
                 await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
                 break
             admit(sock, address)
+
+
+async def _accept_on_asyncio(
+    loop: asyncio.AbstractEventLoop,
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    failed: Callable[[OSError], None],
+) -> None:
+    """``accept_connections`` on asyncio: the listening socket stays registered in the
+    loop's selector, and its readiness callback accepts (``ACCEPT_BATCH`` at most a turn).
+    ``anyio.wait_readable`` would register and unregister it for every wake-up (two
+    ``epoll_ctl`` calls, a future and a checkpoint per new connection)."""
+    fd = listener.fileno()
+    while True:
+        stopped: asyncio.Future[OSError] = loop.create_future()
+
+        def on_readable(stopped: asyncio.Future[OSError] = stopped) -> None:
+            if stopped.done():
+                return
+            try:
+                for _ in range(ACCEPT_BATCH):
+                    try:
+                        sock, address = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    except OSError as exc:
+                        if exc.errno in _ACCEPT_RETRY:
+                            continue  # that client gave up before we got to it
+                        stopped.set_result(exc)  # out of descriptors or memory
+                        return
+                    admit(sock, address)
+            except BaseException as exc:
+                stopped.set_exception(exc)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            error = await stopped
+        finally:
+            loop.remove_reader(fd)
+        failed(error)
+        await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
 
 
 class _Listening:
