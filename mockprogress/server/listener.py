@@ -6,18 +6,16 @@ test's fresh ``MockServer`` attaches to it (``srv.start(listener=...)``) and det
 per test stays per test: the server object and its state (expectations, journal, problems,
 resources, connection ids), its limits, TLS and unmatched status, and its connections.
 
-Isolation on the wire:
+Isolation on the wire, kept by one lock around each accept, ``attach`` and ``release``:
 
-- the listener dispatches each accepted connection to the server attached *when it is
-  accepted*, which keeps it to the end: a connection never moves to the next server;
-- ``stop()`` detaches the server, closes every connection it was given (a connection whose
-  task had not run yet is closed unread), and closes every connection still waiting in the
-  listen queue: it was opened during the test that is ending;
+- each accepted connection goes to the server attached when it was accepted, which keeps
+  it to its end: a connection never moves to the next server;
+- ``stop()`` releases the server and closes every connection still in the listen queue (it
+  was opened during the test that is ending), then, if any connection of the server is
+  still open, has the loop close them (a connection whose task had not run yet is closed
+  unread) and waits; if none is, nothing of the server runs on the loop any more and stop()
+  finishes in the caller's thread, without a round trip;
 - a connection accepted while no server is attached is closed unread.
-
-Attaching is posted to the loop (``LoopPost``) without waiting; the accept loop runs what is
-posted before it dispatches, so a client that connects after ``start()`` returned reaches
-the server that start() attached.
 """
 
 from __future__ import annotations
@@ -86,7 +84,11 @@ class SharedListener:
         self._listening: _Listening | None = None
         self._ended: Future[None] | None = None
         self._scope: anyio.CancelScope | None = None
-        #: The server attached now (written on the loop only).
+        #: The server attached now. The lock is held by whoever reads or writes it, and
+        #: around each accept: attach/release in the test's thread, the accept loop on the
+        #: event loop; so a connection goes to exactly one server, and none to a server that
+        #: was released.
+        self._lock = threading.Lock()
         self._server: MockServer | None = None
         #: The connections' task group (the accept task's).
         self._group: TaskGroup | None = None
@@ -173,7 +175,9 @@ class SharedListener:
             async with anyio.create_task_group() as group:
                 self._group, self._scope = group, group.cancel_scope
                 ready.set_result(None)
-                await accept_connections(listening.sockets[0], self._admit, self._failed)
+                await accept_connections(
+                    listening.sockets[0], self._admit, self._failed, self._lock
+                )
         except Exception as exc:
             (ended if ready.done() else ready).set_exception(exc)
         finally:
@@ -185,37 +189,40 @@ class SharedListener:
                 ended.set_result(None)
 
     def attach(self, server: MockServer) -> None:
-        """Serve the connections accepted from now on with ``server`` (posted by its start)."""
-        self._server = server
+        """Serve the connections accepted from now on with ``server`` (its start, in any
+        thread)."""
+        with self._lock:
+            self._server = server
 
-    def detach(self, server: MockServer) -> None:
-        """Stop serving with ``server`` (its stop), and close every connection still in the
-        listen queue: each was opened while it was attached."""
-        if self._server is server:
-            self._server = None
-        self._drain()
-
-    def _drain(self) -> None:
+    def release(self, server: MockServer) -> bool:
+        """Stop serving with ``server`` (its stop, in any thread), and close every connection
+        waiting in the listen queue: each was opened while it was attached. Returns whether
+        a connection of ``server`` is still open (the loop must close it)."""
         assert self._listening is not None
         sock = self._listening.sockets[0]
-        while True:
-            try:
-                client, _ = sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in _ACCEPT_RETRY:
-                    continue
-                return
-            _close_unread(client)
+        with self._lock:
+            if self._server is server:
+                self._server = None
+            while True:
+                try:
+                    client, _ = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RETRY:
+                        continue
+                    break
+                _close_unread(client)
+            return bool(server._connections)
 
     def _admit(self, sock: socket.socket, address: Any) -> None:
-        self.post.run_pending()  # an attach posted before this client connected comes first
+        # Under the lock, as the accept before it: a connection goes to the server attached
+        # when the kernel handed it over.
         server = self._server
         if server is None or self._group is None:
             _close_unread(sock)
             return
-        server._admit(sock, address, self._group)
+        server._admit(sock, address, self._group, self._lock)
 
     def _failed(self, exc: OSError) -> None:
         if self._server is not None:

@@ -137,28 +137,6 @@ class LoopPost:
         with contextlib.suppress(BlockingIOError, InterruptedError):
             self._sender.send(b"\0")  # a full buffer means a wake-up is pending anyway
 
-    def post_unhurried(self, fn: Callable[..., object], *args: object) -> None:
-        """Queue ``fn(*args)`` without waking the loop: it runs, in order, with the next
-        post or when a task calls ``run_pending()``, whichever comes first."""
-        self._calls.append((fn, args))
-
-    def run_pending(self) -> None:
-        """Run what was posted so far, in order (on the loop: its own task does, and a
-        task that must see earlier posts before it goes on may)."""
-        calls = self._calls
-        while calls:
-            fn, args = calls.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                # This loop serves every thread-mode server of the process: one failed call
-                # must not end it. Callers report their own errors (a server's start sets its
-                # future); this is the last resort.
-                sys.stderr.write(
-                    f"mockprogress: a call posted to the event loop failed: "
-                    f"{fn!r}\n{traceback.format_exc()}"
-                )
-
     async def _run(self, started: threading.Event) -> None:
         try:
             async with anyio.create_task_group() as group:
@@ -171,7 +149,19 @@ class LoopPost:
                     with contextlib.suppress(BlockingIOError, InterruptedError):
                         while self._receiver.recv(4096):
                             pass
-                    self.run_pending()
+                    calls = self._calls
+                    while calls:
+                        fn, args = calls.popleft()
+                        try:
+                            fn(*args)
+                        except Exception:
+                            # This loop serves every thread-mode server of the process: one
+                            # failed call must not end it. Callers report their own errors
+                            # (a server's start sets its future); this is the last resort.
+                            sys.stderr.write(
+                                f"mockprogress: a call posted to the event loop failed: "
+                                f"{fn!r}\n{traceback.format_exc()}"
+                            )
         finally:
             started.set()
             with contextlib.suppress(OSError, RuntimeError):

@@ -32,13 +32,13 @@ import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from os import PathLike
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
-from anyio import AsyncContextManagerMixin
+from anyio import AsyncContextManagerMixin, TaskHandle
 from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
@@ -168,9 +168,12 @@ class MockServer(AsyncContextManagerMixin):
         self._future: Future[None] | None = None
         #: The shared listener it serves on (``start(listener=...)``), while it does.
         self._listener: SharedListener | None = None
-        #: On a shared listener: a cancel scope per connection, cancelled by stop().
-        self._connections: set[anyio.CancelScope] = set()
-        self._all_closed: anyio.Event | None = None
+        #: On a shared listener: each connection's task, cancelled by stop(); changed
+        #: under the listener's lock (its accept adds, the connection's end removes), which
+        #: stop() takes to know whether any is left.
+        self._connections: dict[socket.socket, TaskHandle[None]] = {}
+        #: The stop waiting for them to end.
+        self._detached: Future[None] | None = None
 
     # ---- addresses -------------------------------------------------------------------------
 
@@ -558,42 +561,35 @@ class MockServer(AsyncContextManagerMixin):
         self._token, self._loop_thread = listener.token, listener.loop_thread
         self._asyncio_loop, self._clock = listener.asyncio_loop, listener.clock
         self._descriptor_limit = listener.descriptor_limit
-        self._connections = set()
-        # No wake-up: the accept loop runs it before it dispatches a connection.
-        listener.post.post_unhurried(listener.attach, self)
+        self._connections = {}
+        listener.attach(self)
         self._listener, self._mode = listener, "thread"
         return self
 
     def _stop_on_listener(self, listener: SharedListener) -> None:
-        """Detach, close this server's connections, then what stop() does at the end."""
-        done: Future[None] = Future()
+        """Detach; when a connection of this server is still open, have the loop close it and
+        wait (one wait), else finish here: nothing of this server runs on the loop any more,
+        and no connection can reach it, so its state is the caller's to finish."""
         try:
-            listener.post.post(self._detach, listener, done)
-            done.result()  # the one wait
+            if listener.release(self):
+                done: Future[None] = Future()
+                listener.post.post(self._detach, done)
+                done.result()  # the one wait
+            else:
+                self._stopped()
         finally:
             self._mode = self._listener = None
             self._loop_thread = self._token = None
 
-    def _detach(self, listener: SharedListener, done: Future[None]) -> None:
-        """On the loop: no new connection comes to this server; close the ones it has."""
+    def _detach(self, done: Future[None]) -> None:
+        """On the loop: close this server's connections. The last one to end finishes the
+        stop (``_admitted``), or this does if they all ended already."""
         try:
-            listener.detach(self)
-            for scope in self._connections:
-                scope.cancel()
             if self._connections:
-                self._all_closed = anyio.Event()
-                listener.post.group.start_soon(self._finish_detach, done)
+                self._detached = done
+                for task in self._connections.values():
+                    task.cancel()
                 return
-            self._stopped()
-        except BaseException as exc:
-            done.set_exception(exc)
-            raise
-        done.set_result(None)
-
-    async def _finish_detach(self, done: Future[None]) -> None:
-        try:
-            assert self._all_closed is not None
-            await self._all_closed.wait()
             self._stopped()
         except BaseException as exc:
             done.set_exception(exc)
@@ -605,24 +601,31 @@ class MockServer(AsyncContextManagerMixin):
         self._state.close_resources()
         self._state.apply_posted()  # expect() after the last request: check() sees it
 
-    def _admit(self, sock: socket.socket, address: Any, group: TaskGroup) -> None:
-        """On the loop: a connection the shared listener accepted for this server. Its task
-        runs in a cancel scope of its own, which ``stop()`` cancels."""
-        scope = anyio.CancelScope()
-        self._connections.add(scope)
-        group.start_soon(self._admitted, sock, address, scope)
+    def _admit(
+        self, sock: socket.socket, address: Any, group: TaskGroup, guard: threading.Lock
+    ) -> None:
+        """On the loop, under ``guard`` (the shared listener's lock): a connection accepted
+        for this server, in a task that ``stop()`` cancels through its handle."""
+        self._connections[sock] = group.start_soon(self._admitted, sock, address, guard)
 
-    async def _admitted(self, sock: socket.socket, address: Any, scope: anyio.CancelScope) -> None:
+    async def _admitted(self, sock: socket.socket, address: Any, guard: threading.Lock) -> None:
         try:
-            if scope.cancel_called:  # stopped before this task ran: closed unread
-                sock.close()
+            if self._connections[sock].status is not TaskHandle.Status.PENDING:
+                sock.close()  # stopped before this task ran: closed unread
                 return
-            with scope:
-                await self._handle(sock, address)
+            await self._handle(sock, address)
         finally:
-            self._connections.discard(scope)
-            if not self._connections and self._all_closed is not None:
-                self._all_closed.set()
+            with guard:
+                del self._connections[sock]
+                last = not self._connections
+            if last and self._detached is not None:
+                done, self._detached = self._detached, None
+                try:
+                    self._stopped()
+                except BaseException as exc:
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -786,32 +789,51 @@ class MockServer(AsyncContextManagerMixin):
             await driver.aclose()
 
 
+#: The guard of an accept loop nobody else needs to agree with (a server's own listener).
+_UNGUARDED: AbstractContextManager[object] = contextlib.nullcontext()
+
+
 async def accept_connections(
     listener: socket.socket,
     admit: Callable[[socket.socket, Any], None],
     failed: Callable[[OSError], None],
+    guard: AbstractContextManager[object] = _UNGUARDED,
 ) -> None:
     """Accept on ``listener`` until cancelled, handing each client socket to ``admit``; a
-    failed accept that is not the client's doing goes to ``failed``, then a short pause."""
+    failed accept that is not the client's doing goes to ``failed``, then a short pause.
+    Each accept and its ``admit`` run inside ``guard`` (a lock other threads take to know
+    where a connection goes: ``SharedListener``)."""
     loop = _running_asyncio_loop()
     if loop is not None:
-        await _accept_on_asyncio(loop, listener, admit, failed)
+        await _accept_on_asyncio(loop, listener, admit, failed, guard)
         return
     while True:
         await anyio.wait_readable(listener)
-        for _ in range(ACCEPT_BATCH):
+        error = _accept_batch(listener, admit, guard)
+        if error is not None:
+            failed(error)
+            await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+
+
+def _accept_batch(
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    guard: AbstractContextManager[object],
+) -> OSError | None:
+    """Accept what is waiting, ``ACCEPT_BATCH`` at most (then the others get a turn); an
+    accept that failed for want of descriptors or memory is returned."""
+    for _ in range(ACCEPT_BATCH):
+        with guard:
             try:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
-                break
+                return None
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY:
                     continue  # that client gave up before we got to it
-                # Out of descriptors or memory: report it, keep listening, breathe.
-                failed(exc)
-                await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
-                break
+                return exc  # out of descriptors or memory
             admit(sock, address)
+    return None
 
 
 async def _accept_on_asyncio(
@@ -819,11 +841,12 @@ async def _accept_on_asyncio(
     listener: socket.socket,
     admit: Callable[[socket.socket, Any], None],
     failed: Callable[[OSError], None],
+    guard: AbstractContextManager[object],
 ) -> None:
     """``accept_connections`` on asyncio: the listening socket stays registered in the
-    loop's selector, and its readiness callback accepts (``ACCEPT_BATCH`` at most a turn).
-    ``anyio.wait_readable`` would register and unregister it for every wake-up (two
-    ``epoll_ctl`` calls, a future and a checkpoint per new connection)."""
+    loop's selector, and its readiness callback accepts. ``anyio.wait_readable`` would
+    register and unregister it for every wake-up (two ``epoll_ctl`` calls, a future and a
+    checkpoint per new connection)."""
     fd = listener.fileno()
     while True:
         stopped: asyncio.Future[OSError] = loop.create_future()
@@ -832,25 +855,19 @@ async def _accept_on_asyncio(
             if stopped.done():
                 return
             try:
-                for _ in range(ACCEPT_BATCH):
-                    try:
-                        sock, address = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        return
-                    except OSError as exc:
-                        if exc.errno in _ACCEPT_RETRY:
-                            continue  # that client gave up before we got to it
-                        stopped.set_result(exc)  # out of descriptors or memory
-                        return
-                    admit(sock, address)
+                error = _accept_batch(listener, admit, guard)
             except BaseException as exc:
                 stopped.set_exception(exc)
+            else:
+                if error is not None:
+                    stopped.set_result(error)
 
         loop.add_reader(fd, on_readable)
         try:
             error = await stopped
         finally:
             loop.remove_reader(fd)
+        # Out of descriptors or memory: report it, keep listening, breathe.
         failed(error)
         await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
 

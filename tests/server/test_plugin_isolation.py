@@ -100,13 +100,20 @@ def test_connections_of_a_test_are_closed_at_its_teardown(pytester: pytest.Pytes
 def test_a(mockprogress_server):
     srv = mockprogress_server
     srv.expect("GET", "/a", name="a").respond(mp.respond(200, b"a"))
-    srv.expect("GET", "/slow", times=1).respond(mp.pause(60), mp.respond(200, b"late"))
+    srv.expect("GET", "/slow").respond(
+        mp.processing(), mp.pause(60), mp.respond(200, b"late")
+    )
     kept = socket.create_connection(("127.0.0.1", srv.port))
     kept.sendall(b"GET /a HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
     kept.settimeout(5)
     assert kept.recv(65536).endswith(b"\\r\\n\\r\\na")  # answered, kept alive
     slow = socket.create_connection(("127.0.0.1", srv.port))
     slow.sendall(b"GET /slow HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    slow.settimeout(5)
+    interim = b""
+    while not interim.endswith(b"\\r\\n\\r\\n"):
+        interim += slow.recv(1)  # the 102: the script is under way, pausing
+    assert interim.startswith(b"HTTP/1.1 102 Processing")
     half = socket.create_connection(("127.0.0.1", srv.port))
     half.sendall(b"GET /a HTTP/1.1\\r\\nHo")
     idle = socket.create_connection(("127.0.0.1", srv.port))  # maybe not accepted yet
