@@ -112,6 +112,15 @@ class SharedListener:
         assert self._provider is not None
         return self._provider.post
 
+    def call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn(*args)`` on the loop soon, from any thread; return at once. On asyncio
+        this is the loop's own ``call_soon_threadsafe`` (a callback, no task step); on trio,
+        the loop post."""
+        if self.asyncio_loop is not None:
+            self.asyncio_loop.call_soon_threadsafe(fn, *args)
+        else:
+            self.post.post(fn, *args)
+
     def open(self) -> Self:
         """Bind, and start the accept loop on the shared loop (waits for it, once)."""
         if self._provider is not None:

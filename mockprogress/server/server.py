@@ -573,7 +573,7 @@ class MockServer(AsyncContextManagerMixin):
         try:
             if listener.release(self):
                 done: Future[None] = Future()
-                listener.post.post(self._detach, done)
+                listener.call_soon(self._detach, done)
                 done.result()  # the one wait
             else:
                 self._stopped()
@@ -592,8 +592,8 @@ class MockServer(AsyncContextManagerMixin):
                 return
             self._stopped()
         except BaseException as exc:
-            done.set_exception(exc)
-            raise
+            done.set_exception(exc)  # stop() raises it
+            return
         done.set_result(None)
 
     def _stopped(self) -> None:

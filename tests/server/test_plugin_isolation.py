@@ -49,12 +49,22 @@ seen = {}
 """
 
 
-def run(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
+@pytest.fixture(params=["asyncio", "trio"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The loop the inner run's thread-mode servers and shared listener run on."""
+    return str(request.param)
+
+
+def run(pytester: pytest.Pytester, source: str, backend: str) -> pytest.RunResult:
     pytester.makepyfile(HEADER + source)
-    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    return pytester.runpytest(
+        "-p", "no:randomly", "-p", "no:cacheprovider", "-o", f"mockprogress_backend={backend}"
+    )
 
 
-def test_each_test_sees_empty_state_on_the_same_listener(pytester: pytest.Pytester) -> None:
+def test_each_test_sees_empty_state_on_the_same_listener(
+    pytester: pytest.Pytester, backend: str
+) -> None:
     result = run(
         pytester,
         """
@@ -86,11 +96,14 @@ def test_b(mockprogress_server):
         srv.check()
     srv.reset()
 """,
+        backend,
     )
     result.assert_outcomes(passed=2)
 
 
-def test_connections_of_a_test_are_closed_at_its_teardown(pytester: pytest.Pytester) -> None:
+def test_connections_of_a_test_are_closed_at_its_teardown(
+    pytester: pytest.Pytester, backend: str
+) -> None:
     """A connection kept alive, one idle since its accept, one in the middle of a head, one
     in the middle of a script: at the next test each is closed, and a request sent on it is
     never answered by the next test's server, whose journal stays empty."""
@@ -132,11 +145,12 @@ def test_b(mockprogress_server):
     assert get(srv, "/a") == (200, b"b")
     assert get(srv, "/slow") == (200, b"b")
 """,
+        backend,
     )
     result.assert_outcomes(passed=2)
 
 
-def test_the_teardown_check_stays_with_its_test(pytester: pytest.Pytester) -> None:
+def test_the_teardown_check_stays_with_its_test(pytester: pytest.Pytester, backend: str) -> None:
     """A test whose server saw an unmatched request or kept an unused ``times=1`` fails at
     its teardown; the tests after it, on the same listener, pass."""
     result = run(
@@ -152,6 +166,7 @@ def test_clean(mockprogress_server):
     mockprogress_server.expect("GET", "/ok").respond(mp.respond(200))
     assert get(mockprogress_server, "/ok")[0] == 200
 """,
+        backend,
     )
     result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(
@@ -165,7 +180,9 @@ def test_clean(mockprogress_server):
     assert "ERROR at teardown of test_clean" not in result.stdout.str()
 
 
-def test_marker_options_are_per_test_on_the_shared_listener(pytester: pytest.Pytester) -> None:
+def test_marker_options_are_per_test_on_the_shared_listener(
+    pytester: pytest.Pytester, backend: str
+) -> None:
     """Limits, TLS and the unmatched status are the server's, so a marked test and the tests
     around it share the listening port but not the options; a host name gets its own."""
     result = run(
@@ -213,5 +230,6 @@ def test_host_name(mockprogress_server):
     assert conn.getresponse().status == 200
     conn.close()
 """,
+        backend,
     )
     result.assert_outcomes(passed=5)
