@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
-from anyio import AsyncContextManagerMixin, TaskHandle
+from anyio import AsyncContextManagerMixin
 from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
 
+#: The guard of an accept loop nobody else needs to agree with (a server's own listener).
+_UNGUARDED: AbstractContextManager[object] = contextlib.nullcontext()
 #: Connections accepted in a row before the accept loop lets the others run.
 ACCEPT_BATCH = 64
 #: How long the accept loop pauses after running out of descriptors or memory.
@@ -168,10 +170,14 @@ class MockServer(AsyncContextManagerMixin):
         self._future: Future[None] | None = None
         #: The shared listener it serves on (``start(listener=...)``), while it does.
         self._listener: SharedListener | None = None
-        #: On a shared listener: each connection's task, cancelled by stop(); changed
-        #: under the listener's lock (its accept adds, the connection's end removes), which
-        #: stop() takes to know whether any is left.
-        self._connections: dict[socket.socket, TaskHandle[None]] = {}
+        #: Each open connection's cancel scope and (on asyncio) task. On a shared listener
+        #: it changes under the listener's lock (its accept adds, the connection's end
+        #: removes), which stop() takes to know whether any is left.
+        self._connections: dict[
+            socket.socket, tuple[anyio.CancelScope, asyncio.Task[None] | None]
+        ] = {}
+        #: Set when the last of them ends, while the server task waits for that.
+        self._all_closed: anyio.Event | None = None
         #: The stop waiting for them to end.
         self._detached: Future[None] | None = None
 
@@ -587,8 +593,8 @@ class MockServer(AsyncContextManagerMixin):
         try:
             if self._connections:
                 self._detached = done
-                for task in self._connections.values():
-                    task.cancel()
+                for scope, _task in self._connections.values():
+                    scope.cancel()
                 return
             self._stopped()
         except BaseException as exc:
@@ -602,30 +608,69 @@ class MockServer(AsyncContextManagerMixin):
         self._state.apply_posted()  # expect() after the last request: check() sees it
 
     def _admit(
-        self, sock: socket.socket, address: Any, group: TaskGroup, guard: threading.Lock
+        self,
+        sock: socket.socket,
+        address: Any,
+        group: TaskGroup,
+        guard: AbstractContextManager[object] = _UNGUARDED,
     ) -> None:
-        """On the loop, under ``guard`` (the shared listener's lock): a connection accepted
-        for this server, in a task that ``stop()`` cancels through its handle."""
-        self._connections[sock] = group.start_soon(self._admitted, sock, address, guard)
+        """On the loop (under ``guard``, the shared listener's lock, if any): a connection for
+        this server, served in a task of its own inside a cancel scope that stopping
+        cancels. On asyncio the task is the loop's own (``create_task``): anyio's
+        ``start_soon`` makes a task handle, a cancel scope and an event per task, about
+        30 us a connection; the server tracks and waits for these tasks itself
+        (``_connections``). On trio, ``group.start_soon``."""
+        scope = anyio.CancelScope()
+        if self._asyncio_loop is not None:
+            task = self._asyncio_loop.create_task(self._admitted(sock, address, scope, guard))
+            self._connections[sock] = (scope, task)
+        else:
+            self._connections[sock] = (scope, None)
+            group.start_soon(self._admitted, sock, address, scope, guard)
 
-    async def _admitted(self, sock: socket.socket, address: Any, guard: threading.Lock) -> None:
+    async def _admitted(
+        self,
+        sock: socket.socket,
+        address: Any,
+        scope: anyio.CancelScope,
+        guard: AbstractContextManager[object],
+    ) -> None:
         try:
-            if self._connections[sock].status is not TaskHandle.Status.PENDING:
+            if scope.cancel_called:
                 sock.close()  # stopped before this task ran: closed unread
                 return
-            await self._handle(sock, address)
+            with scope:
+                await self._handle(sock, address)
         finally:
             with guard:
                 del self._connections[sock]
                 last = not self._connections
-            if last and self._detached is not None:
-                done, self._detached = self._detached, None
-                try:
-                    self._stopped()
-                except BaseException as exc:
-                    done.set_exception(exc)
-                else:
-                    done.set_result(None)
+            if last:
+                self._last_connection_ended()
+
+    def _last_connection_ended(self) -> None:
+        """The last open connection ended: finish what waits for that (a stop)."""
+        if self._all_closed is not None:
+            self._all_closed.set()
+        if self._detached is not None:
+            done, self._detached = self._detached, None
+            try:
+                self._stopped()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    async def _close_connections(self) -> None:
+        """Cancel every open connection and wait for them all to end (the server stops)."""
+        if not self._connections:
+            return
+        self._all_closed = anyio.Event()
+        for scope, _task in self._connections.values():
+            scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await self._all_closed.wait()
+        self._all_closed = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -711,6 +756,7 @@ class MockServer(AsyncContextManagerMixin):
                 await self._accept(listening.sockets[0], tg)
         finally:
             self._stop_scope = None
+            await self._close_connections()
             await listening.aclose()
             self._stopped()
 
@@ -718,7 +764,7 @@ class MockServer(AsyncContextManagerMixin):
         """Accept connections for as long as the server runs: a task for each."""
 
         def admit(sock: socket.socket, address: Any) -> None:
-            tg.start_soon(self._handle, sock, address)
+            self._admit(sock, address, tg)
 
         await accept_connections(listener, admit, self._accept_error)
 
@@ -787,10 +833,6 @@ class MockServer(AsyncContextManagerMixin):
         finally:
             self._active_connections -= 1
             await driver.aclose()
-
-
-#: The guard of an accept loop nobody else needs to agree with (a server's own listener).
-_UNGUARDED: AbstractContextManager[object] = contextlib.nullcontext()
 
 
 async def accept_connections(
