@@ -232,20 +232,24 @@ def test_fails(mockprogress_server):
     )
 
 
-def test_fresh_server_per_test(pytester: pytest.Pytester) -> None:
+def test_fresh_server_per_test_on_the_session_listener(pytester: pytest.Pytester) -> None:
+    """A fresh server (state, journal) per test; the listening socket is the session's, so
+    the port stays (tests/server/test_plugin_isolation.py proves what does not leak)."""
     result = run(
         pytester,
         """
-ports = []
+servers = []
 @pytest.mark.parametrize("n", range(3))
 def test_fresh(mockprogress_server, n):
     assert len(mockprogress_server.journal) == 0
-    ports.append(mockprogress_server.port)
+    servers.append(mockprogress_server)
     mockprogress_server.expect("GET", "/").respond(mp.respond(200))
     get(mockprogress_server, "/")
 
-def test_ports_differ():
-    assert len(set(ports)) == 3
+def test_servers_differ_ports_do_not():
+    assert len({id(srv) for srv in servers}) == 3
+    assert len({srv.port for srv in servers}) == 1
+    assert [len(srv.journal) for srv in servers] == [1, 1, 1]
 """,
     )
     result.assert_outcomes(passed=4)
