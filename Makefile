@@ -38,12 +38,16 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict mockprogress
 
-# Node packages the suite drives (tus-js-client), pinned by tests/node/package-lock.json.
+# Node packages the suite drives (tus-js-client, playwright-core), pinned by tests/node/package-lock.json.
 tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund
 	@touch $@
 
-pytest: $(VENV)/.installed-test tests/node/node_modules/.installed
+# Debian's Chromium, the browser the live view's tests drive (tests/clients/test_browser_view.py).
+/usr/bin/chromium:
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+pytest: $(VENV)/.installed-test tests/node/node_modules/.installed /usr/bin/chromium
 	$(BIN)/pytest
 
 ## stress: the fuzzers with 50 times the examples, the load test's long form (1,000

@@ -29,8 +29,9 @@ The generated files' bytecode is cached (``PYTHONDONTWRITEBYTECODE`` is dropped 
 so rewriting the asserts of 1,000 tests is paid in the warm-up round only.
 
 pytest-httpserver's ``httpserver`` fixture shares ONE session-scoped server and only
-``clear()``s it per test; ``mockprogress_server`` starts a fresh server (its own listener and
-port, empty state) per test and stops it at teardown.
+``clear()``s it per test; ``mockprogress_server`` makes a fresh server per test (empty state,
+its own connections) on the session's listening socket, stops it at teardown (closing its
+connections) and runs ``check()``.
 
 Run: ``.venv/bin/python benchmarks/bench_fixture_overhead.py [--tests 1000] [--rounds 5]``.
 """
@@ -299,12 +300,13 @@ def markdown(data: dict[str, object], command: str) -> str:
             "",
             table(["test body", "wall", "median", "mean"], ratio_rows),
             "",
-            "Not like for like: pytest-httpserver's `httpserver` fixture uses ONE "
+            "Not quite like for like: pytest-httpserver's `httpserver` fixture uses ONE "
             "session-scoped server and only `clear()`s it per test; `mockprogress_server` "
-            "starts a fresh server per test (a new listener on a new port, empty state), stops "
-            "it at teardown and runs `check()`. The same `http.client` helper makes the GET in "
-            "both (a new connection per request). pytest-httpserver's `check_assertions()` is "
-            "called in its tests; ours runs at teardown.",
+            "makes a fresh server per test (empty state, its own connections) on the "
+            "session's listening socket, stops it at teardown (closing its connections) and "
+            "runs `check()`. The same `http.client` helper makes the GET in both (a new "
+            "connection per request). pytest-httpserver's `check_assertions()` is called in "
+            "its tests; ours runs at teardown.",
             "",
             "Target (per-test overhead, with one request, no more than pytest-httpserver's): "
             f"{verdicts}.",

@@ -46,7 +46,98 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
         "full": ["--size-mib", "1024", "--rounds", "3"],
         "quick": ["--size-mib", "64", "--rounds", "1"],
     },
+    "bench_proxy_streaming.py": {
+        "full": ["--size-mib", "1024", "--rounds", "3"],
+        "quick": ["--size-mib", "64", "--rounds", "1"],
+    },
 }
+
+
+#: The scripts whose raw figures (``--json``) the targets are read from.
+TARGET_SCRIPTS = ("bench_fixture_overhead.py", "bench_keepalive.py")
+
+
+def targets_section() -> str | None:
+    """The three speed targets of issue 16, each a ratio per round of figures measured in the
+    same run of its script (median, min-max over the rounds), and whether it holds; None
+    when either script's raw figures are missing (``--only`` left it out)."""
+    import json
+
+    from _common import Summary, table
+    from bench_fixture_overhead import overheads
+
+    fixture_raw = WORK / "bench_fixture_overhead.json"
+    keepalive_raw = WORK / "bench_keepalive.json"
+    if not (fixture_raw.exists() and keepalive_raw.exists()):
+        return None
+    fixture = json.loads(fixture_raw.read_text())
+    rates = {tuple(r["config"]): r["rates"] for r in json.loads(keepalive_raw.read_text())}
+
+    def per_round(a: list[float], b: list[float]) -> Summary:
+        return Summary.of([x / y for x, y in zip(a, b, strict=True)])
+
+    rows = []
+    for figure in ("median", "mean", "wall"):
+        ratio = per_round(
+            overheads(fixture, figure, "mp_request"), overheads(fixture, figure, "hs_request")
+        )
+        rows.append(
+            (
+                f"per-test cost, 1 expectation + 1 GET ({figure} figure)",
+                "mockprogress_server / httpserver",
+                "<= 1.0x",
+                ratio,
+                ratio.median <= 1.0,
+            )
+        )
+    for threads in (1, 4):
+        rows.append(
+            (
+                f"keep-alive requests/s, {threads} client thread(s)",
+                "mockprogress / aiohttp TestServer",
+                ">= 1.0x",
+                per_round(
+                    rates[("mockprogress", "keep-alive", threads)],
+                    rates[("aiohttp", "keep-alive", threads)],
+                ),
+                None,
+            )
+        )
+        rows.append(
+            (
+                f"new connection per request, {threads} client thread(s)",
+                "mockprogress / pytest-httpserver",
+                ">= 1.0x",
+                per_round(
+                    rates[("mockprogress", "new connection", threads)],
+                    rates[("pytest-httpserver", "new connection", threads)],
+                ),
+                None,
+            )
+        )
+    lines = []
+    for what, ratio_of, target, ratio, met in rows:
+        if met is None:
+            met = ratio.median >= 1.0
+        everywhere = ratio.high <= 1.0 if target.startswith("<") else ratio.low >= 1.0
+        verdict = ("met" if met else "NOT met") + (" in every round" if met and everywhere else "")
+        lines.append([what, ratio_of, target, ratio.fmt(1, 2, "x"), verdict])
+    return "\n".join(
+        [
+            "## Targets (issue 16)",
+            "",
+            "Each ratio is computed per round between figures measured in the same round of "
+            "the same script (below: `bench_fixture_overhead.py` for the per-test cost, "
+            "`bench_keepalive.py` for the others), then summarised as median (min-max) over "
+            'the rounds. A target holds when the median ratio meets it; "in every round" '
+            "when the whole range does. The per-test headline is the median figure (the "
+            "median test's set-up, call and teardown); the mean and wall figures keep the "
+            "slow tail and the one-off costs.",
+            "",
+            table(["what", "ratio", "target", "median (min-max)", "holds"], lines),
+            "",
+        ]
+    )
 
 
 def git_revision() -> str:
@@ -85,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         section = WORK / (Path(script).stem + ".md")
         section.unlink(missing_ok=True)
         cmd = [sys.executable, str(HERE / script), *extra, "--markdown", str(section)]
+        if script in TARGET_SCRIPTS:
+            raw = WORK / (Path(script).stem + ".json")
+            raw.unlink(missing_ok=True)
+            cmd += ["--json", str(raw)]
         print("+", " ".join(cmd), file=sys.stderr, flush=True)
         begun = time.monotonic()
         done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
@@ -121,6 +216,9 @@ def main(argv: list[str] | None = None) -> None:
         "work on the machine (other sessions run test suites on it) widens the min-max ranges.",
         "",
     ]
+    targets = targets_section()
+    if targets:
+        sections.insert(0, targets)
     args.output.write_text("\n".join(header) + "\n" + "\n".join(sections))
     print(f"wrote {args.output}", file=sys.stderr)
 

@@ -29,6 +29,8 @@ from .engine.journal import InterimRecord as InterimRecord
 from .engine.journal import Journal as Journal
 from .engine.journal import ResponseRecord as ResponseRecord
 from .engine.matching import Expectation as Expectation
+from .engine.proxy import Forward as Forward
+from .engine.proxy import forward as forward
 from .engine.resource import Resource as Resource
 from .engine.websocket import UpgradeWebSocket as UpgradeWebSocket
 from .engine.websocket import upgrade_websocket as upgrade_websocket
@@ -108,6 +110,7 @@ __all__ = (
     "ExpectationError",
     "ExtValue",
     "Fault",
+    "Forward",
     "Fraction",
     "Frame",
     "GauntletCase",
@@ -153,6 +156,7 @@ __all__ = (
     "cut_sweep",
     "drop",
     "early_hints",
+    "forward",
     "gauntlet",
     "goaway",
     "interim",

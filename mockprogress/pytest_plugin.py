@@ -12,7 +12,8 @@ Options (``pytest.ini`` / ``pyproject.toml``):
 
 Per test: ``@pytest.mark.mockprogress(check_at_teardown=False, max_body_size=..., ...)`` takes
 those options, the server limits, ``tls`` (``True`` or ``mp.TLS(...)``), ``http2`` (``True``
-or ``mp.HTTP2(...)``), ``host`` and ``unmatched_status``. The session fixture
+or ``mp.HTTP2(...)``), ``host``, ``unmatched_status`` and ``upstream`` (proxy mode,
+docs/proxy.md). The session fixture
 ``mockprogress_ca`` is the CA that ``tls`` servers' certificates chain to.
 """
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .server.listener import SharedListener
     from .server.server import MockServer
     from .server.tls import CertificateAuthority
 
@@ -32,7 +34,7 @@ _SERVERS = pytest.StashKey[list["MockServer"]]()
 #: The teardown checks' reports of a test: its journal section does not repeat their timelines.
 _REPORTED = pytest.StashKey[list[str]]()
 #: The keywords of ``MockServer`` a marker may set besides the limits (``Limits``'s fields).
-_SERVER_OPTIONS = {"host", "unmatched_status", "tls", "http2"}
+_SERVER_OPTIONS = {"host", "unmatched_status", "tls", "http2", "upstream"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,13 +86,33 @@ def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
-def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[None]:
-    """Keeps the thread-mode event loop alive for the session, so each test's fresh server
-    costs a listener rather than a thread."""
+def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[dict[Any, SharedListener]]:
+    """Keeps the thread-mode event loop alive for the session, and the shared listeners
+    (one per host and backend, opened on first use): each test's fresh server attaches to
+    one, so a test costs neither a thread nor a listening socket."""
     from .server.portal import portal_provider
 
+    listeners: dict[Any, SharedListener] = {}
     with portal_provider(str(pytestconfig.getini("mockprogress_backend"))):
-        yield
+        try:
+            yield listeners
+        finally:
+            for listener in listeners.values():
+                listener.close()
+
+
+def _listener(
+    listeners: dict[Any, SharedListener], host: str, backend: str
+) -> SharedListener | None:
+    """The session's listener for ``host`` and ``backend``; None for a host name (such a
+    test's server binds its own)."""
+    from .server.listener import SharedListener, shareable
+
+    key = (host, backend)
+    listener = listeners.get(key)
+    if listener is None and shareable(host):
+        listener = listeners[key] = SharedListener(host, backend=backend).open()
+    return listener
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +129,7 @@ def mockprogress_ca() -> CertificateAuthority:
 
 @pytest.fixture
 def mockprogress_server(
-    request: pytest.FixtureRequest, _mockprogress_loop: None
+    request: pytest.FixtureRequest, _mockprogress_loop: dict[Any, SharedListener]
 ) -> Iterator[MockServer]:
     """A fresh mockprogress server for this test, in a background thread.
 
@@ -118,14 +140,21 @@ def mockprogress_server(
     the test, and failure reports carry the exchange timeline.
 
     Opt out of the check with ``@pytest.mark.mockprogress(check_at_teardown=False)``.
+
+    The server is fresh (its state, limits, TLS and connections are this test's); its
+    listening socket is the session's, so ``port`` is the same in every test. At teardown
+    every connection it was given is closed, and none reaches the next test's server.
     """
     from .server.server import MockServer
 
     check, backend, options = _options(request)
     server = MockServer(backend=backend, **options)
     request.node.stash.setdefault(_SERVERS, []).append(server)
-    with server:
+    server.start(listener=_listener(_mockprogress_loop, server.host, backend))
+    try:
         yield server
+    finally:
+        server.stop()
     if check:
         _check(request.node, server)
 

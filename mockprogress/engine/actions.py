@@ -92,7 +92,64 @@ class WaitStream:
     result is None. The core looks at what changed itself: the news is engine state."""
 
 
-Action: TypeAlias = Send | Receive | Sleep | Close | Hold | PendingInput | CallHandler | WaitStream
+@dataclass(frozen=True, slots=True)
+class UpstreamTrouble:
+    """What went wrong on the upstream leg (proxy mode): ``refused`` (nothing listens),
+    ``reset`` (it reset or closed the connection), ``timeout`` (silent for the upstream
+    timeout) or ``error`` (anything else: a name that does not resolve, a TLS failure)."""
+
+    kind: Literal["refused", "reset", "timeout", "error"]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamOpen:
+    """Open a connection to the upstream (proxy mode), closing any one open before; the result
+    is None, or ``UpstreamTrouble`` when it cannot be opened within ``timeout`` seconds."""
+
+    host: str
+    port: int
+    tls: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSend:
+    """Write these bytes to the upstream; the result is None or ``UpstreamTrouble`` (``timeout``
+    when it takes none of them for ``timeout`` seconds)."""
+
+    data: bytes
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamReceive:
+    """Read at most ``max_bytes`` from the upstream: bytes (``b""`` at its end of stream), or
+    ``UpstreamTrouble`` (a reset; ``timeout`` when ``timeout`` seconds pass with nothing)."""
+
+    max_bytes: int
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamClose:
+    """Close the upstream connection, if one is open."""
+
+
+Action: TypeAlias = (
+    Send
+    | Receive
+    | Sleep
+    | Close
+    | Hold
+    | PendingInput
+    | CallHandler
+    | UpstreamOpen
+    | UpstreamSend
+    | UpstreamReceive
+    | UpstreamClose
+    | WaitStream
+)
 Program: TypeAlias = Generator[Action, Any, T]
 
 

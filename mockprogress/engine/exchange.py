@@ -58,6 +58,7 @@ from .journal import ExchangeLog, InterimRecord, ResponseRecord
 from .wire import (
     STREAM_PIECE,
     BodySource,
+    FetchedSource,
     Segment,
     content_within,
     cut_offset,
@@ -585,6 +586,7 @@ class ExchangeContext(CommonExchange):
         pieces = list(
             piece_bounds(limit, head_length, step.pacing, STREAM_PIECE if streamed else None)
         )
+        fetched = stream if streamed and isinstance(stream, FetchedSource) else None
         complete = step.fault is None
         body_sent = content_within(segments, limit)
         head_at: float | None = None
@@ -594,9 +596,14 @@ class ExchangeContext(CommonExchange):
             if i and step.pacing is not None and step.pacing.interval:
                 # The I/O layer keeps consecutive sleeps on one timeline (no drift).
                 yield Sleep(step.pacing.interval)
+            if fetched is not None:
+                yield from fetched.fetch(max(0, end - head_length))  # a proxied body arriving
             mark = _Mark.of(self.log)
             piece = read_segments(segments, start, end)
-            if len(piece) != end - start:  # a streamed body that shrank under the response
+            # A streamed body that shrank under the response, or a proxied one whose upstream
+            # ended early: the client gets what there is (of a proxied body), then a reset.
+            short = len(piece) != end - start
+            if short and fetched is None:
                 self.problem("scenario-error", f"the {step.status} response's body ended early")
                 yield from self.close("reset")
                 return
@@ -619,8 +626,14 @@ class ExchangeContext(CommonExchange):
                 sent_headers,
                 self.now - self.log.started if head_at is None else head_at,
                 content_within(segments, sent),
-                complete and last,
+                complete and last and not short,
             )
+            if short:
+                done = content_within(segments, sent)
+                self.log.event(self.now, "body-sent", "out", f"{done} body bytes (source ended)")
+                yield from self._send(piece, mark, f"{step.status} {step.reason}")
+                yield from self.close("reset")
+                return
             if last and head_at is not None and (body_sent or not complete):
                 state = "complete" if complete else "cut"
                 self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes ({state})")

@@ -25,7 +25,8 @@ class Event:
     ``interim``, ``interim-skipped``, ``response``, ``body-sent``, ``pause``, ``fault``,
     ``raw``, ``error``, ``closed``, ``upload`` (an upload resource created, completed or
     replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
-    body had arrived when a ``100 Continue`` went out), ``goaway`` (an HTTP/2 GOAWAY sent),
+    body had arrived when a ``100 Continue`` went out), ``upstream`` (proxy mode: what went to
+    the upstream and what came back, and its trouble), ``goaway`` (an HTTP/2 GOAWAY sent),
     ``trailers`` (a response's trailer fields, after its body).
     """
 
@@ -180,6 +181,13 @@ class Exchange:
     def path(self) -> str:
         """The target's path, percent-decoding left as sent."""
         return urllib.parse.urlsplit(self.target).path
+
+    @property
+    def upstream(self) -> tuple[Event, ...]:
+        """The upstream leg in proxy mode, in order: the request as it went up, each interim
+        and the final response as they came back (with their fields), the body bytes, and
+        any trouble (empty when the exchange was not forwarded)."""
+        return tuple(e for e in self.events if e.kind == "upstream")
 
     @property
     def raw_query(self) -> str:

@@ -51,6 +51,9 @@ class Limits:
     head_timeout: float | None = _seconds(
         60.0, "seconds a request head may take to arrive before a 408"
     )
+    upstream_timeout: float | None = _seconds(
+        30.0, "seconds an upstream (proxy mode) may take to connect or to send more before a 504"
+    )
 
     def __post_init__(self) -> None:
         for limit in LIMIT_FIELDS:

@@ -27,7 +27,10 @@ def journal_to_mermaid(exchanges: Iterable[Exchange]) -> str:
     """A ``sequenceDiagram``: one note per connection, then its exchanges' events. The streams
     of an HTTP/2 connection are drawn side by side: their events interleaved in time, each
     message marked with its stream."""
+    exchanges = list(exchanges)
     out = ["sequenceDiagram", "    participant C as client", "    participant S as mockprogress"]
+    if any(ex.upstream for ex in exchanges):
+        out.append("    participant U as upstream")  # proxy mode: the upstream leg too
     for connection, group in itertools.groupby(exchanges, key=lambda ex: ex.connection):
         streams = list(group)
         if any(ex.stream_id is not None for ex in streams):
@@ -62,6 +65,8 @@ def _lines(ex: Exchange, event: Event, mark: str) -> list[str]:
         return [f"    S->>C: {_escape(mark + event.detail)}"]
     if kind == "fault":
         return [f"    S-xC: {_escape(mark + event.detail)}"]
+    if kind == "upstream":
+        return [_upstream_line(event.detail)]
     if kind == "websocket":
         arrow = "C-)S" if event.direction == "in" else "S-)C"
         return [f"    {arrow}: {_escape(mark + event.detail)}"]
@@ -79,3 +84,12 @@ _NOTES = (
     "continue",
     "upload",
 )
+
+
+def _upstream_line(detail: str) -> str:
+    """An upstream event (``engine.proxy``) as an arrow between the server and the upstream."""
+    if detail.startswith("to upstream"):
+        return f"    S->>U: {_escape(detail.split(': ', 1)[-1])}"
+    if detail.startswith("from upstream"):
+        return f"    U->>S: {_escape(detail.split(': ', 1)[-1])}"
+    return f"    Note over S,U: {_escape(detail)}"

@@ -36,6 +36,9 @@ class Resource:
     #: answers before expectations, its exchanges are kept apart from the journal, and
     #: ``reset()`` keeps it mounted.
     reserved: bool = False
+    #: A page for people that the resource serves, as a path (the control API's live view in
+    #: a browser); the index links it.
+    page: str | None = None
 
     def __init__(self, path: str) -> None:
         if not isinstance(path, str) or not path.startswith("/"):

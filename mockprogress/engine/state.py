@@ -27,6 +27,7 @@ from .journal import Event, Exchange, ExchangeLog, Journal
 from .limits import Limits, SetLimits
 from .matching import Expectation, Registry, RequestView, Selection, never_answered
 from .problems import Problem, problems_error
+from .proxy import Forward, SetUpstream, UpstreamURL, forward_exchange
 from .resource import Resource
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 EventListener = Callable[[ExchangeLog, Event], None]
 SyncHandler = Callable[[Exchange], Step | Iterable[Step]]
 #: What a scenario document defines.
-ScenarioItem = Expectation | Resource | HeadCut | SetLimits
+ScenarioItem = Expectation | Resource | HeadCut | SetLimits | SetUpstream
 
 
 #: How many exchanges of reserved resources are kept (they are not part of the journal).
@@ -53,6 +54,12 @@ class ServerConfig:
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
+    #: Proxy mode: where requests that match nothing are forwarded (None: they get
+    #: ``unmatched_status``), and where ``mp.forward()`` forwards by default.
+    upstream: UpstreamURL | None = None
+    #: Names a forwarded request's ``Host`` may carry besides the server's address, IP
+    #: addresses and ``localhost`` (``http.origin.allowed_names``).
+    allowed_hosts: tuple[str, ...] = ()
     #: HTTP/2 beside HTTP/1.1 (its SETTINGS), or None: HTTP/1.1 only.
     http2: HTTP2 | None = None
 
@@ -200,7 +207,11 @@ class ServerState:
         problems.extend(Problem("unconsumed", line) for line in self.head_cuts.unfired())
         if not problems:
             return None
-        return problems_error(problems, self.journal())
+        # The report shows the exchanges involved, else the last ten: only those are copied
+        # (the live view in a browser asks for this report every second).
+        involved = {p.exchange for p in problems if p.exchange is not None}
+        shown = [log for log in self.logs if log.index in involved] or self.logs[-10:]
+        return problems_error(problems, Journal([log.snapshot() for log in shown]))
 
     def free_storage(self) -> None:
         """Free the temporary files behind the journal's bodies and the resources' stores; the
@@ -260,12 +271,14 @@ class ServerState:
         return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
-        """Add what a scenario document defined: an expectation, a resource, a head cut or
-        the server's limits."""
+        """Add what a scenario document defined: an expectation, a resource, a head cut, the
+        server's limits or its upstream."""
         if isinstance(item, Resource):
             self.mount(item)
         elif isinstance(item, SetLimits):
             self.config = replace(self.config, limits=item.over(self.config.limits))
+        elif isinstance(item, SetUpstream):
+            self.config = replace(self.config, upstream=item.url)
         elif isinstance(item, HeadCut):
             self.head_cuts.add(item)
         else:
@@ -304,6 +317,10 @@ class ServerState:
                 ctx.log.handled_by = resource.describe()
                 yield from _contained(ctx, resource.serve(ctx))
                 return
+        if self.config.upstream is not None and selection.out_of_order is None:
+            ctx.log.handled_by = f"upstream {self.config.upstream}"
+            yield from _contained(ctx, forward_exchange(ctx, Forward()))
+            return
         yield from self._unexpected(ctx, view, selection)
 
     def _select(self, ctx: ExchangeSurface, view: RequestView) -> Program[Selection | None]:

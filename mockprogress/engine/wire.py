@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import h11
 
 from ..http.headers import HeaderPairs, Headers, has_header
 from ..script.steps import Cut, Drip, Respond
+from .actions import Program
 
 #: The largest write a streamed body is sent in (with the head before it, in the first).
 STREAM_PIECE = 1 << 16
@@ -27,6 +28,15 @@ class BodySource(Protocol):
 
     def __len__(self) -> int: ...
     def read(self, start: int, end: int) -> bytes: ...
+
+
+@runtime_checkable
+class FetchedSource(BodySource, Protocol):
+    """A ``BodySource`` whose bytes arrive while the response goes out (a proxied body, from
+    the upstream): ``fetch(end)`` is the program that makes bytes up to ``end`` readable
+    (fewer when the source ends early); ``read`` then gives them, once, in order."""
+
+    def fetch(self, end: int) -> Program[None]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,16 @@ Every route lives under a reserved prefix (default ``/__mockprogress/``) and ans
 ``GET    {p}resources``            the mounted resources (same verbs as expectations, with
 ``POST   {p}resources``            documents holding resource tables)
 ``GET    {p}routes``               the index: each route, what it shows, a curl command
-``GET    {p}journal``              ``{"exchanges": [...]}`` (``?since=N``: those after #N)
+``GET    {p}journal``              ``{"exchanges": [...], "total": N}`` (``?since=N``: those
+                                   after #N; ``total``: how many the journal holds)
 ``GET    {p}journal/N``            exchange #N
 ``DELETE {p}journal``              forget the exchanges and the problems
 ``GET    {p}problems``             what ``check()`` would raise, as a list and as its text
 ``POST   {p}reset``                back to the start: the server's scenario files, loaded
                                    again, and an empty journal
+``GET    {p}ui``                   the live view in a browser (HTML; docs/ui.md), which
+                                   reads the routes above; its script and style are
+                                   ``{p}ui/app.js`` and ``{p}ui/app.css``
 =================================  ==========================================================
 
 Documents are scenario documents (docs/scenarios.md) in JSON or TOML, told apart by the
@@ -30,19 +34,26 @@ The API is a reserved resource (``Resource.reserved``) mounted at the prefix, by
 reach expectations, and they are not journaled as the clients' exchanges (the server keeps its
 last few in ``reserved_logs``; the terminal prints them, marked as control requests); a reset
 keeps it mounted. The API answers loopback clients only unless told otherwise, and with a
-token, only requests carrying ``Authorization: Bearer TOKEN``.
+token, only requests carrying ``Authorization: Bearer TOKEN``, or the cookie a browser gets
+by opening ``{p}ui?token=TOKEN`` once (``HttpOnly``, ``SameSite=Strict``, for the prefix).
 
 A page in a browser on the same machine is a loopback client as well. So the API refuses, with
 a 403, a ``Host`` that is not the server's (a page after DNS rebinding) and an ``Origin`` other
 than its own, on every route, and, with a 415, a document in a type a page can send without a
 CORS preflight. Every refusal is decided on the request's head, before a ``100 Continue`` or a
-byte of the body (``_admit``).
+byte of the body (``_admit``). Every answer carries the same-origin headers of
+``engine/browser.py`` (nosniff, a Content-Security-Policy, ``Cross-Origin-Resource-Policy``) and
+no CORS header: the live view reads the API from its own origin, and no other page can.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import hmac
+import html
+import importlib.resources
 import ipaddress
 import itertools
 import json
@@ -51,15 +62,24 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..engine.browser import (
+    DATA_POLICY,
+    SAME_ORIGIN_HEADERS,
+    browser_response,
+    page_policy,
+)
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_json_pieces
 from ..engine.matching import Expectation
+from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
 from ..engine.surface import ExchangeSurface
 from ..errors import ScenarioError
+from ..http.origin import allowed_names, another_page, host_allowed, request_authority
 from ..script.faults import HeadCut
 from ..script.steps import Respond
 from ..version import __version__
+from .uploads import UploadResource
 
 if TYPE_CHECKING:
     from ..engine.actions import Program
@@ -78,8 +98,6 @@ Reply = tuple[int, Any]
 #: those too).
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
-#: A name for ``allowed_hosts``: DNS labels, optionally after a dot (the name and its subdomains).
-_HOST_NAME = re.compile(r"\.?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?")
 #: The media types a scenario document may be sent as (a browser's form or a CORS "simple"
 #: request can send only text/plain, multipart/form-data and application/x-www-form-urlencoded
 #: without asking first).
@@ -100,10 +118,21 @@ _ENDPOINTS = [
     "DELETE {p}journal",
     "GET {p}problems",
     "POST {p}reset",
+    "GET {p}ui",
 ]
 
 
-_JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+_JSON_HEADERS = (
+    ("Content-Type", "application/json"),
+    ("Content-Security-Policy", DATA_POLICY),
+    *SAME_ORIGIN_HEADERS,
+)
+#: The live view's files (package data, ``mockprogress/ui/``) and their types.
+_UI_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
 #: How much of a streamed answer is gathered before it is written.
 _WRITE_SIZE = 256 * 1024
 
@@ -171,6 +200,7 @@ class ControlAPI(Resource):
                 f"the control prefix must be a path such as /__mockprogress/, got {prefix!r}"
             )
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.page = self.prefix + "ui"
         # The resource's path is the prefix without its final slash: it handles that path and
         # everything under the prefix.
         super().__init__(self.prefix)
@@ -178,12 +208,7 @@ class ControlAPI(Resource):
             raise ScenarioError("the control token must be a non-empty word without spaces")
         self.token = token
         self.allow_remote = allow_remote
-        for name in allowed_hosts:
-            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
-                raise ScenarioError(
-                    f"an allowed host is a name such as mock.test or .example.test, got {name!r}"
-                )
-        self.allowed_hosts = tuple(name.lower() for name in allowed_hosts)
+        self.allowed_hosts = allowed_names(allowed_hosts)
         self.parse = parse
         self.baseline = baseline
         # The server it answers about, from the moment that server mounts it.
@@ -224,6 +249,9 @@ class ControlAPI(Resource):
             status, payload, headers = 400, {"error": str(exc)}, ()
         if isinstance(payload, _Pieces):
             yield from self._reply_in_pieces(ctx, state, payload)
+            return
+        if isinstance(payload, Respond):
+            yield from ctx.respond(payload, read_first=False)
             return
         yield from self._reply(ctx, status, payload, headers)
 
@@ -275,14 +303,15 @@ class ControlAPI(Resource):
     def _admit(self, ctx: ExchangeSurface, state: ServerState) -> None:
         """Refuse a request from its head alone (``ControlError``): a client that is not on
         loopback, a ``Host`` that is not this server's (DNS rebinding), an ``Origin`` other
-        than its own (a web page), a missing token, a document that is not JSON or TOML."""
+        than its own or a ``Sec-Fetch-Site`` other than ``same-origin`` and ``none`` (a web
+        page), a missing token, a document that is not JSON or TOML."""
         if not self.allow_remote and not is_loopback(ctx.peer):
             raise ControlError(
                 403,
                 f"the control API answers loopback clients only, not {ctx.peer or '?'} "
                 "(a server started with --host on another address answers everyone)",
             )
-        authority = _authority(ctx)
+        authority = request_authority(ctx.log.target, ctx.headers.get("host"))
         if authority is not None and not self._host_allowed(authority, state):
             raise ControlError(
                 403,
@@ -290,20 +319,21 @@ class ControlAPI(Resource):
                 f"{authority!r} (a page that rebound a name of its own to this address sends "
                 "that); allow a name with --allowed-host NAME",
             )
-        origins = ctx.headers.getall("origin")
-        if origins and (len(origins) > 1 or not _same_origin(origins[0], state, authority)):
+        page = another_page(ctx.headers, state.scheme, authority)
+        if page is not None:
             raise ControlError(
                 403,
-                f"the control API answers its own pages only, not a request from Origin "
-                f"{', '.join(origins)!r}: a web page cannot script this server",
-            )
-        if self.token is not None and not self._authorized(ctx.headers.get("authorization")):
-            raise ControlError(
-                401,
-                "this control API needs the header Authorization: Bearer <token>",
-                [("WWW-Authenticate", 'Bearer realm="mockprogress"')],
+                f"the control API answers its own pages only, not a request a browser made for "
+                f"another page ({page}): a web page cannot script this server",
             )
         parts = _parts(ctx.log.target, self.prefix)
+        if self.token is not None and not self._authorized(ctx, state, parts):
+            raise ControlError(
+                401,
+                "this control API needs the header Authorization: Bearer <token> (a browser: "
+                f"open {self.page}?token=<token> once)",
+                [("WWW-Authenticate", 'Bearer realm="mockprogress"')],
+            )
         if _takes_document(parts, ctx.method) and ctx.declared_length != 0:
             content_type = ctx.headers.get("content-type")
             if not _document_type(content_type):
@@ -315,28 +345,12 @@ class ControlAPI(Resource):
                 )
 
     def _host_allowed(self, authority: str, state: ServerState) -> bool:
-        """The listening address, any IP address (a page cannot rebind an address, only a
-        name), ``localhost`` and its subdomains, and the names the user allowed."""
-        host = _hostname(authority)
-        if host is None:
-            return False
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        try:
-            ipaddress.ip_address(host)
-            return True
-        except ValueError:
-            pass
-        if state.address is not None and host == state.address[0].strip("[]").lower():
-            return True
-        return any(
-            host == name or (name.startswith(".") and (host.endswith(name) or host == name[1:]))
-            for name in self.allowed_hosts
-        )
+        listening = None if state.address is None else state.address[0]
+        return host_allowed(authority, listening, self.allowed_hosts)
 
     def _answer(self, ctx: ExchangeSurface, state: ServerState) -> Reply:
         split = urllib.parse.urlsplit(ctx.log.target)
-        query = dict(urllib.parse.parse_qsl(split.query))
+        query = _query(ctx)
         parts = _parts(ctx.log.target, self.prefix)
         self._prune(state)
         method = ctx.method
@@ -353,11 +367,35 @@ class ControlAPI(Resource):
             )
         return handler()
 
-    def _authorized(self, header: str | None) -> bool:
-        scheme, _, credentials = (header or "").partition(" ")
+    def _authorized(self, ctx: ExchangeSurface, state: ServerState, parts: list[str]) -> bool:
+        """The token in ``Authorization: Bearer``, the browser's cookie, or (opening the live
+        view, which then sets that cookie) ``?token=``."""
         expected = (self.token or "").encode()
+        scheme, _, credentials = (ctx.headers.get("authorization") or "").partition(" ")
         given = credentials.strip().encode()
-        return scheme.lower() == "bearer" and hmac.compare_digest(given, expected)
+        if scheme.lower() == "bearer" and hmac.compare_digest(given, expected):
+            return True
+        name, value = self._cookie(state)
+        for header in ctx.headers.getall("cookie"):
+            for pair in header.split(";"):
+                key, _, sent = pair.strip().partition("=")
+                if key == name and hmac.compare_digest(sent.encode(), value.encode()):
+                    return True
+        given_token = _query(ctx).get("token")
+        return (
+            parts == ["ui"]
+            and ctx.method == "GET"
+            and given_token is not None
+            and hmac.compare_digest(given_token.encode(), expected)
+        )
+
+    def _cookie(self, state: ServerState) -> tuple[str, str]:
+        """The name and value of the cookie that stands for the token: named by the port
+        (cookies are shared by every port of a host), valued by a hash of the token (a cookie
+        value cannot hold every character a token may)."""
+        port = "" if state.address is None else f"_{state.address[1]}"
+        digest = hashlib.sha256(f"mockprogress cookie:{self.token}".encode()).hexdigest()
+        return f"mockprogress{port}", digest
 
     def _handlers(
         self,
@@ -411,6 +449,10 @@ class ControlAPI(Resource):
                 return {"GET": lambda: self._problems(state)}
             case ["reset"]:
                 return {"POST": lambda: self._reset(state)}
+            case ["ui"]:
+                return {"GET": lambda: self._live_view(state, query)}
+            case ["ui", name] if name in _UI_FILES and name != "index.html":
+                return {"GET": lambda: (200, _ui_file(name, self.prefix))}
         return None
 
     # ---- ids -------------------------------------------------------------------------------
@@ -483,7 +525,7 @@ class ControlAPI(Resource):
         return [self._expectation_json(e) for e in state.registry.expectations]
 
     def _resource_json(self, resource: Resource) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "id": self._id(resource),
             "type": type(resource).__name__,
             "path": resource.path,
@@ -491,6 +533,34 @@ class ControlAPI(Resource):
             "curl": resource.curl,
             "describe": resource.describe(),
         }
+        if isinstance(resource, UploadResource):
+            answer["uploads"] = [
+                {
+                    "id": upload.id,
+                    "offset": upload.offset,
+                    "length": upload.length,
+                    "complete": upload.complete,
+                    "invalid": upload.invalid,
+                }
+                for upload in resource.store
+            ]
+        return answer
+
+    def _live_view(self, state: ServerState, query: dict[str, str]) -> Reply:
+        """The page; opened with ``?token=`` (checked by ``_admit``), a redirect to it that
+        sets the cookie standing for the token, so the token leaves the address bar."""
+        if "token" not in query or self.token is None:
+            return 200, _ui_file("index.html", self.prefix)
+        name, value = self._cookie(state)
+        secure = "; Secure" if state.scheme == "https" else ""
+        cookie = f"{name}={value}; Path={self.prefix}; HttpOnly; SameSite=Strict{secure}"
+        return 303, browser_response(
+            303,
+            b"the live view: the token is kept in a cookie\n",
+            "text/plain; charset=utf-8",
+            DATA_POLICY,
+            (("Location", self.prefix + "ui"), ("Set-Cookie", cookie)),
+        )
 
     def _routes(self, state: ServerState, ctx: ExchangeSurface) -> Reply:
         base = base_url(state, ctx.headers.get("host"))
@@ -512,7 +582,9 @@ class ControlAPI(Resource):
         if not _NUMBER.fullmatch(since):
             raise ControlError(400, f"since must be an exchange number, got {since!r}")
         limit = _body_limit(query)
-        exchanges = [ex for ex in state.journal() if ex.index > int(since)]
+        # Snapshots of the exchanges asked for only: the live view asks several times a second
+        # for the few after the last it has.
+        exchanges = [log.snapshot() for log in state.logs if log.index > int(since)]
 
         def pieces() -> Iterator[str]:
             yield '{"exchanges": ['
@@ -520,7 +592,9 @@ class ControlAPI(Resource):
                 if i:
                     yield ", "
                 yield from exchange_json_pieces(ex, body_limit=limit)
-            yield "]}\n"
+            # How many exchanges the journal holds: fewer than a reader has seen means it was
+            # cleared since (the live view starts over).
+            yield f'], "total": {len(state.logs)}}}\n'
 
         return 200, _Pieces(pieces(), _body_bytes(exchanges, limit))
 
@@ -550,8 +624,9 @@ class ControlAPI(Resource):
         if not body.strip():
             raise ControlError(400, f"{source}: send a scenario document (JSON or TOML)")
         items = list(self.parse(body, ctx.headers.get("content-type"), source))
-        # Head cuts come with expectations: both script how requests are answered.
-        allowed = (Expectation, HeadCut) if kind is Expectation else kind
+        # Head cuts and the upstream come with expectations: they script how requests are
+        # answered.
+        allowed = (Expectation, HeadCut, SetUpstream) if kind is Expectation else kind
         wrong = [i for i in items if not isinstance(i, allowed)]
         if kind is Expectation and wrong:
             raise ControlError(
@@ -700,49 +775,6 @@ def _document_type(content_type: str | None) -> bool:
     return kind in _DOCUMENT_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
 
 
-def _authority(ctx: ExchangeSurface) -> str | None:
-    """The authority the request names: an absolute-form target's (RFC 9112 §3.2.2: it
-    overrides ``Host``), else the ``Host`` header; None for an HTTP/1.0 request without one."""
-    split = urllib.parse.urlsplit(ctx.log.target)
-    if split.scheme and split.netloc:
-        return split.netloc
-    return ctx.headers.get("host")
-
-
-def _hostname(authority: str) -> str | None:
-    """The host of ``host[:port]`` (brackets of an IPv6 literal removed), lowercased."""
-    try:
-        split = urllib.parse.urlsplit("//" + authority)
-        split.port  # noqa: B018 (a port that is not a number raises here)
-    except ValueError:
-        return None
-    if split.username is not None or split.path or split.query or split.fragment:
-        return None
-    return split.hostname or None
-
-
-def _same_origin(origin: str, state: ServerState, authority: str | None) -> bool:
-    """Whether ``origin`` is the server's own: its scheme and the authority it was asked by,
-    default ports written or not."""
-    if authority is None:
-        return False
-    default = {"http": 80, "https": 443}
-    try:
-        theirs = urllib.parse.urlsplit(origin)
-        ours = urllib.parse.urlsplit(f"{state.scheme}://{authority}")
-        their_port = theirs.port or default.get(theirs.scheme.lower())
-        our_port = ours.port or default.get(state.scheme)
-    except ValueError:
-        return False
-    return (
-        theirs.scheme.lower() == state.scheme
-        and theirs.hostname is not None
-        and theirs.hostname == ours.hostname
-        and their_port == our_port
-        and not (theirs.path or theirs.query or theirs.fragment or theirs.username)
-    )
-
-
 def _body_limit(query: dict[str, str]) -> int | None:
     """``?bodies=all`` (the default), ``none`` or N: how much of each body the journal shows."""
     value = query.get("bodies", "all")
@@ -757,3 +789,22 @@ def _body_limit(query: dict[str, str]) -> int | None:
 
 def _body_bytes(exchanges: Sequence[Exchange], limit: int | None) -> int:
     return sum(ex.body_size if limit is None else min(ex.body_size, limit) for ex in exchanges)
+
+
+def _query(ctx: ExchangeSurface) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ctx.log.target).query))
+
+
+@functools.cache
+def _ui_text(name: str) -> str:
+    return importlib.resources.files("mockprogress.ui").joinpath(name).read_text("utf-8")
+
+
+def _ui_file(name: str, prefix: str) -> Respond:
+    """One of the live view's files. The page names the prefix (``{{prefix}}``, escaped); its
+    policy lets it run its own script and style only, and fetch from its own origin."""
+    text = _ui_text(name)
+    if name == "index.html":
+        text = text.replace("{{prefix}}", html.escape(prefix))
+    policy = page_policy(scripts=True) if name == "index.html" else DATA_POLICY
+    return browser_response(200, text.encode(), _UI_FILES[name], policy)

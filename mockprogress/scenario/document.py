@@ -41,6 +41,7 @@ from typing import Any
 
 from ..engine.limits import LIMIT_NAMES, SetLimits
 from ..engine.matching import Expectation
+from ..engine.proxy import SetUpstream, UpstreamURL
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem
 from ..errors import ScenarioError
@@ -278,6 +279,7 @@ def parse_scenario(
         "title",
         "description",
         "cut_request_head",
+        "upstream",
         *RESOURCE_BUILDERS,
         *LIMIT_NAMES,
     }
@@ -296,6 +298,11 @@ def parse_scenario(
             items.append(SetLimits(limits))
         except ScenarioError as exc:
             raise where.error(next(n for n in limits if n in str(exc)), str(exc)) from None
+    if "upstream" in data:
+        try:
+            items.append(SetUpstream(UpstreamURL.parse(data["upstream"])))
+        except ScenarioError as exc:
+            raise where.error("upstream", str(exc)) from None
     expect = data.get("expect", [])
     if not isinstance(expect, list):
         raise where.error("expect", "expected [[expect]] tables")

@@ -10,9 +10,10 @@ the Python API builds, through the one literal table ``STEP_BUILDERS``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ..engine.index import index
+from ..engine.proxy import forward
 from ..engine.websocket import upgrade_websocket
 from ..errors import ScenarioError
 from ..script.malformed import (
@@ -24,6 +25,7 @@ from ..script.malformed import (
 from ..script.steps import (
     Drop,
     Pause,
+    Shaped,
     Step,
     drop,
     early_hints,
@@ -47,6 +49,9 @@ from .keys import (
     table,
     text_at,
 )
+
+S = TypeVar("S", bound=Shaped)
+T = TypeVar("T")
 
 
 def _interim(value: Any, key: str, where: Where) -> Step:
@@ -163,6 +168,11 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
     except ScenarioError as exc:
         # Said in the file's terms wherever a response is written (a step, a resource's result).
         raise where.located(key, exc, {"respond": key}) from None
+    return _shaped(step, spec, key, where)
+
+
+def _shaped(step: S, spec: Mapping[str, Any], key: str, where: Where) -> S:
+    """``step`` with the ``cut`` and ``drip`` of its table (a response's, a forward's)."""
     if "cut" in spec:
         cut = spec["cut"]
         if isinstance(cut, int) and not isinstance(cut, bool):
@@ -192,6 +202,37 @@ def respond_at(value: Any, key: str, where: Where) -> Step:
             head=bool(drip.get("head", False)),
         )
     return step
+
+
+def _forward(value: Any, key: str, where: Where) -> Step:
+    if value is True or value == {}:
+        return forward()
+    if isinstance(value, str):
+        return _located(key, where, forward, value)
+    keys = {"url", "headers", "remove_headers", "cut", "drip", "cut_request"}
+    spec = table(value, key, where, keys)
+    remove = spec.get("remove_headers", [])
+    if not isinstance(remove, list):
+        raise where.error(f"{key}.remove_headers", "expected a list of field names")
+    headers = headers_at(spec.get("headers"), f"{key}.headers", where)
+    step = _located(key, where, forward, spec.get("url"), headers=headers, remove_headers=remove)
+    if "cut_request" in spec:
+        cut = spec["cut_request"]
+        if isinstance(cut, int) and not isinstance(cut, bool):
+            cut = {"at": cut}
+        cut = table(cut, f"{key}.cut_request", where, {"at", "how", "seconds"})
+        if "at" not in cut:
+            raise where.error(f"{key}.cut_request.at", "missing (the body byte of the cut)")
+        at, how, seconds = cut["at"], cut.get("how", "close"), cut.get("seconds")
+        step = _located(f"{key}.cut_request", where, step.cut_request, at, how, seconds=seconds)
+    return _shaped(step, spec, key, where)
+
+
+def _located(key: str, where: Where, build: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return build(*args, **kwargs)
+    except ScenarioError as exc:
+        raise where.located(key, exc) from None
 
 
 def _drop(value: Any, key: str, where: Where) -> Step:
@@ -391,6 +432,7 @@ STEP_BUILDERS: dict[str, Callable[[Any, str, Where], Step]] = {
     "malformed_chunked": _malformed_chunked,
     "bad_status_line": _bad_status_line,
     "unsolicited_101": _unsolicited_101,
+    "forward": _forward,
     "goaway": _goaway,
 }
 

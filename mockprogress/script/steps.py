@@ -15,7 +15,7 @@ import json as _json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, Self, TypeAlias
 
 from ..errors import ScenarioError
 from ..http.headers import HeaderPairs, HeadersInput, has_header, header_pairs
@@ -107,8 +107,57 @@ _NOT_TRAILERS = frozenset(
 )
 
 
+class Shaped:
+    """``cut`` and ``drip`` for the steps that send a final response (``Respond``, and the
+    proxy's ``Forward``): each is a frozen dataclass with ``fault`` and ``pacing`` fields."""
+
+    __slots__ = ()
+    #: The cut, if any (a field of each step that takes one).
+    fault: Cut | None
+
+    def cut(
+        self,
+        at: int,
+        unit: CutUnit = "body",
+        how: CutHow = "close",
+        *,
+        seconds: float | None = None,
+        close_notify: bool = True,
+        split_record: bool = False,
+        error_code: int | str | None = None,
+    ) -> Self:
+        """Stop after exactly ``at`` bytes, then close (FIN), reset (RST) or stall.
+
+        ``unit="body"`` counts content bytes of this response; ``unit="wire"`` counts every byte
+        written for the exchange (interims, head, chunk framing, body). A stall holds the
+        connection silent for ``seconds`` (default: until the client closes or the server
+        stops). Over TLS, ``close_notify=False`` ends with a bare FIN (a truncation), and
+        ``split_record=True`` puts a reset in the middle of a TLS record (docs/https.md).
+        Over HTTP/2 a reset is a ``RST_STREAM`` with ``error_code`` (``"CANCEL"`` by default;
+        docs/http2.md).
+        """
+        cut = Cut(at, unit, how, seconds, close_notify, split_record, error_code)
+        return replace(self, fault=cut)  # type: ignore[type-var]
+
+    def drip(
+        self,
+        bytes_per_second: float | None = None,
+        *,
+        chunk: int | None = None,
+        interval: float | None = None,
+        head: bool = False,
+    ) -> Self:
+        """Trickle the body (and the head too with ``head=True``) out slowly.
+
+        Give a rate, or a chunk size and an interval, or a rate and a chunk size. With a rate
+        alone the bytes go out in steps of about 10 ms.
+        """
+        pacing = make_drip(bytes_per_second, chunk, interval, head)
+        return replace(self, pacing=pacing)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True, slots=True)
-class Respond(Step):
+class Respond(Shaped, Step):
     """Send the final response. ``body`` as a tuple of byte strings is sent chunked, one chunk
     per item; ``chunked=True`` sends a bytes body as a single chunk."""
 
@@ -159,45 +208,6 @@ class Respond(Step):
     def content(self) -> bytes:
         """The body as one byte string."""
         return b"".join(self.body) if isinstance(self.body, tuple) else self.body
-
-    def cut(
-        self,
-        at: int,
-        unit: CutUnit = "body",
-        how: CutHow = "close",
-        *,
-        seconds: float | None = None,
-        close_notify: bool = True,
-        split_record: bool = False,
-        error_code: int | str | None = None,
-    ) -> Respond:
-        """Stop after exactly ``at`` bytes, then close (FIN), reset (RST) or stall.
-
-        ``unit="body"`` counts content bytes of this response; ``unit="wire"`` counts every byte
-        written for the exchange (interims, head, chunk framing, body). A stall holds the
-        connection silent for ``seconds`` (default: until the client closes or the server
-        stops). Over TLS, ``close_notify=False`` ends with a bare FIN (a truncation), and
-        ``split_record=True`` puts a reset in the middle of a TLS record (docs/https.md).
-        Over HTTP/2 a reset is a ``RST_STREAM`` with ``error_code`` (``"CANCEL"`` by default;
-        docs/http2.md).
-        """
-        cut = Cut(at, unit, how, seconds, close_notify, split_record, error_code)
-        return replace(self, fault=cut)
-
-    def drip(
-        self,
-        bytes_per_second: float | None = None,
-        *,
-        chunk: int | None = None,
-        interval: float | None = None,
-        head: bool = False,
-    ) -> Respond:
-        """Trickle the body (and the head too with ``head=True``) out slowly.
-
-        Give a rate, or a chunk size and an interval, or a rate and a chunk size. With a rate
-        alone the bytes go out in steps of about 10 ms.
-        """
-        return replace(self, pacing=make_drip(bytes_per_second, chunk, interval, head))
 
 
 def make_drip(
@@ -341,7 +351,7 @@ class Script:
                 raise ScenarioError(f"step {i} ({name}) follows a step that ends the connection")
             if step.ends_connection:
                 state = "ended"
-            elif isinstance(step, Respond):
+            elif isinstance(step, Shaped):  # a response (or a forward: the upstream's)
                 state = "ended" if step.fault is not None else "responded"
             elif isinstance(step, Raw):
                 state = "raw"

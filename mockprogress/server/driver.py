@@ -64,10 +64,15 @@ from ..engine.actions import (
     Receive,
     Send,
     Sleep,
+    UpstreamClose,
+    UpstreamOpen,
+    UpstreamReceive,
+    UpstreamSend,
 )
 from ..engine.handler_control import HandlerControl
 from ..script.tls import HandshakeFault
 from .tls import HandshakeFailed, TLSChannel
+from .upstream import UpstreamLink
 
 T = TypeVar("T")
 
@@ -113,6 +118,8 @@ class ConnectionDriver:
         self._timeline: float | None = None
         # Reads and writes since the driver last gave the loop a turn.
         self._streak = 0
+        #: The connection to the upstream in proxy mode (made on the first ``UpstreamOpen``).
+        self._upstream: UpstreamLink | None = None
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -147,6 +154,10 @@ class ConnectionDriver:
             return buffered + _unread_bytes(self.socket)
         if isinstance(action, CallHandler):
             return await call_handler(action, self.run)
+        if isinstance(action, UpstreamOpen | UpstreamSend | UpstreamReceive | UpstreamClose):
+            if self._upstream is None:
+                self._upstream = UpstreamLink()
+            return await self._upstream.perform(action)
         raise TypeError(f"unknown action {action!r}")
 
     async def receive(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
@@ -332,6 +343,8 @@ class ConnectionDriver:
         if not self.closed:
             self.closed = True
         self._release()
+        if self._upstream is not None:
+            await self._upstream.aclose()
 
     def _release(self) -> None:
         if self.socket.fileno() < 0:

@@ -33,10 +33,10 @@ import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from os import PathLike
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 from anyio import AsyncContextManagerMixin
@@ -49,9 +49,11 @@ from ..engine.h2_connection import H2ServerConnection, H2Start
 from ..engine.journal import Event, ExchangeLog, Journal
 from ..engine.limits import LIMIT_NAMES, Limits
 from ..engine.matching import Expectation
+from ..engine.proxy import UpstreamURL
 from ..engine.resource import Resource
 from ..engine.state import ScenarioItem, ServerConfig, ServerState
 from ..errors import IdleTimeoutError, ServerStateError
+from ..http.origin import allowed_names
 from ..resources.control_api import DEFAULT_CONTROL_PREFIX, ControlAPI
 from ..scenario.document import load_scenario, parse_document
 from ..script.continue_policy import ContinueInput
@@ -63,9 +65,14 @@ from .h2 import H2Session
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
 
+if TYPE_CHECKING:
+    from .listener import SharedListener
+
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
 
+#: The guard of an accept loop nobody else needs to agree with (a server's own listener).
+_UNGUARDED: AbstractContextManager[object] = contextlib.nullcontext()
 #: Connections accepted in a row before the accept loop lets the others run.
 ACCEPT_BATCH = 64
 #: How long the accept loop pauses after running out of descriptors or memory.
@@ -114,6 +121,12 @@ class MockServer(AsyncContextManagerMixin):
     :param backend: thread mode's event loop, ``"asyncio"`` or ``"trio"``.
     :param backend_options: passed to ``anyio.run`` for that loop.
     :param unmatched_status: the status of the answer to an unexpected request.
+    :param upstream: proxy mode: the URL (``http://host:port`` or ``https://...``) of a real
+        server that requests matching no expectation are forwarded to, and that
+        ``mp.forward()`` forwards to (docs/proxy.md).
+    :param allowed_hosts: proxy mode: names a forwarded request's ``Host`` may carry besides
+        this server's address, IP addresses and ``localhost`` (others get a 403: DNS
+        rebinding); ``.example.test`` allows that name and every name under it.
     :param limits: the server's limits by name, each field of ``Limits`` (``max_header_size``,
         ``max_body_size``, ``max_connections``, ``keep_alive_timeout`` (seconds an idle
         keep-alive connection is kept, 5.0; None: forever), ``head_timeout`` (seconds a request
@@ -130,6 +143,8 @@ class MockServer(AsyncContextManagerMixin):
         unmatched_status: int = 500,
         tls: bool | TLS | None = None,
         http2: bool | HTTP2 | None = None,
+        upstream: str | None = None,
+        allowed_hosts: Sequence[str] = (),
         **limits: float | None,
     ) -> None:
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
@@ -149,7 +164,13 @@ class MockServer(AsyncContextManagerMixin):
         self._requested_port = port
         self._backend = backend
         self._backend_options = backend_options
-        config = ServerConfig(Limits.pick(limits)[0], unmatched_status, http2=self.http2)
+        config = ServerConfig(
+            Limits.pick(limits)[0],
+            unmatched_status,
+            upstream=None if upstream is None else UpstreamURL.parse(upstream),
+            allowed_hosts=allowed_names(allowed_hosts),
+            http2=self.http2,
+        )
         self._state = ServerState(config, scheme="http" if self.tls is None else "https")
         self._active_connections = 0
         #: RLIMIT_NOFILE's soft limit (raised to the hard one where allowed) when serving began.
@@ -172,6 +193,18 @@ class MockServer(AsyncContextManagerMixin):
         self._token: EventLoopToken | None = None
         self._provider: SharedLoop | None = None
         self._future: Future[None] | None = None
+        #: The shared listener it serves on (``start(listener=...)``), while it does.
+        self._listener: SharedListener | None = None
+        #: Each open connection's cancel scope and (on asyncio) task. On a shared listener
+        #: it changes under the listener's lock (its accept adds, the connection's end
+        #: removes), which stop() takes to know whether any is left.
+        self._connections: dict[
+            socket.socket, tuple[anyio.CancelScope, asyncio.Task[None] | None]
+        ] = {}
+        #: Set when the last of them ends, while the server task waits for that.
+        self._all_closed: anyio.Event | None = None
+        #: The stop waiting for them to end.
+        self._detached: Future[None] | None = None
 
     # ---- addresses -------------------------------------------------------------------------
 
@@ -479,17 +512,24 @@ class MockServer(AsyncContextManagerMixin):
 
     # ---- thread mode -----------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, *, listener: SharedListener | None = None) -> Self:
         """Start in a background event-loop thread (what ``with MockServer()`` does).
 
         An IP address is bound here, in the caller's thread, and the server task is posted to
         the loop without waiting for it to run: the socket already listens, so a client may
         connect at once (the task accepts it when it runs). A host name is resolved and bound
         on the loop, and start() waits for that.
+
+        :param listener: serve on this ``SharedListener`` (server/listener.py) instead of a
+            socket of its own, until ``stop()``: what the pytest plugin does, so that a test
+            costs no bind and no accept task. The server's state, limits and connections stay
+            its own; its port is the listener's.
         """
         if self._mode is not None:
             raise ServerStateError("the server is already running")
         self._stop_requested = False
+        if listener is not None:
+            return self._start_on(listener)
         provider = portal_provider(self._backend, self._backend_options)
         portal = provider.__enter__()
         try:
@@ -522,6 +562,9 @@ class MockServer(AsyncContextManagerMixin):
             if self._mode == "loop":
                 raise ServerStateError("an in-loop server stops when its `async with` ends")
             return
+        if self._listener is not None:
+            self._stop_on_listener(self._listener)
+            return
         assert self._portal is not None
         assert self._provider is not None
         assert self._future is not None
@@ -537,6 +580,122 @@ class MockServer(AsyncContextManagerMixin):
             self._mode = self._portal = self._provider = self._future = None
             self._loop_thread = self._token = self._loop_post = None
             provider.__exit__(None, None, None)
+
+    def _start_on(self, listener: SharedListener) -> Self:
+        if listener.host != self.host or listener.backend != self._backend:
+            raise ServerStateError(
+                f"this server is for {self.host} on {self._backend}; the listener is for "
+                f"{listener.host} on {listener.backend}"
+            )
+        self._port = listener.port
+        self._state.address = (self.host, listener.port)
+        self._token, self._loop_thread = listener.token, listener.loop_thread
+        self._asyncio_loop, self._clock = listener.asyncio_loop, listener.clock
+        self._descriptor_limit = listener.descriptor_limit
+        self._connections = {}
+        listener.attach(self)
+        self._listener, self._mode = listener, "thread"
+        return self
+
+    def _stop_on_listener(self, listener: SharedListener) -> None:
+        """Detach; when a connection of this server is still open, have the loop close it and
+        wait (one wait), else finish here: nothing of this server runs on the loop any more,
+        and no connection can reach it, so its state is the caller's to finish."""
+        try:
+            if listener.release(self):
+                done: Future[None] = Future()
+                listener.call_soon(self._detach, done)
+                done.result()  # the one wait
+            else:
+                self._stopped()
+        finally:
+            self._mode = self._listener = None
+            self._loop_thread = self._token = None
+
+    def _detach(self, done: Future[None]) -> None:
+        """On the loop: close this server's connections. The last one to end finishes the
+        stop (``_admitted``), or this does if they all ended already."""
+        try:
+            if self._connections:
+                self._detached = done
+                for scope, _task in self._connections.values():
+                    scope.cancel()
+                return
+            self._stopped()
+        except BaseException as exc:
+            done.set_exception(exc)  # stop() raises it
+            return
+        done.set_result(None)
+
+    def _stopped(self) -> None:
+        # Every connection has closed: resources may now flush their stores.
+        self._state.close_resources()
+        self._state.apply_posted()  # expect() after the last request: check() sees it
+
+    def _admit(
+        self,
+        sock: socket.socket,
+        address: Any,
+        group: TaskGroup,
+        guard: AbstractContextManager[object] = _UNGUARDED,
+    ) -> None:
+        """On the loop (under ``guard``, the shared listener's lock, if any): a connection for
+        this server, served in a task of its own inside a cancel scope that stopping
+        cancels. On asyncio the task is the loop's own (``create_task``): anyio's
+        ``start_soon`` makes a task handle, a cancel scope and an event per task, about
+        30 us a connection; the server tracks and waits for these tasks itself
+        (``_connections``). On trio, ``group.start_soon``."""
+        scope = anyio.CancelScope()
+        if self._asyncio_loop is not None:
+            task = self._asyncio_loop.create_task(self._admitted(sock, address, scope, guard))
+            self._connections[sock] = (scope, task)
+        else:
+            self._connections[sock] = (scope, None)
+            group.start_soon(self._admitted, sock, address, scope, guard)
+
+    async def _admitted(
+        self,
+        sock: socket.socket,
+        address: Any,
+        scope: anyio.CancelScope,
+        guard: AbstractContextManager[object],
+    ) -> None:
+        try:
+            if scope.cancel_called:
+                sock.close()  # stopped before this task ran: closed unread
+                return
+            with scope:
+                await self._handle(sock, address)
+        finally:
+            with guard:
+                del self._connections[sock]
+                last = not self._connections
+            if last:
+                self._last_connection_ended()
+
+    def _last_connection_ended(self) -> None:
+        """The last open connection ended: finish what waits for that (a stop)."""
+        if self._all_closed is not None:
+            self._all_closed.set()
+        if self._detached is not None:
+            done, self._detached = self._detached, None
+            try:
+                self._stopped()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    async def _close_connections(self) -> None:
+        """Cancel every open connection and wait for them all to end (the server stops)."""
+        if not self._connections:
+            return
+        self._all_closed = anyio.Event()
+        for scope, _task in self._connections.values():
+            scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await self._all_closed.wait()
+        self._all_closed = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -622,30 +781,23 @@ class MockServer(AsyncContextManagerMixin):
                 await self._accept(listening.sockets[0], tg)
         finally:
             self._stop_scope = None
+            await self._close_connections()
             await listening.aclose()
-            # Every connection has closed: resources may now flush their stores.
-            self._state.close_resources()
-            self._state.apply_posted()  # expect() after the last request: check() sees it
+            self._stopped()
 
     async def _accept(self, listener: socket.socket, tg: TaskGroup) -> None:
         """Accept connections for as long as the server runs: a task for each."""
-        while True:
-            await anyio.wait_readable(listener)
-            for _ in range(ACCEPT_BATCH):
-                try:
-                    sock, address = listener.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError as exc:
-                    if exc.errno in _ACCEPT_RETRY:
-                        continue  # that client gave up before we got to it
-                    # Out of descriptors or memory: record it (once), keep listening, breathe.
-                    if exc.errno not in self._accept_errors:
-                        self._accept_errors.add(exc.errno)
-                        self._state.record("internal-error", self._accept_failed(exc))
-                    await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
-                    break
-                tg.start_soon(self._handle, sock, address)
+
+        def admit(sock: socket.socket, address: Any) -> None:
+            self._admit(sock, address, tg)
+
+        await accept_connections(listener, admit, self._accept_error)
+
+    def _accept_error(self, exc: OSError) -> None:
+        """Out of descriptors or memory: record it (once per errno)."""
+        if exc.errno not in self._accept_errors:
+            self._accept_errors.add(exc.errno)
+            self._state.record("internal-error", self._accept_failed(exc))
 
     def _accept_failed(self, exc: OSError) -> str:
         text = f"accepting a connection failed: {exc!r}"
@@ -725,6 +877,85 @@ class MockServer(AsyncContextManagerMixin):
             tls=connection.tls,
         )
         await H2Session(driver, conn).run(start)
+
+
+async def accept_connections(
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    failed: Callable[[OSError], None],
+    guard: AbstractContextManager[object] = _UNGUARDED,
+) -> None:
+    """Accept on ``listener`` until cancelled, handing each client socket to ``admit``; a
+    failed accept that is not the client's doing goes to ``failed``, then a short pause.
+    Each accept and its ``admit`` run inside ``guard`` (a lock other threads take to know
+    where a connection goes: ``SharedListener``)."""
+    loop = _running_asyncio_loop()
+    if loop is not None:
+        await _accept_on_asyncio(loop, listener, admit, failed, guard)
+        return
+    while True:
+        await anyio.wait_readable(listener)
+        error = _accept_batch(listener, admit, guard)
+        if error is not None:
+            failed(error)
+            await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
+
+
+def _accept_batch(
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    guard: AbstractContextManager[object],
+) -> OSError | None:
+    """Accept what is waiting, ``ACCEPT_BATCH`` at most (then the others get a turn); an
+    accept that failed for want of descriptors or memory is returned."""
+    for _ in range(ACCEPT_BATCH):
+        with guard:
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY:
+                    continue  # that client gave up before we got to it
+                return exc  # out of descriptors or memory
+            admit(sock, address)
+    return None
+
+
+async def _accept_on_asyncio(
+    loop: asyncio.AbstractEventLoop,
+    listener: socket.socket,
+    admit: Callable[[socket.socket, Any], None],
+    failed: Callable[[OSError], None],
+    guard: AbstractContextManager[object],
+) -> None:
+    """``accept_connections`` on asyncio: the listening socket stays registered in the
+    loop's selector, and its readiness callback accepts. ``anyio.wait_readable`` would
+    register and unregister it for every wake-up (two ``epoll_ctl`` calls, a future and a
+    checkpoint per new connection)."""
+    fd = listener.fileno()
+    while True:
+        stopped: asyncio.Future[OSError] = loop.create_future()
+
+        def on_readable(stopped: asyncio.Future[OSError] = stopped) -> None:
+            if stopped.done():
+                return
+            try:
+                error = _accept_batch(listener, admit, guard)
+            except BaseException as exc:
+                stopped.set_exception(exc)
+            else:
+                if error is not None:
+                    stopped.set_result(error)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            error = await stopped
+        finally:
+            loop.remove_reader(fd)
+        # Out of descriptors or memory: report it, keep listening, breathe.
+        failed(error)
+        await anyio.sleep(ACCEPT_BACKOFF_SECONDS)
 
 
 class _Listening:

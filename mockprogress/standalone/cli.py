@@ -1,11 +1,12 @@
-"""The command line: ``mockprogress serve``, ``mockprogress diagram``, ``mockprogress validate``.
+"""The command line: ``mockprogress serve``, ``proxy``, ``diagram``, ``validate``.
 
 ``serve`` prints one readiness line, ``mockprogress listening on http://HOST:PORT``, then one
-line per journal event as it happens. With no scenario it serves the demo set. Ctrl-C stops it
-with status 130, SIGTERM with status 0; either way within a second, closing the connections in
-flight and letting mounted resources flush their stores. This module only wires options to
-``MockServer`` and to the printers of ``_terminal``: what goes on the wire is decided in the
-core.
+line per journal event as it happens. With no scenario it serves the demo set; ``proxy`` is
+the same server in front of an upstream, which gets every request the scenarios do not answer.
+Ctrl-C stops it with status 130, SIGTERM with status 0; either way within a second, closing the
+connections in flight and letting mounted resources flush their stores. This module only wires
+options to ``MockServer`` and to the printers of ``_terminal``: what goes on the wire is decided
+in the core.
 """
 
 from __future__ import annotations
@@ -93,6 +94,42 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="scenario files to serve (default: the demo set, unless --empty)",
     )
     serve.add_argument(
+        "--empty",
+        action="store_true",
+        help="start with no expectations at all (no demo set): for suites that script the "
+        "server through the control API",
+    )
+    _server_options(serve)
+    proxy = commands.add_parser(
+        "proxy",
+        help="run the standalone server in front of a real one",
+        description="Forward every request that the scenario files (if any) do not answer to "
+        "the upstream, and bring its answer back; their expectations may fail some requests "
+        "and cut, drip or delay the upstream's answers with the forward step (docs/proxy.md). "
+        "Prints `mockprogress listening on http://HOST:PORT` when ready, then one line per "
+        "event. Ctrl-C exits 130, SIGTERM exits 0.",
+    )
+    proxy.add_argument(
+        "--upstream",
+        required=True,
+        metavar="URL",
+        help="the real server: http://HOST:PORT or https://... (a path is put before every "
+        "forwarded one)",
+    )
+    proxy.add_argument(
+        "scenarios",
+        nargs="*",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario files whose expectations answer before the upstream (default: none)",
+    )
+    proxy.set_defaults(empty=True)
+    _server_options(proxy)
+
+
+def _server_options(serve: argparse.ArgumentParser) -> None:
+    """The options ``serve`` and ``proxy`` share."""
+    serve.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on (default: %(default)s); a non-loopback address also opens "
@@ -100,12 +137,6 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     serve.add_argument(
         "--port", type=int, default=0, help="port to listen on (default: 0, an ephemeral one)"
-    )
-    serve.add_argument(
-        "--empty",
-        action="store_true",
-        help="start with no expectations at all (no demo set): for suites that script the "
-        "server through the control API",
     )
     serve.add_argument(
         "--backend",
@@ -154,9 +185,9 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         action="append",
         default=[],
         metavar="NAME",
-        help="a name the control API answers requests for (their Host), besides the listening "
-        "address, IP addresses and localhost; repeatable; .example.test allows the name and "
-        "every name under it",
+        help="a name the control API (and the proxy) answers requests for (their Host), besides "
+        "the listening address, IP addresses and localhost; repeatable; .example.test allows "
+        "the name and every name under it",
     )
     serve.add_argument(
         "--tls",
@@ -234,9 +265,20 @@ async def _serve(
     limits = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
     if args.ca_file is not None and not args.tls:
         raise MockProgressError("--ca-file needs --tls")
-    server = MockServer(args.host, args.port, tls=args.tls, http2=args.http2, **limits)
+    upstream = getattr(args, "upstream", None)
+    server = MockServer(
+        args.host,
+        args.port,
+        tls=args.tls,
+        http2=args.http2,
+        upstream=upstream,
+        allowed_hosts=args.allowed_host,
+        **limits,
+    )
     ca_file = _write_ca(server, args.ca_file) if args.tls else None
-    files: list[Path] = [] if args.empty else (args.scenarios or demo_files())
+    files: list[Path] = list(args.scenarios)
+    if upstream is None and not files and not args.empty:
+        files = demo_files()
     for path in files:
         server.load(path)
     token = args.token if args.token is not None else os.environ.get("MOCKPROGRESS_TOKEN")
@@ -291,8 +333,17 @@ def _announce(
     control = (
         None if args.no_control else _url(args.host, server.port, args.control_prefix, tls=tls)
     )
+    view = None if control is None else control + "ui"
     if isinstance(printer, JsonLog):
-        event = {"type": "listening", "url": url, "control": control, "version": __version__}
+        event = {
+            "type": "listening",
+            "url": url,
+            "control": control,
+            "view": view,
+            "version": __version__,
+        }
+        if getattr(args, "upstream", None) is not None:
+            event["upstream"] = args.upstream
         if ca_file is not None:
             event["ca_file"] = ca_file
         printer.emit(event)
@@ -300,10 +351,16 @@ def _announce(
         if ca_file is not None:
             print(f"the CA to trust: {ca_file} (curl --cacert {ca_file})", file=out, flush=True)
         print(f"mockprogress listening on {url}", file=out, flush=True)
+        upstream = getattr(args, "upstream", None)
+        if upstream is not None:
+            print(f"forwarding to {upstream}", file=out, flush=True)
         if not args.empty and not args.scenarios:
             print(f"the demo set: curl {url}/ lists its routes", file=out, flush=True)
         if control is not None:
             print(f"control API: {control}", file=out, flush=True)
+        if view is not None:
+            with_token = f" (with a token: open {view}?token=TOKEN once)" if token else ""
+            print(f"live view in a browser: {view}{with_token}", file=out, flush=True)
     if remote and control is not None and not token:
         print(
             f"mockprogress: warning: the control API on {args.host} answers any host without a "

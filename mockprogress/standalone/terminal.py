@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
@@ -92,15 +93,38 @@ def label(log: ExchangeLog) -> str:
     return f"ctl#{log.index}" if log.reserved else f"#{log.index}"
 
 
+#: The control token in a target (the live view opened with ``ui?token=TOKEN``).
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+def _shown(log: ExchangeLog, text: str) -> str:
+    """``text`` as printed: without the token a control request carries in its target."""
+    return _TOKEN_IN_QUERY.sub(r"\1...", text) if log.reserved else text
+
+
 def event_line(log: ExchangeLog, event: Event) -> str:
-    """One readable line for an event, without colour or time stamp."""
+    """One readable line for an event, without colour or time stamp. A control request's
+    token (``ui?token=``) is not printed."""
     arrow = _ARROWS.get(event.direction, "..")
     detail = event.detail
+    detail = _shown(log, detail)
     if event.kind == "fault":
         arrow = "!!"
     if event.kind in ("interim", "interim-skipped") and event.headers:
         detail += "  " + "; ".join(f"{n}: {v}" for n, v in event.headers)
     return f"{label(log)} {arrow} {detail}"
+
+
+#: The header the live view in a browser sends with its reads (mockprogress/ui/app.js).
+VIEW_HEADER = "x-mockprogress-view"
+
+
+def _routine_view_read(log: ExchangeLog, event: Event) -> bool:
+    """A read of the live view (several a second while a browser shows it) that did not fail:
+    not worth a line. A refused one is (a 401, a 403 say why the page shows nothing)."""
+    if VIEW_HEADER not in log.headers:
+        return False
+    return event.kind == "request" or (event.status or 0) < 400
 
 
 def _style(log: ExchangeLog, event: Event) -> str:
@@ -168,7 +192,7 @@ class TextLog:
     def __call__(self, log: ExchangeLog, event: Event) -> None:
         if log.reserved:
             # The control API's own traffic: its request and its answer are enough.
-            if event.kind in ("request", "response"):
+            if event.kind in ("request", "response") and not _routine_view_read(log, event):
                 self.line(f"{_stamp()} {event_line(log, event)}", _style(log, event))
             return
         if log.ended is None:
@@ -230,8 +254,9 @@ class JsonLog:
                 "connection": log.connection,
                 "control": log.reserved,
                 "method": log.method,
-                "target": log.target,
+                "target": _shown(log, log.target),
                 **event_to_json(event),
+                "detail": _shown(log, event.detail),  # in its place among the event's fields
             }
         )
 

@@ -27,6 +27,7 @@ RANKS = {
     "errors": 0,
     "version": 0,
     "fixtures": 0,
+    "ui": 0,
     "http": 1,
     "script": 2,
     "engine": 3,

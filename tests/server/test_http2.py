@@ -380,3 +380,16 @@ def test_a_window_of_zero_holds_the_upload_until_the_script_reads() -> None:
         server.check()
     assert bytes(got.body) == b"took 3"
     assert server.journal.last.body == b"abc"
+
+
+def test_proxy_mode_does_not_forward_http2_requests() -> None:
+    """Proxy mode speaks HTTP/1.1 upstream: a request that came over HTTP/2 and would be
+    forwarded is answered 502, and check() says why."""
+    with mp.MockServer(http2=True, upstream="http://127.0.0.1:9") as server:
+        client = H2Client(server.port)
+        stream = client.request("GET", "/anything")
+        got = client.collect([stream]).streams[stream]
+        client.close()
+        with pytest.raises(mp.ExpectationError, match=r"proxy mode forwards HTTP/1\.x, not HTTP/2"):
+            server.check()
+    assert got.response is not None and got.response[":status"] == "502"

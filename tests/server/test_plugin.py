@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import mockprogress as mp
 from mockprogress.engine.limits import LIMIT_FIELDS
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -147,6 +148,21 @@ def test_options(mockprogress_server):
     result.assert_outcomes(passed=1)
 
 
+def test_the_marker_takes_an_upstream(pytester: pytest.Pytester) -> None:
+    with mp.MockServer() as upstream:
+        upstream.expect("GET", "/real").respond(mp.respond(200, b"from upstream"))
+        result = run(
+            pytester,
+            f"""
+@pytest.mark.mockprogress(upstream={upstream.url()!r})
+def test_proxy(mockprogress_server):
+    assert get(mockprogress_server, "/real") == (200, b"from upstream")
+""",
+        )
+        upstream.check()
+    result.assert_outcomes(passed=1)
+
+
 def test_the_marker_takes_every_limit_by_its_name(pytester: pytest.Pytester) -> None:
     """The marker's options come from ``Limits``: a limit added there is a marker option."""
     values = {limit.name: limit.default + 1 for limit in LIMIT_FIELDS}
@@ -216,20 +232,24 @@ def test_fails(mockprogress_server):
     )
 
 
-def test_fresh_server_per_test(pytester: pytest.Pytester) -> None:
+def test_fresh_server_per_test_on_the_session_listener(pytester: pytest.Pytester) -> None:
+    """A fresh server (state, journal) per test; the listening socket is the session's, so
+    the port stays (tests/server/test_plugin_isolation.py proves what does not leak)."""
     result = run(
         pytester,
         """
-ports = []
+servers = []
 @pytest.mark.parametrize("n", range(3))
 def test_fresh(mockprogress_server, n):
     assert len(mockprogress_server.journal) == 0
-    ports.append(mockprogress_server.port)
+    servers.append(mockprogress_server)
     mockprogress_server.expect("GET", "/").respond(mp.respond(200))
     get(mockprogress_server, "/")
 
-def test_ports_differ():
-    assert len(set(ports)) == 3
+def test_servers_differ_ports_do_not():
+    assert len({id(srv) for srv in servers}) == 3
+    assert len({srv.port for srv in servers}) == 1
+    assert [len(srv.journal) for srv in servers] == [1, 1, 1]
 """,
     )
     result.assert_outcomes(passed=4)

@@ -57,10 +57,11 @@ def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def test_the_readiness_line_comes_first_then_the_hints(demo: Standalone) -> None:
     assert demo.lines[0] == f"mockprogress listening on {demo.url}"
-    demo.wait_for(r"control API")
-    assert demo.lines[1:3] == [
+    demo.wait_for(r"live view")
+    assert demo.lines[1:4] == [
         f"the demo set: curl {demo.url}/ lists its routes",
         f"control API: {demo.url}/__mockprogress/",
+        f"live view in a browser: {demo.url}/__mockprogress/ui",
     ]
 
 
@@ -324,7 +325,7 @@ def test_token_prefix_and_no_control() -> None:
         assert denied == "401"
         assert json.loads(
             curl("-H", "Authorization: Bearer s3cret", served.url + "/ctl/journal")
-        ) == {"exchanges": []}
+        ) == {"exchanges": [], "total": 0}
         served.stop()
     env = {**os.environ, "MOCKPROGRESS_TOKEN": "from-env"}
     with Standalone("--empty", env=env) as served:
@@ -384,6 +385,7 @@ def test_json_log_format_and_the_journal_file(tmp_path: Path) -> None:
     with Standalone("--log-format", "json", "--journal", str(journal), ready=False) as served:
         first = json.loads(served.wait_for(r"."))
         assert first["type"] == "listening" and first["control"].endswith("/__mockprogress/")
+        assert first["view"] == first["control"] + "ui"
         url = first["url"]
         curl("-i", url + "/early")
         subprocess.run(["curl", "-sS", url + "/faults/close"], capture_output=True)

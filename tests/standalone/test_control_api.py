@@ -192,8 +192,8 @@ def test_journal_since_one_exchange_and_clearing(srv: mp.MockServer) -> None:
     for _ in range(3):
         request(srv.port, "GET", "/x")
     request(srv.port, "GET", "/nothing-here")
-    since = call(srv, "GET", P + "journal?since=2").json["exchanges"]
-    assert [ex["index"] for ex in since] == [3, 4]
+    since = call(srv, "GET", P + "journal?since=2").json
+    assert [ex["index"] for ex in since["exchanges"]] == [3, 4] and since["total"] == 4
     assert call(srv, "GET", P + "journal/4").json["response"]["status"] == 500
     assert call(srv, "GET", P + "journal/9").status == 404
     assert call(srv, "GET", P + "journal?since=x").status == 400
@@ -202,7 +202,7 @@ def test_journal_since_one_exchange_and_clearing(srv: mp.MockServer) -> None:
     assert problems["problems"][0]["exchange"] == 4
     assert problems["report"].startswith("mockprogress recorded 1 problem(s):")
     assert call(srv, "DELETE", P + "journal").json == {"deleted": 4}
-    assert call(srv, "GET", P + "journal").json == {"exchanges": []}
+    assert call(srv, "GET", P + "journal").json == {"exchanges": [], "total": 0}
     assert call(srv, "GET", P + "problems").json == {"problems": [], "report": None}
     srv.check()  # the problems went with the journal
 
@@ -314,7 +314,7 @@ def test_reset_loads_the_files_again(tmp_path: Path) -> None:
         reset = call(srv, "POST", P + "reset")
         assert reset.status == 200
         assert [e["path"] for e in reset.json["expectations"]] == ["/base"]
-        assert call(srv, "GET", P + "journal").json == {"exchanges": []}
+        assert call(srv, "GET", P + "journal").json == {"exchanges": [], "total": 0}
         assert request(srv.port, "GET", "/base").status == 202
         assert request(srv.port, "GET", "/hello").status == 500
         # A file broken since: the reset is refused and nothing changes.

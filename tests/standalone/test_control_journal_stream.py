@@ -72,7 +72,11 @@ def test_a_large_journal_is_written_in_pieces_and_reads_back_whole() -> None:
     assert head.status_code == 200
     assert dict(head.headers)[b"transfer-encoding"] == b"chunked"
     document = json.loads(data)
-    assert document == {"exchanges": [exchange_to_json(ex) for ex in wire.state.journal()]}
+    journal = wire.state.journal()
+    assert document == {
+        "exchanges": [exchange_to_json(ex) for ex in journal],
+        "total": len(journal),
+    }
     assert [base64.b64decode(ex["body_base64"]) for ex in document["exchanges"]] == bodies
     assert [ex["body"].encode() for ex in document["exchanges"]] == bodies
 

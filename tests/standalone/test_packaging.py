@@ -91,6 +91,8 @@ def test_the_wheel_holds_the_demo_set_and_the_type_marker(wheel: Path) -> None:
     expected = {f"mockprogress/fixtures/{p.name}" for p in demo.glob("*.toml")}
     assert len(expected) >= 10 and expected <= names
     assert "mockprogress/fixtures/__init__.py" in names
+    # The live view's files (docs/ui.md), served from the package.
+    assert {f"mockprogress/ui/{n}" for n in ("index.html", "app.js", "app.css")} <= names
     assert not any(name.startswith(("fixtures/", "tests/")) for name in names)
 
 

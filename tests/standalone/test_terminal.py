@@ -191,3 +191,84 @@ def test_lines() -> None:
     )
     log.reserved = True
     assert event_line(log, interim).startswith("ctl#3 -> ")
+    opened = Event(0.0, "request", "in", "GET /__mockprogress/ui?a=1&token=s3cret HTTP/1.1")
+    assert event_line(log, opened) == "ctl#3 <- GET /__mockprogress/ui?a=1&token=... HTTP/1.1"
+
+
+def test_the_live_views_reads_get_no_line_unless_refused() -> None:
+    """A browser showing the live view reads the control API several times a second; those
+    reads would bury the clients' lines. Only a refused one is printed (it says why the page
+    shows nothing); a control request without the view's header is printed as before."""
+    import io
+
+    from mockprogress.standalone.terminal import TextLog
+
+    def control(headers: list[tuple[str, str]]) -> ExchangeLog:
+        log = ExchangeLog(
+            1,
+            1,
+            0.0,
+            method="GET",
+            target="/__mockprogress/journal",
+            http_version="1.1",
+            headers=Headers(headers),
+            spool_threshold=1 << 20,
+        )
+        log.reserved = True
+        return log
+
+    out = io.StringIO()
+    printer = TextLog(out, colour=False, live=False, clock=lambda: 0.0)
+    request = Event(0.0, "request", "in", "GET /__mockprogress/journal HTTP/1.1")
+    view = control([("X-Mockprogress-View", "live")])
+    printer(view, request)
+    printer(view, Event(0.01, "response", "out", "200 OK", 200))
+    assert out.getvalue() == ""
+    printer(view, Event(0.01, "response", "out", "401 Unauthorized", 401))
+    assert out.getvalue().endswith("ctl#1 -> 401 Unauthorized\n")
+    curl = control([])
+    printer(curl, request)
+    printer(curl, Event(0.01, "response", "out", "200 OK", 200))
+    assert out.getvalue().count("\n") == 3
+
+
+def test_a_control_token_in_a_target_is_not_printed() -> None:
+    """The live view is opened once with ``ui?token=TOKEN``: neither the text lines nor the
+    JSON lines repeat the token (a client's own target is printed as it came)."""
+    import io
+    import json
+
+    from mockprogress.standalone.terminal import JsonLog, TextLog
+
+    target = "/__mockprogress/ui?token=s3cret"
+    log = ExchangeLog(
+        1,
+        1,
+        0.0,
+        method="GET",
+        target=target,
+        http_version="1.1",
+        headers=Headers(),
+        spool_threshold=1 << 20,
+    )
+    log.reserved = True
+    opened = Event(0.0, "request", "in", f"GET {target} HTTP/1.1")
+    text, lines = io.StringIO(), io.StringIO()
+    TextLog(text, colour=False, live=False, clock=lambda: 0.0)(log, opened)
+    JsonLog(lines)(log, opened)
+    record = json.loads(lines.getvalue())
+    assert "s3cret" not in text.getvalue() + lines.getvalue()
+    assert record["target"] == "/__mockprogress/ui?token=..."
+    assert record["detail"] == "GET /__mockprogress/ui?token=... HTTP/1.1"
+    assert list(record)[:8] == [
+        "type",
+        "time",
+        "exchange",
+        "connection",
+        "control",
+        "method",
+        "target",
+        "at",
+    ]
+    log.reserved = False
+    assert event_line(log, opened) == f"#1 <- GET {target} HTTP/1.1"

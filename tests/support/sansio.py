@@ -13,7 +13,20 @@ from typing import Any
 
 import h11
 
-from mockprogress.engine.actions import CallHandler, Close, Hold, PendingInput, Receive, Send, Sleep
+from mockprogress.engine.actions import (
+    CallHandler,
+    Close,
+    Hold,
+    PendingInput,
+    Receive,
+    Send,
+    Sleep,
+    UpstreamClose,
+    UpstreamOpen,
+    UpstreamReceive,
+    UpstreamSend,
+    UpstreamTrouble,
+)
 from mockprogress.engine.connection import ServerConnection
 from mockprogress.engine.state import ServerConfig, ServerState
 
@@ -23,6 +36,46 @@ class Silence:
     """In ``Wire.run``'s inbound: the client sends nothing for this many seconds."""
 
     seconds: float
+
+
+@dataclass
+class FakeUpstream:
+    """Plays the upstream of proxy mode: takes what the server sends up, and answers each read
+    with the next of ``replies`` (bytes, or trouble), then ``b""`` (its end of stream)."""
+
+    replies: list[bytes | UpstreamTrouble] = field(default_factory=list)
+    #: What ``UpstreamOpen`` gets (None: the connection opens).
+    refuse: UpstreamTrouble | None = None
+    #: What ``UpstreamSend`` gets (None: the bytes are taken).
+    send_trouble: UpstreamTrouble | None = None
+    opened: list[UpstreamOpen] = field(default_factory=list)
+    received: bytearray = field(default_factory=bytearray)
+    #: Every reply byte handed to the server so far.
+    delivered: int = 0
+    closes: int = 0
+
+    def perform(self, action: object) -> bytes | UpstreamTrouble | None:
+        if isinstance(action, UpstreamOpen):
+            self.opened.append(action)
+            return self.refuse
+        if isinstance(action, UpstreamSend):
+            if self.send_trouble is not None:
+                return self.send_trouble
+            self.received += action.data
+            return None
+        if isinstance(action, UpstreamReceive):
+            if not self.replies:
+                return b""
+            reply = self.replies.pop(0)
+            if isinstance(reply, bytes) and len(reply) > action.max_bytes:
+                self.replies.insert(0, reply[action.max_bytes :])
+                reply = reply[: action.max_bytes]
+            if isinstance(reply, bytes):
+                self.delivered += len(reply)
+            return reply
+        assert isinstance(action, UpstreamClose)
+        self.closes += 1
+        return None
 
 
 @dataclass
@@ -38,6 +91,10 @@ class Wire:
     unread: int = 0
     #: Extra seconds every ``Sleep`` lasts, as on a loaded machine.
     oversleep: float = 0.0
+    #: The upstream of proxy mode, if the test has one.
+    upstream: FakeUpstream | None = None
+    #: After each action: reply bytes the upstream delivered less bytes sent to the client.
+    held: list[int] = field(default_factory=list)
 
     def run(self, inbound: Iterable[bytes | Silence], *, eof: bool = True) -> bytes:
         """Run one connection: ``inbound`` are the chunks the client sends, in order, and the
@@ -91,6 +148,11 @@ class Wire:
                 result = self.unread
             elif isinstance(action, CallHandler):
                 raise AssertionError("async handlers need the real server")
+            elif isinstance(action, UpstreamOpen | UpstreamSend | UpstreamReceive | UpstreamClose):
+                assert self.upstream is not None, "a proxy test gives the Wire an upstream"
+                result = self.upstream.perform(action)
+            if self.upstream is not None:
+                self.held.append(self.upstream.delivered - len(self.out))
 
     @property
     def sleeps(self) -> list[float]:

@@ -20,11 +20,18 @@ READY = re.compile(r"^mockprogress listening on (https?://127\.0\.0\.1:(\d+))$")
 
 
 class Standalone:
-    """One ``python -m mockprogress serve --port 0 ...`` process."""
+    """One ``python -m mockprogress serve --port 0 ...`` process (``command="proxy"``: the
+    proxy)."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, ready: bool = True) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        ready: bool = True,
+        command: str = "serve",
+    ) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mockprogress", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "mockprogress", command, "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
