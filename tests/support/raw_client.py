@@ -38,6 +38,7 @@ def exchange(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         channel = None if tls is None else _TLSClient(sock, tls)
         send_error = None
+        reset_on_send = False
         try:
             if channel is not None:
                 channel.handshake()
@@ -48,6 +49,8 @@ def exchange(
             raise
         except OSError as exc:  # a reset can beat the last of the request
             send_error = repr(exc)
+            # The kernel reports a reset once: to the send it beat, and recv then reads an end.
+            reset_on_send = isinstance(exc, ConnectionResetError)
         data = bytearray()
         while True:
             try:
@@ -64,7 +67,7 @@ def exchange(
                     return Received(bytes(data), channel.end(), send_error)
                 continue
             if not chunk:
-                return Received(bytes(data), "eof", send_error)
+                return Received(bytes(data), "reset" if reset_on_send else "eof", send_error)
             data += chunk
 
 
