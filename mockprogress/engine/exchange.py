@@ -505,26 +505,12 @@ class ExchangeContext(CommonExchange):
         Content-Length a response to HEAD declares for the body it stands for. ``stream`` is
         a body read piece by piece as it is sent (``step`` has none of its own); a cut counts
         its bytes as it counts any body's."""
-        if read_first and not self.body_started:
-            yield from self.read_body()
-        if self.closed:
+        to_send = yield from self._final_to_send(step, read_first, stream)
+        if to_send is None:
             return
-        if self.final_started or self.raw_mode:
-            self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
-            return
-        if self._response_filter is not None:
-            step = self._response_filter(step)
-        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
-            yield from self.respond(
-                plain_response(500, "mockprogress: the response broke Progress order\n"),
-                read_first=False,
-            )
-            return
+        step = to_send
         close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
         bodiless = self.method == "HEAD" or step.status in (204, 304)
-        if stream is not None and (step.body or step.chunked):
-            self.problem("scenario-error", f"a {step.status} response has a body and a stream")
-            return
         if step.trailers and not step.chunked:
             self.problem(
                 "scenario-error",

@@ -113,6 +113,14 @@ class CommonExchange:
     def body_started(self) -> bool:
         raise NotImplementedError
 
+    @property
+    def raw_mode(self) -> bool:
+        """Raw bytes were written: the exchange's framing is the script's now."""
+        raise NotImplementedError
+
+    def read_body(self, upto: int | None = None) -> Program[None]:
+        raise NotImplementedError
+
     def respond(
         self,
         step: Respond,
@@ -163,6 +171,32 @@ class CommonExchange:
         self._log.body.append(data)
 
     # ---- programs --------------------------------------------------------------------------
+
+    def _final_to_send(
+        self, step: Respond, read_first: bool, stream: BodySource | None
+    ) -> Program[Respond | None]:
+        """What every protocol checks before a final response: the body read first if asked,
+        one final response only, the resource's filter, Progress order (a 500 instead), a body
+        given twice. The response to send, or None when nothing is to be sent."""
+        if read_first and not self.body_started:
+            yield from self.read_body()
+        if self.closed:
+            return None
+        if self.final_started or self.raw_mode:
+            self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
+            return None
+        if self._response_filter is not None:
+            step = self._response_filter(step)
+        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
+            yield from self.respond(
+                plain_response(500, "mockprogress: the response broke Progress order\n"),
+                read_first=False,
+            )
+            return None
+        if stream is not None and (step.body or step.chunked):
+            self.problem("scenario-error", f"a {step.status} response has a body and a stream")
+            return None
+        return step
 
     def pause(self, seconds: float) -> Program[None]:
         self._log.event(self.now, "pause", "", f"pause {seconds:g} s")

@@ -162,6 +162,10 @@ class H2Exchange(CommonExchange):
         return self._closed
 
     @property
+    def raw_mode(self) -> bool:
+        return self._raw
+
+    @property
     def body_started(self) -> bool:
         return self._body_started
 
@@ -358,24 +362,10 @@ class H2Exchange(CommonExchange):
         head_length: int | None = None,
         stream: BodySource | None = None,
     ) -> Program[None]:
-        if read_first and not self._body_started:
-            yield from self.read_body()
-        if self.closed:
+        to_send = yield from self._final_to_send(step, read_first, stream)
+        if to_send is None:
             return
-        if self.final_started or self._raw:
-            self.problem("scenario-error", f"a second final response ({step.status}) was scripted")
-            return
-        if self._response_filter is not None:
-            step = self._response_filter(step)
-        if not self._progress_in_order(step.status, step.headers, f"{step.status}"):
-            yield from self.respond(
-                plain_response(500, "mockprogress: the response broke Progress order\n"),
-                read_first=False,
-            )
-            return
-        if stream is not None and (step.body or step.chunked):
-            self.problem("scenario-error", f"a {step.status} response has a body and a stream")
-            return
+        step = to_send
         bodiless = self.method == "HEAD" or step.status in (204, 304)
         content = b"" if stream is not None else step.content
         size = 0 if bodiless else (len(stream) if stream is not None else len(content))
