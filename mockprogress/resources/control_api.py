@@ -70,6 +70,7 @@ from ..engine.browser import (
 )
 from ..engine.index import base_url, routes
 from ..engine.journal_json import exchange_json_pieces
+from ..engine.limits import SetLimits
 from ..engine.matching import Expectation
 from ..engine.proxy import SetUpstream
 from ..engine.resource import Resource
@@ -628,6 +629,14 @@ class ControlAPI(Resource):
         # answered.
         allowed = (Expectation, HeadCut, SetUpstream) if kind is Expectation else kind
         wrong = [i for i in items if not isinstance(i, allowed)]
+        limits = next((i for i in wrong if isinstance(i, SetLimits)), None)
+        if limits is not None:
+            raise ControlError(
+                400,
+                f"{source}: sets limits ({', '.join(sorted(limits.values))}), which are the "
+                "server's and are set when it starts: a scenario file it loads, MockServer's "
+                "keywords or the options of mockprogress serve (docs/limits.md)",
+            )
         if kind is Expectation and wrong:
             raise ControlError(
                 400,

@@ -371,6 +371,15 @@ def test_resources(srv: mp.MockServer, monkeypatch: pytest.MonkeyPatch) -> None:
     assert mixed.status == 400 and "takes resource tables only" in mixed.json["error"]
     wrong = call(srv, "POST", P + "expectations", {"shelf": [{"path": "/b", "label": "x"}]})
     assert wrong.status == 400 and "takes [[expect]] tables only" in wrong.json["error"]
+    # Limits are the server's: the message says so rather than "[[expect]] tables only".
+    for route in ("expectations", "resources"):
+        limits = call(srv, "POST", P + route, {"keep_alive_timeout": 1, **HELLO})
+        assert (limits.status, limits.json["error"]) == (
+            400,
+            f"POST /__mockprogress/{route}: sets limits (keep_alive_timeout), which are the "
+            "server's and are set when it starts: a scenario file it loads, MockServer's "
+            "keywords or the options of mockprogress serve (docs/limits.md)",
+        )
     ident = summary["id"]
     replaced = call(
         srv, "PUT", P + f"resources/{ident}", {"shelf": [{"path": "/a", "label": "records"}]}
