@@ -30,7 +30,7 @@ continue policy and the WebSocket switch see the exchange through ``ExchangeSurf
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import h11
@@ -60,6 +60,7 @@ from .wire import (
     BodySource,
     FetchedSource,
     Segment,
+    UnsizedSource,
     content_within,
     cut_offset,
     piece_bounds,
@@ -640,6 +641,108 @@ class ExchangeContext(CommonExchange):
                 segments, limit, min(limit + (1 << 14), total) if streamed else total
             )
             yield from self._fire(step.fault, body_sent, rest)
+
+    def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
+        """Send the final response with a body whose length is known only at its end (a
+        proxied chunked or close-delimited body): chunked to an HTTP/1.1 client, ended by the
+        close to an HTTP/1.0 one, each piece written as it comes, never held whole. The
+        response's cut and drip apply as to any body: a cut at body byte N writes exactly N
+        body bytes (the size line of the chunk it falls in announces the whole chunk), a wire
+        cut exactly N bytes of the exchange, a drip ``chunk`` bytes every ``interval``. A
+        body that ends before its cut is cut at its end; one whose source fails is reset
+        after what came."""
+        to_send = yield from self._final_to_send(step, False, None)
+        if to_send is None:
+            return
+        step = to_send
+        if self.method == "HEAD" or step.status in (204, 304):
+            yield from self.respond(step, read_first=False)
+            return
+        try:
+            head = response_head(
+                step, close_after=not self.body_done, method=self.method, unsized=True
+            )
+            out = self._h11_send(head.event)
+        except h11.LocalProtocolError as exc:
+            self.problem("scenario-error", f"cannot send {step.status}: {exc}")
+            return
+        self._response = ResponseState.STARTED
+        cut, pacing, what = step.fault, step.pacing, f"{step.status} {step.reason}"
+        if cut is not None and cut.unit == "wire" and cut.at < self._wire_out:
+            self.problem(
+                "scenario-error",
+                f"cut at wire byte {cut.at} is before this response (the exchange had written "
+                f"{self._wire_out} bytes)",
+            )
+            cut = replace(cut, at=self._wire_out)
+        head_length, content_at, data = len(out), len(out), b""
+        body_sent, writes = 0, 0
+        head_at: float | None = None
+        while True:
+            # Where this write must stop for the cut (None: it goes whole).
+            stop: int | None = None
+            if cut is not None and cut.unit == "body" and body_sent + len(data) >= cut.at:
+                stop = content_at + cut.at - body_sent
+            elif cut is not None and cut.unit == "wire" and self._wire_out + len(out) >= cut.at:
+                stop = cut.at - self._wire_out
+            for start, end in piece_bounds(len(out) if stop is None else stop, head_length, pacing):
+                if writes and pacing is not None and pacing.interval:
+                    yield Sleep(pacing.interval)
+                writes += 1
+                mark = _Mark.of(self.log)
+                if head_at is None and end >= head_length:
+                    head_at = self.log.event(
+                        self.now, "response", "out", what, status=step.status, headers=head.fields
+                    )
+                within = body_sent + max(0, min(end, content_at + len(data)) - content_at)
+                at = self.now - self.log.started if head_at is None else head_at
+                self.log.response = ResponseRecord(
+                    step.status, step.reason, head.fields, at, within
+                )
+                yield from self._send(out[start:end], mark, what)
+            if stop is not None:
+                assert cut is not None
+                sent = body_sent + max(0, min(stop, content_at + len(data)) - content_at)
+                self.log.event(self.now, "body-sent", "out", f"{sent} body bytes (cut)")
+                self._response = ResponseState.SENT
+                yield from self._fire(cut, sent, out[stop:])
+                return
+            body_sent += len(data)
+            data = yield from source.next_piece(STREAM_PIECE)
+            if not data:
+                break
+            out = self._h11_send(h11.Data(data=data))
+            # h11 frames the piece as a chunk (size line, data, CRLF) or not at all.
+            head_length = 0
+            content_at = 0 if len(out) == len(data) else len(out) - len(data) - 2
+        if source.ended_early:
+            self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (source ended)")
+            yield from self.close("reset")
+            return
+        self._response = ResponseState.SENT
+        last_chunk = self._h11_send(h11.EndOfMessage())  # b"" when the close ends the body
+        if cut is not None:  # past the body: a wire cut in its last chunk, else at its end
+            stop = (
+                max(0, min(cut.at - self._wire_out, len(last_chunk))) if cut.unit == "wire" else 0
+            )
+            if cut.unit == "body" or cut.at > self._wire_out + len(last_chunk):
+                self.problem(
+                    "scenario-error",
+                    f"cut at {cut.unit} byte {cut.at} but the {step.status} response ended "
+                    f"after {body_sent} body bytes (wire byte {self._wire_out + len(last_chunk)}): "
+                    "cut at its end",
+                )
+                stop = 0 if cut.unit == "body" else len(last_chunk)
+            yield from self._send(last_chunk[:stop], _Mark.of(self.log), what)
+            self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (cut)")
+            yield from self._fire(cut, body_sent, last_chunk[stop:])
+            return
+        at = self.now - self.log.started if head_at is None else head_at
+        self.log.response = ResponseRecord(
+            step.status, step.reason, head.fields, at, body_sent, True
+        )
+        self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (complete)")
+        yield from self._send(last_chunk, _Mark.of(self.log), what)
 
     # ---- faults ----------------------------------------------------------------------------
 

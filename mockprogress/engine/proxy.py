@@ -24,7 +24,8 @@ plain and nothing of one exchange leaks into the next.
   ``respond`` fetches each piece from the upstream just before it writes it, so a
   ``.cut(at=N)`` writes exactly N bytes of the upstream's body and a ``.drip()`` paces it, as
   for a scripted body. A body without a declared length (chunked, or ended by a close) is
-  gathered first (spooled to disk past ``spool_threshold``), then sent with its length.
+  relayed piece by piece as it arrives (``UnsizedUpstreamBody``, through the exchange's
+  ``respond_unsized``): chunked to the client, so a stream of events reaches it as it comes.
 - Web pages. A page in a browser on the same machine reaches the server too, and must not
   use it to drive the upstream or read its answers (an open relay into, say, a staging API).
   A request whose ``Host`` is not the server's (DNS rebinding) or that carries a foreign
@@ -59,7 +60,6 @@ from .actions import (
     UpstreamSend,
     UpstreamTrouble,
 )
-from .body import BodyBuffer
 from .exchange import ExchangeContext, plain_response
 
 if TYPE_CHECKING:
@@ -268,6 +268,25 @@ class UpstreamLeg:
             return b""
         event = yield from self.next_event()
         return bytes(event.data) if isinstance(event, h11.Data) else b""
+
+
+class UnsizedUpstreamBody:
+    """The upstream's body without a declared length (chunked, or ended by the close), handed
+    on piece by piece as it arrives (an ``UnsizedSource``): nothing of it is held."""
+
+    def __init__(self, leg: UpstreamLeg) -> None:
+        self._leg = leg
+        self._buffer = b""
+
+    @property
+    def ended_early(self) -> bool:
+        return self._leg.trouble is not None
+
+    def next_piece(self, max_bytes: int) -> Program[bytes]:
+        if not self._buffer:
+            self._buffer = yield from self._leg.body_data()
+        piece, self._buffer = self._buffer[:max_bytes], self._buffer[max_bytes:]
+        return piece
 
 
 class UpstreamBody:
@@ -484,28 +503,7 @@ def _respond(
     )
     declared = _content_length(upstream_headers)
     bodiless = ctx.method == "HEAD" or status in (204, 304)
-    gathered: BodyBuffer | None = None
-    source: UpstreamBody | BodyBuffer | None = None
-    if not bodiless:
-        if declared is not None and "transfer-encoding" not in upstream_headers:
-            source = UpstreamBody(leg, declared)
-        else:
-            limits = ctx.conn.state.config.limits
-            gathered = BodyBuffer(limits.spool_threshold)
-            while piece := (yield from leg.body_data()):
-                gathered.append(piece)
-                if len(gathered) > limits.max_body_size:
-                    detail = (
-                        f"sent a body without a length past max_body_size={limits.max_body_size}"
-                    )
-                    leg.trouble = UpstreamTrouble("error", detail)
-                    break
-            if leg.trouble is not None:
-                gathered.close()
-                yield from _trouble(ctx, leg)
-                return
-            source = gathered
-    length = 0 if source is None else len(source)
+    sized = declared is not None and "transfer-encoding" not in upstream_headers
     fields = _response_fields(upstream_headers, step)
     try:
         answer = Respond(status, b"", fields, reason, pacing=step.pacing)
@@ -513,18 +511,23 @@ def _respond(
         leg.trouble = UpstreamTrouble("error", f"sent a response not relayed: {exc}")
         yield from _trouble(ctx, leg)
         return
-    if step.fault is not None:
-        answer = _with_cut(ctx, answer, step.fault, length)
-    try:
+    if bodiless or sized:
+        length = 0 if bodiless or declared is None else declared
+        if step.fault is not None:
+            answer = _with_cut(ctx, answer, step.fault, length)
         yield from ctx.respond(
             answer,
             read_first=False,
             head_length=declared if ctx.method == "HEAD" else None,
-            stream=source if length else None,
+            stream=UpstreamBody(leg, length) if length else None,
         )
-    finally:
-        if gathered is not None:
-            gathered.close()
+    else:
+        # A body without a declared length (chunked, or ended by the close) is relayed as it
+        # comes: a stream of events, or a long poll, reaches the client piece by piece.
+        if step.fault is not None:
+            answer = _with_cut(ctx, answer, step.fault, None)
+        yield from ctx.respond_unsized(answer, UnsizedUpstreamBody(leg))
+        length = leg.body_received
     if leg.trouble is not None:
         yield from _trouble(ctx, leg)
     whole = "all of it" if leg.body_received == length else "the rest not read"
@@ -538,10 +541,11 @@ def _respond(
     )
 
 
-def _with_cut(ctx: ExchangeContext, answer: Respond, cut: Cut, length: int) -> Respond:
-    """The response with the forward step's cut, checked against the upstream's body, which a
+def _with_cut(ctx: ExchangeContext, answer: Respond, cut: Cut, length: int | None) -> Respond:
+    """The response with the forward step's cut, checked against the upstream's body (of
+    ``length`` bytes; None: known at its end, where ``respond_unsized`` checks it), which a
     scripted response's own check (``Respond``) could not see."""
-    if cut.unit == "body" and cut.at > length:
+    if length is not None and cut.unit == "body" and cut.at > length:
         ctx.problem(
             "scenario-error",
             f"cut at body byte {cut.at} but the upstream's body has {length} bytes: cut at "

@@ -39,6 +39,17 @@ class FetchedSource(BodySource, Protocol):
     def fetch(self, end: int) -> Program[None]: ...
 
 
+class UnsizedSource(Protocol):
+    """A response body whose length is known only at its end (a proxied chunked or
+    close-delimited body): ``next_piece(n)`` is the program that gives its next bytes, at most
+    ``n`` of them, and ``b""`` at its end; ``ended_early`` then says whether that end was not
+    the body's own (its source failed)."""
+
+    def next_piece(self, max_bytes: int) -> Program[bytes]: ...
+    @property
+    def ended_early(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     data: bytes
@@ -72,11 +83,13 @@ def response_head(
     head_length: int | None = None,
     method: str = "GET",
     body_length: int | None = None,
+    unsized: bool = False,
 ) -> ResponseHead:
     """The final response's head: the script's fields, plus ``Content-Length`` for a
     non-chunked body and ``Connection: close`` when the connection ends after it.
     ``head_length`` is the Content-Length a response to HEAD declares for the body it stands
-    for; ``body_length`` that of a streamed body (``step`` has none of its own).
+    for; ``body_length`` that of a streamed body (``step`` has none of its own); ``unsized``:
+    a body whose length is not known yet, framed by chunks (HTTP/1.1) or by the close.
 
     :raises h11.LocalProtocolError: when h11 refuses a field.
     """
@@ -86,6 +99,7 @@ def response_head(
     if (
         step.status not in (204, 304)
         and not step.chunked
+        and not unsized
         and not has_header(step.headers, "content-length")
     ):
         length = len(step.content) if body_length is None else body_length

@@ -4,6 +4,7 @@ httpx, curl, Node's ``http``)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import json
@@ -13,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import requests
@@ -216,8 +218,15 @@ async def aiohttp_upstream() -> AsyncIterator[str]:
         await response.write_eof()
         return response
 
+    async with aiohttp_app("/stream", stream) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def aiohttp_app(path: str, handler: Any) -> AsyncIterator[str]:
+    """An aiohttp application answering GET ``path`` with ``handler``, on a free port: its URL."""
     app = web.Application()
-    app.router.add_get("/stream", stream)
+    app.router.add_get(path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -242,7 +251,41 @@ async def test_an_aiohttp_apps_chunked_body_whole_and_cut(aiohttp_upstream: str)
                 await client.get(proxy.url("/stream"))
             whole = await client.get(proxy.url("/stream"))
         assert whole.content == EXPECTED
-        assert whole.headers["content-length"] == str(len(EXPECTED))  # gathered, then sent
+        assert whole.headers["transfer-encoding"] == "chunked"  # relayed as it came
         fault = proxy.journal[0].fault
         assert fault is not None and fault.body_bytes == 17
         proxy.check()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_stream_of_events_reaches_the_client_as_the_upstream_sends_it() -> None:
+    # The upstream sends its second event only once the client has the first through the
+    # proxy: a proxy that held the body until its end would never deliver either.
+    first_seen = anyio.Event()
+    waited_in_vain: list[bool] = []
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: one\n\n")
+        with anyio.move_on_after(3) as wait:
+            await first_seen.wait()
+        waited_in_vain.append(wait.cancelled_caught)
+        await response.write(b"data: two\n\n")
+        await response.write_eof()
+        return response
+
+    async with aiohttp_app("/events", events) as upstream:
+        async with mp.MockServer(upstream=upstream) as proxy:
+            async with httpx.AsyncClient() as client:
+                with anyio.fail_after(10):
+                    async with client.stream("GET", proxy.url("/events")) as response:
+                        received = b""
+                        async for piece in response.aiter_bytes():
+                            received += piece
+                            if received == b"data: one\n\n":
+                                first_seen.set()
+            assert waited_in_vain == [False]  # the first event was through before the second
+            assert received == b"data: one\n\ndata: two\n\n"
+            proxy.check()

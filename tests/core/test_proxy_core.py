@@ -125,12 +125,62 @@ class TestTheAnswerBack:
         assert [e.status for e in ex.upstream if e.status] == [100, 102, 103, 200]
         assert not wire.state.problems
 
-    def test_a_body_without_a_length_is_sent_with_one(self) -> None:
+    def test_a_body_without_a_length_is_relayed_chunked_as_it_comes(self) -> None:
         wire = proxy_wire(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
         )
         out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
-        assert out.endswith(b"Content-Length: 5\r\n\r\nabcde")
+        assert out.endswith(b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        [ex] = wire.state.journal()
+        assert ex.response is not None
+        assert (ex.response.body_sent, ex.response.complete) == (5, True)
+
+    def test_a_body_ended_by_the_close_reaches_an_http10_client_ended_by_the_close(self) -> None:
+        wire = proxy_wire(b"HTTP/1.1 200 OK\r\n\r\nabcde")
+        out = wire.run([b"GET / HTTP/1.0\r\n\r\n"])
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert body == b"abcde" and b"Content-Length" not in head and b"chunked" not in head
+        assert wire.closed == "close"
+
+    @pytest.mark.parametrize("unit", ["body", "wire"])
+    def test_a_cut_in_a_body_without_a_length_is_exact_at_every_offset(self, unit: str) -> None:
+        chunks = [b"abc", b"defgh", b"ij"]
+        upstream = (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+            + b"0\r\n\r\n"
+        )
+        whole = proxy_wire(upstream).run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+        head_end = whole.index(b"\r\n\r\n") + 4
+        body = b"".join(chunks)
+        ats = range(len(body) + 1) if unit == "body" else range(head_end, len(whole))
+        for at in ats:
+            wire = proxy_wire(upstream)
+            wire.state.add_expectation(
+                mp.Expectation("GET", "/").respond(mp.forward().cut(at=at, unit=unit, how="reset"))
+            )
+            out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+            assert wire.closed == "reset", at
+            if unit == "wire":
+                assert out == whole[:at], at
+                continue
+            # Exactly `at` body bytes: the chunks up to the cut, the last one's data cut short.
+            assert dechunked(out[head_end:]) == body[:at], at
+            [ex] = wire.state.journal()
+            assert ex.fault is not None and ex.fault.body_bytes == at, at
+            assert not wire.state.problems, at
+
+    def test_a_cut_past_the_end_of_a_body_without_a_length_falls_at_its_end(self) -> None:
+        wire = proxy_wire(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        )
+        wire.state.add_expectation(
+            mp.Expectation("GET", "/").respond(mp.forward().cut(at=10, how="close"))
+        )
+        out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+        assert out.endswith(b"3\r\nabc\r\n") and wire.closed == "close"
+        [problem] = wire.state.problems
+        assert "cut at body byte 10 but the 200 response ended after 3 body bytes" in str(problem)
 
     @pytest.mark.parametrize("at", [0, 1, 99_999, 100_000, 250_000])
     def test_a_cut_sends_exactly_n_upstream_bytes_and_reads_little_past_them(self, at: int) -> None:
@@ -288,14 +338,26 @@ def test_the_diagram_draws_the_upstream_leg() -> None:
     ]
 
 
-def test_a_body_without_a_length_is_gathered_up_to_max_body_size() -> None:
-    chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
-    wire = proxy_wire(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 5, max_body_size=4096
-    )
+def dechunked(body: bytes) -> bytes:
+    """The data of a chunked body, whole or cut anywhere."""
+    data = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line, 16) if size_line else 0
+        data, body = data + body[:size], body[size + 2 :]
+    return data
+
+
+def test_a_body_without_a_length_is_never_held_whole() -> None:
+    # max_body_size bounds what a server holds; a relayed body is not held, whatever its size.
+    chunk = b"4000\r\n" + b"x" * 16384 + b"\r\n"
+    upstream = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 512
+    wire = proxy_wire(upstream + b"0\r\n\r\n", max_body_size=4096)
     out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
-    assert out.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
-    assert b"sent a body without a length past max_body_size=4096" in out
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and body.endswith(b"\r\n0\r\n\r\n")
+    assert dechunked(body) == b"x" * 16384 * 512
+    assert max(wire.held) <= STREAM_PIECE + READ_SIZE
 
 
 def test_the_expectations_continue_policy_applies_toward_the_client() -> None:

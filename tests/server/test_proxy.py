@@ -138,13 +138,15 @@ class TestPassThrough:
         head, body = head_and_body(got.data)
         assert b"\r\nContent-Length: 42\r\n" in head and body == b""
 
-    def test_a_chunked_upstream_body_comes_whole(
+    def test_a_chunked_upstream_body_comes_whole_and_chunked(
         self, upstream: mp.MockServer, proxy: mp.MockServer
     ) -> None:
-        upstream.expect("GET", "/chunks").respond(mp.respond(200, [b"abc", b"defg", b"h"]))
+        upstream.expect("GET", "/chunks").respond(mp.respond(200, (b"abc", b"defg", b"h")))
         got = exchange(proxy.port, get("/chunks", "Connection: close\r\n"))
         head, body = head_and_body(got.data)
-        assert b"Content-Length: 8\r\n" in head and body == b"abcdefgh"
+        assert b"Transfer-Encoding: chunked\r\n" in head and b"Content-Length" not in head
+        assert body == b"3\r\nabc\r\n4\r\ndefg\r\n1\r\nh\r\n0\r\n\r\n"
+        assert got.end == "eof"
 
 
 class TestScripts:
