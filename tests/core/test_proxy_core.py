@@ -8,7 +8,7 @@ import pytest
 from support.sansio import FakeUpstream, Wire, config, parse_responses
 
 import mockprogress as mp
-from mockprogress.engine.actions import UpstreamOpen, UpstreamSend, UpstreamTrouble
+from mockprogress.engine.actions import Send, Sleep, UpstreamOpen, UpstreamSend, UpstreamTrouble
 from mockprogress.engine.proxy import READ_SIZE, UpstreamURL
 from mockprogress.engine.wire import STREAM_PIECE
 
@@ -346,6 +346,23 @@ def dechunked(body: bytes) -> bytes:
         size = int(size_line, 16) if size_line else 0
         data, body = data + body[:size], body[size + 2 :]
     return data
+
+
+def test_a_drip_paces_a_body_without_a_length_chunk_by_chunk() -> None:
+    wire = proxy_wire(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"
+    )
+    wire.state.add_expectation(
+        mp.Expectation("GET", "/").respond(mp.forward().drip(chunk=4, interval=0.01))
+    )
+    out = wire.run([b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"])
+    assert out.endswith(b"\r\n\r\na\r\n0123456789\r\n0\r\n\r\n")
+    writes = [len(a.data) for a in wire.actions if isinstance(a, Send)]
+    sleeps = [a.seconds for a in wire.actions if isinstance(a, Sleep)]
+    head = out.index(b"\r\n\r\n") + 4
+    # The head whole, then the chunk's 15 framed bytes 4 at a time, then the last chunk.
+    assert writes == [head, 4, 4, 4, 3, 5]
+    assert sleeps == [0.01] * 4
 
 
 def test_a_body_without_a_length_is_never_held_whole() -> None:
