@@ -133,6 +133,8 @@ class H2ServerConnection:
         #: A GOAWAY went out: no new stream is served, the connection ends after the others.
         self.going_away = False
         self.resets = 0
+        #: The client's first bytes until its first frame's header came (the preface's end).
+        self._opening: bytearray | None = bytearray()
         #: The connection's last exchange (a keep-alive close is journaled there).
         self.last: ExchangeLog | None = None
 
@@ -184,6 +186,7 @@ class H2ServerConnection:
             result.closing = True
             return result
         try:
+            self._check_preface(data)
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._protocol_error(exc)
@@ -210,6 +213,22 @@ class H2ServerConnection:
         result.output = self.h2.data_to_send()
         return result
 
+    def _check_preface(self, data: bytes) -> None:
+        """The client preface is the magic, then a SETTINGS frame (RFC 9113 §3.4: anything
+        else is a connection error of type PROTOCOL_ERROR). h2 checks the magic only."""
+        opening = self._opening
+        if opening is None:
+            return
+        opening += data[: len(PREFACE) + 9 - len(opening)]
+        if len(opening) < len(PREFACE) + 9:
+            return
+        self._opening = None
+        kind, flags = opening[len(PREFACE) + 3], opening[len(PREFACE) + 4]
+        if opening.startswith(PREFACE) and (kind != 0x4 or flags & 0x1):
+            raise h2.exceptions.ProtocolError(
+                "the client preface does not end with a SETTINGS frame (RFC 9113 §3.4)"
+            )
+
     def _event(self, event: h2.events.Event, result: H2Input) -> None:
         if isinstance(event, h2.events.RequestReceived):
             assert event.stream_id is not None and event.headers is not None
@@ -233,10 +252,21 @@ class H2ServerConnection:
                 stream.remote_ended()
                 result.woken.add(stream.stream_id)
         elif isinstance(event, h2.events.StreamReset):
-            self.resets += 1
             stream = self.streams.get(event.stream_id or 0)
+            code = error_name(int(event.error_code or 0))
+            if not event.remote_reset:
+                # h2 reset the stream on its own: its answer to a stream error of the client's
+                # (a DATA frame after the client's END_STREAM, say: RFC 9113 §5.1).
+                message = f"HTTP/2 stream error on stream {event.stream_id}: RST_STREAM {code}"
+                index = None if stream is None else stream.log.index
+                self.state.record("malformed-request", message, index)
+                if stream is not None:
+                    stream.log.event(self.clock(), "error", "out", message)
+                    stream.gone(f"the server reset the stream (RST_STREAM {code})")
+                    result.woken.add(stream.stream_id)
+                return
+            self.resets += 1
             if stream is not None:
-                code = error_name(int(event.error_code or 0))
                 stream.gone(f"the client reset the stream (RST_STREAM {code})")
                 result.woken.add(stream.stream_id)
         elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
@@ -325,7 +355,9 @@ class H2ServerConnection:
         message = f"HTTP/2 protocol error: {exc} (answered GOAWAY {code})"
         log.event(now, "error", "in", message)
         log.ended = now
-        self.state.record("malformed-request", message, log.index)
+        # h2's DenialOfServiceError: a header block that decodes past max_header_list_size.
+        dos = isinstance(exc, h2.exceptions.DenialOfServiceError)
+        self.state.record("limit" if dos else "malformed-request", message, log.index)
         self._all_gone("the server ended the connection (protocol error)")
 
     def _all_gone(self, reason: str) -> None:
