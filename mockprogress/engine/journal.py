@@ -53,9 +53,9 @@ class FrameCount:
     :ivar kind: ``WINDOW_UPDATE``, ``SETTINGS``, ``SETTINGS ACK``, ``PING``, ``RST_STREAM``
         or ``PRIORITY``.
     :ivar direction: ``in`` (from the client) or ``out`` (from the server).
-    :ivar scope: ``stream`` (the exchange's own stream) or ``connection`` (stream 0, or
-        another stream's PRIORITY: it reaches every exchange in progress on the connection,
-        or the next one to begin when none is).
+    :ivar scope: ``stream`` (the exchange's own stream) or ``connection`` (stream 0, or a
+        stream no exchange serves, such as a PRIORITY for a stream not yet open: it reaches
+        every exchange in progress on the connection, or the next one to begin when none is).
     :ivar count: how many.
     :ivar total: for WINDOW_UPDATE, the sum of the increments (0 for the other kinds).
     """
