@@ -55,7 +55,7 @@ pytest: $(VENV)/.installed-test tests/node/node_modules/.installed /usr/bin/chro
 stress: $(VENV)/.installed-test
 	MOCKPROGRESS_STRESS=1 $(BIN)/pytest -o timeout=3600 tests/core/test_fuzz_requests.py \
 		tests/core/test_fuzz_fields.py tests/core/test_fuzz_patches.py tests/core/test_fuzz_scenarios.py \
-		tests/core/test_fuzz_control.py tests/server/test_load.py tests/server/test_bad_input_catalogue.py \
+		tests/core/test_fuzz_control.py tests/core/test_fuzz_h2.py tests/server/test_load.py tests/server/test_bad_input_catalogue.py \
 		tests/server/test_limits.py
 
 ## bench: every benchmark script (minutes, not part of `make test`); rewrites benchmarks/RESULTS.md

@@ -25,6 +25,7 @@ from .engine.journal import Event as Event
 from .engine.journal import Exchange as Exchange
 from .engine.journal import Fault as Fault
 from .engine.journal import Frame as Frame
+from .engine.journal import FrameCount as FrameCount
 from .engine.journal import InterimRecord as InterimRecord
 from .engine.journal import Journal as Journal
 from .engine.journal import ResponseRecord as ResponseRecord
@@ -113,6 +114,7 @@ __all__ = (
     "Forward",
     "Fraction",
     "Frame",
+    "FrameCount",
     "GauntletCase",
     "HTTP2",
     "HandlerControl",

@@ -38,13 +38,20 @@ from ..http.headers import Headers
 from ..script.http2 import HTTP2, error_name
 from .actions import PeerGone, Program
 from .h2_exchange import H2Exchange
-from .journal import ExchangeLog, TLSRecord
+from .journal import FRAME_EVENTS, ExchangeLog, TLSRecord
 
 if TYPE_CHECKING:
     from .state import ServerState
 
 #: The client connection preface (RFC 9113 §3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def _setting_name(code: int) -> str:
+    try:
+        return h2.settings.SettingCodes(code).name
+    except ValueError:
+        return str(code)
 
 
 @dataclass(slots=True)
@@ -133,6 +140,13 @@ class H2ServerConnection:
         #: A GOAWAY went out: no new stream is served, the connection ends after the others.
         self.going_away = False
         self.resets = 0
+        #: Frames on the connection while no exchange is in progress, for the next one to
+        #: begin: (kind, direction, detail, amount), at most FRAME_EVENTS of a kind and
+        #: direction, and the rest counted by kind and direction ([count, total]).
+        self._pending: list[tuple[str, str, str, int]] = []
+        self._pending_more: dict[tuple[str, str], list[int]] = {}
+        #: The client's first bytes until its first frame's header came (the preface's end).
+        self._opening: bytearray | None = bytearray()
         #: The connection's last exchange (a keep-alive close is journaled there).
         self.last: ExchangeLog | None = None
 
@@ -163,7 +177,9 @@ class H2ServerConnection:
         if self._restrictions:
             self.h2.update_settings(self._restrictions)
         more = self.receive(initial) if initial else H2Input()
-        more.output = self.h2.data_to_send() + more.output
+        first = self.h2.data_to_send()
+        self.outgoing(first)
+        more.output = first + more.output
         more.started[:0] = result.started
         return more
 
@@ -184,6 +200,7 @@ class H2ServerConnection:
             result.closing = True
             return result
         try:
+            self._check_preface(data)
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._protocol_error(exc)
@@ -208,7 +225,24 @@ class H2ServerConnection:
             self._all_gone("the server ended the connection (rapid reset)")
             result.wake_all = result.closing = True
         result.output = self.h2.data_to_send()
+        self.outgoing(result.output)
         return result
+
+    def _check_preface(self, data: bytes) -> None:
+        """The client preface is the magic, then a SETTINGS frame (RFC 9113 §3.4: anything
+        else is a connection error of type PROTOCOL_ERROR). h2 checks the magic only."""
+        opening = self._opening
+        if opening is None:
+            return
+        opening += data[: len(PREFACE) + 9 - len(opening)]
+        if len(opening) < len(PREFACE) + 9:
+            return
+        self._opening = None
+        kind, flags = opening[len(PREFACE) + 3], opening[len(PREFACE) + 4]
+        if opening.startswith(PREFACE) and (kind != 0x4 or flags & 0x1):
+            raise h2.exceptions.ProtocolError(
+                "the client preface does not end with a SETTINGS frame (RFC 9113 §3.4)"
+            )
 
     def _event(self, event: h2.events.Event, result: H2Input) -> None:
         if isinstance(event, h2.events.RequestReceived):
@@ -233,20 +267,101 @@ class H2ServerConnection:
                 stream.remote_ended()
                 result.woken.add(stream.stream_id)
         elif isinstance(event, h2.events.StreamReset):
-            self.resets += 1
             stream = self.streams.get(event.stream_id or 0)
+            code = error_name(int(event.error_code or 0))
+            if not event.remote_reset:
+                # h2 reset the stream on its own: its answer to a stream error of the client's
+                # (a DATA frame after the client's END_STREAM, say: RFC 9113 §5.1).
+                message = f"HTTP/2 stream error on stream {event.stream_id}: RST_STREAM {code}"
+                index = None if stream is None else stream.log.index
+                self.state.record("malformed-request", message, index)
+                if stream is not None:
+                    stream.log.event(self.clock(), "error", "out", message)
+                    stream.gone(f"the server reset the stream (RST_STREAM {code})")
+                    result.woken.add(stream.stream_id)
+                return
+            self.resets += 1
+            self._frame(event.stream_id or 0, "RST_STREAM", "in", f"RST_STREAM {code}")
             if stream is not None:
-                code = error_name(int(event.error_code or 0))
                 stream.gone(f"the client reset the stream (RST_STREAM {code})")
                 result.woken.add(stream.stream_id)
-        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
-            if isinstance(event, h2.events.WindowUpdated) and event.stream_id:
+        elif isinstance(event, h2.events.WindowUpdated):
+            delta = event.delta or 0
+            self._frame(
+                event.stream_id or 0, "WINDOW_UPDATE", "in", f"WINDOW_UPDATE +{delta:,}", delta
+            )
+            if event.stream_id:
                 result.woken.add(event.stream_id)
             else:
                 result.wake_all = True
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            changed = ", ".join(
+                f"{_setting_name(code)}={setting.new_value}"
+                for code, setting in event.changed_settings.items()
+            )
+            self._frame(0, "SETTINGS", "in", f"SETTINGS {changed or '(none)'}: acknowledged")
+            result.wake_all = True
+        elif isinstance(event, h2.events.SettingsAcknowledged):
+            self._frame(0, "SETTINGS ACK", "in", "SETTINGS ACK: the client took the server's")
+        elif isinstance(event, h2.events.PingReceived):
+            data = (event.ping_data or b"").hex()
+            self._frame(0, "PING", "in", f"PING {data}: acknowledged")
+        elif isinstance(event, h2.events.PriorityUpdated):
+            detail = f"PRIORITY ignored (weight {event.weight}, depends on {event.depends_on}" + (
+                ", exclusive)" if event.exclusive else ")"
+            )
+            self._frame(event.stream_id or 0, "PRIORITY", "in", detail)
         elif isinstance(event, h2.events.ConnectionTerminated):
             # The client's GOAWAY: it opens no new stream; those in flight go on.
             pass
+
+    # ---- the frames around the messages (the journal's control_frames) ---------------------
+
+    def outgoing(self, data: bytes) -> None:
+        """Journal the WINDOW_UPDATE frames in ``data``, frames the server writes."""
+        at = 0
+        while at + 9 <= len(data):
+            length = int.from_bytes(data[at : at + 3], "big")
+            if data[at + 3] == 0x8 and length == 4:
+                sid = int.from_bytes(data[at + 5 : at + 9], "big") & 0x7FFFFFFF
+                grow = int.from_bytes(data[at + 9 : at + 13], "big") & 0x7FFFFFFF
+                self._frame(sid, "WINDOW_UPDATE", "out", f"WINDOW_UPDATE +{grow:,}", grow)
+            at += 9 + length
+
+    def _frame(
+        self, stream_id: int, kind: str, direction: str, detail: str, amount: int = 0
+    ) -> None:
+        """Journal a frame on the exchange of its stream; one on the connection (or on a
+        stream no exchange serves) on every exchange in progress, or the next to begin."""
+        now = self.clock()
+        stream = self.streams.get(stream_id) if stream_id else None
+        if stream is not None:
+            stream.log.frame(now, kind, direction, "stream", detail, amount)
+            return
+        scope = "connection" if not stream_id else f"stream {stream_id}"
+        detail = f"{detail} ({scope})"
+        for other in self.streams.values():
+            other.log.frame(now, kind, direction, "connection", detail, amount)
+        if self.streams:
+            return
+        if sum(k == kind and d == direction for k, d, _, _ in self._pending) < FRAME_EVENTS:
+            self._pending.append((kind, direction, detail, amount))
+        else:
+            more = self._pending_more.setdefault((kind, direction), [0, 0])
+            more[0] += 1
+            more[1] += amount
+
+    def _catch_up(self, log: ExchangeLog) -> None:
+        """Give the first exchange of a while the frames that came while none ran."""
+        now = self.clock()
+        for kind, direction, detail, amount in self._pending:
+            log.frame(now, kind, direction, "connection", f"{detail}, before this stream", amount)
+        for (kind, direction), (count, total) in self._pending_more.items():
+            counted = log.frame_counts.setdefault((kind, direction, "connection"), [0, 0])
+            counted[0] += count
+            counted[1] += total
+        self._pending.clear()
+        self._pending_more.clear()
 
     def _request(
         self, stream_id: int, raw: list[tuple[bytes, bytes]], ended: bool, result: H2Input
@@ -303,6 +418,8 @@ class H2ServerConnection:
             now, "request", "in", f"{method} {target} HTTP/2 (stream {stream_id})", headers=headers
         )
         self.last = log
+        if self._pending:
+            self._catch_up(log)
         stream = H2Exchange(
             self, stream_id, log, authority=headers.get("host") or "", head_size=size, ended=ended
         )
@@ -325,7 +442,9 @@ class H2ServerConnection:
         message = f"HTTP/2 protocol error: {exc} (answered GOAWAY {code})"
         log.event(now, "error", "in", message)
         log.ended = now
-        self.state.record("malformed-request", message, log.index)
+        # h2's DenialOfServiceError: a header block that decodes past max_header_list_size.
+        dos = isinstance(exc, h2.exceptions.DenialOfServiceError)
+        self.state.record("limit" if dos else "malformed-request", message, log.index)
         self._all_gone("the server ended the connection (protocol error)")
 
     def _all_gone(self, reason: str) -> None:

@@ -203,6 +203,7 @@ class H2Exchange(CommonExchange):
         if cut is not None and fired:
             data = data[: cut - self._wire_out]
         if data:
+            self._conn.outgoing(data)
             yield Send(data)
             self._wire_out += len(data)
             self._log.bytes_sent += len(data)

@@ -27,7 +27,9 @@ class Event:
     replayed an upload), ``websocket`` (a frame after a switch), ``continue`` (how much of the
     body had arrived when a ``100 Continue`` went out), ``upstream`` (proxy mode: what went to
     the upstream and what came back, and its trouble), ``goaway`` (an HTTP/2 GOAWAY sent),
-    ``trailers`` (a response's trailer fields, after its body).
+    ``trailers`` (a response's trailer fields, after its body), ``frame`` (an HTTP/2 frame
+    that is not the exchange's message, either way: WINDOW_UPDATE, SETTINGS, PING,
+    RST_STREAM from the client, PRIORITY ignored; ``Exchange.control_frames`` counts them).
     """
 
     at: float
@@ -36,6 +38,33 @@ class Event:
     detail: str
     status: int | None = None
     headers: Headers | None = None
+
+
+#: Frame events an exchange keeps one by one for each kind, direction and scope of
+#: ``FrameCount``; past them, the frames are only counted (a download of a large body has a
+#: WINDOW_UPDATE every few kilobytes).
+FRAME_EVENTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FrameCount:
+    """HTTP/2 frames of one kind, one way, that went while an exchange ran, counted.
+
+    :ivar kind: ``WINDOW_UPDATE``, ``SETTINGS``, ``SETTINGS ACK``, ``PING``, ``RST_STREAM``
+        or ``PRIORITY``.
+    :ivar direction: ``in`` (from the client) or ``out`` (from the server).
+    :ivar scope: ``stream`` (the exchange's own stream) or ``connection`` (stream 0, or a
+        stream no exchange serves, such as a PRIORITY for a stream not yet open: it reaches
+        every exchange in progress on the connection, or the next one to begin when none is).
+    :ivar count: how many.
+    :ivar total: for WINDOW_UPDATE, the sum of the increments (0 for the other kinds).
+    """
+
+    kind: str
+    direction: str
+    scope: str
+    count: int
+    total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +205,8 @@ class Exchange:
     tls: TLSRecord | None = None
     #: The HTTP/2 stream that carried the exchange (None over HTTP/1.x).
     stream_id: int | None = None
+    #: HTTP/2: the frames that are not the exchange's messages, counted (``FrameCount``).
+    control_frames: tuple[FrameCount, ...] = ()
 
     @property
     def path(self) -> str:
@@ -238,6 +269,14 @@ class Exchange:
             if event.kind in ("interim", "interim-skipped", "trailers") and event.headers:
                 detail += "  " + "; ".join(f"{n}: {v}" for n, v in event.headers)
             lines.append(f"  {event.at * 1000:9.1f} ms  {arrow} {detail}")
+        if self.control_frames:
+            counted = "; ".join(
+                f"{c.kind} {c.direction} x{c.count:,}"
+                + (f" +{c.total:,}" if c.total else "")
+                + f" ({c.scope})"
+                for c in self.control_frames
+            )
+            lines.append(f"  frames: {counted}")
         return "\n".join(lines)
 
 
@@ -285,6 +324,8 @@ class ExchangeLog:
         self.tls: TLSRecord | None = None
         #: The HTTP/2 stream that carries the exchange (None over HTTP/1.x).
         self.stream_id: int | None = None
+        #: HTTP/2: (kind, direction, scope) -> [count, total] of ``control_frames``.
+        self.frame_counts: dict[tuple[str, str, str], list[int]] = {}
         #: Called with (log, event) for every event as it happens (the CLI prints them).
         self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
 
@@ -333,6 +374,19 @@ class ExchangeLog:
             listener(self, event)
         return at
 
+    def frame(
+        self, now: float, kind: str, direction: str, scope: str, detail: str, amount: int = 0
+    ) -> None:
+        """Count an HTTP/2 frame (``FrameCount``), and journal it as a ``frame`` event while
+        fewer than ``FRAME_EVENTS`` of its kind, direction and scope were."""
+        counted = self.frame_counts.setdefault((kind, direction, scope), [0, 0])
+        counted[0] += 1
+        counted[1] += amount
+        if counted[0] <= FRAME_EVENTS:
+            if counted[0] == FRAME_EVENTS:
+                detail += f" (more {kind} {direction} are counted only)"
+            self.event(now, "frame", direction, detail)
+
     def snapshot(self) -> Exchange:
         return Exchange(
             index=self.index,
@@ -357,6 +411,10 @@ class ExchangeLog:
             frames=tuple(self.frames),
             tls=self.tls,
             stream_id=self.stream_id,
+            control_frames=tuple(
+                FrameCount(kind, direction, scope, count, total)
+                for (kind, direction, scope), (count, total) in self.frame_counts.items()
+            ),
         )
 
 

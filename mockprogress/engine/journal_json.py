@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import MockProgressError
 from ..http.headers import Headers
 from .body import BodyBuffer
-from .journal import Event, Exchange, Fault, InterimRecord, ResponseRecord
+from .journal import Event, Exchange, Fault, FrameCount, InterimRecord, ResponseRecord
 
 #: The version of the JSON form.
 SCHEMA = 1
@@ -69,8 +69,18 @@ def exchange_to_json(ex: Exchange) -> dict[str, Any]:
         "body_size": len(body),
         "body_base64": base64.b64encode(body).decode("ascii"),
     }
-    if ex.stream_id is not None:
-        out["stream_id"] = ex.stream_id  # HTTP/2 only
+    if ex.stream_id is not None:  # HTTP/2 only
+        out["stream_id"] = ex.stream_id
+        out["control_frames"] = [
+            {
+                "kind": c.kind,
+                "direction": c.direction,
+                "scope": c.scope,
+                "count": c.count,
+                "total": c.total,
+            }
+            for c in ex.control_frames
+        ]
     try:
         out["body"] = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -317,6 +327,19 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
     events = tuple(
         event_from_json(e, f"{where}.events[{i}]") for i, e in enumerate(r.items("events"))
     )
+    frames = []
+    counted = r.data.get("control_frames", [])
+    for i, item in enumerate(counted if isinstance(counted, list) else [None]):
+        cr = _Reader(item, f"{where}.control_frames[{i}]")
+        frames.append(
+            FrameCount(
+                cr.text("kind"),
+                cr.text("direction"),
+                cr.text("scope"),
+                cr.integer("count"),
+                cr.integer("total"),
+            )
+        )
     body = _body(r)
     return Exchange(
         index=r.integer("index"),
@@ -338,6 +361,7 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
         _body=body,
         _body_size=len(body),
         stream_id=r.integer("stream_id", optional=True),
+        control_frames=tuple(frames),
     )
 
 

@@ -43,6 +43,13 @@ class Limits:
     connection_window: int = _limit(
         1 << 20, "bytes of request bodies an HTTP/2 connection holds unread, all streams"
     )
+    #: HTTP/2: a flood of frames the server must answer (PING, SETTINGS) from a client that
+    #: does not read the answers: what waits unsent is bounded, the client's sends are held.
+    control_backlog: int = _limit(
+        64 * 1024,
+        "bytes of HTTP/2 acknowledgements waiting for a client that does not read them "
+        "before the server reads no more from it",
+    )
     #: Time is a limit too: a connection held idle, or a head that never ends, holds a
     #: connection (and its place under ``max_connections``). None: never.
     keep_alive_timeout: float | None = _seconds(

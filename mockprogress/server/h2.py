@@ -59,6 +59,13 @@ class H2Session:
         self._reader: anyio.CancelScope | None = None
         self._idle = anyio.Event()
         self._tasks: anyio.abc.TaskGroup | None = None
+        #: A task is writing what the reader queued (one at a time).
+        self._flushing = False
+        #: Where in the queue the reader's last frames end, and how many bytes of the
+        #: reader's frames were queued since the writer last caught up with them: what the
+        #: client has not read of the answers it asked for (``control_backlog``).
+        self._reader_end = 0
+        self._owed = 0
 
     async def run(self, start: H2Start) -> None:
         """Serve the connection until it ends."""
@@ -90,13 +97,26 @@ class H2Session:
                 self._closing = "close"
                 return
             self._take(self.conn.receive(data))
+            if self._owed > self.conn.state.config.limits.control_backlog:
+                # A client that sends PINGs (or SETTINGS) faster than it reads the answers:
+                # read no more from it until it took them, so the answers queued stay bounded
+                # (its own sends wait in TCP meanwhile).
+                try:
+                    await self._write(b"")
+                except PeerGone:
+                    return
 
     def _take(self, news: H2Input) -> None:
         """Carry out what the engine made of the client's bytes."""
         if news.output:
-            self._queue_frames(news.output)
-            assert self._tasks is not None
-            self._tasks.start_soon(self._flush)
+            if self._written >= self._reader_end:
+                self._owed = 0
+            self._owed += len(news.output)
+            self._reader_end = self._queue_frames(news.output)
+            if not self._flushing:
+                self._flushing = True
+                assert self._tasks is not None
+                self._tasks.start_soon(self._flush)
         for stream in news.started:
             assert self._tasks is not None
             self._tasks.start_soon(self._serve, stream)
@@ -134,9 +154,12 @@ class H2Session:
 
     async def _flush(self) -> None:
         try:
-            await self._write(b"")
+            while self._written < self._queued and not self._gone:
+                await self._write(b"")
         except PeerGone:
             pass
+        finally:
+            self._flushing = False
 
     async def _write(self, data: bytes) -> None:
         """Queue ``data`` and return once it (and everything before it) is written."""

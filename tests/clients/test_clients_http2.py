@@ -18,6 +18,8 @@ import pytest
 from support.paths import NODE_DIR
 
 import mockprogress as mp
+from mockprogress.engine.journal import FRAME_EVENTS
+from mockprogress.engine.journal_json import exchange_from_json, exchange_to_json
 
 CURL = shutil.which("curl")
 NODE = shutil.which("node")
@@ -122,6 +124,39 @@ def test_read_body_upto_and_matching_on_body_and_headers(h2: mp.MockServer) -> N
     put_ex, big_ex = h2.journal
     assert put_ex.body == b"payload" and put_ex.body_complete
     assert big_ex.body == b"x" * 1000 and not big_ex.body_complete
+
+
+def test_an_upload_stalled_on_its_window_shows_the_window_updates(h2: mp.MockServer) -> None:
+    """httpx sends 200,000 bytes on a stream whose window is 65,535: it stalls until the
+    script reads (after a pause), and the journal shows each WINDOW_UPDATE that let it go on,
+    in the timeline, counted in ``control_frames`` and in the JSON form."""
+    h2.expect("POST", "/stalled").respond(mp.pause(0.2), mp.read_body(), mp.respond(200))
+    body = b"x" * 200_000
+    with httpx.Client(http1=False, http2=True) as client:
+        assert client.post(h2.url("/stalled"), content=body).status_code == 200
+    ex = h2.journal.last
+    assert ex.body == body
+    counted = {(c.kind, c.direction, c.scope): c for c in ex.control_frames}
+    sent = counted["WINDOW_UPDATE", "out", "stream"]
+    # The client could send no byte past the windows the server granted: 65,535 at first,
+    # then each WINDOW_UPDATE's increment.
+    assert 65_535 + sent.total >= len(body) and sent.count >= 2
+    updates = [e for e in ex.events if e.kind == "frame" and e.detail.startswith("WINDOW_UPDATE")]
+    out = [e for e in updates if e.direction == "out" and "(connection)" not in e.detail]
+    assert len(out) == min(sent.count, FRAME_EVENTS)
+    assert out[0].at >= 0.2  # none before the script read: the upload stalled until then
+    assert ("SETTINGS", "in", "connection") in counted  # httpx's SETTINGS, acknowledged
+    assert "-> WINDOW_UPDATE +" in ex.timeline()
+    assert f"WINDOW_UPDATE out x{sent.count} +{sent.total:,} (stream)" in ex.timeline()
+    shown = exchange_to_json(ex)["control_frames"]
+    assert {
+        "kind": "WINDOW_UPDATE",
+        "direction": "out",
+        "scope": "stream",
+        "count": sent.count,
+        "total": sent.total,
+    } in shown
+    assert exchange_from_json(exchange_to_json(ex)).control_frames == ex.control_frames
 
 
 def test_handler_and_drip_over_http2(h2: mp.MockServer) -> None:

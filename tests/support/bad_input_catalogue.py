@@ -4,9 +4,12 @@ real server, the parser rows on the parsers) and writes the tables of docs/bad-i
 these rows, so the page says exactly what the suite checked.
 
 A wire row is the bytes a client sends on a fresh connection to the catalogue's server
-(``catalogue_server``); its outcome is the final status it gets (None: no answer), whether the
+(``catalogue_server``, which speaks HTTP/1.1 and, to a connection that opens with the client
+preface, HTTP/2); its outcome is the final status it gets (None: no answer), whether the
 connection then closes, the problem kinds ``check()`` reports, and how many exchanges the
-journal keeps for it. A parser row calls one parser with one value; its outcome is the value
+journal keeps for it. Over HTTP/2 the answer is the protocol's: a ``GOAWAY`` and its error
+code, a ``RST_STREAM`` and its code on the row's stream, a status on that stream, or the
+``PING`` acknowledgements it got. A parser row calls one parser with one value; its outcome is the value
 it returns or the error it raises, with the error's message.
 """
 
@@ -15,6 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from hpack import Encoder
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
 import mockprogress as mp
 
@@ -33,6 +46,12 @@ class WireOutcome:
     journal: int = 1
     #: Where the exchange is kept: "journal", or "control log" for the control API.
     kept_in: str = "journal"
+    #: HTTP/2: the error code of the GOAWAY the connection got (None: none came).
+    goaway: str | None = None
+    #: HTTP/2: the error code of the RST_STREAM the row's stream got (None: none came).
+    reset: str | None = None
+    #: HTTP/2: how many PING acknowledgements came.
+    acks: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,11 @@ class WireCase:
     why: str = ""
     #: After sending: the client waits for the answer, or closes its side first.
     then_closes: bool = False
+
+    @property
+    def http2(self) -> bool:
+        """The row opens with the HTTP/2 client preface: the answer is read as frames."""
+        return self.data.startswith(MAGIC)
 
 
 @dataclass(frozen=True)
@@ -57,7 +81,7 @@ class ParserCase:
 
 def catalogue_server() -> mp.MockServer:
     """The server every wire row runs against, started (stop it when done)."""
-    srv = mp.MockServer(max_body_size=MAX_BODY, head_timeout=HEAD_TIMEOUT)
+    srv = mp.MockServer(max_body_size=MAX_BODY, head_timeout=HEAD_TIMEOUT, http2=True)
     srv.start()
     srv.enable_control_api()
     setup(srv)
@@ -111,6 +135,55 @@ def ctl(data: bytes, host: bytes = b"localhost") -> bytes:
 
 P = "/__mockprogress/"
 JSON = b"Content-Type: application/json\r\n"
+
+#: The HTTP/2 client preface (RFC 9113 §3.4), and with the empty SETTINGS frame that ends it.
+MAGIC = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+PREFACE = MAGIC + SettingsFrame(0).serialize()
+REQUEST = [(":method", "GET"), (":path", "/ok"), (":scheme", "http"), (":authority", "h")]
+
+
+def frame(kind: int, stream: int, payload: bytes, flags: int = 0) -> bytes:
+    """A frame as bytes, whatever its type and payload say (RFC 9113 §4.1)."""
+    head = len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big")
+    return head + payload
+
+
+def h2_get(
+    stream: int,
+    encoder: Encoder | None = None,
+    extra: list[tuple[str, str]] | None = None,
+    *,
+    end: bool = True,
+) -> bytes:
+    """A HEADERS frame asking ``GET /ok`` on ``stream`` (``end``: no body follows)."""
+    block = (encoder or Encoder()).encode(REQUEST + (extra or []))
+    flags = ["END_HEADERS", "END_STREAM"] if end else ["END_HEADERS"]
+    return HeadersFrame(stream, data=block, flags=flags).serialize()
+
+
+def h2_continued(stream: int, extra: list[tuple[str, str]], size: int) -> bytes:
+    """A GET whose header block goes in a HEADERS frame and CONTINUATION frames of ``size``."""
+    block = Encoder().encode(REQUEST + extra)
+    pieces = [block[i : i + size] for i in range(0, len(block), size)]
+    frames = [HeadersFrame(stream, data=pieces[0], flags=["END_STREAM"]).serialize()]
+    for i, piece in enumerate(pieces[1:], 2):
+        flags = ["END_HEADERS"] if i == len(pieces) else []
+        frames.append(ContinuationFrame(stream, data=piece, flags=flags).serialize())
+    return b"".join(frames)
+
+
+def rapid_reset(count: int) -> bytes:
+    encoder = Encoder()
+    return b"".join(
+        h2_get(s, encoder, end=False) + RstStreamFrame(s, error_code=8).serialize()
+        for s in range(1, 2 * count, 2)
+    )
+
+
+def h2_refused(code: str, kind: str = "malformed-request", *, journal: int = 1) -> WireOutcome:
+    """The connection's end: a GOAWAY with ``code``, then the server closes."""
+    return WireOutcome(None, True, (kind,), journal, goaway=code)
+
 
 WIRE_CASES: list[WireCase] = [
     # ---- the request line ----
@@ -596,6 +669,177 @@ WIRE_CASES: list[WireCase] = [
         ),
         control(403, closes=True),
         "decided on the head: the body is not read",
+    ),
+    # ---- HTTP/2 ----
+    WireCase(
+        "HTTP/2: the preface",
+        "a client preface with something else than SETTINGS after it",
+        PREFACE[:24] + h2_get(1),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §3.4: the preface ends with a SETTINGS frame",
+    ),
+    WireCase(
+        "HTTP/2: the preface",
+        "PRI * HTTP/2.0, then header fields (not the preface)",
+        b"PRI * HTTP/2.0\r\nHost: h\r\n\r\n",
+        refused(505, closes=False),
+        "on a cleartext port a connection is HTTP/2 only once the whole preface came: this is an "
+        "HTTP/1.1 request of version 2.0 (over TLS with ALPN h2, or after an h2c upgrade, it "
+        "gets GOAWAY PROTOCOL_ERROR: tests/server/test_http2_limits.py)",
+    ),
+    WireCase(
+        "HTTP/2: frames",
+        "a DATA frame on stream 0",
+        PREFACE + frame(0, 0, b"x"),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §6.1",
+    ),
+    WireCase(
+        "HTTP/2: frames",
+        "a frame over the max frame size (20,000 bytes of 16,384)",
+        PREFACE + frame(0, 1, b"x" * 20000),
+        h2_refused("FRAME_SIZE_ERROR"),
+        "RFC 9113 §4.2; mp.HTTP2(max_frame_size=...) sets the size",
+    ),
+    WireCase(
+        "HTTP/2: frames",
+        "a WINDOW_UPDATE of 0",
+        PREFACE + frame(8, 0, bytes(4)),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §6.9",
+    ),
+    WireCase(
+        "HTTP/2: frames",
+        "a stream that depends on itself (PRIORITY)",
+        PREFACE + frame(2, 1, (1).to_bytes(4, "big") + b"\x10"),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §5.3.1; a valid PRIORITY frame is ignored (the journal says so)",
+    ),
+    WireCase(
+        "HTTP/2: SETTINGS",
+        "SETTINGS_ENABLE_PUSH of 2",
+        PREFACE + frame(4, 0, (2).to_bytes(2, "big") + (2).to_bytes(4, "big")),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §6.5.2: 0 or 1",
+    ),
+    WireCase(
+        "HTTP/2: SETTINGS",
+        "SETTINGS_INITIAL_WINDOW_SIZE of 2^31",
+        PREFACE + frame(4, 0, (4).to_bytes(2, "big") + (1 << 31).to_bytes(4, "big")),
+        h2_refused("FLOW_CONTROL_ERROR"),
+        "RFC 9113 §6.5.2: at most 2^31-1",
+    ),
+    WireCase(
+        "HTTP/2: SETTINGS",
+        "SETTINGS_MAX_FRAME_SIZE of 100",
+        PREFACE + frame(4, 0, (5).to_bytes(2, "big") + (100).to_bytes(4, "big")),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §6.5.2: 16,384 to 2^24-1",
+    ),
+    WireCase(
+        "HTTP/2: streams",
+        "a request on an even (server) stream id",
+        PREFACE + h2_get(2),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §5.1.1",
+    ),
+    WireCase(
+        "HTTP/2: streams",
+        "a stream id lower than one already used",
+        PREFACE + b"".join(h2_get(s, enc) for enc in [Encoder()] for s in (5, 3)),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §5.1.1; a stream that came in the same read as the error is not served",
+    ),
+    WireCase(
+        "HTTP/2: streams",
+        "a DATA frame on a stream the client ended (END_STREAM)",
+        PREFACE + h2_get(1) + DataFrame(1, data=b"x").serialize(),
+        WireOutcome(None, False, ("malformed-request",), reset="STREAM_CLOSED"),
+        "RFC 9113 §5.1: a stream error; the connection and its other streams go on",
+    ),
+    WireCase(
+        "HTTP/2: streams",
+        "a second HEADERS (not trailers) on a stream the client ended",
+        PREFACE + b"".join(h2_get(1, enc) for enc in [Encoder()] for _ in (1, 2)),
+        WireOutcome(None, False, ("malformed-request",), reset="STREAM_CLOSED"),
+        "RFC 9113 §5.1: a stream error",
+    ),
+    WireCase(
+        "HTTP/2: streams",
+        "1,001 streams opened and reset at once (rapid reset)",
+        PREFACE + rapid_reset(1001),
+        h2_refused("ENHANCE_YOUR_CALM", "limit", journal=1001),
+        "CVE-2023-44487: more than max_stream_resets (1,000) client resets on one connection; "
+        "each stream is journaled",
+    ),
+    WireCase(
+        "HTTP/2: flow control",
+        "body bytes past the stream's flow-control window (81,920 of 65,535)",
+        PREFACE + h2_get(1, end=False) + b"".join(frame(0, 1, b"x" * 16384) for _ in range(5)),
+        h2_refused("FLOW_CONTROL_ERROR", journal=2),
+        "RFC 9113 §6.9.1: what nobody reads stays within the windows (a stream's, and "
+        "connection_window, 1 MiB, for the connection)",
+    ),
+    WireCase(
+        "HTTP/2: header lists",
+        "a header list of 40,000 bytes (in CONTINUATION frames)",
+        PREFACE + h2_continued(1, [("x-big", "a" * 40000)], 16384),
+        refused(431, "limit", closes=False),
+        "the request's fields count against max_header_size as HTTP/2 sizes them (each name "
+        "and value plus 32 bytes)",
+    ),
+    WireCase(
+        "HTTP/2: header lists",
+        "151 header fields",
+        PREFACE + h2_get(1, extra=[(f"x-{i}", "v") for i in range(150)]),
+        refused(431, "limit", closes=False),
+        "max_header_count",
+    ),
+    WireCase(
+        "HTTP/2: header lists",
+        "a connection-specific field (Connection: keep-alive)",
+        PREFACE + h2_get(1, extra=[("connection", "keep-alive")]),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §8.2.2: a malformed request; h2 makes its stream error a connection error "
+        "(§5.4.1 allows it)",
+    ),
+    WireCase(
+        "HTTP/2: header lists",
+        "a header block HPACK cannot decode",
+        PREFACE + HeadersFrame(1, data=b"\xff" * 5, flags=["END_HEADERS"]).serialize(),
+        h2_refused("PROTOCOL_ERROR"),
+        "RFC 9113 §4.3 asks for COMPRESSION_ERROR; h2 answers PROTOCOL_ERROR",
+    ),
+    WireCase(
+        "HTTP/2: header lists",
+        "an HPACK bomb (a 4,000-byte field, then 100 references to it: 400 KB decoded)",
+        PREFACE
+        + HeadersFrame(
+            1,
+            data=Encoder().encode([*REQUEST, ("x-a", "a" * 4000)]) + bytes([0x80 | 62]) * 100,
+            flags=["END_HEADERS", "END_STREAM"],
+        ).serialize(),
+        h2_refused("ENHANCE_YOUR_CALM", "limit"),
+        "h2 stops decoding past the max_header_list_size the server announced (65,536)",
+    ),
+    WireCase(
+        "HTTP/2: floods",
+        "a CONTINUATION flood (a HEADERS frame, then 100 CONTINUATION frames that never end it)",
+        PREFACE
+        + HeadersFrame(1, data=Encoder().encode(REQUEST)).serialize()
+        + ContinuationFrame(1, data=b"").serialize() * 100,
+        h2_refused("PROTOCOL_ERROR"),
+        "h2 takes at most 64 CONTINUATION frames in a header block: at most 64 x "
+        "max_frame_size bytes are held (CVE-2024-27316 and kin)",
+    ),
+    WireCase(
+        "HTTP/2: floods",
+        "a PING flood (10,000 PINGs at once)",
+        PREFACE + PingFrame(0, opaque_data=b"12345678").serialize() * 10000,
+        WireOutcome(None, False, (), 0, acks=10000),
+        "each is acknowledged; the server reads no more while control_backlog (64 KiB) of "
+        "acknowledgements wait for a client that does not read them, so a flood costs no "
+        "memory past that (tests/server/test_http2_limits.py)",
     ),
 ]
 
