@@ -511,9 +511,12 @@ class ServerConnection:
         log.bytes_received = self.bytes_in
         self.bytes_in = 0
         ctx = ExchangeContext(self, log, request, head_size)
-        if not ctx.has_body:
+        if not ctx.has_body and not ctx.plain:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
-            # read; it needs no bytes. Unread, the connection could never be kept alive.
+            # read; it needs no bytes. A protocol switch needs it read (h11 only then sees the
+            # client as able to switch). For a plain request it is read in ``run`` only when h11
+            # is to carry the next request: its final response usually goes past h11, after
+            # which a fresh h11 connection takes over and the old one is never asked again.
             self.h11.next_event()
         self.current = ctx
         return ctx

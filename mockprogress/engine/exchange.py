@@ -159,6 +159,12 @@ class ExchangeContext(CommonExchange):
         return self._request
 
     @property
+    def plain(self) -> bool:
+        """h11 would write a final response to this request as it answers a plain GET
+        (``wire.plain_exchange``): the response may go past h11, and no protocol switch."""
+        return self._plain
+
+    @property
     def is_http10(self) -> bool:
         """An HTTP/1.0 client: it gets no interim responses (RFC 9110 §15.2)."""
         return self._is_http10

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import h11
@@ -56,10 +56,12 @@ class Segment:
     content: bool
     #: A streamed body instead of ``data`` (which is then empty).
     source: BodySource | None = None
+    #: Its length in bytes (a field, not a property: a response reads it a dozen times).
+    size: int = field(init=False)
 
-    @property
-    def size(self) -> int:
-        return len(self.data) if self.source is None else len(self.source)
+    def __post_init__(self) -> None:
+        size = len(self.data) if self.source is None else len(self.source)
+        object.__setattr__(self, "size", size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,18 +191,24 @@ class ConnectionDriver:
                 data = sock.recv(max_bytes)
             except (BlockingIOError, InterruptedError):
                 self._streak = 0
-                bound = math.inf if deadline is None else deadline
-                with anyio.CancelScope(deadline=bound) as scope:
-                    if self._reader is None:
-                        await _wait(anyio.wait_readable, sock)
-                        continue
+                if self._reader is not None:
                     try:
-                        # Cancelled after its recv, the reader keeps the bytes for the next.
-                        data = await self._reader.receive(max_bytes)
+                        # Bounded by a timer of the loop's own, not a cancel scope (which
+                        # costs a keep-alive request several microseconds); cancelled after
+                        # its recv, the reader keeps the bytes for the next receive.
+                        waited = await self._reader.receive(max_bytes, deadline)
                     except OSError as exc:
                         raise PeerGone(f"client went away: {exc!r}") from None
-                if scope.cancelled_caught:
-                    return None
+                    if waited is None:
+                        return None
+                    data = waited
+                else:
+                    bound = math.inf if deadline is None else deadline
+                    with anyio.CancelScope(deadline=bound) as scope:
+                        await _wait(anyio.wait_readable, sock)
+                    if scope.cancelled_caught:
+                        return None
+                    continue
             except OSError as exc:
                 raise PeerGone(f"client went away: {exc!r}") from None
             if not data:
@@ -400,14 +406,19 @@ class _AsyncioReader:
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
-        self._waiter: asyncio.Future[bytes] | None = None
+        self._waiter: asyncio.Future[bytes | None] | None = None
         self._max_bytes = 0
         self._watching = False
         # Bytes the callback read for a receive that was cancelled before it resumed.
         self._kept: bytes | None = None
 
-    async def receive(self, max_bytes: int) -> bytes:
-        """At most ``max_bytes``, once the client sends some (``b""`` at its end)."""
+    @overload
+    async def receive(self, max_bytes: int) -> bytes: ...
+    @overload
+    async def receive(self, max_bytes: int, deadline: float | None) -> bytes | None: ...
+    async def receive(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
+        """At most ``max_bytes``, once the client sends some (``b""`` at its end); None when
+        ``deadline`` (the loop's clock) passes first, with nothing read."""
         if self._kept is not None:
             kept, self._kept = self._kept[:max_bytes], self._kept[max_bytes:] or None
             return kept
@@ -415,15 +426,19 @@ class _AsyncioReader:
             self._loop.add_reader(self._fd, self._on_readable)
             self._watching = True
         self._max_bytes = max_bytes
-        waiter = self._waiter = self._loop.create_future()
+        waiter: asyncio.Future[bytes | None] = self._loop.create_future()
+        self._waiter = waiter
+        timer = None if deadline is None else self._loop.call_at(deadline, _time_up, waiter)
         try:
-            data: bytes = await waiter
+            data = await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._kept = waiter.result() or None  # read already: the next receive gets it
             raise
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
         return data
 
     def _on_readable(self) -> None:
@@ -447,6 +462,13 @@ class _AsyncioReader:
             self._watching = False
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 self._loop.remove_reader(self._fd)
+
+
+def _time_up(waiter: asyncio.Future[bytes | None]) -> None:
+    # The read's deadline passed: the receive ends with None (unless bytes came first; the
+    # readiness callback then finds the waiter done and reads nothing).
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 async def drive(program: Program[T], perform: Callable[[Any], Awaitable[Any]]) -> T:

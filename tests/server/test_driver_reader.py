@@ -158,3 +158,41 @@ def test_the_driver_unregisters_its_socket_before_closing_it() -> None:
         assert pair.loop.remove_reader(fd) is False
 
     _run(body)
+
+
+def test_a_receive_past_its_deadline_is_none_and_reads_nothing() -> None:
+    async def body(pair: Pair) -> None:
+        reader = _AsyncioReader(pair.loop, pair.ours)
+        assert await reader.receive(100, pair.loop.time() + 0.01) is None
+        # What the client sends after the deadline is still in the kernel for the next read,
+        # and the timer of the receive that timed out does not end the next one.
+        pair.theirs.sendall(b"late")
+        assert await reader.receive(100, pair.loop.time() + 5.0) == b"late"
+        assert pair.registered()
+
+    _run(body)
+
+
+def test_bytes_that_came_before_the_deadline_are_the_result() -> None:
+    async def body(pair: Pair) -> None:
+        reader = _AsyncioReader(pair.loop, pair.ours)
+        task = asyncio.ensure_future(reader.receive(100, pair.loop.time() + 0.05))
+        await _turns(2)
+        pair.theirs.sendall(b"early")
+        assert await task == b"early"
+        await asyncio.sleep(0.1)  # past the deadline of the finished receive: it ends nothing
+        pair.theirs.sendall(b"next")
+        assert await reader.receive(100) == b"next"
+
+    _run(body)
+
+
+def test_the_driver_receive_ends_with_none_at_its_deadline() -> None:
+    async def body(pair: Pair) -> None:
+        driver = ConnectionDriver(pair.ours, pair.loop)
+        assert await driver.receive(10, pair.loop.time() + 0.01) is None
+        pair.theirs.sendall(b"hi")
+        assert await driver.receive(10, pair.loop.time() + 5.0) == b"hi"
+        await driver.aclose()
+
+    _run(body)
