@@ -186,6 +186,8 @@ class MockServer(AsyncContextManagerMixin):
         #: The running asyncio loop (None on trio), set when the server task runs: the
         #: drivers read through it, and its ``time`` is the journal's clock.
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
+        #: The running backend's cancel scope class, taken in a task of the loop (see _admit).
+        self._scope_type: type[anyio.CancelScope] = anyio.CancelScope
         #: The journal's clock: what ``anyio.current_time`` reads, without finding the backend
         #: again on every call (a request reads it five times or so).
         self._clock: Callable[[], float] = anyio.current_time
@@ -591,6 +593,7 @@ class MockServer(AsyncContextManagerMixin):
         self._state.address = (self.host, listener.port)
         self._token, self._loop_thread = listener.token, listener.loop_thread
         self._asyncio_loop, self._clock = listener.asyncio_loop, listener.clock
+        self._scope_type = listener.scope_type
         self._descriptor_limit = listener.descriptor_limit
         self._connections = {}
         listener.attach(self)
@@ -644,8 +647,11 @@ class MockServer(AsyncContextManagerMixin):
         cancels. On asyncio the task is the loop's own (``create_task``): anyio's
         ``start_soon`` makes a task handle, a cancel scope and an event per task, about
         30 us a connection; the server tracks and waits for these tasks itself
-        (``_connections``). On trio, ``group.start_soon``."""
-        scope = anyio.CancelScope()
+        (``_connections``). On trio, ``group.start_soon``. On asyncio this runs in the
+        listening socket's readiness callback, outside any task, where anyio cannot tell
+        which library runs the loop (under a plain ``asyncio.run``): the scope's class was
+        taken in a task (``_scope_type``)."""
+        scope = self._scope_type()
         if self._asyncio_loop is not None:
             task = self._asyncio_loop.create_task(self._admitted(sock, address, scope, guard))
             self._connections[sock] = (scope, task)
@@ -764,6 +770,7 @@ class MockServer(AsyncContextManagerMixin):
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
         self._asyncio_loop = _running_asyncio_loop()
+        self._scope_type = type(anyio.CancelScope())
         self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
         self._descriptor_limit = descriptor_limit()
         port = listening.port

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import anyio
 import pytest
 from support.recording_client import arequest
@@ -106,3 +109,24 @@ async def test_stopping_cancels_a_stalled_connection() -> None:
             await anyio.sleep(0.05)
     # leaving `async with` returned: the stall ended with the server
     assert srv.journal.last.fault is not None
+
+
+def test_async_with_under_a_plain_asyncio_run() -> None:
+    # No anyio.run and no pytest plugin: the server's accept callback runs outside any task,
+    # where anyio cannot tell the library by itself (it crashed on the first connection).
+    async def main() -> bytes:
+        async with mp.MockServer() as srv:
+            srv.expect("GET", "/").respond(mp.respond(200, b"ok"))
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+        srv.check()
+        return data
+
+    got: list[bytes] = []
+    # A thread of its own: a fresh context, as in a script that never ran anyio.
+    thread = threading.Thread(target=lambda: got.append(asyncio.run(main())))
+    thread.start()
+    thread.join(10)
+    assert got and got[0].startswith(b"HTTP/1.1 200 OK\r\n") and got[0].endswith(b"\r\n\r\nok")
