@@ -19,7 +19,7 @@ from .journal import ExchangeLog
 
 if TYPE_CHECKING:
     from .state import ServerState
-    from .wire import BodySource
+    from .wire import BodySource, UnsizedSource
 
 #: The ``100 Continue`` the first body read sends by default (steps are frozen: one serves all).
 LAZY_CONTINUE = Interim(100)
@@ -130,6 +130,9 @@ class CommonExchange:
         head_length: int | None = None,
         stream: BodySource | None = None,
     ) -> Program[None]:
+        raise NotImplementedError
+
+    def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
         raise NotImplementedError
 
     # ---- bookkeeping -----------------------------------------------------------------------

@@ -43,7 +43,7 @@ from .exchange import carry_out
 from .exchange_common import BodyTooLarge, CommonExchange, plain_response
 from .faults import Side, fire
 from .journal import ExchangeLog, InterimRecord, ResponseRecord
-from .wire import BodySource, piece_bounds
+from .wire import STREAM_PIECE, BodySource, UnsizedSource, piece_bounds
 
 if TYPE_CHECKING:
     from .h2_connection import H2ServerConnection
@@ -462,6 +462,58 @@ class H2Exchange(CommonExchange):
         self._state = StreamState.DONE
         if cut is not None:
             yield from self._fire(cut, sent, wire=cut.unit == "wire")
+
+    def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
+        """The final response with a body whose length is known only at its end: HEADERS
+        without a content-length, then DATA frames as its pieces come (within the client's
+        windows and frame size), an empty one ending the stream. Its only caller over HTTP/2
+        is the control API (proxy mode forwards HTTP/1.x): a cut or a drip is not carried out
+        here, which is a scenario error, and the body goes out whole."""
+        to_send = yield from self._final_to_send(step, False, None)
+        if to_send is None:
+            return
+        step = to_send
+        if self.method == "HEAD" or step.status in (204, 304):
+            yield from self.respond(step, read_first=False)
+            return
+        if step.pacing is not None or step.fault is not None:
+            self.problem(
+                "scenario-error",
+                f"the {step.status} response's cut or drip is not carried out over HTTP/2 for "
+                "a body without a length: it went out whole",
+            )
+        self._state = StreamState.RESPONDING
+        fields = [(":status", str(step.status)), *_fields(step.headers)]
+        self._h2(self._conn.h2.send_headers, self.stream_id, fields, end_stream=False)
+        headers = Headers(step.headers)
+        what = f"{step.status} {step.reason}"
+        at = self._log.event(self.now, "response", "out", what, status=step.status, headers=headers)
+        self._log.response = ResponseRecord(step.status, step.reason, headers, at, 0, False)
+        yield from self._frames()
+        sent = 0
+        while data := (yield from source.next_piece(STREAM_PIECE)):
+            view = memoryview(data)
+            while view:
+                window = self._conn.h2.local_flow_control_window(self.stream_id)
+                room = min(window, self._conn.h2.max_outbound_frame_size, len(view))
+                if room <= 0:
+                    yield from self._wait()  # the client's window is full: wait for more
+                    continue
+                self._h2(self._conn.h2.send_data, self.stream_id, bytes(view[:room]))
+                view, sent = view[room:], sent + room
+                self._log.response = ResponseRecord(
+                    step.status, step.reason, headers, at, sent, False
+                )
+                yield from self._frames()
+        if source.ended_early:
+            self._log.event(self.now, "body-sent", "out", f"{sent} body bytes (source ended)")
+            yield from self.close("reset")
+            return
+        self._state = StreamState.DONE
+        self._h2(self._conn.h2.send_data, self.stream_id, b"", end_stream=True)
+        self._log.response = ResponseRecord(step.status, step.reason, headers, at, sent, True)
+        self._log.event(self.now, "body-sent", "out", f"{sent} body bytes (complete)")
+        yield from self._frames()
 
     # ---- faults ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .actions import Program
     from .faults import Side
     from .journal import ExchangeLog
-    from .wire import BodySource
+    from .wire import BodySource, UnsizedSource
 
 
 class ExchangeSurface(Protocol):
@@ -113,6 +113,10 @@ class ExchangeSurface(Protocol):
     ) -> Program[None]:
         """Send the final response (with its cut and drip); ``stream``: a body read piece by
         piece as it is sent, in place of ``step``'s."""
+
+    def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
+        """Send the final response with a body whose length is known only at its end, written
+        piece by piece as ``source`` gives it (in place of ``step``'s)."""
 
     def fault(
         self,

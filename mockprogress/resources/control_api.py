@@ -134,8 +134,6 @@ _UI_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
-#: How much of a streamed answer is gathered before it is written.
-_WRITE_SIZE = 256 * 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,6 +143,27 @@ class _Pieces:
 
     pieces: Iterator[str]
     body_bytes: int
+
+
+class _TextSource:
+    """Pieces of text as a response body of unknown length (an ``UnsizedSource``), encoded
+    as they are written: at most a write's worth is held."""
+
+    ended_early = False
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self._buffer = b""
+
+    def next_piece(self, max_bytes: int) -> Program[bytes]:
+        yield from ()  # made here, no I/O to wait for
+        while len(self._buffer) < max_bytes:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buffer += piece.encode()
+        data, self._buffer = self._buffer[:max_bytes], self._buffer[max_bytes:]
+        return data
 
 
 class ControlError(Exception):
@@ -262,34 +281,14 @@ class ControlAPI(Resource):
         """A JSON answer made of pieces (the journal). Small, it is one response like any
         other. When its bodies are larger than ``spool_threshold`` it is written as it is
         made, a piece at a time (no more than a slice of any body in memory, and the loop
-        free between writes): the head, then the chunks, written past the protocol's
-        framing (``write_raw``: the exchange cannot stream a body of unknown length), and
-        the connection ends after it."""
+        free between writes), as a body whose length is known at its end (chunked over
+        HTTP/1.1, DATA frames over HTTP/2)."""
         if answer.body_bytes <= state.config.limits.spool_threshold:
             data = "".join(answer.pieces).encode()
             yield from ctx.respond(Respond(200, data, _JSON_HEADERS), read_first=False)
             return
-        chunked = not ctx.is_http10
-        fields = [*_JSON_HEADERS, ("Connection", "close")]
-        if chunked:
-            fields.append(("Transfer-Encoding", "chunked"))
-        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
-        yield from ctx.write_raw(head.encode())
-        buffered: list[str] = []
-        size = 0
-        for piece in itertools.chain(answer.pieces, [""]):
-            buffered.append(piece)
-            size += len(piece)
-            if size < _WRITE_SIZE and piece:
-                continue
-            data = "".join(buffered).encode()
-            buffered, size = [], 0
-            if data:
-                yield from ctx.write_raw(
-                    b"%x\r\n%s\r\n" % (len(data), data) if chunked else data, journal=False
-                )
-        if chunked:
-            yield from ctx.write_raw(b"0\r\n\r\n", journal=False)
+        answer_head = Respond(200, b"", _JSON_HEADERS)
+        yield from ctx.respond_unsized(answer_head, _TextSource(answer.pieces))
 
     def _reply(
         self,

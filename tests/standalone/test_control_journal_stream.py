@@ -172,3 +172,21 @@ def test_a_capped_journal_still_draws(srv: mp.MockServer) -> None:
         capped = client.get(P + "journal", params={"bodies": "2"}).json()["exchanges"]
     rebuilt = exchange_from_json(capped[0])
     assert (rebuilt.body, rebuilt.method) == (b"he", "POST")
+
+
+def test_a_streamed_journal_over_http2_and_the_connection_goes_on() -> None:
+    # It was written as HTTP/1.1 bytes past the protocol: an HTTP/2 client saw a broken frame.
+    body = body_of(0, 2 * MIB)  # past spool_threshold: streamed
+    with mp.MockServer(http2=True) as srv:
+        srv.enable_control_api()
+        srv.expect("POST", "/up").respond(mp.respond(204))
+        with httpx.Client(base_url=srv.url(), http1=False, http2=True, timeout=30) as client:
+            assert client.post("/up", content=body).status_code == 204
+            reply = client.get(P + "journal")
+            assert (reply.status_code, reply.http_version) == (200, "HTTP/2")
+            assert "content-length" not in reply.headers
+            (exchange,) = reply.json()["exchanges"]
+            assert base64.b64decode(exchange["body_base64"]) == body
+            # The same connection serves the next request.
+            assert client.post("/up", content=b"x").status_code == 204
+        assert len(srv.journal) == 2
