@@ -657,13 +657,10 @@ class ExchangeContext(CommonExchange):
         cut exactly N bytes of the exchange, a drip ``chunk`` bytes every ``interval``. A
         body that ends before its cut is cut at its end; one whose source fails is reset
         after what came."""
-        to_send = yield from self._final_to_send(step, False, None)
+        to_send = yield from self._unsized_to_send(step)
         if to_send is None:
             return
         step = to_send
-        if self.method == "HEAD" or step.status in (204, 304):
-            yield from self.respond(step, read_first=False)
-            return
         try:
             head = response_head(
                 step, close_after=not self.body_done, method=self.method, unsized=True

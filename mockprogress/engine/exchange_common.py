@@ -201,6 +201,14 @@ class CommonExchange:
             return None
         return step
 
+    def _unsized_to_send(self, step: Respond) -> Program[Respond | None]:
+        """``_final_to_send`` for a body of unknown length; an answer without a body (to
+        HEAD, a 204, a 304) goes out as any response, and None is returned for it too."""
+        if self.method == "HEAD" or step.status in (204, 304):
+            yield from self.respond(step, read_first=False)  # its checks are respond's own
+            return None
+        return (yield from self._final_to_send(step, False, None))
+
     def pause(self, seconds: float) -> Program[None]:
         self._log.event(self.now, "pause", "", f"pause {seconds:g} s")
         if seconds > 0:

@@ -469,13 +469,10 @@ class H2Exchange(CommonExchange):
         windows and frame size), an empty one ending the stream. Its only caller over HTTP/2
         is the control API (proxy mode forwards HTTP/1.x): a cut or a drip is not carried out
         here, which is a scenario error, and the body goes out whole."""
-        to_send = yield from self._final_to_send(step, False, None)
+        to_send = yield from self._unsized_to_send(step)
         if to_send is None:
             return
         step = to_send
-        if self.method == "HEAD" or step.status in (204, 304):
-            yield from self.respond(step, read_first=False)
-            return
         if step.pacing is not None or step.fault is not None:
             self.problem(
                 "scenario-error",
