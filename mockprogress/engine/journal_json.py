@@ -26,7 +26,15 @@ from typing import Any
 from ..errors import MockProgressError
 from ..http.headers import Headers
 from .body import BodyBuffer
-from .journal import Event, Exchange, Fault, FrameCount, InterimRecord, ResponseRecord
+from .journal import (
+    Event,
+    Exchange,
+    Fault,
+    FrameCount,
+    InterimRecord,
+    ResponseRecord,
+    TLSRecord,
+)
 
 #: The version of the JSON form.
 SCHEMA = 1
@@ -81,6 +89,8 @@ def exchange_to_json(ex: Exchange) -> dict[str, Any]:
             }
             for c in ex.control_frames
         ]
+    if ex.tls is not None:  # over TLS only
+        out["tls"] = dataclasses.asdict(ex.tls)
     try:
         out["body"] = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -340,6 +350,16 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
                 cr.integer("total"),
             )
         )
+    tls = None
+    tr = r.child("tls")
+    if tr is not None:
+        tls = TLSRecord(
+            tr.text("version"),
+            tr.text("cipher"),
+            tr.text("server_name", optional=True),
+            tr.text("alpn", optional=True),
+            tr.text("peer_subject", optional=True),
+        )
     body = _body(r)
     return Exchange(
         index=r.integer("index"),
@@ -362,6 +382,7 @@ def exchange_from_json(data: object, where: str = "exchange") -> Exchange:
         _body_size=len(body),
         stream_id=r.integer("stream_id", optional=True),
         control_frames=tuple(frames),
+        tls=tls,
     )
 
 

@@ -5,6 +5,7 @@ tests/clients/test_clients_tls.py."""
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
@@ -16,6 +17,7 @@ import pytest
 from support.raw_client import Received, exchange, get, in_parallel, post
 
 import mockprogress as mp
+from mockprogress.engine.journal_json import exchange_from_json, exchange_to_json
 
 BODY = (bytes(range(256)) * 4)[:600]
 HEAD_LEN = len(b"HTTP/1.1 200 OK\r\nContent-Length: 600\r\n\r\n")
@@ -163,6 +165,10 @@ def test_maximum_version_and_mutual_tls() -> None:
             "organizationName=mockprogress, organizationalUnitName=client certificate, "
             "commonName=alice"
         )
+        # The JSON journal (control API, --journal) keeps the whole record.
+        as_json = exchange_to_json(srv.journal.last)
+        assert as_json["tls"]["peer_subject"] == record.peer_subject
+        assert exchange_from_json(json.loads(json.dumps(as_json))).tls == record
         # Without a client certificate the handshake fails, and the journal says why.
         with pytest.raises(ssl.SSLError):
             exchange(srv.port, get("/"), tls=srv.client_ssl_context())
