@@ -130,3 +130,17 @@ def test_the_architecture_tree_names_every_module_and_no_other() -> None:
         f"named but missing: {sorted(named - present)}; present but not named: "
         f"{sorted(present - named)}"
     )
+
+
+#: A test cited by its node id: ``tests/.../test_x.py::test_name``.
+CITED_TEST = re.compile(r"((?:[\w.-]+/)+test_\w+\.py)::(\w+)")
+
+
+@pytest.mark.parametrize("page", [*pages(), *MORE], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_cited_test_exists(page: Path) -> None:
+    missing = [
+        f"{path}::{name}"
+        for path, name in CITED_TEST.findall(prose(page))
+        if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M)
+    ]
+    assert not missing, f"{page.relative_to(ROOT)} cites tests that do not exist: {missing}"

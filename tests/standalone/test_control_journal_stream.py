@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
+import time
 import tracemalloc
 from typing import Any
 
@@ -190,3 +192,38 @@ def test_a_streamed_journal_over_http2_and_the_connection_goes_on() -> None:
             # The same connection serves the next request.
             assert client.post("/up", content=b"x").status_code == 204
         assert len(srv.journal) == 2
+
+
+def test_the_loop_answers_others_while_a_large_journal_is_read(srv: mp.MockServer) -> None:
+    """While a client reads a journal of three 5 MiB bodies, requests on other connections
+    are answered without waiting for it: the document is made a slice at a time between
+    writes, never whole on the loop (which blocked it for seconds)."""
+    srv.expect("GET", "/ping", times=None).respond(mp.respond(200, b"pong"))
+    size = 5 * MIB
+    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=30) as client:
+        for i in range(3):
+            assert client.post("/up", content=body_of(i, size)).status_code == 204
+    received = 0
+
+    def read_journal() -> None:
+        nonlocal received
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+            sock.sendall(
+                f"GET {P}journal HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+            )
+            while chunk := sock.recv(1 << 14):
+                received += len(chunk)
+                time.sleep(0.001)  # a slow reader: the journal takes a while to go out
+
+    reader = threading.Thread(target=read_journal)
+    latencies = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=30) as client:
+        reader.start()
+        while reader.is_alive():
+            started = time.perf_counter()
+            assert client.get("/ping").content == b"pong"
+            latencies.append(time.perf_counter() - started)
+    reader.join()
+    assert received > 3 * size * 2
+    assert len(latencies) >= 10, latencies
+    assert max(latencies) < 0.5, f"a request waited {max(latencies):.2f} s behind the journal"

@@ -284,6 +284,21 @@ WIRE_CASES: list[WireCase] = [
         refused(431, "limit", closes=False),
         "the head was read whole, so the connection goes on",
     ),
+    WireCase(
+        "header fields",
+        "a value padded with 60,000 spaces (a 60 KB head)",
+        get("/ok", b"X-Pad: a" + b" " * 60_000 + b"\r\n"),
+        refused(431, "limit", closes=False),
+        "measured as sent, not after the parser strips the padding; read whole, so the "
+        "connection goes on",
+    ),
+    WireCase(
+        "header fields",
+        "a value followed by 30,000 folded whitespace lines",
+        get("/ok", b"X-Fold: a\r\n" + b" \t\r\n" * 30_000),
+        refused(431, "limit"),
+        "measured as sent, not after obs-fold is replaced",
+    ),
     # ---- framing ----
     WireCase(
         "framing",
