@@ -64,7 +64,8 @@ def exchange(
             if channel is not None:
                 data += channel.plaintext(chunk)
                 if not chunk:
-                    return Received(bytes(data), channel.end(), send_error)
+                    end = "reset" if reset_on_send else channel.end()
+                    return Received(bytes(data), end, send_error)
                 continue
             if not chunk:
                 return Received(bytes(data), "reset" if reset_on_send else "eof", send_error)

@@ -9,6 +9,7 @@ truncated response instead of raising, so fault tests can assert on exactly what
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -119,12 +120,20 @@ def _request_events(
 class Client:
     """A blocking keep-alive client over one socket."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: speak HTTPS, the handshake done here."""
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock if tls is None else tls.wrap_socket(sock, server_hostname=host)
         self.conn = h11.Connection(h11.CLIENT)
 
     def close(self) -> None:
