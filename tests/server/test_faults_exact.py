@@ -5,10 +5,15 @@ stream (close), ECONNRESET (reset) or silence with the connection open (stall), 
 journal must name the same offsets. One server serves every sweep (a sync handler builds
 each cut from the query string) and the clients run on a few threads, so a sweep of 2,000
 connections takes a few seconds.
+
+Every test runs twice: on plain TCP and over TLS, where offsets count plaintext bytes and a
+clean end is a close_notify before the FIN (``fetch`` speaks whichever the server does).
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 
@@ -19,14 +24,15 @@ import mockprogress as mp
 
 BODY = (bytes(range(256)) * 4)[:1000]  # every byte value: a shifted byte cannot hide
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+INTERIM = b"HTTP/1.1 102 Processing\r\nProgress: 0/1\r\n\r\n"
 CHUNKS = (b"a", BODY[:16], BODY[16:316], BODY[316:331])
 CHUNKED_CONTENT = b"".join(CHUNKS)
 ENDS = {"close": "eof", "reset": "reset"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[mp.MockServer]:
-    with mp.MockServer() as srv:
+@pytest.fixture(scope="module", params=["plain", "tls"])
+def server(request: pytest.FixtureRequest) -> Iterator[mp.MockServer]:
+    with mp.MockServer(tls=request.param == "tls") as srv:
         yield srv
 
 
@@ -40,21 +46,40 @@ def srv(server: mp.MockServer) -> Iterator[mp.MockServer]:
         server.reset()
 
 
-def cut_by_query(response: mp.Step) -> object:
-    """A sync handler answering ``?at=N&how=H&unit=U`` with ``response`` cut there."""
+def cut_by_query(response: mp.Step, before: tuple[mp.Step, ...] = ()) -> object:
+    """A sync handler answering ``?at=N&how=H&unit=U`` with ``before`` (interims), then
+    ``response`` cut there."""
     assert isinstance(response, mp.Step)
 
-    def handler(ex: mp.Exchange) -> mp.Step:
+    def handler(ex: mp.Exchange) -> list[mp.Step]:
         q = ex.query
-        return response.cut(int(q["at"]), q.get("unit", "body"), q["how"])  # type: ignore[attr-defined,no-any-return]
+        cut = response.cut(int(q["at"]), q.get("unit", "body"), q["how"])  # type: ignore[attr-defined]
+        return [*before, cut]
 
     return handler
 
 
-def sweep(port: int, path: str, cases: list[tuple[int, str]], unit: str) -> list[Received]:
+_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def client_context(srv: mp.MockServer) -> ssl.SSLContext | None:
+    """None for a plain server; for a TLS one, a client context that trusts its CA (made once:
+    a sweep opens thousands of connections)."""
+    if srv.tls is None:
+        return None
+    if srv.ca_file not in _CONTEXTS:
+        _CONTEXTS[srv.ca_file] = srv.client_ssl_context()
+    return _CONTEXTS[srv.ca_file]
+
+
+def fetch(srv: mp.MockServer, request: bytes, *, timeout: float = 5.0) -> Received:
+    """``exchange`` with ``srv``, over TLS when it serves TLS (the data is then plaintext)."""
+    return exchange(srv.port, request, timeout=timeout, tls=client_context(srv))
+
+
+def sweep(srv: mp.MockServer, path: str, cases: list[tuple[int, str]], unit: str) -> list[Received]:
     return in_parallel(
-        lambda case: exchange(port, get(f"{path}?at={case[0]}&how={case[1]}&unit={unit}")),
-        cases,
+        lambda case: fetch(srv, get(f"{path}?at={case[0]}&how={case[1]}&unit={unit}")), cases
     )
 
 
@@ -87,7 +112,7 @@ class TestResponseCuts:
     ) -> None:
         srv.expect("GET", "/body").respond_with(cut_by_query(mp.respond(200, BODY)))  # type: ignore[arg-type]
         cases = [(at, how) for at in range(len(BODY) + 1) for how in ("close", "reset")]
-        results = sweep(srv.port, "/body", cases, "body")
+        results = sweep(srv, "/body", cases, "body")
         expected = {at: HEAD + BODY[:at] for at in range(len(BODY) + 1)}
         assert mismatches(cases, results, expected) == []
         faults = faults_by_target(srv)
@@ -101,11 +126,18 @@ class TestResponseCuts:
                 len(HEAD) + at,
             )
 
-    def test_every_wire_offset_inside_the_head(self, srv: mp.MockServer) -> None:
-        srv.expect("GET", "/head").respond_with(cut_by_query(mp.respond(200, BODY)))  # type: ignore[arg-type]
-        cases = [(at, how) for at in range(len(HEAD) + 1) for how in ("close", "reset")]
-        results = sweep(srv.port, "/head", cases, "wire")
-        expected = {at: HEAD[:at] for at in range(len(HEAD) + 1)}
+    @pytest.mark.parametrize("before", [(), (mp.processing((0, 1)),)], ids=["alone", "after-102"])
+    def test_every_wire_offset_inside_the_head(
+        self, srv: mp.MockServer, before: tuple[mp.Step, ...]
+    ) -> None:
+        """A wire offset counts every byte of the exchange, the interims' included."""
+        response = cut_by_query(mp.respond(200, BODY), before)
+        srv.expect("GET", "/head").respond_with(response)  # type: ignore[arg-type]
+        sent = INTERIM * len(before) + HEAD
+        offsets = range(len(sent) - len(HEAD), len(sent) + 1)
+        cases = [(at, how) for at in offsets for how in ("close", "reset")]
+        results = sweep(srv, "/head", cases, "wire")
+        expected = {at: sent[:at] for at in offsets}
         assert mismatches(cases, results, expected) == []
         faults = faults_by_target(srv)
         for at, how in cases:
@@ -135,10 +167,10 @@ class TestResponseCuts:
             position += len(chunk) + 2
             count += len(chunk)
         body_cases = [(at, how) for at in range(count + 1) for how in ("close", "reset")]
-        results = sweep(srv.port, "/chunked", body_cases, "body")
+        results = sweep(srv, "/chunked", body_cases, "body")
         assert mismatches(body_cases, results, by_body) == []
         wire_cases = [(at, how) for at in range(len(full) + 1) for how in ("close", "reset")]
-        results = sweep(srv.port, "/chunked", wire_cases, "wire")
+        results = sweep(srv, "/chunked", wire_cases, "wire")
         assert mismatches(wire_cases, results, {at: full[:at] for at in range(len(full) + 1)}) == []
         faults = faults_by_target(srv)
         for at, how in body_cases:
@@ -157,7 +189,7 @@ class TestResponseCuts:
         self, srv: mp.MockServer, at: int, unit: str
     ) -> None:
         srv.expect("GET", "/stall").respond(mp.respond(200, BODY).cut(at, unit, "stall"))  # type: ignore[arg-type]
-        got = exchange(srv.port, get("/stall"), timeout=0.3)
+        got = fetch(srv, get("/stall"), timeout=0.3)
         full = HEAD + BODY
         expected = full[:at] if unit == "wire" else full[: len(HEAD) + at]
         assert (got.data, got.end) == (expected, "silent")
@@ -168,7 +200,7 @@ class TestResponseCuts:
     def test_a_timed_stall_ends_with_a_close(self, srv: mp.MockServer) -> None:
         srv.expect("GET", "/stall").respond(mp.respond(200, BODY).cut(3, how="stall", seconds=0.2))
         started = time.monotonic()
-        got = exchange(srv.port, get("/stall"), timeout=5)
+        got = fetch(srv, get("/stall"), timeout=5)
         elapsed = time.monotonic() - started
         assert (got.data, got.end) == (HEAD + BODY[:3], "eof")
         assert 0.2 <= elapsed < 4  # the stall's length, with room for a busy machine
@@ -202,8 +234,8 @@ class TestRequestCuts:
         srv.expect("POST", "/up").respond_with(read_upto_then_end)
         cases = [(n, then) for n in range(len(self.UPLOAD) + 1) for then in ENDINGS]
         results = in_parallel(
-            lambda case: exchange(
-                srv.port, post(f"/up?n={case[0]}&then={case[1]}", self.UPLOAD, chunked=chunked)
+            lambda case: fetch(
+                srv, post(f"/up?n={case[0]}&then={case[1]}", self.UPLOAD, chunked=chunked)
             ),
             cases,
         )
@@ -240,7 +272,7 @@ class TestHeadCuts:
         wrong = []
         for at in range(len(self.REQUEST)):
             srv.cut_request_head(at, how)  # type: ignore[arg-type]
-            got = exchange(srv.port, self.REQUEST)
+            got = fetch(srv, self.REQUEST)
             if (got.data, got.end) != (b"", ENDS[how]):
                 wrong.append(f"at {at}: the client got {got.data[:30]!r} then {got.end}")
         assert "\n".join(wrong) == ""
@@ -257,7 +289,7 @@ class TestHeadCuts:
 
     def test_a_stalled_head_holds_the_connection_silent(self, srv: mp.MockServer) -> None:
         srv.cut_request_head(10, "stall")
-        got = exchange(srv.port, self.REQUEST, timeout=0.3)
+        got = fetch(srv, self.REQUEST, timeout=0.3)
         assert (got.data, got.end) == (b"", "silent")
         fault = srv.journal.last.fault
         assert fault is not None and (fault.kind, fault.bytes_received) == ("stall", 10)
@@ -267,11 +299,11 @@ class TestHeadCuts:
     ) -> None:
         srv.expect("GET", "/orders/42").respond(mp.respond(200, b"served\n"))
         srv.cut_request_head(5, "reset", times=2)
-        ends = [exchange(srv.port, self.REQUEST).end for _ in range(3)]
+        ends = [fetch(srv, self.REQUEST).end for _ in range(3)]
         assert ends == ["reset", "reset", "eof"]
         assert [ex.fault is not None for ex in srv.journal] == [True, True, False]
         srv.cut_request_head(5, times=2)
-        exchange(srv.port, self.REQUEST)
+        fetch(srv, self.REQUEST)
         with pytest.raises(mp.ExpectationError, match=r"cut_request_head\(at=5.*fired 1 time"):
             srv.check()
         srv.reset()
@@ -282,7 +314,7 @@ class TestHeadCuts:
         from support.recording_client import Client
 
         srv.expect("GET", "/orders/42").respond(mp.respond(200, b"first\n"))
-        with Client(srv.port) as client:
+        with Client(srv.port, tls=client_context(srv)) as client:
             assert client.request("GET", "/orders/42").body == b"first\n"
             srv.cut_request_head(12)
             second = client.request("GET", "/orders/42")
@@ -294,7 +326,7 @@ class TestHeadCuts:
     def test_a_head_shorter_than_the_cut_is_served_and_reported(self, srv: mp.MockServer) -> None:
         srv.expect("GET", "/orders/42").respond(mp.respond(200, b"served\n"))
         srv.cut_request_head(len(self.REQUEST))
-        got = exchange(srv.port, self.REQUEST)
+        got = fetch(srv, self.REQUEST)
         assert got.data.endswith(b"served\n")
         with pytest.raises(mp.ExpectationError, match="did not fire: the request head ended"):
             srv.check()
@@ -307,7 +339,7 @@ class TestPacing:
 
     def test_a_stall_before_the_head_sends_nothing(self, srv: mp.MockServer) -> None:
         srv.expect("GET", "/s").respond(mp.stall())
-        got = exchange(srv.port, get("/s"), timeout=0.3)
+        got = fetch(srv, get("/s"), timeout=0.3)
         assert (got.data, got.end) == (b"", "silent")
         ex = srv.journal.last
         assert ex.response is None and ex.fault is not None and ex.fault.kind == "stall"
@@ -316,7 +348,7 @@ class TestPacing:
         srv.expect("GET", "/s").respond(
             mp.processing((0, 1)), mp.early_hints("</a.css>; rel=preload"), mp.stall()
         )
-        got = exchange(srv.port, get("/s"), timeout=0.3)
+        got = fetch(srv, get("/s"), timeout=0.3)
         assert got.data == (
             b"HTTP/1.1 102 Processing\r\nProgress: 0/1\r\n\r\n"
             b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
@@ -331,7 +363,7 @@ class TestPacing:
         response = mp.respond(200, BODY[:40], {"Connection": "close"})
         srv.expect("GET", "/d").respond(response.drip(chunk=16, interval=0.02, head=True))
         started = time.monotonic()
-        got = exchange(srv.port, get("/d"))
+        got = fetch(srv, get("/d"))
         elapsed = time.monotonic() - started
         expected = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 40\r\n\r\n" + BODY[:40]
         assert (got.data, got.end) == (expected, "eof")
@@ -345,12 +377,12 @@ def test_a_stall_mid_upload_reads_nothing_more_so_the_upload_blocks(srv: mp.Mock
     """After ``read_body(upto=N)`` a stall reads nothing: once the kernel buffers are full the
     client's send blocks (32 MiB is more than loopback's buffers hold), and the journal keeps
     exactly N bytes."""
-    import socket
-
     srv.expect("PUT", "/big").respond(mp.read_body(upto=1000), mp.stall())
     body = bytes(32 << 20)
     head = f"PUT /big HTTP/1.1\r\nHost: raw\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=0.5) as sock:
+    context = client_context(srv)
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=0.5)
+    with raw if context is None else context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
         with pytest.raises(TimeoutError):
             sock.sendall(head + body)
         ex = srv.journal.last

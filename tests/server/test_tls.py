@@ -1,7 +1,8 @@
-"""HTTPS on the server: exact byte offsets over TLS, the journal's TLS record, handshake faults
-at exact bytes, certificate variants, and the same behaviour in thread and in-loop modes,
-asyncio and trio. Our own clients here (Python's ssl); real clients are in
-tests/clients/test_clients_tls.py."""
+"""HTTPS on the server: the journal's TLS record, handshake faults at exact bytes, certificate
+variants, and the same behaviour in thread and in-loop modes, asyncio and trio. Our own clients
+here (Python's ssl); real clients are in tests/clients/test_clients_tls.py. The exactness
+sweeps (cuts, stalls and drips at every offset, counted in plaintext bytes) run over TLS in
+tests/server/test_faults_exact.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from support.raw_client import Received, exchange, get, in_parallel, post
+from support.raw_client import Received, exchange, get, post
 
 import mockprogress as mp
 from mockprogress.engine.journal_json import exchange_from_json, exchange_to_json
@@ -38,11 +39,6 @@ def srv(server: mp.MockServer) -> Iterator[mp.MockServer]:
         server.reset()
 
 
-def cut_handler(ex: mp.Exchange) -> mp.Step:
-    q = ex.query
-    return mp.respond(200, BODY).cut(int(q["at"]), "body", q["how"])  # type: ignore[arg-type]
-
-
 def test_url_ca_file_and_client_context(srv: mp.MockServer) -> None:
     assert srv.url("/x").startswith("https://127.0.0.1:")
     with open(srv.ca_file, "rb") as f:
@@ -57,52 +53,6 @@ def test_url_ca_file_and_client_context(srv: mp.MockServer) -> None:
 def test_every_server_shares_one_ca() -> None:
     with mp.MockServer(tls=True) as a, mp.MockServer(tls=mp.TLS(certificate="expired")) as b:
         assert a.ca_file == b.ca_file
-
-
-@pytest.mark.parametrize("how", ["close", "reset"])
-def test_response_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer, how: str) -> None:
-    """Every offset of the body: exactly N plaintext body bytes reach a TLS client, then a
-    clean end (close_notify and FIN) or a reset; the journal names the same offset."""
-    srv.expect("GET", "/cut").respond_with(cut_handler)
-    context = srv.client_ssl_context()
-    offsets = list(range(len(BODY) + 1))  # every one
-    results = in_parallel(
-        lambda at: exchange(srv.port, get(f"/cut?at={at}&how={how}"), tls=context), offsets
-    )
-    ends = {"close": "eof", "reset": "reset"}
-    wrong = [
-        f"at {at}: {len(got.data) - HEAD_LEN} body bytes then {got.end}"
-        for at, got in zip(offsets, results, strict=True)
-        if got.data[HEAD_LEN:] != BODY[:at] or got.end != ends[how]
-    ]
-    assert wrong == []
-    faults = {ex.query["at"]: ex.fault for ex in srv.journal}
-    assert {int(at): f.body_bytes for at, f in faults.items() if f} == {at: at for at in offsets}
-
-
-def test_wire_cut_sweep_counts_plaintext_bytes(srv: mp.MockServer) -> None:
-    """``unit="wire"`` over TLS counts the plaintext HTTP bytes of the exchange (the interim,
-    the head, the body), at every offset of the response, not the TLS records around them."""
-    interim = mp.processing((0, 1))
-
-    def handler(ex: mp.Exchange) -> list[mp.Step]:
-        response = mp.respond(200, BODY)
-        at = ex.query.get("at")
-        if at is None:  # the whole exchange, then a FIN (the same head: no Connection: close)
-            return [interim, response, mp.drop()]
-        return [interim, response.cut(int(at), "wire")]
-
-    srv.expect("GET", "/wire").respond_with(handler)
-    context = srv.client_ssl_context()
-    whole = exchange(srv.port, get("/wire"), tls=context).data
-    first = whole.index(b"HTTP/1.1 200")  # a wire cut falls in the final response
-    assert first > 0 and whole.endswith(BODY)
-    offsets = list(range(first, len(whole) + 1))
-    results = in_parallel(
-        lambda at: exchange(srv.port, get(f"/wire?at={at}"), tls=context), offsets
-    )
-    wrong = [at for at, got in zip(offsets, results, strict=True) if got.data != whole[:at]]
-    assert wrong == []
 
 
 def test_read_body_upto_counts_plaintext_bytes(srv: mp.MockServer) -> None:
