@@ -467,7 +467,7 @@ def _cut_request(
         cut.spec,
         side="request",
         body_bytes=sent,
-        detail=f"{cut.spec.describe()} after {sent} body bytes read and forwarded",
+        detail=f"{cut.spec.how} after {sent} body bytes read and forwarded",
     )
 
 

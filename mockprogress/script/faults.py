@@ -97,12 +97,6 @@ class FaultSpec:
         """``error_code`` as the number it was checked to be (None: not given)."""
         return None if self.error_code is None else int(self.error_code)
 
-    def describe(self) -> str:
-        """``close``, ``reset``, ``stall`` or ``stall for N s``: for journal details."""
-        if self.how == "stall" and self.seconds is not None:
-            return f"stall for {self.seconds:g} s"
-        return self.how
-
     def tls_ending(self) -> str:
         """How the end differs over TLS, for journal details (``""`` when it does not)."""
         if not self.close_notify:

@@ -83,7 +83,8 @@ class HandshakeFault:
         if self.kind == "alert":
             return f"fatal alert {self.alert} instead of the ServerHello"
         unit = "read of the client's" if self.side == "client" else "written of the server's"
-        return f"{self.spec.describe()} after {self.at} bytes {unit} handshake"
+        # A stall's seconds are added where it fires (``engine.faults.fire``).
+        return f"{self.how} after {self.at} bytes {unit} handshake"
 
 
 def alert_record(description: str) -> bytes:

@@ -1,20 +1,22 @@
 """One place fires a fault and journals it (``engine.faults.fire``): every kind of fault (a
-response cut, ``mp.drop``, ``mp.stall``, a head cut, an upload interrupt, a WebSocket cut)
-leaves the same record, one ``fault`` event whose detail is the record's, and the same
-actions (``Hold`` for a stall, then ``Close``)."""
+response cut, ``mp.drop``, ``mp.stall``, a head cut, an upload interrupt, a WebSocket cut, a
+proxy's request cut) leaves the same record, one ``fault`` event whose detail is the record's
+(a stall's seconds said once), and the same actions (``Hold`` for a stall, then ``Close``)."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.sansio import Wire
+from support.sansio import FakeUpstream, Wire, config
 
 import mockprogress
 import mockprogress as mp
-from mockprogress.engine.actions import Close, Hold
+from mockprogress.engine.actions import Close, Hold, UpstreamClose
 from mockprogress.engine.matching import Expectation
+from mockprogress.engine.proxy import UpstreamURL
 from mockprogress.script.faults import HeadCut
 
 GET = b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -24,8 +26,16 @@ WS = (
 )
 PUT = b"PUT /up/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n01234567"
 
+
+def proxied_with_a_request_cut(wire: Wire) -> None:
+    wire.state = config(upstream=UpstreamURL.parse("http://10.0.0.7:8080"))
+    wire.upstream = FakeUpstream()
+    cut = mp.forward().cut_request(4, "stall", seconds=2)
+    wire.state.add_expectation(Expectation("PUT", "/r").respond(cut))
+
+
 #: name: (how the server is set up, the client's bytes, how, seconds, side)
-KINDS = {
+KINDS: dict[str, tuple[Callable[[Wire], object], bytes, str, float | None, str]] = {
     "response cut": (
         lambda w: w.state.add_expectation(
             Expectation("GET", "/r").respond(mp.respond(200, b"abcdef").cut(3, how="stall"))
@@ -83,6 +93,13 @@ KINDS = {
         None,
         "request",
     ),
+    "proxy request cut": (
+        proxied_with_a_request_cut,
+        PUT.replace(b"/up/1", b"/r").replace(b"Host: x", b"Host: localhost"),
+        "stall",
+        2.0,
+        "request",
+    ),
 }
 
 
@@ -98,9 +115,12 @@ def test_every_fault_is_journaled_and_carried_out_the_same_way(kind: str) -> Non
     faults = [e for e in ex.events if e.kind == "fault"]
     assert [e.detail for e in faults] == [ex.fault.detail]
     assert faults[0].at == ex.fault.at
-    if seconds is not None:
+    if seconds is not None:  # said once, at the end
         assert ex.fault.detail.endswith(f", for {seconds:g} s")
-    tail = wire.actions[-2:] if how == "stall" else wire.actions[-1:]
+        assert ex.fault.detail.count(f"{seconds:g} s") == 1, ex.fault.detail
+    # The client's side (a proxy closes its upstream connection after the fault).
+    actions = [a for a in wire.actions if not isinstance(a, UpstreamClose)]
+    tail = actions[-2:] if how == "stall" else actions[-1:]
     expected_close = Close("reset" if how == "reset" else "close")
     assert tail == ([Hold(seconds), expected_close] if how == "stall" else [expected_close])
 

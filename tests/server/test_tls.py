@@ -146,17 +146,18 @@ def test_certificate_variants_fail_verification(variant: str, error: str) -> Non
         assert any("TLS handshake failed" in e.detail for e in srv.journal.last.events)
 
 
-def _handshake_bytes(port: int) -> tuple[bytes, str]:
-    """A TLS client's view of a handshake fault: what came back, and how it ended."""
-    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+def _handshake_bytes(port: int, timeout: float = 1.0) -> tuple[bytes, str]:
+    """A TLS client's view of a handshake fault: what came back, and how it ended ("silent":
+    nothing more for ``timeout`` seconds)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         context = ssl.create_default_context()
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         obj = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
         with pytest.raises(ssl.SSLWantReadError):
             obj.do_handshake()
-        sock.sendall(outgoing.read())
         received = bytearray()
         try:
+            sock.sendall(outgoing.read())  # a reset can beat the ClientHello
             while chunk := sock.recv(65536):
                 received += chunk
         except ConnectionResetError:
@@ -185,6 +186,28 @@ def test_handshake_cut_after_n_client_bytes(at: int) -> None:
         fault = srv.journal.last.fault
         assert fault is not None
         assert (fault.side, fault.bytes_received, fault.wire_bytes) == ("handshake", at, 0)
+
+
+@pytest.mark.parametrize(
+    ("side", "seconds", "end"),
+    [("client", None, "silent"), ("server", None, "silent"), ("server", 0.1, "eof")],
+)
+def test_handshake_cut_with_a_stall(side: str, seconds: float | None, end: str) -> None:
+    """``how="stall"``: exactly ``at`` bytes of the handshake, then silence with the connection
+    open (for ``seconds``, then a FIN); the journal says where, and for how long once."""
+    spec = mp.TLS().cut(100, side=side, how="stall", seconds=seconds)  # type: ignore[arg-type]
+    with mp.MockServer(tls=spec) as srv:
+        data, got_end = _handshake_bytes(srv.port, timeout=0.3 if seconds is None else 5)
+        sent = 100 if side == "server" else 0
+        assert (len(data), got_end) == (sent, end)
+        fault = srv.journal.last.fault
+        assert fault is not None
+        assert (fault.kind, fault.side, fault.wire_bytes) == ("stall", "handshake", sent)
+        if side == "client":
+            assert fault.bytes_received == 100
+        where = "written of the server's" if side == "server" else "read of the client's"
+        timed = "" if seconds is None else f", for {seconds:g} s"
+        assert fault.detail == f"TLS stall after 100 bytes {where} handshake{timed}"
 
 
 def test_handshake_stall_and_alert() -> None:
