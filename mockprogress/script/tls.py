@@ -116,8 +116,11 @@ class TLS:
                 f"got {self.client_certificate!r}"
             )
         alpn = self.alpn
-        if isinstance(alpn, str) or not all(isinstance(p, str) and p for p in alpn):
-            raise ScenarioError(f"TLS alpn must be a list of protocol names, got {alpn!r}")
+        if not isinstance(alpn, list | tuple) or not all(map(_protocol_name, alpn)):
+            raise ScenarioError(
+                "TLS alpn must be a list of protocol names (1 to 255 ASCII characters each), "
+                f"got {alpn!r}"
+            )
         object.__setattr__(self, "alpn", tuple(alpn))
         for name in ("minimum_version", "maximum_version"):
             value = getattr(self, name)
@@ -163,6 +166,12 @@ class TLS:
                 f"unknown TLS alert {description!r}; known: {', '.join(sorted(ALERTS))}"
             )
         return replace(self, handshake=HandshakeFault("alert", alert=description))
+
+
+def _protocol_name(name: object) -> bool:
+    """An ALPN protocol name: 1 to 255 bytes (RFC 7301 §3.1), ASCII (Python's ssl encodes
+    it so)."""
+    return isinstance(name, str) and name.isascii() and 0 < len(name) < 256
 
 
 def tls_spec(value: object) -> TLS | None:

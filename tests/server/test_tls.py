@@ -226,6 +226,20 @@ def test_tls_spec_mistakes_fail_where_written() -> None:
         mp.TLS().alert("teapot")
     with pytest.raises(mp.ScenarioError, match=r"tls must be True, False or mp\.TLS"):
         mp.MockServer(tls="yes")  # type: ignore[arg-type]
+    # ALPN names are 1 to 255 bytes (RFC 7301 §3.1), ASCII for Python's ssl: a name it would
+    # refuse fails here, not later in MockServer() with an error of ssl's.
+    for alpn in ("h2", ["h2", ""], [b"h2"], None, ["x" * 256], ["h\u00e9"]):
+        with pytest.raises(mp.ScenarioError, match="TLS alpn must be a list of protocol names"):
+            mp.TLS(alpn=alpn)  # type: ignore[arg-type]
+    assert mp.TLS(alpn=("x" * 255,)).alpn == ("x" * 255,)
+    with pytest.raises(mp.ScenarioError, match="client_certificate must be None, 'optional'"):
+        mp.TLS(client_certificate="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(mp.ScenarioError, match=r"minimum_version must be '1\.2' or '1\.3'"):
+        mp.TLS(minimum_version="1.1")  # type: ignore[arg-type]
+    with pytest.raises(mp.ScenarioError, match="minimum_version is above maximum_version"):
+        mp.TLS(minimum_version="1.3", maximum_version="1.2")
+    with pytest.raises(mp.ScenarioError, match="handshake must be 'stall', 'alert' or a fault"):
+        mp.TLS(handshake="hang")  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
