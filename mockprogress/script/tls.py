@@ -15,6 +15,7 @@ The certificate a client is meant to trust is always the throwaway CA's (``srv.c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
 
@@ -99,7 +100,9 @@ class TLS:
 
     certificate: CertificateVariant = "valid"
     client_certificate: ClientCertificate | None = None
-    alpn: tuple[str, ...] = ("http/1.1",)
+    #: The protocols offered, in the server's order of preference (a list or a tuple; kept as
+    #: a tuple).
+    alpn: Sequence[str] = ("http/1.1",)
     minimum_version: TLSVersion | None = None
     maximum_version: TLSVersion | None = None
     handshake: HandshakeFault | Literal["stall", "alert"] | None = None

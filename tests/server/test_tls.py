@@ -128,6 +128,28 @@ def test_maximum_version_and_mutual_tls() -> None:
 
 
 @pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [
+        (["x-two", "x-one"], "x-one"),  # the server's order decides
+        (["x-two"], "x-two"),
+        # Nothing in common: Python's ssl goes on without ALPN (RFC 7301 §3.2 would have the
+        # server refuse with no_application_protocol: script that with .alert()); HTTP/1.1
+        # is served and the journal records no protocol.
+        (["http/1.1"], None),
+    ],
+)
+def test_a_custom_alpn_list(offered: list[str], chosen: str | None) -> None:
+    with mp.MockServer(tls=mp.TLS(alpn=["x-one", "x-two"])) as srv:
+        srv.expect("GET", "/").respond(mp.respond(200, b"hi"))
+        context = srv.client_ssl_context()
+        context.set_alpn_protocols(offered)
+        got = exchange(srv.port, get("/", "Connection: close\r\n"), tls=context)
+        assert got.data.endswith(b"hi")
+        record = srv.journal.last.tls
+        assert record is not None and record.alpn == chosen
+
+
+@pytest.mark.parametrize(
     ("variant", "error"),
     [
         ("expired", "certificate has expired"),
