@@ -101,6 +101,15 @@ def test_interims_go_over_tls(srv: mp.MockServer) -> None:
     )
 
 
+def _journaled(srv: mp.MockServer, count: int = 1) -> mp.Exchange:
+    """The server's last exchange, once it has journaled ``count``: a refused handshake is
+    journaled just after the alert the client fails on."""
+    deadline = time.monotonic() + 5
+    while len(srv.journal) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return srv.journal.last
+
+
 def test_maximum_version_and_mutual_tls() -> None:
     spec = mp.TLS(maximum_version="1.2", client_certificate="required")
     with mp.MockServer(tls=spec) as srv:
@@ -122,9 +131,47 @@ def test_maximum_version_and_mutual_tls() -> None:
         # Without a client certificate the handshake fails, and the journal says why.
         with pytest.raises(ssl.SSLError):
             exchange(srv.port, get("/"), tls=srv.client_ssl_context())
-        failed = srv.journal.last
+        failed = _journaled(srv, 2)
         assert failed.method == "" and failed.response is None
         assert any("TLS handshake failed" in e.detail for e in failed.events)
+
+
+def test_minimum_version_refuses_an_older_client() -> None:
+    """A client that stops below ``minimum_version`` gets a protocol_version alert and no
+    session; the journal records the refused handshake. A client that can go higher is served."""
+    with mp.MockServer(tls=mp.TLS(minimum_version="1.3")) as srv:
+        old = srv.client_ssl_context()
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises(ssl.SSLError, match="alert protocol version"):
+            exchange(srv.port, get("/"), tls=old)
+        refused = _journaled(srv)
+        assert refused.method == "" and refused.response is None and refused.tls is None
+        assert refused.fault is None  # the client's version, not a scripted fault
+        assert refused.bytes_sent == 7  # one alert record in the clear, nothing else
+        details = [e.detail for e in refused.events]
+        assert "TLS handshake failed: unsupported_protocol" in details
+        srv.expect("GET", "/").respond(mp.respond(200, b"hi"))
+        got = exchange(srv.port, get("/", "Connection: close\r\n"), tls=srv.client_ssl_context())
+        assert got.data.endswith(b"hi")
+        record = srv.journal.last.tls
+        assert record is not None and record.version == "TLSv1.3"
+
+
+def test_an_optional_client_certificate() -> None:
+    """``client_certificate="optional"``: a client without a certificate is served; one that
+    presents a certificate from the CA is served too, and its subject is in the journal."""
+    with mp.MockServer(tls=mp.TLS(client_certificate="optional")) as srv:
+        srv.expect("GET", "/", times=2).respond(mp.respond(200, b"hi"))
+        request = get("/", "Connection: close\r\n")
+        for certificate, subject in [(None, None), ("bob", "commonName=bob")]:
+            context = srv.client_ssl_context(certificate=certificate)
+            assert exchange(srv.port, request, tls=context).data.endswith(b"hi")
+            record = srv.journal.last.tls
+            assert record is not None
+            if subject is None:
+                assert record.peer_subject is None
+            else:
+                assert record.peer_subject is not None and record.peer_subject.endswith(subject)
 
 
 @pytest.mark.parametrize(
@@ -162,31 +209,28 @@ def test_certificate_variants_fail_verification(variant: str, error: str) -> Non
     with mp.MockServer(tls=mp.TLS(certificate=variant)) as srv:  # type: ignore[arg-type]
         with pytest.raises(ssl.SSLCertVerificationError, match=error):
             exchange(srv.port, get("/"), tls=srv.client_ssl_context())
-        deadline = time.monotonic() + 5
-        while not len(srv.journal) and time.monotonic() < deadline:
-            time.sleep(0.01)  # the server notes the client's alert as it arrives
-        assert any("TLS handshake failed" in e.detail for e in srv.journal.last.events)
+        assert any("TLS handshake failed" in e.detail for e in _journaled(srv).events)
 
 
 def _handshake_bytes(port: int, timeout: float = 1.0) -> tuple[bytes, str]:
     """A TLS client's view of a handshake fault: what came back, and how it ended ("silent":
     nothing more for ``timeout`` seconds)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        context = ssl.create_default_context()
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
-        with pytest.raises(ssl.SSLWantReadError):
-            obj.do_handshake()
-        received = bytearray()
-        try:
-            sock.sendall(outgoing.read())  # a reset can beat the ClientHello
+    context = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    received = bytearray()
+    try:  # a reset right after the accept can beat connect() or the ClientHello
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(outgoing.read())
             while chunk := sock.recv(65536):
                 received += chunk
-        except ConnectionResetError:
-            return bytes(received), "reset"
-        except TimeoutError:
-            return bytes(received), "silent"
-        return bytes(received), "eof"
+    except ConnectionResetError:
+        return bytes(received), "reset"
+    except TimeoutError:
+        return bytes(received), "silent"
+    return bytes(received), "eof"
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])
@@ -200,14 +244,20 @@ def test_handshake_cut_after_n_server_bytes(how: str, at: int) -> None:
         assert (fault.kind, fault.side, fault.wire_bytes) == (how, "handshake", at)
 
 
+@pytest.mark.parametrize("how", ["close", "reset"])
 @pytest.mark.parametrize("at", [0, 1, 5, 100])
-def test_handshake_cut_after_n_client_bytes(at: int) -> None:
-    with mp.MockServer(tls=mp.TLS().cut(at, side="client", how="close")) as srv:
+def test_handshake_cut_after_n_client_bytes(how: str, at: int) -> None:
+    with mp.MockServer(tls=mp.TLS().cut(at, side="client", how=how)) as srv:  # type: ignore[arg-type]
         data, end = _handshake_bytes(srv.port)
-        assert (data, end) == (b"", "eof")
+        assert (data, end) == (b"", "eof" if how == "close" else "reset")
         fault = srv.journal.last.fault
         assert fault is not None
-        assert (fault.side, fault.bytes_received, fault.wire_bytes) == ("handshake", at, 0)
+        assert (fault.kind, fault.side, fault.bytes_received, fault.wire_bytes) == (
+            how,
+            "handshake",
+            at,
+            0,
+        )
 
 
 @pytest.mark.parametrize(
@@ -407,8 +457,5 @@ def test_a_handshake_that_never_ends_is_bounded_by_head_timeout() -> None:
             started = time.monotonic()
             assert sock.recv(100) == b""  # closed by the server
             assert time.monotonic() - started < 3
-        deadline = time.monotonic() + 5
-        while not len(srv.journal) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        details = [e.detail for e in srv.journal.last.events]
+        details = [e.detail for e in _journaled(srv).events]
         assert "TLS handshake failed: not complete after head_timeout=0.3 s" in details
