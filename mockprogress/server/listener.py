@@ -11,15 +11,14 @@ Isolation on the wire, kept by one lock around each accept, ``attach`` and ``rel
 - each accepted connection goes to the server attached when it was accepted, which keeps
   it to its end: a connection never moves to the next server;
 - ``stop()`` releases the server and closes every connection still in the listen queue (it
-  was opened during the test that is ending), and marks each open connection of the server
-  released: none reads a next request for it after that (``_Open``; what its client sent
-  after the last request it read is never served, as when the loop closed it first). If
-  each waits idle for a next request (``Receive.idle``: a test's keep-alive connection at
-  its teardown), nothing of the server runs on the loop any more: stop() has the loop close
-  them and finishes in the caller's thread, without a round trip, as when none is open.
-  Else it waits until the last busy one has ended: by itself (its exchange done, where it
-  would wait for a next request), or closed by the loop (a connection whose task had not
-  run yet is closed unread);
+  was opened during the test that is ending), then, if any connection of the server is
+  busy, has the loop close them (a connection whose task had not run yet is closed
+  unread) and waits until the last one has ended (by itself, as one whose client has just
+  closed it does, or closed); if none is open, or each waits idle for a next request with
+  nothing unread (``Receive.idle``: a test's keep-alive connection at its teardown), nothing
+  of the server runs on the loop any more and stop() finishes in the caller's thread,
+  without a round trip: an idle connection is marked released under the lock, reads no
+  request for the server after that, and the loop closes it;
 - a connection accepted while no server is attached is closed unread.
 """
 
@@ -37,6 +36,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ..errors import ServerStateError
+from .driver import _unread_bytes
 from .portal import LoopPost, SharedLoop, portal_provider
 from .server import (
     _ACCEPT_RETRY,
@@ -94,9 +94,6 @@ class SharedListener:
         #: event loop; so a connection goes to exactly one server, and none to a server that
         #: was released.
         self._lock = threading.Lock()
-        #: The lock of the connections' idle gates (``_Open``): held for a few lines, never
-        #: across a system call.
-        self._gate = threading.Lock()
         self._server: MockServer | None = None
         #: The connections' task group (the accept task's).
         self._group: TaskGroup | None = None
@@ -219,10 +216,9 @@ class SharedListener:
         waiting in the listen queue: each was opened while it was attached.
 
         Every open connection of ``server`` is marked released: none reads a next request for
-        it any more (``_Open``; what its client sent after the last request it read is never
-        served, as when the loop closed it first). Returns them when each waits idle for a
-        request (the caller has the loop close them, without waiting); None when one is
-        busy: the last to end then resolves ``done``."""
+        it any more (``_Open``). Returns them when each waits idle for a request with nothing
+        unread (the caller has the loop close them, without waiting); None when one is busy:
+        the last to end then resolves ``done``."""
         assert self._listening is not None
         sock = self._listening.sockets[0]
         with self._lock:
@@ -239,11 +235,15 @@ class SharedListener:
                     break
                 _close_unread(client)
             left = list(server._connections.values())
-            with self._gate:
-                for entry in left:
-                    entry.released = True  # no next request is read for this server
-                idle = all(entry.idle for entry in left)
-            if idle:
+            for entry in left:
+                entry.released = True  # no next request is read for this server
+            # Idle, and nothing the client sent waits unread (the loop decides about that as
+            # it did before there was an idle path). An idle connection's socket stays open
+            # while the lock is held: it ends only after ``_Open.leave``.
+            if all(
+                entry.idle and not _unread_bytes(sock)
+                for sock, entry in server._connections.items()
+            ):
                 return left
             server._detached = done
             return None
@@ -255,7 +255,7 @@ class SharedListener:
         if server is None or self._group is None:
             _close_unread(sock)
             return
-        server._admit(sock, address, self._group, self._lock, self._gate)
+        server._admit(sock, address, self._group, self._lock)
 
     def _failed(self, exc: OSError) -> None:
         if self._server is not None:

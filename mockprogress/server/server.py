@@ -643,10 +643,8 @@ class MockServer(AsyncContextManagerMixin):
         address: Any,
         group: TaskGroup,
         guard: AbstractContextManager[object] = _UNGUARDED,
-        gate: AbstractContextManager[object] = _UNGUARDED,
     ) -> None:
-        """On the loop (under ``guard``, the shared listener's lock, if any; ``gate``: its
-        lock of the connections' idle gates, ``_Open``): a connection for
+        """On the loop (under ``guard``, the shared listener's lock, if any): a connection for
         this server, served in a task of its own inside a cancel scope that stopping
         cancels. On asyncio the task is the loop's own (``create_task``): anyio's
         ``start_soon`` makes a task handle, a cancel scope and an event per task, about
@@ -655,7 +653,7 @@ class MockServer(AsyncContextManagerMixin):
         listening socket's readiness callback, outside any task, where anyio cannot tell
         which library runs the loop (under a plain ``asyncio.run``): the scope's class was
         taken in a task (``_scope_type``)."""
-        entry = _Open(self._scope_type(), guard, gate)
+        entry = _Open(self._scope_type(), guard)
         connections = self._connections
         connections[sock] = entry
         if self._asyncio_loop is not None:
@@ -899,37 +897,29 @@ class _Open:
     """An open connection of a server: its cancel scope, and on a shared listener (``guard``
     is its lock) the driver's ``IdleGate``: whether the connection waits idle for a request
     (``idle``) and whether the server has left it (``released``: its stop has begun), both
-    read and written under ``gate``, a lock of their own that nobody holds across a system
-    call (``guard`` is held across the listener's accept: waiting for it around every idle
-    read cost thread switches at each stop). A stop marks every connection released: none reads a
+    read and written under the lock. A stop marks every connection released: none reads a
     next request for the server after that (``enter`` and ``leave`` say so, and it ends). If
     each was idle, the stop finishes without waiting for the loop, which closes them; else
     it waits for the busy ones, each of which ends at the latest when it would wait for a
     next request."""
 
-    __slots__ = ("gate", "guard", "idle", "released", "scope")
+    __slots__ = ("guard", "idle", "released", "scope")
 
-    def __init__(
-        self,
-        scope: anyio.CancelScope,
-        guard: AbstractContextManager[object],
-        gate: AbstractContextManager[object],
-    ) -> None:
+    def __init__(self, scope: anyio.CancelScope, guard: AbstractContextManager[object]) -> None:
         self.scope = scope
         self.guard = guard
-        self.gate = gate
         self.idle = False
         self.released = False
 
     def enter(self) -> bool:
-        with self.gate:
+        with self.guard:
             if self.released:
                 return False
             self.idle = True
             return True
 
     def leave(self) -> bool:
-        with self.gate:
+        with self.guard:
             self.idle = False
             return not self.released
 

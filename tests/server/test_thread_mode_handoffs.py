@@ -200,11 +200,12 @@ def test_a_stop_on_a_shared_listener_does_not_wait_for_connections_idle_between_
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_next_request_the_loop_had_not_read_at_stop_is_not_served(backend: str) -> None:
-    """The client of an idle keep-alive connection sent a next request just before stop(),
-    while the loop was too busy to read it: the stopped server does not serve it (as when the
-    loop closed the connection first, which it did before there was an idle path), stop()
-    does not wait, and the journal holds the first exchange only."""
+def test_a_stop_waits_for_an_idle_connection_with_bytes_the_loop_has_not_read(
+    backend: str,
+) -> None:
+    """Only a connection idle with nothing unread is left without waiting: whether the old
+    path would have served what its client sent before stop() (a next request, read by a
+    loop too busy to get to it yet) is the loop's to decide, as it was, so stop() waits."""
     from mockprogress.server.listener import SharedListener
 
     request_bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -222,17 +223,16 @@ def test_a_next_request_the_loop_had_not_read_at_stop_is_not_served(backend: str
         listener.call_soon(lambda: (busy.set(), go.wait(5)))
         assert busy.wait(5)
         client.sendall(request_bytes)  # the loop is busy: nobody reads it yet
+        time.sleep(0.05)  # on the server's side of the connection by now
         stopped = threading.Thread(target=srv.stop, daemon=True)
         stopped.start()
-        stopped.join(2)
-        try:
-            assert not stopped.is_alive()
-        finally:
-            go.set()
-        with client:
-            assert _answer(client, b"") == b""  # closed, unanswered
-        assert [ex.response.status for ex in srv.journal if ex.response] == [200]
-        assert len(srv.journal) == 1
+        stopped.join(0.2)
+        waited = stopped.is_alive()
+        go.set()
+        stopped.join(5)
+        assert waited and not stopped.is_alive()
+        assert srv.journal[0].response is not None
+        client.close()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
