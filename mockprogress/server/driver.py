@@ -95,11 +95,10 @@ TLS_READ_SIZE = 17 * 1024
 class IdleGate(Protocol):
     """Tells a stopping server when a connection waits idle for a request (``Receive.idle``),
     so that it need not wait for that connection: ``enter()`` before such a read, ``leave()``
-    after it. Each answers False when the server has left the connection (before the read,
-    or meanwhile): the connection then ends at once, touching nothing of the server's (what
-    was read is dropped)."""
+    after it, which answers False when the server has left the connection meanwhile (what
+    was read is then dropped and the connection ends, touching nothing of the server's)."""
 
-    def enter(self) -> bool: ...
+    def enter(self) -> None: ...
 
     def leave(self) -> bool: ...
 
@@ -163,8 +162,7 @@ class ConnectionDriver:
                 if action.timeout is None:
                     return await self.receive(action.max_bytes)
                 return await self.receive(action.max_bytes, self._now() + action.timeout)
-            if not gate.enter():
-                raise PeerGone("the server stopped: no next request is read")
+            gate.enter()
             try:
                 deadline = None if action.timeout is None else self._now() + action.timeout
                 data = await self.receive(action.max_bytes, deadline)

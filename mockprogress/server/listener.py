@@ -215,10 +215,10 @@ class SharedListener:
         """Stop serving with ``server`` (its stop, in any thread), and close every connection
         waiting in the listen queue: each was opened while it was attached.
 
-        Every open connection of ``server`` is marked released: none reads a next request for
-        it any more (``_Open``). Returns them when each waits idle for a request with nothing
-        unread (the caller has the loop close them, without waiting); None when one is busy:
-        the last to end then resolves ``done``."""
+        Returns the server's open connections when each waits idle for a request with nothing
+        unread (they are marked released: none reads a request for the server any more, and
+        the caller has the loop close them, without waiting); None when one is busy: the last
+        to end then resolves ``done``."""
         assert self._listening is not None
         sock = self._listening.sockets[0]
         with self._lock:
@@ -235,15 +235,15 @@ class SharedListener:
                     break
                 _close_unread(client)
             left = list(server._connections.values())
-            for entry in left:
-                entry.released = True  # no next request is read for this server
-            # Idle, and nothing the client sent waits unread (the loop decides about that as
-            # it did before there was an idle path). An idle connection's socket stays open
-            # while the lock is held: it ends only after ``_Open.leave``.
+            # Idle, and nothing the client sent waits unread: a request that came during the
+            # test is served by the test's server. (An idle connection's socket stays open
+            # while the lock is held: it ends only after ``_Open.leave``.)
             if all(
                 entry.idle and not _unread_bytes(sock)
                 for sock, entry in server._connections.items()
             ):
+                for entry in left:
+                    entry.released = True
                 return left
             server._detached = done
             return None

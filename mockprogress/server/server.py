@@ -896,12 +896,10 @@ class MockServer(AsyncContextManagerMixin):
 class _Open:
     """An open connection of a server: its cancel scope, and on a shared listener (``guard``
     is its lock) the driver's ``IdleGate``: whether the connection waits idle for a request
-    (``idle``) and whether the server has left it (``released``: its stop has begun), both
-    read and written under the lock. A stop marks every connection released: none reads a
-    next request for the server after that (``enter`` and ``leave`` say so, and it ends). If
-    each was idle, the stop finishes without waiting for the loop, which closes them; else
-    it waits for the busy ones, each of which ends at the latest when it would wait for a
-    next request."""
+    (``idle``) and whether the server has left it while it did (``released``), both read and
+    written under the lock. A stop that finds every connection idle marks them released and
+    finishes without waiting for the loop: such a connection reads nothing more for the
+    server (``leave`` says so), and the loop closes it."""
 
     __slots__ = ("guard", "idle", "released", "scope")
 
@@ -911,12 +909,9 @@ class _Open:
         self.idle = False
         self.released = False
 
-    def enter(self) -> bool:
+    def enter(self) -> None:
         with self.guard:
-            if self.released:
-                return False
             self.idle = True
-            return True
 
     def leave(self) -> bool:
         with self.guard:
