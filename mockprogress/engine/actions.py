@@ -30,16 +30,10 @@ class Receive:
     With a ``timeout``, wait at most that many seconds for the first byte: the result is
     ``None`` when they pass with nothing read (the core then decides what the silence means:
     an idle keep-alive connection, a request head that never ends).
-
-    ``idle``: the read waits for the first bytes of the next request, with no exchange in
-    progress and nothing of a request read: until it returns, the connection has nothing to
-    do with the server's state, and a stopping server need not wait for it (the I/O layer's
-    ``IdleGate``).
     """
 
     max_bytes: int
     timeout: float | None = None
-    idle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,11 +91,11 @@ class ServerConnection:
         """How many bytes h11 has taken in and parsed (a request head is the difference)."""
         return self._fed - len(self.h11._receive_buffer)
 
-    def _receive(self, max_bytes: int, *, idle: bool = False) -> Receive:
+    def _receive(self, max_bytes: int) -> Receive:
         """A read, bounded by the head timeout while a request head is arriving."""
         if self._head_deadline is None:
-            return Receive(max_bytes, idle=idle)
-        return Receive(max_bytes, max(0.0, self._head_deadline - self.clock()), idle=idle)
+            return Receive(max_bytes)
+        return Receive(max_bytes, max(0.0, self._head_deadline - self.clock()))
 
     def receive_raw(self, max_bytes: int) -> Program[bytes]:
         """Bytes straight from the client, past h11: the rest of a Content-Length body
@@ -306,11 +306,11 @@ class ServerConnection:
             # A fresh connection's first head is timed from the start, as Node's
             # headersTimeout is: a connection that never sends anything is held no longer.
             self._start_head_timeout(self.clock())
-            data = yield self._receive(size, idle=True)
+            data = yield self._receive(size)
             if data and pending is None and self.state.config.http2 is not None:
                 data = yield from self._sniff_preface(data)
         else:
-            data = yield Receive(size, limits.keep_alive_timeout, idle=True)
+            data = yield Receive(size, limits.keep_alive_timeout)
         if data is None:
             raise _Silence(idle=not fresh)
         started = self.clock()

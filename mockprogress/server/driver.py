@@ -49,7 +49,7 @@ import struct
 import termios
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import anyio
 import anyio.lowlevel
@@ -92,17 +92,6 @@ READY_STREAK = 16
 TLS_READ_SIZE = 17 * 1024
 
 
-class IdleGate(Protocol):
-    """Tells a stopping server when a connection waits idle for a request (``Receive.idle``),
-    so that it need not wait for that connection: ``enter()`` before such a read, ``leave()``
-    after it, which answers False when the server has left the connection meanwhile (what
-    was read is then dropped and the connection ends, touching nothing of the server's)."""
-
-    def enter(self) -> None: ...
-
-    def leave(self) -> bool: ...
-
-
 class ConnectionDriver:
     """Runs programs against one client socket, which it owns and closes."""
 
@@ -111,12 +100,9 @@ class ConnectionDriver:
         sock: socket.socket,
         loop: asyncio.AbstractEventLoop | None = None,
         tls: TLSChannel | None = None,
-        idle_gate: IdleGate | None = None,
     ) -> None:
         """``loop``: the running asyncio loop, when the server runs on asyncio. ``tls``: the
-        connection's TLS; ``Send`` and ``Receive`` then carry plaintext, counted exactly.
-        ``idle_gate``: see ``IdleGate`` (a server on a shared listener)."""
-        self.idle_gate = idle_gate
+        connection's TLS; ``Send`` and ``Receive`` then carry plaintext, counted exactly."""
         self.socket = sock
         sock.setblocking(False)
         with contextlib.suppress(OSError):
@@ -157,21 +143,9 @@ class ConnectionDriver:
         if isinstance(action, Receive):
             if self.closed:
                 return b""
-            gate = self.idle_gate if action.idle else None
-            if gate is None:
-                if action.timeout is None:
-                    return await self.receive(action.max_bytes)
-                return await self.receive(action.max_bytes, self._now() + action.timeout)
-            gate.enter()
-            try:
-                deadline = None if action.timeout is None else self._now() + action.timeout
-                data = await self.receive(action.max_bytes, deadline)
-            except BaseException:
-                gate.leave()
-                raise
-            if not gate.leave():
-                raise PeerGone("the server stopped while the connection waited idle")
-            return data
+            if action.timeout is None:
+                return await self.receive(action.max_bytes)
+            return await self.receive(action.max_bytes, self._now() + action.timeout)
         if isinstance(action, Close):
             await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None

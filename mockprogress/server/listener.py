@@ -12,13 +12,9 @@ Isolation on the wire, kept by one lock around each accept, ``attach`` and ``rel
   it to its end: a connection never moves to the next server;
 - ``stop()`` releases the server and closes every connection still in the listen queue (it
   was opened during the test that is ending), then, if any connection of the server is
-  busy, has the loop close them (a connection whose task had not run yet is closed
-  unread) and waits until the last one has ended (by itself, as one whose client has just
-  closed it does, or closed); if none is open, or each waits idle for a next request with
-  nothing unread (``Receive.idle``: a test's keep-alive connection at its teardown), nothing
-  of the server runs on the loop any more and stop() finishes in the caller's thread,
-  without a round trip: an idle connection is marked released under the lock, reads no
-  request for the server after that, and the loop closes it;
+  still open, has the loop close them (a connection whose task had not run yet is closed
+  unread) and waits; if none is, nothing of the server runs on the loop any more and stop()
+  finishes in the caller's thread, without a round trip;
 - a connection accepted while no server is attached is closed unread.
 """
 
@@ -36,7 +32,6 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ..errors import ServerStateError
-from .driver import _unread_bytes
 from .portal import LoopPost, SharedLoop, portal_provider
 from .server import (
     _ACCEPT_RETRY,
@@ -53,7 +48,7 @@ if TYPE_CHECKING:
 
     from anyio.lowlevel import EventLoopToken
 
-    from .server import MockServer, _Open
+    from .server import MockServer
 
 
 def shareable(host: str) -> bool:
@@ -211,14 +206,11 @@ class SharedListener:
         with self._lock:
             self._server = server
 
-    def release(self, server: MockServer, done: Future[None]) -> list[_Open] | None:
+    def release(self, server: MockServer, done: Future[None]) -> bool:
         """Stop serving with ``server`` (its stop, in any thread), and close every connection
-        waiting in the listen queue: each was opened while it was attached.
-
-        Returns the server's open connections when each waits idle for a request with nothing
-        unread (they are marked released: none reads a request for the server any more, and
-        the caller has the loop close them, without waiting); None when one is busy: the last
-        to end then resolves ``done``."""
+        waiting in the listen queue: each was opened while it was attached. Returns whether
+        a connection of ``server`` is still open (the loop must close it); if one is, the last
+        to end resolves ``done``."""
         assert self._listening is not None
         sock = self._listening.sockets[0]
         with self._lock:
@@ -234,19 +226,10 @@ class SharedListener:
                         continue
                     break
                 _close_unread(client)
-            left = list(server._connections.values())
-            # Idle, and nothing the client sent waits unread: a request that came during the
-            # test is served by the test's server. (An idle connection's socket stays open
-            # while the lock is held: it ends only after ``_Open.leave``.)
-            if all(
-                entry.idle and not _unread_bytes(sock)
-                for sock, entry in server._connections.items()
-            ):
-                for entry in left:
-                    entry.released = True
-                return left
+            if not server._connections:
+                return False
             server._detached = done
-            return None
+            return True
 
     def _admit(self, sock: socket.socket, address: Any) -> None:
         # Under the lock, as the accept before it: a connection goes to the server attached

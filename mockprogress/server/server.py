@@ -197,10 +197,12 @@ class MockServer(AsyncContextManagerMixin):
         self._future: Future[None] | None = None
         #: The shared listener it serves on (``start(listener=...)``), while it does.
         self._listener: SharedListener | None = None
-        #: Each open connection (``_Open``). On a shared listener it changes under the
-        #: listener's lock (its accept adds, the connection's end removes), which stop()
-        #: takes to know whether any is left, and whether all wait idle.
-        self._connections: dict[socket.socket, _Open] = {}
+        #: Each open connection's cancel scope and (on asyncio) task. On a shared listener
+        #: it changes under the listener's lock (its accept adds, the connection's end
+        #: removes), which stop() takes to know whether any is left.
+        self._connections: dict[
+            socket.socket, tuple[anyio.CancelScope, asyncio.Task[None] | None]
+        ] = {}
         #: Set when the last of them ends, while the server task waits for that.
         self._all_closed: anyio.Event | None = None
         #: The stop waiting for them to end.
@@ -608,15 +610,10 @@ class MockServer(AsyncContextManagerMixin):
         ``_detach`` closing it."""
         try:
             done: Future[None] = Future()
-            left = listener.release(self, done)
-            if left is None:
+            if listener.release(self, done):
                 listener.call_soon(self._detach, done)
                 done.result()  # the one wait
             else:
-                if left:
-                    # Each waits idle for a request and will not read one for this server
-                    # (``_Open.leave``): the loop closes them, nobody waits for that.
-                    listener.call_soon(_cancel, [entry.scope for entry in left])
                 self._stopped()
         finally:
             self._mode = self._listener = None
@@ -628,7 +625,8 @@ class MockServer(AsyncContextManagerMixin):
         if done.done():
             return
         try:
-            _cancel([entry.scope for entry in self._connections.values()])
+            for scope, _task in self._connections.values():
+                scope.cancel()
         except BaseException as exc:
             done.set_exception(exc)  # stop() raises it
 
@@ -653,34 +651,31 @@ class MockServer(AsyncContextManagerMixin):
         listening socket's readiness callback, outside any task, where anyio cannot tell
         which library runs the loop (under a plain ``asyncio.run``): the scope's class was
         taken in a task (``_scope_type``)."""
-        entry = _Open(self._scope_type(), guard)
-        connections = self._connections
-        connections[sock] = entry
+        scope = self._scope_type()
         if self._asyncio_loop is not None:
-            self._asyncio_loop.create_task(self._admitted(sock, address, entry, connections))
+            task = self._asyncio_loop.create_task(self._admitted(sock, address, scope, guard))
+            self._connections[sock] = (scope, task)
         else:
-            group.start_soon(self._admitted, sock, address, entry, connections)
+            self._connections[sock] = (scope, None)
+            group.start_soon(self._admitted, sock, address, scope, guard)
 
     async def _admitted(
         self,
         sock: socket.socket,
         address: Any,
-        entry: _Open,
-        connections: dict[socket.socket, _Open],
+        scope: anyio.CancelScope,
+        guard: AbstractContextManager[object],
     ) -> None:
-        guard = entry.guard
         try:
-            if entry.scope.cancel_called:
+            if scope.cancel_called:
                 sock.close()  # stopped before this task ran: closed unread
                 return
-            with entry.scope:
-                await self._handle(sock, address, None if guard is _UNGUARDED else entry)
+            with scope:
+                await self._handle(sock, address)
         finally:
             with guard:
-                del connections[sock]
-                # Not if the server was started again since (a stop that did not wait for
-                # this connection, which waited idle): that run's connections are others.
-                last = not connections and connections is self._connections
+                del self._connections[sock]
+                last = not self._connections
                 # A stop set it under the same lock, while this connection was open.
                 detached = self._detached if last else None
                 if last:
@@ -705,7 +700,8 @@ class MockServer(AsyncContextManagerMixin):
         if not self._connections:
             return
         self._all_closed = anyio.Event()
-        _cancel([entry.scope for entry in self._connections.values()])
+        for scope, _task in self._connections.values():
+            scope.cancel()
         with anyio.CancelScope(shield=True):
             await self._all_closed.wait()
         self._all_closed = None
@@ -834,9 +830,9 @@ class MockServer(AsyncContextManagerMixin):
             )
         return None
 
-    async def _handle(self, sock: socket.socket, address: Any, gate: _Open | None) -> None:
+    async def _handle(self, sock: socket.socket, address: Any) -> None:
         channel = None if self._tls_context is None else TLSChannel(self._tls_context)
-        driver = ConnectionDriver(sock, self._asyncio_loop, channel, gate)
+        driver = ConnectionDriver(sock, self._asyncio_loop, channel)
         self._active_connections += 1
         try:
             host = str(address[0]) if isinstance(address, tuple) else str(address)
@@ -891,38 +887,6 @@ class MockServer(AsyncContextManagerMixin):
             tls=connection.tls,
         )
         await H2Session(driver, conn).run(start)
-
-
-class _Open:
-    """An open connection of a server: its cancel scope, and on a shared listener (``guard``
-    is its lock) the driver's ``IdleGate``: whether the connection waits idle for a request
-    (``idle``) and whether the server has left it while it did (``released``), both read and
-    written under the lock. A stop that finds every connection idle marks them released and
-    finishes without waiting for the loop: such a connection reads nothing more for the
-    server (``leave`` says so), and the loop closes it."""
-
-    __slots__ = ("guard", "idle", "released", "scope")
-
-    def __init__(self, scope: anyio.CancelScope, guard: AbstractContextManager[object]) -> None:
-        self.scope = scope
-        self.guard = guard
-        self.idle = False
-        self.released = False
-
-    def enter(self) -> None:
-        with self.guard:
-            self.idle = True
-
-    def leave(self) -> bool:
-        with self.guard:
-            self.idle = False
-            return not self.released
-
-
-def _cancel(scopes: list[anyio.CancelScope]) -> None:
-    """Cancel these connections' scopes (on the loop)."""
-    for scope in scopes:
-        scope.cancel()
 
 
 async def accept_connections(
