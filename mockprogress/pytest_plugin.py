@@ -64,17 +64,40 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]:
-    config = request.config
-    marker = request.node.get_closest_marker("mockprogress")
-    options: dict[str, Any] = {}
-    if marker is not None:
-        if marker.args:
-            raise pytest.UsageError("@pytest.mark.mockprogress takes keyword arguments only")
-        options = dict(marker.kwargs)
-    check = bool(options.pop("check_at_teardown", config.getini("mockprogress_check_at_teardown")))
-    backend = str(options.pop("backend", config.getini("mockprogress_backend")))
-    options.setdefault("host", config.getini("mockprogress_host"))
+#: The ini options as ``_options`` reads them, once per run.
+_INI = pytest.StashKey[tuple[bool, str, str]]()
+#: The tests being run, innermost last (``pytest_runtest_protocol``; an in-process pytester
+#: run nests its own). The thread-mode fixture reads its test here rather than taking
+#: ``request``: pytest builds a ``FixtureDef`` for each use of ``request`` (about 25 us a
+#: test), and a session fixture with an argument costs each test that uses it as much again.
+_RUNNING: list[pytest.Item] = []
+
+
+def _running_item() -> pytest.Item:
+    if not _RUNNING:
+        raise pytest.UsageError("mockprogress_server is a fixture of a test being run")
+    return _RUNNING[-1]
+
+
+def _options(item: pytest.Item) -> tuple[bool, str, dict[str, Any]]:
+    config = item.config
+    ini = config.stash.get(_INI, None)
+    if ini is None:
+        ini = config.stash[_INI] = (
+            bool(config.getini("mockprogress_check_at_teardown")),
+            str(config.getini("mockprogress_backend")),
+            str(config.getini("mockprogress_host")),
+        )
+    check, backend, host = ini
+    marker = item.get_closest_marker("mockprogress")
+    if marker is None:
+        return check, backend, {"host": host}
+    if marker.args:
+        raise pytest.UsageError("@pytest.mark.mockprogress takes keyword arguments only")
+    options: dict[str, Any] = dict(marker.kwargs)
+    check = bool(options.pop("check_at_teardown", check))
+    backend = str(options.pop("backend", backend))
+    options.setdefault("host", host)
     from .engine.limits import LIMIT_NAMES
 
     unknown = set(options) - _SERVER_OPTIONS - set(LIMIT_NAMES)
@@ -86,14 +109,15 @@ def _options(request: pytest.FixtureRequest) -> tuple[bool, str, dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
-def _mockprogress_loop(pytestconfig: pytest.Config) -> Iterator[dict[Any, SharedListener]]:
+def _mockprogress_loop() -> Iterator[dict[Any, SharedListener]]:
     """Keeps the thread-mode event loop alive for the session, and the shared listeners
     (one per host and backend, opened on first use): each test's fresh server attaches to
-    one, so a test costs neither a thread nor a listening socket."""
+    one, so a test costs neither a thread nor a listening socket. No argument: see
+    ``_RUNNING``."""
     from .server.portal import portal_provider
 
     listeners: dict[Any, SharedListener] = {}
-    with portal_provider(str(pytestconfig.getini("mockprogress_backend"))):
+    with portal_provider(_options(_running_item())[1]):
         try:
             yield listeners
         finally:
@@ -128,9 +152,7 @@ def mockprogress_ca() -> CertificateAuthority:
 
 
 @pytest.fixture
-def mockprogress_server(
-    request: pytest.FixtureRequest, _mockprogress_loop: dict[Any, SharedListener]
-) -> Iterator[MockServer]:
+def mockprogress_server(_mockprogress_loop: dict[Any, SharedListener]) -> Iterator[MockServer]:
     """A fresh mockprogress server for this test, in a background thread.
 
     Works with any client, sync or async, from sync and async tests alike. Script it with
@@ -147,16 +169,17 @@ def mockprogress_server(
     """
     from .server.server import MockServer
 
-    check, backend, options = _options(request)
+    item = _running_item()
+    check, backend, options = _options(item)
     server = MockServer(backend=backend, **options)
-    request.node.stash.setdefault(_SERVERS, []).append(server)
+    item.stash.setdefault(_SERVERS, []).append(server)
     server.start(listener=_listener(_mockprogress_loop, server.host, backend))
     try:
         yield server
     finally:
         server.stop()
     if check:
-        _check(request.node, server)
+        _check(item, server)
 
 
 @pytest.fixture
@@ -179,7 +202,7 @@ async def mockprogress_async_server(
             "make the test `async def` with @pytest.mark.anyio",
             pytrace=False,
         )
-    check, _backend, options = _options(request)
+    check, _backend, options = _options(request.node)
     server = MockServer(**options)
     request.node.stash.setdefault(_SERVERS, []).append(server)
     async with server:
@@ -210,10 +233,13 @@ def _check(item: pytest.Item, server: MockServer) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """Once a test is reported, its servers' temporary files go: a suite of thousands of tests
-    must not hold thousands of spooled bodies until the garbage collector gets to them."""
+    must not hold thousands of spooled bodies until the garbage collector gets to them.
+    While it runs, the test is the fixtures' (``_RUNNING``)."""
+    _RUNNING.append(item)
     try:
         return (yield)
     finally:
+        _RUNNING.pop()
         for server in item.stash.get(_SERVERS, []):
             server._state.free_storage()
         item.stash[_SERVERS] = []

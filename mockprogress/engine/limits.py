@@ -76,6 +76,8 @@ class Limits:
     @classmethod
     def pick(cls, options: Mapping[str, Any]) -> tuple[Limits, dict[str, Any]]:
         """Split keyword options into the limits they set and the rest."""
+        if not options:
+            return _DEFAULT_LIMITS, {}  # a server per test: the checks once, not per test
         limits = cls(**{k: v for k, v in options.items() if k in LIMIT_NAMES})
         return limits, {k: v for k, v in options.items() if k not in LIMIT_NAMES}
 
@@ -104,3 +106,4 @@ class SetLimits:
 #: The limits' fields (``name``, ``default``, ``metadata["help"]``), in declaration order.
 LIMIT_FIELDS = dataclasses.fields(Limits)
 LIMIT_NAMES = tuple(f.name for f in LIMIT_FIELDS)
+_DEFAULT_LIMITS = Limits()

@@ -110,6 +110,8 @@ class ConnectionDriver:
         # TLS reads whole records through its BIO: the asyncio reader's one-recv-per-wait
         # shortcut does not apply there.
         self._reader = _AsyncioReader(loop, sock) if loop is not None and tls is None else None
+        #: The loop's clock (``anyio.current_time`` finds the backend on every call).
+        self._now: Callable[[], float] = anyio.current_time if loop is None else loop.time
         self.tls = tls
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
@@ -120,6 +122,9 @@ class ConnectionDriver:
         self._streak = 0
         #: The connection to the upstream in proxy mode (made on the first ``UpstreamOpen``).
         self._upstream: UpstreamLink | None = None
+        #: Whether anyio ever waited on the socket (``_wait``): only then may a wait need
+        #: ``notify_closing`` at the close (the asyncio reader is unregistered by itself).
+        self._anyio_waited = False
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -140,7 +145,7 @@ class ConnectionDriver:
                 return b""
             if action.timeout is None:
                 return await self.receive(action.max_bytes)
-            return await self.receive(action.max_bytes, anyio.current_time() + action.timeout)
+            return await self.receive(action.max_bytes, self._now() + action.timeout)
         if isinstance(action, Close):
             await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None
@@ -204,6 +209,7 @@ class ConnectionDriver:
                     data = waited
                 else:
                     bound = math.inf if deadline is None else deadline
+                    self._anyio_waited = True
                     with anyio.CancelScope(deadline=bound) as scope:
                         await _wait(anyio.wait_readable, sock)
                     if scope.cancelled_caught:
@@ -244,6 +250,7 @@ class ConnectionDriver:
             if not view:
                 break
             self._streak = 0
+            self._anyio_waited = True
             await _wait(anyio.wait_writable, sock)
         await self._take_turns()
 
@@ -357,8 +364,9 @@ class ConnectionDriver:
             return
         if self._reader is not None:
             self._reader.unwatch()
-        with contextlib.suppress(OSError, RuntimeError):
-            anyio.notify_closing(self.socket)
+        if self._anyio_waited:
+            with contextlib.suppress(OSError, RuntimeError):
+                anyio.notify_closing(self.socket)
         self.socket.close()
 
     async def _flush(self) -> None:

@@ -206,10 +206,11 @@ class SharedListener:
         with self._lock:
             self._server = server
 
-    def release(self, server: MockServer) -> bool:
+    def release(self, server: MockServer, done: Future[None]) -> bool:
         """Stop serving with ``server`` (its stop, in any thread), and close every connection
         waiting in the listen queue: each was opened while it was attached. Returns whether
-        a connection of ``server`` is still open (the loop must close it)."""
+        a connection of ``server`` is still open (the loop must close it); if one is, the last
+        to end resolves ``done``."""
         assert self._listening is not None
         sock = self._listening.sockets[0]
         with self._lock:
@@ -225,7 +226,10 @@ class SharedListener:
                         continue
                     break
                 _close_unread(client)
-            return bool(server._connections)
+            if not server._connections:
+                return False
+            server._detached = done
+            return True
 
     def _admit(self, sock: socket.socket, address: Any) -> None:
         # Under the lock, as the accept before it: a connection goes to the server attached

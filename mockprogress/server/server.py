@@ -603,10 +603,14 @@ class MockServer(AsyncContextManagerMixin):
     def _stop_on_listener(self, listener: SharedListener) -> None:
         """Detach; when a connection of this server is still open, have the loop close it and
         wait (one wait), else finish here: nothing of this server runs on the loop any more,
-        and no connection can reach it, so its state is the caller's to finish."""
+        and no connection can reach it, so its state is the caller's to finish.
+
+        The wait is over as soon as the last connection ends, whichever comes first: its own
+        end (the client closed it, as a test's client usually has just done) or the posted
+        ``_detach`` closing it."""
         try:
-            if listener.release(self):
-                done: Future[None] = Future()
+            done: Future[None] = Future()
+            if listener.release(self, done):
                 listener.call_soon(self._detach, done)
                 done.result()  # the one wait
             else:
@@ -617,18 +621,14 @@ class MockServer(AsyncContextManagerMixin):
 
     def _detach(self, done: Future[None]) -> None:
         """On the loop: close this server's connections. The last one to end finishes the
-        stop (``_admitted``), or this does if they all ended already."""
+        stop (``_admitted``); if they have all ended already, it has."""
+        if done.done():
+            return
         try:
-            if self._connections:
-                self._detached = done
-                for scope, _task in self._connections.values():
-                    scope.cancel()
-                return
-            self._stopped()
+            for scope, _task in self._connections.values():
+                scope.cancel()
         except BaseException as exc:
             done.set_exception(exc)  # stop() raises it
-            return
-        done.set_result(None)
 
     def _stopped(self) -> None:
         # Every connection has closed: resources may now flush their stores.
@@ -676,21 +676,24 @@ class MockServer(AsyncContextManagerMixin):
             with guard:
                 del self._connections[sock]
                 last = not self._connections
+                # A stop set it under the same lock, while this connection was open.
+                detached = self._detached if last else None
+                if last:
+                    self._detached = None
             if last:
-                self._last_connection_ended()
+                self._last_connection_ended(detached)
 
-    def _last_connection_ended(self) -> None:
+    def _last_connection_ended(self, detached: Future[None] | None) -> None:
         """The last open connection ended: finish what waits for that (a stop)."""
         if self._all_closed is not None:
             self._all_closed.set()
-        if self._detached is not None:
-            done, self._detached = self._detached, None
+        if detached is not None:
             try:
                 self._stopped()
             except BaseException as exc:
-                done.set_exception(exc)
+                detached.set_exception(exc)  # stop() raises it
             else:
-                done.set_result(None)
+                detached.set_result(None)
 
     async def _close_connections(self) -> None:
         """Cancel every open connection and wait for them all to end (the server stops)."""

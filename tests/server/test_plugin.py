@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 
 import mockprogress as mp
@@ -11,6 +13,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 
 HEADER = """
 import http.client
+import http.client
+
 import pytest
 import mockprogress as mp
 
@@ -418,3 +422,31 @@ def test_sync(mockprogress_async_server):
         ]
     )
     assert "TimeoutError" not in result.stdout.str()
+
+
+def test_the_thread_mode_fixture_asks_pytest_for_nothing_per_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest builds a ``FixtureDef`` each time a test's set-up uses ``request``, and looks up
+    every argument of each session fixture the test uses again: about 25 us a test each
+    (bench_fixture_overhead.py, pytest 9). So ``mockprogress_server`` takes neither: its whole
+    closure is its one session fixture, which takes no argument."""
+    item = pytester.getitem("def test_func(mockprogress_server): pass")
+    assert isinstance(item, pytest.Function)
+    assert sorted(item.fixturenames) == ["_mockprogress_loop", "mockprogress_server"]
+
+
+@pytest.mark.mockprogress(unmatched_status=404)
+def test_a_fixture_set_up_after_an_inline_run_is_its_tests_own(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest
+) -> None:
+    """The fixture finds its test without ``request``: an in-process pytester run (a test of
+    its own inside this one) leaves this test the fixture's, marker options and all."""
+    pytester.makepyfile("def test_inner(mockprogress_server): pass")
+    pytester.runpytest().assert_outcomes(passed=1)
+    srv: mp.MockServer = request.getfixturevalue("mockprogress_server")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    conn.request("GET", "/nothing")
+    assert conn.getresponse().status == 404  # this test's marker, not the inner test's
+    conn.close()
+    srv.reset()

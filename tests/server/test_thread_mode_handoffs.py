@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -117,3 +118,38 @@ def test_a_posted_call_that_fails_leaves_the_shared_loop_serving(
             srv.expect("GET", "/after").respond(mp.respond(200, b"still here"))
             assert urllib.request.urlopen(srv.url("/after"), timeout=5).read() == b"still here"
     assert "broken on purpose" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stop_on_a_shared_listener_ends_with_the_clients_own_close(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test's client has usually just closed its connection when the fixture stops the
+    server, and the loop has not yet read that close: the connection's own end then finishes
+    the stop, without waiting for the posted call that would close it (here it never comes).
+    The loop is held busy while the client closes and stop() starts, so the connection is
+    still open when stop() looks."""
+    from mockprogress.server.listener import SharedListener
+
+    with SharedListener(backend=backend) as listener:
+        srv = mp.MockServer(backend=backend).start(listener=listener)
+        srv.expect("GET", "/").respond(mp.respond(200, b"ok"))
+        client = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.recv(65536).endswith(b"\r\n\r\nok")  # kept alive
+        busy, go = threading.Event(), threading.Event()
+        listener.call_soon(lambda: (busy.set(), go.wait(5)))
+        assert busy.wait(5)
+        client.close()
+        monkeypatch.setattr(listener, "call_soon", lambda fn, *args: None)
+        stopped = threading.Thread(target=srv.stop, daemon=True)
+        stopped.start()
+        deadline = time.monotonic() + 5
+        while srv._detached is None and stopped.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)  # until stop() found the connection open
+        go.set()
+        stopped.join(5)
+        assert not stopped.is_alive()
+        monkeypatch.undo()
+        srv.check()
+        assert [ex.response.status for ex in srv.journal if ex.response] == [200]
