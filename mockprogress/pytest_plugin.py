@@ -79,8 +79,8 @@ def _running_item() -> pytest.Item:
     return _RUNNING[-1]
 
 
-def _options(item: pytest.Item) -> tuple[bool, str, dict[str, Any]]:
-    config = item.config
+def _ini(config: pytest.Config) -> tuple[bool, str, str]:
+    """check_at_teardown, backend and host as the ini file sets them (read once per run)."""
     ini = config.stash.get(_INI, None)
     if ini is None:
         ini = config.stash[_INI] = (
@@ -88,7 +88,11 @@ def _options(item: pytest.Item) -> tuple[bool, str, dict[str, Any]]:
             str(config.getini("mockprogress_backend")),
             str(config.getini("mockprogress_host")),
         )
-    check, backend, host = ini
+    return ini
+
+
+def _options(item: pytest.Item) -> tuple[bool, str, dict[str, Any]]:
+    check, backend, host = _ini(item.config)
     marker = item.get_closest_marker("mockprogress")
     if marker is None:
         return check, backend, {"host": host}
@@ -117,7 +121,8 @@ def _mockprogress_loop() -> Iterator[dict[Any, SharedListener]]:
     from .server.portal import portal_provider
 
     listeners: dict[Any, SharedListener] = {}
-    with portal_provider(_options(_running_item())[1]):
+    # The ini's backend, not the first test's marker: the loop kept for the whole session.
+    with portal_provider(_ini(_running_item().config)[1]):
         try:
             yield listeners
         finally:
