@@ -252,12 +252,13 @@ class ExchangeContext(CommonExchange):
         them or, for what went past h11, as the exchange knows it."""
         if self._wire is not WireState.HTTP:
             return False  # closed by the exchange, or raw bytes the client cannot frame
-        h11_conn = self._conn.h11
+        # Read without bringing h11 up to date (ServerConnection.our_state, .their_state).
+        conn = self._conn
         if self._sent_past_h11:
             ours_done = self.final_sent and self._keeps_alive_after
         else:
-            ours_done = h11_conn.our_state is h11.DONE
-        theirs = h11_conn.their_state
+            ours_done = conn.our_state is h11.DONE
+        theirs = conn.their_state
         theirs_done = (
             theirs is h11.DONE
             # The rest of a Content-Length body was read past h11; all of it.
@@ -294,7 +295,7 @@ class ExchangeContext(CommonExchange):
             self._log.bytes_sent += len(data)
 
     def _h11_send(self, event: h11.Event) -> bytes:
-        data = self._conn.h11.send(event)
+        data = self._conn.h11_conn.send(event)
         return data or b""
 
     def run(self, step: Step) -> Program[None]:
@@ -354,7 +355,7 @@ class ExchangeContext(CommonExchange):
         """Body bytes that have reached the server so far, read or not: in the journal, held
         back by a cut, in h11's buffer, and still in the socket (a chunked body counts its
         framing)."""
-        buffered = len(self._conn.h11.trailing_data[0])
+        buffered = len(self._conn.h11_conn.trailing_data[0])
         unread: int = yield PendingInput()
         arrived = len(self.log.body) + len(self._pending) + buffered + unread
         if self._declared_length is not None:
@@ -458,7 +459,7 @@ class ExchangeContext(CommonExchange):
                     raise h11.RemoteProtocolError("peer closed the connection mid-body")
                 self._unframed_left -= len(data)
             else:
-                event = self._conn.h11.next_event()
+                event = self._conn.h11_conn.next_event()
                 if event is h11.NEED_DATA and self._declared_length is not None:
                     # h11 has handed out every body byte it holds. The rest of a
                     # Content-Length body is that many bytes, nothing to parse: read them
@@ -537,7 +538,7 @@ class ExchangeContext(CommonExchange):
                 and self._plain
                 and not bodiless
                 and not step.chunked
-                and self._conn.h11.our_state is h11.SEND_RESPONSE
+                and self._conn.our_state is h11.SEND_RESPONSE
             ):
                 # What h11 would write, written past it: the head as h11 rendered it for the
                 # same exchange state (ResponseHead.wire), then the body as it is (Content-Length
@@ -813,7 +814,7 @@ class ExchangeContext(CommonExchange):
         label = "101 Switching Protocols"
         at = self._log.event(self.now, "response", "out", label, status=101, headers=headers)
         self._log.response = ResponseRecord(101, "Switching Protocols", headers, at, 0, True)
-        trailing, closed = self._conn.h11.trailing_data
+        trailing, closed = self._conn.h11_conn.trailing_data
         return bytes(trailing), closed
 
     def read_raw(self, max_bytes: int) -> Program[bytes]:

@@ -54,6 +54,9 @@ class ServerConfig:
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
+    #: Read simple request heads with ``engine.heads.simple_head`` before h11 (faster; False
+    #: has h11 parse every head, as tests/core/test_simple_heads.py compares).
+    simple_heads: bool = True
     #: Proxy mode: where requests that match nothing are forwarded (None: they get
     #: ``unmatched_status``), and where ``mp.forward()`` forwards by default.
     upstream: UpstreamURL | None = None
