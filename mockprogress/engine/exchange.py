@@ -562,6 +562,9 @@ class ExchangeContext(CommonExchange):
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
         self._response = ResponseState.STARTED
+        if self._sent_past_h11 and step.fault is None and step.pacing is None and stream is None:
+            yield from self._respond_at_once(step, head.fields, segments)
+            return
         head_length = len(segments[0].data)
         total = sum(s.size for s in segments)
         limit = total
@@ -648,6 +651,26 @@ class ExchangeContext(CommonExchange):
                 segments, limit, min(limit + (1 << 14), total) if streamed else total
             )
             yield from self._fire(step.fault, body_sent, rest)
+
+    def _respond_at_once(
+        self, step: Respond, fields: Headers, segments: list[Segment]
+    ) -> Program[None]:
+        """``respond``'s loop for a response written whole in one write (past h11, no cut,
+        drip or stream): the same journal, in the same order, read from the same clock."""
+        what = f"{step.status} {step.reason}"
+        body_sent = segments[1].size if len(segments) > 1 else 0
+        mark = _Mark.of(self._log)
+        piece = segments[0].data + segments[1].data if body_sent else segments[0].data
+        head_at = self._log.event(
+            self.now, "response", "out", what, status=step.status, headers=fields
+        )
+        self._log.response = ResponseRecord(
+            step.status, step.reason, fields, head_at, body_sent, True
+        )
+        if body_sent:
+            self._log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (complete)")
+        yield from self._send(piece, mark, what)
+        self._response = ResponseState.SENT
 
     def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
         """Send the final response with a body whose length is known only at its end (a
