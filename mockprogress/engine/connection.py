@@ -49,8 +49,12 @@ class ServerConnection:
         self.id = state.next_connection_id()
         self._h11 = self._new_h11()
         #: The length of the request head ``simple_head`` read and h11 has not yet parsed
-        #: (it is still in h11's buffer); None while h11 is up to date.
+        #: (it is in h11's buffer, or in ``_unfed``); None while h11 is up to date.
         self._lagging: int | None = None
+        #: Bytes read (counted in ``_fed``) not yet handed to h11: a simple head and what came
+        #: with it, read while h11 held nothing. While they are not, h11 is as the previous
+        #: request left it, and serves the next one as it is when they never need to be.
+        self._unfed: bytes | None = None
         self._simple_heads = state.config.simple_heads
         self.eof = False
         self.bytes_in = 0
@@ -72,6 +76,7 @@ class ServerConnection:
         """The connection's h11 state machine, up to date: a head that ``simple_head`` read
         is handed to h11 now (it parses the same head into an equal event)."""
         if self._lagging is not None:
+            self._flush()
             self._lagging = None
             self._h11.next_event()  # the Request simple_head gave
         return self._h11
@@ -92,6 +97,8 @@ class ServerConnection:
         """What h11 holds past what it has parsed (``h11.Connection.trailing_data``), as if
         it were up to date."""
         data, closed = self._h11.trailing_data
+        if self._unfed is not None:
+            data += self._unfed
         if self._lagging is not None:
             data = data[self._lagging :]
         return data, closed
@@ -118,23 +125,37 @@ class ServerConnection:
             self._feed(data)
 
     def _feed(self, data: bytes) -> None:
+        self._flush()
         self._fed += len(data)
         self._h11.receive_data(data)
 
+    def _flush(self) -> None:
+        """Hand h11 the bytes it has not been given yet (``_unfed``)."""
+        if self._unfed is not None:
+            self._h11.receive_data(self._unfed)
+            self._unfed = None
+
     def _parsed(self) -> int:
         """How many bytes h11 has taken in and parsed (a request head is the difference)."""
-        return self._fed - len(self._h11._receive_buffer) + (self._lagging or 0)
+        unfed = 0 if self._unfed is None else len(self._unfed)
+        return self._fed - len(self._h11._receive_buffer) - unfed + (self._lagging or 0)
 
-    def _request_event(self, data: bytes | None) -> Program[h11.Event | type[h11.PAUSED]]:
-        """The first event of a request whose head starts with ``data`` (what h11 holds, or
-        None when that is not known): read by ``simple_head`` when the head is simple, else
-        by h11."""
-        if data is not None and self._simple_heads:
+    def _request_event(self, data: bytes, *, held: bool) -> Program[h11.Event | type[h11.PAUSED]]:
+        """The first event of a request whose head starts with ``data``: what h11 holds
+        (``held``), or bytes just read while it held nothing, not yet handed to it. Read by
+        ``simple_head`` when the head is simple, else by h11."""
+        if data and self._simple_heads:
             simple = simple_head(data)
             if simple is not None:
                 request, size = simple
+                if not held:
+                    self.bytes_in += len(data)
+                    self._fed += len(data)
+                    self._unfed = data
                 self._lagging = size
                 return request
+        if not held:
+            self._take(data)
         return (yield from self.next_event())
 
     def _receive(self, max_bytes: int) -> Receive:
@@ -224,7 +245,10 @@ class ServerConnection:
                     # A fresh h11 connection is where start_next_cycle would leave it, given
                     # what the old one holds of the next request (pipelined with this one).
                     trailing, closed = self.trailing()
-                    self._h11 = self._new_h11()
+                    if self._unfed is None:
+                        self._h11 = self._new_h11()
+                    # else h11 was never given this request: it is as the last cycle left it.
+                    self._unfed = None
                     self._lagging = None
                     if trailing:
                         self._feed(trailing)
@@ -344,7 +368,7 @@ class ServerConnection:
         if held:
             # The next request was read with the previous one (pipelined): too late to cut.
             self._start_head_timeout(self.clock())
-            return (yield from self._request_event(held))
+            return (yield from self._request_event(held, held=True))
         pending = plan.next_cut(fresh_connection=fresh)
         if pending is not None and pending.at == 0 and plan.claim(pending):
             yield from self._fire_head_cut(pending, b"", self.clock())
@@ -367,8 +391,7 @@ class ServerConnection:
         cut = plan.next_cut(fresh_connection=fresh) if data else None
         if cut is None or not plan.claim(cut):
             # h11 held nothing before these bytes (see above): the head starts with them.
-            self._take(data)
-            return (yield from self._request_event(data))
+            return (yield from self._request_event(data, held=False))
         head = bytearray()
         rest = b""
         while True:
