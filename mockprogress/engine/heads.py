@@ -7,10 +7,13 @@ line ends. ``simple_head`` reads exactly those and declines (returns None) anyth
 so that h11 decides it as before: a head not yet whole, bare LF line ends, leading blank
 lines, obs-fold, a name that is not a token, a value with a control or non-ASCII byte, a
 target that is not in origin form, a method outside ``METHODS``, a version other than 1.0
-and 1.1, ``Transfer-Encoding``, ``Upgrade``. The ``h11.Request`` it returns is built by
-h11's own constructor from what h11's reader would have extracted (names as sent, values
-without their surrounding whitespace), so the checks h11 makes there (Host present and
-single, Content-Length forms) are h11's own; when one fails, it declines too.
+and 1.1, ``Transfer-Encoding``, ``Upgrade``. The ``h11.Request`` it returns holds what
+h11's reader would have extracted (names as sent, values without their surrounding
+whitespace). With Content-Length it is built by h11's own constructor, whose verdicts on
+its forms (and on Host) are h11's own: when it refuses, this declines too. Without, it is
+made as that constructor would make it (h11's ``Headers``, a private class, of (name as sent,
+lower-case name, value)), and h11's Host rule is checked here: exactly one, or none for
+HTTP/1.0.
 
 What it accepts, h11 reads into an equal event, consuming the same bytes: a differential
 test proves it over the bad-input catalogue, the request fuzzer's strategies and hand-made
@@ -22,6 +25,7 @@ response goes past h11, never does.
 from __future__ import annotations
 
 import h11
+from h11._headers import Headers as H11Headers
 
 #: Methods read here; any other goes to h11 (CONNECT, whose target is not a path, above all).
 METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
@@ -60,18 +64,39 @@ def simple_head(data: bytes) -> tuple[h11.Request, int] | None:
         or target.translate(None, _VCHAR)
     ):
         return None
-    fields: list[tuple[bytes, bytes]] = []
+    items: list[tuple[bytes, bytes, bytes]] = []
+    hosts = 0
+    length = False
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not name or name.translate(None, _TOKEN):
             return None  # not a field line (obs-fold starts with whitespace: not a token)
-        if value.translate(None, _VALUE) or name.lower() in _DECLINED_FIELDS:
+        lower = name.lower()
+        if value.translate(None, _VALUE) or lower in _DECLINED_FIELDS:
             return None
-        fields.append((name, value.strip(b" \t")))
-    try:
-        request = h11.Request(
-            method=method, target=target, headers=fields, http_version=http_version, _parsed=True
-        )
-    except h11.LocalProtocolError:
-        return None  # no Host, two of them, a bad Content-Length: h11 says so itself
+        hosts += lower == b"host"
+        length = length or lower == b"content-length"
+        items.append((name, lower, value.strip(b" \t")))
+    if length:
+        # Content-Length is normalised and judged by h11's own constructor.
+        try:
+            request = h11.Request(
+                method=method,
+                target=target,
+                headers=[(name, value) for name, _, value in items],
+                http_version=http_version,
+                _parsed=True,
+            )
+        except h11.LocalProtocolError:
+            return None  # no Host, two of them, a bad Content-Length: h11 says so itself
+        return request, end + 4
+    if hosts > 1 or (hosts == 0 and http_version == b"1.1"):
+        return None  # h11 refuses it (RFC 9112 §3.2)
+    # The event h11's constructor makes of these fields (nothing in them to normalise), made
+    # without its checks: what they check of method, target and fields is checked above.
+    request = object.__new__(h11.Request)
+    object.__setattr__(request, "method", method)
+    object.__setattr__(request, "target", target)
+    object.__setattr__(request, "headers", H11Headers(items))
+    object.__setattr__(request, "http_version", http_version)
     return request, end + 4
