@@ -30,8 +30,8 @@ continue policy and the WebSocket switch see the exchange through ``ExchangeSurf
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import h11
 
@@ -59,6 +59,7 @@ from .wire import (
     STREAM_PIECE,
     BodySource,
     FetchedSource,
+    ResponseHead,
     Segment,
     UnsizedSource,
     content_within,
@@ -525,6 +526,7 @@ class ExchangeContext(CommonExchange):
                 f"the {step.status} response's trailers were not sent: over HTTP/1.1 they need "
                 "a chunked body (chunked=True)",
             )
+        at_once = False
         try:
             head = response_head(
                 step,
@@ -545,11 +547,13 @@ class ExchangeContext(CommonExchange):
                 # framing adds nothing). h11's bookkeeping of our side (three events through its
                 # state machine, most of a small response's cost) is skipped; the connection
                 # takes a fresh h11 connection for its next request (ServerConnection.run).
-                segments = [Segment(head.wire, False)]
-                if step.content:
-                    segments.append(Segment(step.content, True))
                 self._sent_past_h11 = True
                 self._keeps_alive_after = head.keeps_alive
+                # One write, no cut, drip or stream: no segments needed (_respond_at_once).
+                at_once = step.fault is None and step.pacing is None and stream is None
+                segments = [] if at_once else [Segment(head.wire, False)]
+                if step.content and not at_once:
+                    segments.append(Segment(step.content, True))
             elif stream is not None and not bodiless:
                 segments = [Segment(self._h11_send(head.event), False)]
             else:
@@ -562,8 +566,8 @@ class ExchangeContext(CommonExchange):
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
         self._response = ResponseState.STARTED
-        if self._sent_past_h11 and step.fault is None and step.pacing is None and stream is None:
-            yield from self._respond_at_once(step, head.fields, segments)
+        if at_once:
+            yield from self._respond_at_once(step, head)
             return
         head_length = len(segments[0].data)
         total = sum(s.size for s in segments)
@@ -652,15 +656,15 @@ class ExchangeContext(CommonExchange):
             )
             yield from self._fire(step.fault, body_sent, rest)
 
-    def _respond_at_once(
-        self, step: Respond, fields: Headers, segments: list[Segment]
-    ) -> Program[None]:
+    def _respond_at_once(self, step: Respond, head: ResponseHead) -> Program[None]:
         """``respond``'s loop for a response written whole in one write (past h11, no cut,
         drip or stream): the same journal, in the same order, read from the same clock."""
         what = f"{step.status} {step.reason}"
-        body_sent = segments[1].size if len(segments) > 1 else 0
+        content = step.content
+        body_sent = len(content)
+        fields = head.fields
         mark = _Mark.of(self._log)
-        piece = segments[0].data + segments[1].data if body_sent else segments[0].data
+        piece = head.wire + content if body_sent else head.wire
         head_at = self._log.event(
             self.now, "response", "out", what, status=step.status, headers=fields
         )
@@ -864,9 +868,9 @@ if TYPE_CHECKING:
         return ctx  # mypy checks that ExchangeContext has everything the Protocol names
 
 
-@dataclass(frozen=True, slots=True)
-class _Mark:
-    """How far an exchange's journal went before bytes it describes were written."""
+class _Mark(NamedTuple):
+    """How far an exchange's journal went before bytes it describes were written (a tuple:
+    one is made for every write)."""
 
     events: int
     interims: int
