@@ -103,6 +103,11 @@ class ServerConnection:
             data = data[self._lagging :]
         return data, closed
 
+    def _trailing_size(self) -> int:
+        """``len(self.trailing()[0])``, without copying the bytes."""
+        unfed = 0 if self._unfed is None else len(self._unfed)
+        return len(self._h11._receive_buffer) + unfed - (self._lagging or 0)
+
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
             h11.SERVER, max_incomplete_event_size=self.state.config.limits.max_header_size
@@ -309,7 +314,7 @@ class ServerConnection:
         whole, what h11 still holds is theirs."""
         self.bytes_in = 0
         if ctx.body_done and ctx.response_state is not ResponseState.SWITCHED:
-            ahead = len(self.trailing()[0])
+            ahead = self._trailing_size()
             ctx.log.bytes_received -= ahead
             self.bytes_in = ahead
 
