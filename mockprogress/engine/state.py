@@ -138,7 +138,8 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        reserved = self._reserved_for(urllib.parse.urlsplit(target).path) is not None
+        path = urllib.parse.urlsplit(target).path
+        reserved = bool(self.reserved) and self._reserved_for(path) is not None
         log = ExchangeLog(
             next(self._reserved_ids) if reserved else len(self.logs) + 1,
             connection,
