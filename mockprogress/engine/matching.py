@@ -281,8 +281,12 @@ class Expectation:
             reasons.append(f"method: wanted {self.method}, got {request.method}")
         if not _value_ok(self.path, request.path):
             reasons.append(f"path: wanted {_describe(self.path)}, got {request.path!r}")
-        reasons.extend(self._query_mismatches(request))
-        reasons.extend(self._header_mismatches(request.headers))
+        # Most expectations name no query or headers: no call for those (every request tries
+        # every expectation).
+        if self.query is not None:
+            reasons.extend(self._query_mismatches(request))
+        if self.headers is not None:
+            reasons.extend(self._header_mismatches(request.headers))
         if request.body is not None:
             reasons.extend(self._body_mismatches(request.body))
         return reasons
