@@ -224,11 +224,12 @@ class ServerConnection:
                     yield Close("close")
                     return None
                 self.requests += 1
-                upgrade = self._h2c(event, self._parsed() - head_start)
+                # The head as sent: h11 strips padding and folds, the limit counts them.
+                head_size = self._parsed() - head_start
+                upgrade = self._h2c(event, head_size)
                 if upgrade is not None:
                     return (yield from self._switch_to_h2c(upgrade))
-                # The head as sent: h11 strips padding and folds, the limit counts them.
-                ctx = self._begin(event, self._parsed() - head_start)
+                ctx = self._begin(event, head_size)
                 self._last = ctx.log
                 try:
                     yield from self.state.serve(ctx)
