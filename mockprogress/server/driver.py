@@ -110,9 +110,6 @@ class ConnectionDriver:
         # TLS reads whole records through its BIO: the asyncio reader's one-recv-per-wait
         # shortcut does not apply there.
         self._reader = _AsyncioReader(loop, sock) if loop is not None and tls is None else None
-        # The loop's clock: what anyio.current_time reads, without finding the backend (a
-        # keep-alive connection reads it for every request's deadline).
-        self._now: Callable[[], float] = loop.time if loop is not None else anyio.current_time
         self.tls = tls
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.
@@ -143,7 +140,7 @@ class ConnectionDriver:
                 return b""
             if action.timeout is None:
                 return await self.receive(action.max_bytes)
-            return await self.receive(action.max_bytes, self._now() + action.timeout)
+            return await self.receive(action.max_bytes, anyio.current_time() + action.timeout)
         if isinstance(action, Close):
             await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None
