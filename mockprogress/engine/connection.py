@@ -30,6 +30,7 @@ from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, ResponseState, plain_response
 from .faults import fire
 from .h2_connection import PREFACE, H2Start, Upgrade
+from .heads import simple_head
 from .journal import ExchangeLog, ResponseRecord, TLSRecord
 
 if TYPE_CHECKING:
@@ -46,7 +47,15 @@ class ServerConnection:
         self.clock = clock
         self.peer = peer
         self.id = state.next_connection_id()
-        self.h11 = self._new_h11()
+        self._h11 = self._new_h11()
+        #: The length of the request head ``simple_head`` read and h11 has not yet parsed
+        #: (it is in h11's buffer, or in ``_unfed``); None while h11 is up to date.
+        self._lagging: int | None = None
+        #: Bytes read (counted in ``_fed``) not yet handed to h11: a simple head and what came
+        #: with it, read while h11 held nothing. While they are not, h11 is as the previous
+        #: request left it, and serves the next one as it is when they never need to be.
+        self._unfed: bytes | None = None
+        self._simple_heads = state.config.simple_heads
         self.eof = False
         self.bytes_in = 0
         # Every byte handed to h11 (``_fed`` less what h11 still holds: what it has parsed).
@@ -62,6 +71,43 @@ class ServerConnection:
         #: The connection's last exchange, which a keep-alive close is journaled on.
         self._last: ExchangeLog | None = None
 
+    @property
+    def h11_conn(self) -> h11.Connection:
+        """The connection's h11 state machine, up to date: a head that ``simple_head`` read
+        is handed to h11 now (it parses the same head into an equal event)."""
+        if self._lagging is not None:
+            self._flush()
+            self._lagging = None
+            self._h11.next_event()  # the Request simple_head gave
+        return self._h11
+
+    @property
+    def our_state(self) -> object:
+        """h11's state of the server side, without bringing h11 up to date: after a
+        request head, h11 waits for the response."""
+        return h11.SEND_RESPONSE if self._lagging is not None else self._h11.our_state
+
+    @property
+    def their_state(self) -> object:
+        """h11's state of the client side, without bringing h11 up to date: after a
+        request head, h11 stands in its body (or before its ``EndOfMessage``)."""
+        return h11.SEND_BODY if self._lagging is not None else self._h11.their_state
+
+    def trailing(self) -> tuple[bytes, bool]:
+        """What h11 holds past what it has parsed (``h11.Connection.trailing_data``), as if
+        it were up to date."""
+        data, closed = self._h11.trailing_data
+        if self._unfed is not None:
+            data += self._unfed
+        if self._lagging is not None:
+            data = data[self._lagging :]
+        return data, closed
+
+    def _trailing_size(self) -> int:
+        """``len(self.trailing()[0])``, without copying the bytes."""
+        unfed = 0 if self._unfed is None else len(self._unfed)
+        return len(self._h11._receive_buffer) + unfed - (self._lagging or 0)
+
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
             h11.SERVER, max_incomplete_event_size=self.state.config.limits.max_header_size
@@ -70,7 +116,7 @@ class ServerConnection:
     def next_event(self, max_bytes: int = _READ_SIZE) -> Program[h11.Event | type[h11.PAUSED]]:
         """The next h11 event, reading from the client as needed."""
         while True:
-            event = self.h11.next_event()
+            event = self.h11_conn.next_event()
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
             data = yield self._receive(max_bytes)
@@ -84,12 +130,38 @@ class ServerConnection:
             self._feed(data)
 
     def _feed(self, data: bytes) -> None:
+        self._flush()
         self._fed += len(data)
-        self.h11.receive_data(data)
+        self._h11.receive_data(data)
+
+    def _flush(self) -> None:
+        """Hand h11 the bytes it has not been given yet (``_unfed``)."""
+        if self._unfed is not None:
+            self._h11.receive_data(self._unfed)
+            self._unfed = None
 
     def _parsed(self) -> int:
         """How many bytes h11 has taken in and parsed (a request head is the difference)."""
-        return self._fed - len(self.h11._receive_buffer)
+        unfed = 0 if self._unfed is None else len(self._unfed)
+        return self._fed - len(self._h11._receive_buffer) - unfed + (self._lagging or 0)
+
+    def _request_event(self, data: bytes, *, held: bool) -> Program[h11.Event | type[h11.PAUSED]]:
+        """The first event of a request whose head starts with ``data``: what h11 holds
+        (``held``), or bytes just read while it held nothing, not yet handed to it. Read by
+        ``simple_head`` when the head is simple, else by h11."""
+        if data and self._simple_heads:
+            simple = simple_head(data)
+            if simple is not None:
+                request, size = simple
+                if not held:
+                    self.bytes_in += len(data)
+                    self._fed += len(data)
+                    self._unfed = data
+                self._lagging = size
+                return request
+        if not held:
+            self._take(data)
+        return (yield from self.next_event())
 
     def _receive(self, max_bytes: int) -> Receive:
         """A read, bounded by the head timeout while a request head is arriving."""
@@ -152,11 +224,12 @@ class ServerConnection:
                     yield Close("close")
                     return None
                 self.requests += 1
-                upgrade = self._h2c(event, self._parsed() - head_start)
+                # The head as sent: h11 strips padding and folds, the limit counts them.
+                head_size = self._parsed() - head_start
+                upgrade = self._h2c(event, head_size)
                 if upgrade is not None:
                     return (yield from self._switch_to_h2c(upgrade))
-                # The head as sent: h11 strips padding and folds, the limit counts them.
-                ctx = self._begin(event, self._parsed() - head_start)
+                ctx = self._begin(event, head_size)
                 self._last = ctx.log
                 try:
                     yield from self.state.serve(ctx)
@@ -177,18 +250,22 @@ class ServerConnection:
                 if ctx.bypassed_h11:
                     # A fresh h11 connection is where start_next_cycle would leave it, given
                     # what the old one holds of the next request (pipelined with this one).
-                    trailing, closed = self.h11.trailing_data
-                    self.h11 = self._new_h11()
+                    trailing, closed = self.trailing()
+                    if self._unfed is None:
+                        self._h11 = self._new_h11()
+                    # else h11 was never given this request: it is as the last cycle left it.
+                    self._unfed = None
+                    self._lagging = None
                     if trailing:
                         self._feed(trailing)
                     if closed:
-                        self.h11.receive_data(b"")
+                        self._h11.receive_data(b"")
                 else:
-                    if self.h11.their_state is h11.SEND_BODY:
+                    if self.h11_conn.their_state is h11.SEND_BODY:
                         # A request without a body whose EndOfMessage nothing read (h11 hands
                         # it out without further bytes): read it, or h11 cannot cycle.
-                        self.h11.next_event()
-                    self.h11.start_next_cycle()
+                        self.h11_conn.next_event()
+                    self.h11_conn.start_next_cycle()
         except PeerGone:
             if self.current is not None and not self.current.closed:
                 ctx = self.current
@@ -221,8 +298,8 @@ class ServerConnection:
 
     def _switch_to_h2c(self, upgrade: Upgrade) -> Program[H2Start]:
         """Answer ``101 Switching Protocols`` (``Upgrade: h2c``); what follows is HTTP/2."""
-        self.h11.next_event()  # the request's EndOfMessage (it has no body)
-        data = self.h11.send(
+        self.h11_conn.next_event()  # the request's EndOfMessage (it has no body)
+        data = self.h11_conn.send(
             h11.InformationalResponse(
                 status_code=101,
                 headers=[(b"Connection", b"Upgrade"), (b"Upgrade", b"h2c")],
@@ -230,7 +307,7 @@ class ServerConnection:
             )
         )
         yield Send(data or b"")
-        return H2Start(bytes(self.h11.trailing_data[0]), upgrade)
+        return H2Start(bytes(self.h11_conn.trailing_data[0]), upgrade)
 
     def _hand_on(self, ctx: ExchangeContext) -> None:
         """Credit the bytes read with an exchange that belong to the requests after it
@@ -238,7 +315,7 @@ class ServerConnection:
         whole, what h11 still holds is theirs."""
         self.bytes_in = 0
         if ctx.body_done and ctx.response_state is not ResponseState.SWITCHED:
-            ahead = len(self.h11.trailing_data[0])
+            ahead = self._trailing_size()
             ctx.log.bytes_received -= ahead
             self.bytes_in = ahead
 
@@ -249,7 +326,7 @@ class ServerConnection:
         if not ctx.body_done or ctx.response_state is ResponseState.SWITCHED:
             return  # what h11 holds is this request's own body, or another protocol
         reader = self._new_h11()
-        reader.receive_data(self.h11.trailing_data[0])
+        reader.receive_data(self.h11_conn.trailing_data[0])
         now = self.clock()
         while reader.trailing_data[0]:
             before = len(reader.trailing_data[0])
@@ -293,10 +370,11 @@ class ServerConnection:
         plan = self.state.head_cuts
         fresh = self.requests == 0
         limits = self.state.config.limits
-        if self.h11.trailing_data[0]:
+        held = self._h11.trailing_data[0]
+        if held:
             # The next request was read with the previous one (pipelined): too late to cut.
             self._start_head_timeout(self.clock())
-            return (yield from self.next_event())
+            return (yield from self._request_event(held, held=True))
         pending = plan.next_cut(fresh_connection=fresh)
         if pending is not None and pending.at == 0 and plan.claim(pending):
             yield from self._fire_head_cut(pending, b"", self.clock())
@@ -318,8 +396,8 @@ class ServerConnection:
             self._start_head_timeout(started)
         cut = plan.next_cut(fresh_connection=fresh) if data else None
         if cut is None or not plan.claim(cut):
-            self._take(data)
-            return (yield from self.next_event())
+            # h11 held nothing before these bytes (see above): the head starts with them.
+            return (yield from self._request_event(data, held=False))
         head = bytearray()
         rest = b""
         while True:
@@ -330,7 +408,7 @@ class ServerConnection:
                 plan.release(cut)  # the client gave up before the cut
                 return (yield from self.next_event())
             try:
-                event = self.h11.next_event()
+                event = self.h11_conn.next_event()
             except h11.RemoteProtocolError:
                 plan.release(cut)  # a malformed head: answered as such, not cut
                 raise
@@ -431,7 +509,7 @@ class ServerConnection:
     def _abandoned_head(self) -> None:
         """Journal a request head the client closed the connection in the middle of: the
         bytes that came are counted and shown, as for a head cut (nothing is answered)."""
-        head = self.h11.trailing_data[0]
+        head = self.h11_conn.trailing_data[0]
         if not head:
             return
         now = self.clock()
@@ -463,7 +541,7 @@ class ServerConnection:
         there is nothing to answer or to journal."""
         limits = self.state.config.limits
         now = self.clock()
-        head = self.h11.trailing_data[0]
+        head = self.h11_conn.trailing_data[0]
         if idle or not head:
             if idle and self._last is not None:
                 self._last.event(
@@ -517,7 +595,7 @@ class ServerConnection:
             # client as able to switch). For a plain request it is read in ``run`` only when h11
             # is to carry the next request: its final response usually goes past h11, after
             # which a fresh h11 connection takes over and the old one is never asked again.
-            self.h11.next_event()
+            self.h11_conn.next_event()
         self.current = ctx
         return ctx
 
@@ -547,10 +625,10 @@ class ServerConnection:
             log.ended = self.clock()  # also when the client is gone under the answer
 
     def _answer_refusal(self, log: ExchangeLog, status: int, text: str) -> Program[None]:
-        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        if self.h11_conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             step = plain_response(status, text)
             body = step.content
-            head = self.h11.send(
+            head = self.h11_conn.send(
                 h11.Response(
                     status_code=status,
                     headers=[
@@ -561,8 +639,8 @@ class ServerConnection:
                     reason=step.reason.encode(),
                 )
             )
-            data = (head or b"") + (self.h11.send(h11.Data(data=body)) or b"")
-            data += self.h11.send(h11.EndOfMessage()) or b""
+            data = (head or b"") + (self.h11_conn.send(h11.Data(data=body)) or b"")
+            data += self.h11_conn.send(h11.EndOfMessage()) or b""
             yield Send(data)
             log.bytes_sent += len(data)
             at = log.event(

@@ -30,8 +30,8 @@ continue policy and the WebSocket switch see the exchange through ``ExchangeSurf
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import h11
 
@@ -59,6 +59,7 @@ from .wire import (
     STREAM_PIECE,
     BodySource,
     FetchedSource,
+    ResponseHead,
     Segment,
     UnsizedSource,
     content_within,
@@ -252,12 +253,13 @@ class ExchangeContext(CommonExchange):
         them or, for what went past h11, as the exchange knows it."""
         if self._wire is not WireState.HTTP:
             return False  # closed by the exchange, or raw bytes the client cannot frame
-        h11_conn = self._conn.h11
+        # Read without bringing h11 up to date (ServerConnection.our_state, .their_state).
+        conn = self._conn
         if self._sent_past_h11:
             ours_done = self.final_sent and self._keeps_alive_after
         else:
-            ours_done = h11_conn.our_state is h11.DONE
-        theirs = h11_conn.their_state
+            ours_done = conn.our_state is h11.DONE
+        theirs = conn.their_state
         theirs_done = (
             theirs is h11.DONE
             # The rest of a Content-Length body was read past h11; all of it.
@@ -294,7 +296,7 @@ class ExchangeContext(CommonExchange):
             self._log.bytes_sent += len(data)
 
     def _h11_send(self, event: h11.Event) -> bytes:
-        data = self._conn.h11.send(event)
+        data = self._conn.h11_conn.send(event)
         return data or b""
 
     def run(self, step: Step) -> Program[None]:
@@ -354,7 +356,7 @@ class ExchangeContext(CommonExchange):
         """Body bytes that have reached the server so far, read or not: in the journal, held
         back by a cut, in h11's buffer, and still in the socket (a chunked body counts its
         framing)."""
-        buffered = len(self._conn.h11.trailing_data[0])
+        buffered = len(self._conn.h11_conn.trailing_data[0])
         unread: int = yield PendingInput()
         arrived = len(self.log.body) + len(self._pending) + buffered + unread
         if self._declared_length is not None:
@@ -458,7 +460,7 @@ class ExchangeContext(CommonExchange):
                     raise h11.RemoteProtocolError("peer closed the connection mid-body")
                 self._unframed_left -= len(data)
             else:
-                event = self._conn.h11.next_event()
+                event = self._conn.h11_conn.next_event()
                 if event is h11.NEED_DATA and self._declared_length is not None:
                     # h11 has handed out every body byte it holds. The rest of a
                     # Content-Length body is that many bytes, nothing to parse: read them
@@ -524,6 +526,7 @@ class ExchangeContext(CommonExchange):
                 f"the {step.status} response's trailers were not sent: over HTTP/1.1 they need "
                 "a chunked body (chunked=True)",
             )
+        at_once = False
         try:
             head = response_head(
                 step,
@@ -537,18 +540,20 @@ class ExchangeContext(CommonExchange):
                 and self._plain
                 and not bodiless
                 and not step.chunked
-                and self._conn.h11.our_state is h11.SEND_RESPONSE
+                and self._conn.our_state is h11.SEND_RESPONSE
             ):
                 # What h11 would write, written past it: the head as h11 rendered it for the
                 # same exchange state (ResponseHead.wire), then the body as it is (Content-Length
                 # framing adds nothing). h11's bookkeeping of our side (three events through its
                 # state machine, most of a small response's cost) is skipped; the connection
                 # takes a fresh h11 connection for its next request (ServerConnection.run).
-                segments = [Segment(head.wire, False)]
-                if step.content:
-                    segments.append(Segment(step.content, True))
                 self._sent_past_h11 = True
                 self._keeps_alive_after = head.keeps_alive
+                # One write, no cut, drip or stream: no segments needed (_respond_at_once).
+                at_once = step.fault is None and step.pacing is None and stream is None
+                segments = [] if at_once else [Segment(head.wire, False)]
+                if step.content and not at_once:
+                    segments.append(Segment(step.content, True))
             elif stream is not None and not bodiless:
                 segments = [Segment(self._h11_send(head.event), False)]
             else:
@@ -561,6 +566,9 @@ class ExchangeContext(CommonExchange):
             self.problem("scenario-error", f"cannot send {step.status}: {exc}")
             return
         self._response = ResponseState.STARTED
+        if at_once:
+            yield from self._respond_at_once(step, head)
+            return
         head_length = len(segments[0].data)
         total = sum(s.size for s in segments)
         limit = total
@@ -647,6 +655,26 @@ class ExchangeContext(CommonExchange):
                 segments, limit, min(limit + (1 << 14), total) if streamed else total
             )
             yield from self._fire(step.fault, body_sent, rest)
+
+    def _respond_at_once(self, step: Respond, head: ResponseHead) -> Program[None]:
+        """``respond``'s loop for a response written whole in one write (past h11, no cut,
+        drip or stream): the same journal, in the same order, read from the same clock."""
+        what = f"{step.status} {step.reason}"
+        content = step.content
+        body_sent = len(content)
+        fields = head.fields
+        mark = _Mark.of(self._log)
+        piece = head.wire + content if body_sent else head.wire
+        head_at = self._log.event(
+            self.now, "response", "out", what, status=step.status, headers=fields
+        )
+        self._log.response = ResponseRecord(
+            step.status, step.reason, fields, head_at, body_sent, True
+        )
+        if body_sent:
+            self._log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (complete)")
+        yield from self._send(piece, mark, what)
+        self._response = ResponseState.SENT
 
     def respond_unsized(self, step: Respond, source: UnsizedSource) -> Program[None]:
         """Send the final response with a body whose length is known only at its end (a
@@ -813,7 +841,7 @@ class ExchangeContext(CommonExchange):
         label = "101 Switching Protocols"
         at = self._log.event(self.now, "response", "out", label, status=101, headers=headers)
         self._log.response = ResponseRecord(101, "Switching Protocols", headers, at, 0, True)
-        trailing, closed = self._conn.h11.trailing_data
+        trailing, closed = self._conn.h11_conn.trailing_data
         return bytes(trailing), closed
 
     def read_raw(self, max_bytes: int) -> Program[bytes]:
@@ -840,9 +868,9 @@ if TYPE_CHECKING:
         return ctx  # mypy checks that ExchangeContext has everything the Protocol names
 
 
-@dataclass(frozen=True, slots=True)
-class _Mark:
-    """How far an exchange's journal went before bytes it describes were written."""
+class _Mark(NamedTuple):
+    """How far an exchange's journal went before bytes it describes were written (a tuple:
+    one is made for every write)."""
 
     events: int
     interims: int

@@ -46,8 +46,9 @@ class CommonExchange:
         self._headers = log.headers
         #: The 100 the first body read sends while the client waits (None: never).
         self._lazy_continue: Interim | None = LAZY_CONTINUE
-        #: The Progress values sent so far (draft-wright-http-progress §3.2).
-        self._progress_order = ProgressOrder()
+        #: The Progress values sent so far (draft-wright-http-progress §3.2); made when the
+        #: first one is checked (most exchanges send none).
+        self._progress_order: ProgressOrder | None = None
         #: Sees each scripted final response before it goes out and returns the one to send.
         self._response_filter: Callable[[Respond], Respond] | None = None
 
@@ -155,10 +156,13 @@ class CommonExchange:
         """Hold what an async handler sends to draft-wright-http-progress §3.2 (scripts are
         checked when built); a message that breaks it is not sent."""
         values = [v for n, v in headers if n.lower() == "progress"]
-        if not values and (status != 102 or self._progress_order.last is None):
+        order = self._progress_order
+        if not values and (status != 102 or order is None or order.last is None):
             return True  # nothing to check or to remember
+        if order is None:
+            order = self._progress_order = ProgressOrder()
         try:
-            self._progress_order.admit(status, values, where)
+            order.admit(status, values, where)
         except ScenarioError as exc:
             self.problem("scenario-error", f"not sent: {exc}")
             return False

@@ -154,6 +154,8 @@ class HeadCutPlan:
     def next_cut(self, *, fresh_connection: bool) -> HeadCut | None:
         """The cut the next request head would get. A cut at byte 0 applies only to a
         connection that has not sent a request yet (it ends before anything is read)."""
+        if not self._plan._planned:
+            return None  # asked twice for every request head: mostly there is no plan
         return self._plan.next(eligible=lambda cut: cut.at > 0 or fresh_connection)
 
     def claim(self, cut: HeadCut) -> bool:

@@ -54,6 +54,9 @@ class ServerConfig:
     #: Write a final response past h11 when h11 would write the same bytes (faster; False
     #: sends every response through h11, as tests/core/test_responses_past_h11.py compares).
     responses_past_h11: bool = True
+    #: Read simple request heads with ``engine.heads.simple_head`` before h11 (faster; False
+    #: has h11 parse every head, as tests/core/test_simple_heads.py compares).
+    simple_heads: bool = True
     #: Proxy mode: where requests that match nothing are forwarded (None: they get
     #: ``unmatched_status``), and where ``mp.forward()`` forwards by default.
     upstream: UpstreamURL | None = None
@@ -135,7 +138,8 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        reserved = self._reserved_for(urllib.parse.urlsplit(target).path) is not None
+        path = urllib.parse.urlsplit(target).path
+        reserved = bool(self.reserved) and self._reserved_for(path) is not None
         log = ExchangeLog(
             next(self._reserved_ids) if reserved else len(self.logs) + 1,
             connection,

@@ -142,7 +142,8 @@ def plain_exchange(request: h11.Request) -> bool:
     (no ``Upgrade``, not CONNECT) and is not a HEAD (whose response carries no body)."""
     if request.http_version != b"1.1" or request.method in (b"HEAD", b"CONNECT"):
         return False
-    for name, value in request.headers:  # h11 gives lower-case names
+    for raw, value in request.headers.raw_items():
+        name = raw.lower()
         if name == b"upgrade":
             return False
         if name == b"connection" and b"close" in _tokens(value):

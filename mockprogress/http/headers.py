@@ -43,7 +43,11 @@ class Headers:
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Build from ``(name, value)`` byte pairs as h11 delivers them."""
-        return cls((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
+        # Decoded pairs are str already: no second pass through __init__'s str().
+        headers = cls.__new__(cls)
+        headers._pairs = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
+        headers._index = None
+        return headers
 
     def _lookup(self) -> dict[str, list[str]]:
         index = self._index
