@@ -65,10 +65,27 @@ def agrees(data: bytes) -> bool:
     return True
 
 
+#: Past this size a row's prefixes are sampled (every prefix of a 120 KB row took 5 s).
+WHOLE_SWEEP = 4096
+
+
+def prefix_ends(data: bytes) -> list[int]:
+    """Every prefix of a small input; of a large one, the first and last 2 KiB, a few bytes
+    either side of each blank line (where a head may end) and every 509th byte between."""
+    if len(data) <= WHOLE_SWEEP:
+        return list(range(len(data)))
+    ends = {*range(2048), *range(len(data) - 2048, len(data)), *range(0, len(data), 509)}
+    start = data.find(b"\r\n\r\n")
+    while start != -1:
+        ends.update(range(max(0, start - 8), min(len(data), start + 12)))
+        start = data.find(b"\r\n\r\n", start + 1)
+    return sorted(ends)
+
+
 def agrees_in_pieces(data: bytes) -> None:
-    """Also every prefix: a head not yet whole is declined (h11 waits for the rest)."""
+    """Also the prefixes: a head not yet whole is declined (h11 waits for the rest)."""
     agrees(data)
-    for end in range(len(data)):
+    for end in prefix_ends(data):
         prefix = data[:end]
         if simple_head(prefix) is not None:
             assert agrees(prefix)
