@@ -159,6 +159,11 @@ class ServerConnection:
                     self._unfed = data
                 self._lagging = size
                 return request
+        if not data and not held and self._h11.their_state is h11.IDLE:
+            # The client closed between requests, as one does after its last: what h11 says
+            # of an end of input while it holds nothing, without its parser's round.
+            self.eof = True
+            return h11.ConnectionClosed()
         if not held:
             self._take(data)
         return (yield from self.next_event())
