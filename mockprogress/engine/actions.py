@@ -11,20 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Write these bytes, all of them, now."""
+class Send(NamedTuple):
+    """Write these bytes, all of them, now.
+
+    ``Send`` and ``Receive`` are named tuples (the other actions frozen dataclasses): every
+    request makes at least one of each, and a tuple is made in a third of the time."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Receive:
+class Receive(NamedTuple):
     """Read at most ``max_bytes`` from the client; the result is ``b""`` at end of stream.
 
     With a ``timeout``, wait at most that many seconds for the first byte: the result is

@@ -10,15 +10,15 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import NamedTuple, overload
 
 from ..http.headers import Headers
 from .body import BodyBuffer, JournalBody, ReadableBytes
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One line of an exchange's timeline.
+class Event(NamedTuple):
+    """One line of an exchange's timeline (immutable: a named tuple, cheap to make for every
+    event of every exchange).
 
     ``direction`` is ``"in"`` (from the client), ``"out"`` (to the client) or ``""`` (the
     server's own: pauses, faults, errors). ``kind`` is one of ``request``, ``body``,
@@ -67,9 +67,9 @@ class FrameCount:
     total: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class InterimRecord:
-    """An interim (1xx) response as it went out (or was skipped, for HTTP/1.0 clients)."""
+class InterimRecord(NamedTuple):
+    """An interim (1xx) response as it went out (or was skipped, for HTTP/1.0 clients);
+    immutable, a named tuple like ``Event``."""
 
     status: int
     reason: str
@@ -78,9 +78,9 @@ class InterimRecord:
     skipped: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseRecord:
-    """The final response: its head, and how much of its body was written."""
+class ResponseRecord(NamedTuple):
+    """The final response: its head, and how much of its body was written; immutable, a
+    named tuple like ``Event``."""
 
     status: int
     reason: str
@@ -283,6 +283,36 @@ class Exchange:
 class ExchangeLog:
     """The mutable record the server keeps while an exchange runs."""
 
+    # Slots: one is made per request, and setting its fields is a good part of that.
+    __slots__ = (
+        "_ended",
+        "_frame_store",
+        "body",
+        "body_before_continue",
+        "body_complete",
+        "bytes_received",
+        "bytes_sent",
+        "connection",
+        "events",
+        "fault",
+        "frame_counts",
+        "frames",
+        "handled_by",
+        "headers",
+        "http_version",
+        "index",
+        "interims",
+        "listeners",
+        "method",
+        "on_end",
+        "reserved",
+        "response",
+        "started",
+        "stream_id",
+        "target",
+        "tls",
+    )
+
     def __init__(
         self,
         index: int,
@@ -326,8 +356,9 @@ class ExchangeLog:
         self.stream_id: int | None = None
         #: HTTP/2: (kind, direction, scope) -> [count, total] of ``control_frames``.
         self.frame_counts: dict[tuple[str, str, str], list[int]] = {}
-        #: Called with (log, event) for every event as it happens (the CLI prints them).
-        self.listeners: list[Callable[[ExchangeLog, Event], None]] = []
+        #: Called with (log, event) for every event as it happens (the CLI prints them); the
+        #: server's own list, or none.
+        self.listeners: Sequence[Callable[[ExchangeLog, Event], None]] = ()
 
     @property
     def ended(self) -> float | None:
