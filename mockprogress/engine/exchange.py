@@ -142,7 +142,7 @@ class ExchangeContext(CommonExchange):
         #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
         self._unframed_left: int | None = None
         #: h11 writes a final response to this request as to a plain GET (``plain_exchange``).
-        self._plain = plain_exchange(request)
+        self._plain = plain_exchange(request, self._headers)
         #: The final response was written past h11 (``respond``), which says nothing of it.
         self._sent_past_h11 = False
         #: For such a response: the connection stays open after it.
@@ -912,15 +912,10 @@ def carry_out(ctx: ExchangeSurface, step: Step) -> Program[None]:
 def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:
     """Run a script's steps in order. Without an explicit ``read_body`` the whole body is read
     just before the final response."""
-    steps = script.steps
-    for i, step in enumerate(steps):
+    read_first = not script.reads_explicitly
+    for step, drains in zip(script.steps, script.drains_after, strict=True):
         if isinstance(step, Respond):
-            drains = i + 1 < len(steps) and any(
-                isinstance(s, ReadBody) and s.upto is None for s in steps[i + 1 :]
-            )
-            yield from ctx.respond(
-                step, read_first=not script.reads_explicitly, drains_after=drains
-            )
+            yield from ctx.respond(step, read_first=read_first, drains_after=drains)
         else:
             yield from ctx.run(step)
         if ctx.closed:

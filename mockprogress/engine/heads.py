@@ -24,18 +24,23 @@ response goes past h11, never does.
 
 from __future__ import annotations
 
+import re
+
 import h11
 from h11._headers import Headers as H11Headers
 
 #: Methods read here; any other goes to h11 (CONNECT, whose target is not a path, above all).
 METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
-_VERSIONS = {b"HTTP/1.1": b"1.1", b"HTTP/1.0": b"1.0"}
-#: RFC 9110 §5.6.2 tchar.
-_TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-#: Visible ASCII (a target's bytes).
-_VCHAR = bytes(range(0x21, 0x7F))
-#: What a value may hold here: visible ASCII, space and tab.
-_VALUE = _VCHAR + b" \t"
+#: The request line: a method of ``METHODS``, an origin-form target of visible ASCII, HTTP/1.0
+#: or 1.1, single spaces, CRLF.
+_REQUEST_LINE = re.compile(
+    rb"(" + b"|".join(sorted(METHODS)) + rb") (/[\x21-\x7e]*) HTTP/(1\.[01])\r\n"
+)
+#: A field line: a token (RFC 9110 §5.6.2 tchar), a colon, a value of visible ASCII, space
+#: and tab, CRLF; ``_FIELD_LINES``: any number of them and nothing else.
+_FIELD = rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\x21-\x7e \t]*)\r\n"
+_FIELD_LINE = re.compile(_FIELD)
+_FIELD_LINES = re.compile(rb"(?:" + _FIELD + rb")*")
 #: Fields whose presence changes how h11 frames the exchange or what it does next.
 _DECLINED_FIELDS = frozenset({b"transfer-encoding", b"upgrade"})
 
@@ -44,39 +49,30 @@ def simple_head(data: bytes) -> tuple[h11.Request, int] | None:
     """The request whose head starts ``data`` and the head's length (its blank line
     included), or None: the head is not whole yet, or not in the simple form (h11 decides).
     """
-    end = data.find(b"\r\n\r\n")
+    # The bytes are checked by regular expressions, in C: a loop over the lines cost a
+    # sixth more of what a keep-alive GET costs the core.
+    line = _REQUEST_LINE.match(data)
+    if line is None:
+        return None
+    start = line.end()
+    # The request line holds no CR or LF: the head ends at the first blank line after it.
+    end = data.find(b"\r\n\r\n", start - 2)
     if end < 0:
         return None
-    head = data[:end]
-    lines = head.split(b"\r\n")
-    breaks = len(lines) - 1
-    if head.count(b"\n") != breaks or head.count(b"\r") != breaks:
-        return None  # a bare CR or LF inside a line
-    parts = lines[0].split(b" ")
-    if len(parts) != 3:
+    block = data[start : end + 2]
+    if _FIELD_LINES.fullmatch(block) is None:
+        return None  # a bare CR or LF, obs-fold, a name that is not a token, a control byte
+    fields: list[tuple[bytes, bytes]] = _FIELD_LINE.findall(block)
+    lowered = [name.lower() for name, _ in fields]
+    if not _DECLINED_FIELDS.isdisjoint(lowered):
         return None
-    method, target, version = parts
-    http_version = _VERSIONS.get(version)
-    if (
-        http_version is None
-        or method not in METHODS
-        or not target.startswith(b"/")
-        or target.translate(None, _VCHAR)
-    ):
-        return None
-    items: list[tuple[bytes, bytes, bytes]] = []
-    hosts = 0
-    length = False
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name.translate(None, _TOKEN):
-            return None  # not a field line (obs-fold starts with whitespace: not a token)
-        lower = name.lower()
-        if value.translate(None, _VALUE) or lower in _DECLINED_FIELDS:
-            return None
-        hosts += lower == b"host"
-        length = length or lower == b"content-length"
-        items.append((name, lower, value.strip(b" \t")))
+    method, target, http_version = line.groups()
+    items = [
+        (name, lower, value.strip(b" \t"))
+        for (name, value), lower in zip(fields, lowered, strict=True)
+    ]
+    length = b"content-length" in lowered
+    hosts = lowered.count(b"host")
     if length:
         # Content-Length is normalised and judged by h11's own constructor.
         try:

@@ -138,8 +138,10 @@ class ServerState:
         http_version: str,
         headers: Headers,
     ) -> ExchangeLog:
-        path = urllib.parse.urlsplit(target).path
-        reserved = bool(self.reserved) and self._reserved_for(path) is not None
+        reserved = (
+            bool(self.reserved)
+            and self._reserved_for(urllib.parse.urlsplit(target).path) is not None
+        )
         log = ExchangeLog(
             next(self._reserved_ids) if reserved else len(self.logs) + 1,
             connection,
@@ -294,22 +296,25 @@ class ServerState:
         """Answer one request."""
         if self._posted:
             self.apply_posted()  # an expectation added just before the request came
-        if not (yield from self._within_limits(ctx)):
+        refusal = self._refusal(ctx)
+        if refusal is not None:
+            yield from self._refuse(ctx, *refusal)
             return
         reserved = self._reserved_serving(ctx)
         if reserved is not None:
             yield from _contained(ctx, reserved.serve(ctx))
             return
         view = _view(ctx, None)
-        selection = yield from self._select(ctx, view)
-        if selection is not None and selection.needs_body:
+        selection = self._select(view)
+        if isinstance(selection, Selection) and selection.needs_body:
             yield from ctx.read_body()
             if ctx.closed:
                 return
             view = _view(ctx, ctx.log.body.read())
-            selection = yield from self._select(ctx, view)
-        if selection is None:
-            return  # a matcher raised: answered as a handler error
+            selection = self._select(view)
+        if not isinstance(selection, Selection):
+            yield from ctx.handler_failed(selection)  # a matcher raised
+            return
         if selection.expectation is not None:
             exp = selection.expectation
             exp.calls += 1
@@ -327,21 +332,18 @@ class ServerState:
             return
         yield from self._unexpected(ctx, view, selection)
 
-    def _select(self, ctx: ExchangeSurface, view: RequestView) -> Program[Selection | None]:
-        """The expectation for ``view``; None when a matcher (a test's predicate) raised,
-        which is that exchange's handler error, BaseException included."""
+    def _select(self, view: RequestView) -> Selection | BaseException:
+        """The expectation for ``view``, or what a matcher (a test's predicate) raised, which
+        is that exchange's handler error, BaseException included."""
         try:
             return self.registry.select(view)
         except BaseException as exc:  # contained to the exchange, reported
-            yield from ctx.handler_failed(exc)
-            return None
+            return exc
 
-    def _within_limits(self, ctx: ExchangeSurface) -> Program[bool]:
+    def _refuse(
+        self, ctx: ExchangeSurface, status: int, kind: str, problem: str, answer: str
+    ) -> Program[None]:
         """Refuse a request over a limit, or framed both ways, before anything reads it."""
-        refusal = self._refusal(ctx)
-        if refusal is None:
-            return True
-        status, kind, problem, answer = refusal
         reserved = self._reserved_serving(ctx)
         if reserved is not None:
             # Its number counts the reserved resource's exchanges, not the journal's.
@@ -350,7 +352,6 @@ class ServerState:
         else:
             self.record(kind, problem, ctx.log.index)
         yield from ctx.respond(plain_response(status, answer + "\n"), read_first=False)
-        return False
 
     def _refusal(self, ctx: ExchangeSurface) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""

@@ -98,17 +98,11 @@ def response_head(
     # RFC 9110 §8.6: no Content-Length on a 204; on a 304 it would describe the
     # representation, which an empty 304 says nothing about.
     length: int | None = None
-    if (
-        step.status not in (204, 304)
-        and not step.chunked
-        and not unsized
-        and not has_header(step.headers, "content-length")
-    ):
+    if step.status not in (204, 304) and not step.chunked and not unsized:
         length = len(step.content) if body_length is None else body_length
         if head_length is not None and method == "HEAD":
             length = head_length
-    close = close_after and not has_header(step.headers, "connection")
-    return _response_head(step.status, step.reason, step.headers, length, close)
+    return _response_head(step.status, step.reason, step.headers, length, close_after)
 
 
 @functools.lru_cache(maxsize=512)
@@ -118,6 +112,9 @@ def _response_head(
     # Built once per distinct head: validating and encoding the fields (in h11's event) is a
     # good part of what a small response costs, and a test server sends the same few heads
     # over and over. h11 never changes an event, so one serves every connection.
+    if has_header(headers, "content-length"):
+        length = None  # the script's own (Respond checked that it matches the body)
+    close = close and not has_header(headers, "connection")
     fields = list(headers)
     if length is not None:
         fields.append(("Content-Length", str(length)))
@@ -135,20 +132,19 @@ def _response_head(
     return ResponseHead(Headers(fields), event, wire, _keeps_alive(fields))
 
 
-def plain_exchange(request: h11.Request) -> bool:
-    """Whether h11 writes a final response to ``request`` as it would answer a plain GET, so a
-    ``ResponseHead.wire`` and the body, byte for byte, are what it would send: an HTTP/1.1
-    request that keeps the connection (no ``Connection: close``), proposes no protocol switch
-    (no ``Upgrade``, not CONNECT) and is not a HEAD (whose response carries no body)."""
+def plain_exchange(request: h11.Request, headers: Headers) -> bool:
+    """Whether h11 writes a final response to ``request`` (whose fields are ``headers``) as it
+    would answer a plain GET, so a ``ResponseHead.wire`` and the body, byte for byte, are what
+    it would send: an HTTP/1.1 request that keeps the connection (no ``Connection: close``),
+    proposes no protocol switch (no ``Upgrade``, not CONNECT) and is not a HEAD (whose
+    response carries no body)."""
     if request.http_version != b"1.1" or request.method in (b"HEAD", b"CONNECT"):
         return False
-    for raw, value in request.headers.raw_items():
-        name = raw.lower()
-        if name == b"upgrade":
-            return False
-        if name == b"connection" and b"close" in _tokens(value):
-            return False
-    return True
+    if "upgrade" in headers:
+        return False
+    return not any(
+        b"close" in _tokens(value.encode("latin-1")) for value in headers.getall("connection")
+    )
 
 
 def _keeps_alive(fields: Sequence[tuple[str, str]]) -> bool:

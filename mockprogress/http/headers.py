@@ -45,7 +45,7 @@ class Headers:
         """Build from ``(name, value)`` byte pairs as h11 delivers them."""
         # Decoded pairs are str already: no second pass through __init__'s str().
         headers = cls.__new__(cls)
-        headers._pairs = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
+        headers._pairs = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
         headers._index = None
         return headers
 

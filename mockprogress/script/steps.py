@@ -323,6 +323,21 @@ class Script:
     """A validated sequence of steps."""
 
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    #: True when the script places its own ``read_body`` step.
+    reads_explicitly: bool = field(init=False, repr=False, compare=False)
+    #: For each step: a ``read_body`` that reads the whole body comes after it (a response
+    #: followed by one keeps the connection for the rest of the body).
+    drains_after: tuple[bool, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Worked out once here, not for every exchange the script answers.
+        whole = [isinstance(s, ReadBody) and s.upto is None for s in self.steps]
+        object.__setattr__(
+            self, "reads_explicitly", any(isinstance(s, ReadBody) for s in self.steps)
+        )
+        object.__setattr__(
+            self, "drains_after", tuple(any(whole[i + 1 :]) for i in range(len(self.steps)))
+        )
 
     @classmethod
     def of(cls, steps: Iterable[Step]) -> Script:
@@ -366,11 +381,6 @@ class Script:
             if isinstance(s, Interim | Respond)
         )
         return cls(items)
-
-    @property
-    def reads_explicitly(self) -> bool:
-        """True when the script places its own ``read_body`` step."""
-        return any(isinstance(s, ReadBody) for s in self.steps)
 
 
 # ---- public factories -----------------------------------------------------------------------
