@@ -103,6 +103,8 @@ class ServerState:
         self._in_progress: dict[ExchangeLog, None] = {}
         #: Called once, each, when no exchange is in progress any more.
         self._idle_waiters: list[Callable[[], None]] = []
+        # One bound method for every exchange's ``on_end``, not a new one per request.
+        self._on_exchange_end = self._exchange_ended
         self._connection_ids = itertools.count(1)
         self._reserved_ids = itertools.count(1)
         # Changes another thread posted (thread mode's expect() and respond()), applied in
@@ -155,7 +157,7 @@ class ServerState:
         log.reserved = reserved
         if not reserved:
             self._in_progress[log] = None
-            log.on_end = self._exchange_ended
+            log.on_end = self._on_exchange_end
         if self.listeners:
             log.listeners = self.listeners
         (self.reserved_logs if reserved else self.logs).append(log)

@@ -38,7 +38,9 @@ class Headers:
         self._pairs: HeaderPairs = tuple((str(n), str(v)) for n, v in pairs)
         # Values by lower-case name, built on the first look-up (a request's fields are
         # looked up a few times each: framing, Expect, the matchers, the resources).
-        self._index: dict[str, list[str]] | None = None
+        # Tuples, not lists: the journal keeps every request's fields, and a dict of tuples of
+        # str is left out of the garbage collector's rounds.
+        self._index: dict[str, tuple[str, ...]] | None = None
 
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
@@ -49,12 +51,13 @@ class Headers:
         headers._index = None
         return headers
 
-    def _lookup(self) -> dict[str, list[str]]:
+    def _lookup(self) -> dict[str, tuple[str, ...]]:
         index = self._index
         if index is None:
             index = {}
             for n, v in self._pairs:
-                index.setdefault(n.lower(), []).append(v)
+                key = n.lower()
+                index[key] = (*index[key], v) if key in index else (v,)
             self._index = index
         return index
 

@@ -173,8 +173,14 @@ class Respond(Shaped, Step):
     #: Trailer fields after the body: a HEADERS frame over HTTP/2, the last chunk's fields
     #: over HTTP/1.1 (which needs a chunked body for them).
     trailers: HeaderPairs = ()
+    #: The body as one byte string (joined once here: every exchange the step answers reads
+    #: it several times).
+    content: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "content", b"".join(self.body) if isinstance(self.body, tuple) else self.body
+        )
         check_status(self.status, 200, 999, "final response")
         for name, _ in self.trailers:
             if name.lower() in _NOT_TRAILERS:
@@ -203,11 +209,6 @@ class Respond(Shaped, Step):
                 raise ScenarioError(
                     f"cut at body byte {self.fault.at} but the body has {len(self.content)} bytes"
                 )
-
-    @property
-    def content(self) -> bytes:
-        """The body as one byte string."""
-        return b"".join(self.body) if isinstance(self.body, tuple) else self.body
 
 
 def make_drip(
