@@ -665,14 +665,13 @@ class ExchangeContext(CommonExchange):
         fields = head.fields
         mark = _Mark.of(self._log)
         piece = head.wire + content if body_sent else head.wire
-        head_at = self._log.event(
-            self.now, "response", "out", what, status=step.status, headers=fields
-        )
+        now = self.now  # head and body go out in the same write
+        head_at = self._log.event(now, "response", "out", what, status=step.status, headers=fields)
         self._log.response = ResponseRecord(
             step.status, step.reason, fields, head_at, body_sent, True
         )
         if body_sent:
-            self._log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (complete)")
+            self._log.event(now, "body-sent", "out", f"{body_sent} body bytes (complete)")
         yield from self._send(piece, mark, what)
         self._response = ResponseState.SENT
 
