@@ -70,6 +70,8 @@ class ServerConnection:
         self._head_started = 0.0
         #: The connection's last exchange, which a keep-alive close is journaled on.
         self._last: ExchangeLog | None = None
+        #: The fields of the request head ``simple_head`` just read (None: h11 read it).
+        self._head_fields: Headers | None = None
 
     @property
     def h11_conn(self) -> h11.Connection:
@@ -152,13 +154,13 @@ class ServerConnection:
         if data and self._simple_heads:
             simple = simple_head(data)
             if simple is not None:
-                request, size = simple
                 if not held:
                     self.bytes_in += len(data)
                     self._fed += len(data)
                     self._unfed = data
-                self._lagging = size
-                return request
+                self._lagging = simple.size
+                self._head_fields = simple.headers
+                return simple.request
         if not data and not held and self._h11.their_state is h11.IDLE:
             # The client closed between requests, as one does after its last: what h11 says
             # of an end of input while it holds nothing, without its parser's round.
@@ -568,8 +570,11 @@ class ServerConnection:
         yield from self._refuse(log, 408, f"mockprogress: {message}\n")
         yield Close("close")
 
-    def _log_request(self, request: h11.Request, now: float) -> ExchangeLog:
-        """A journal entry for a request whose head came whole."""
+    def _log_request(
+        self, request: h11.Request, now: float, headers: Headers | None = None
+    ) -> ExchangeLog:
+        """A journal entry for a request whose head came whole (``headers``: its fields, if
+        they were read already)."""
         version = request.http_version.decode()
         log = self.state.new_exchange(
             connection=self.id,
@@ -577,7 +582,7 @@ class ServerConnection:
             method=request.method.decode("latin-1"),
             target=request.target.decode("latin-1"),
             http_version=version,
-            headers=Headers.from_raw(request.headers.raw_items()),
+            headers=headers or Headers.from_raw(request.headers.raw_items()),
         )
         log.tls = self.tls
         log.event(
@@ -590,7 +595,8 @@ class ServerConnection:
         return log
 
     def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
-        log = self._log_request(request, self.clock())
+        log = self._log_request(request, self.clock(), self._head_fields)
+        self._head_fields = None
         log.bytes_received = self.bytes_in
         self.bytes_in = 0
         ctx = ExchangeContext(self, log, request, head_size)

@@ -22,8 +22,10 @@ from support.sansio import Wire, config
 from test_fuzz_requests import FIELD_VALUE, FRAMING_LINES, METHODS, TARGETS, TOKEN, VERSIONS
 
 import mockprogress as mp
-from mockprogress.engine.heads import simple_head
+from mockprogress.engine import heads
+from mockprogress.engine.heads import REMEMBERED_HEAD_SIZE, REMEMBERED_HEADS, simple_head
 from mockprogress.engine.matching import Expectation
+from mockprogress.http.headers import Headers
 
 SETTINGS = examples(300)
 
@@ -54,14 +56,18 @@ def fields(request: h11.Request) -> tuple[object, ...]:
 
 
 def agrees(data: bytes) -> bool:
-    """``simple_head`` gives what h11 gives, or declines; whether it accepted ``data``."""
+    """``simple_head`` gives what h11 gives, or declines; whether it accepted ``data``. Asked
+    twice: the second answer is the remembered one, and must be the same."""
     simple = simple_head(data)
+    assert simple_head(data) == simple, data
     if simple is None:
         return False
     reference = h11_reads(data)
     assert reference is not None, f"simple_head accepted a head h11 does not read: {data!r}"
-    assert fields(simple[0]) == fields(reference[0]), data
-    assert simple[1] == reference[1], data
+    assert fields(simple.request) == fields(reference[0]), data
+    assert simple.size == reference[1], data
+    # The fields the journal keeps: as the connection would decode h11's.
+    assert list(simple.headers) == list(Headers.from_raw(reference[0].headers.raw_items()))
     return True
 
 
@@ -272,6 +278,31 @@ def test_near_simple_heads(
     head = b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n"
     head += b"".join(n + sep + v + end for n, sep, v in lines)
     agrees(head + b"\r\n")
+
+
+# ---- remembered heads --------------------------------------------------------------------------
+
+
+def test_a_head_read_again_is_remembered_and_the_memory_is_bounded() -> None:
+    head = b"GET /again HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"
+    first = simple_head(head + b"GET /next")
+    assert first is not None
+    # The same head, from other bytes (another read, another connection): the same reading.
+    again = simple_head(bytes(bytearray(head)))
+    assert again is first
+    assert first.size == len(head)
+    # Heads past the size are read each time, never kept.
+    big = b"GET /big HTTP/1.1\r\nHost: h\r\nX-Pad: " + b"p" * REMEMBERED_HEAD_SIZE + b"\r\n\r\n"
+    big_read = simple_head(big)
+    assert big_read is not None
+    assert simple_head(big) is not big_read
+    assert simple_head(big) == big_read
+    # However many distinct heads come, no more than REMEMBERED_HEADS are kept.
+    for i in range(REMEMBERED_HEADS * 3):
+        simple_head(b"GET /%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
+    assert heads._read_remembered.cache_info().currsize == REMEMBERED_HEADS
+    assert simple_head(head) is not first  # forgotten, read afresh
+    assert simple_head(head) == first
 
 
 # ---- the whole core, with and without simple_head ----------------------------------------------
