@@ -21,6 +21,7 @@ Isolation on the wire, kept by one lock around each accept, ``attach`` and ``rel
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class SharedListener:
         #: was released.
         self._lock = threading.Lock()
         self._server: MockServer | None = None
+        self._queue: select.poll | None = None
         #: The connections' task group (the accept task's).
         self._group: TaskGroup | None = None
         # What the accept task learns about its loop, for the servers that attach.
@@ -145,6 +147,10 @@ class SharedListener:
             provider.__exit__(None, None, None)
             raise
         self._provider, self._listening = provider, listening
+        # Asks whether the listen queue holds a connection, without an accept() that fails
+        # (its exception costs more than the poll): release() empties the queue at every stop.
+        self._queue = select.poll()
+        self._queue.register(listening.sockets[0], select.POLLIN)
         return self
 
     def close(self) -> None:
@@ -157,7 +163,7 @@ class SharedListener:
             provider.post.post(self._cancel)
             ended.result()
         finally:
-            self._provider = self._listening = self._ended = None
+            self._provider = self._listening = self._ended = self._queue = None
             provider.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
@@ -206,17 +212,18 @@ class SharedListener:
         with self._lock:
             self._server = server
 
-    def release(self, server: MockServer, done: Future[None]) -> bool:
+    def release(self, server: MockServer) -> Future[None] | None:
         """Stop serving with ``server`` (its stop, in any thread), and close every connection
-        waiting in the listen queue: each was opened while it was attached. Returns whether
-        a connection of ``server`` is still open (the loop must close it); if one is, the last
-        to end resolves ``done``."""
+        waiting in the listen queue: each was opened while it was attached. When a connection
+        of ``server`` is still open (the loop must close it), returns the future the last to
+        end resolves; else None (made only then: most stops have none to wait for)."""
         assert self._listening is not None
+        assert self._queue is not None
         sock = self._listening.sockets[0]
         with self._lock:
             if self._server is server:
                 self._server = None
-            while True:
+            while self._queue.poll(0):
                 try:
                     client, _ = sock.accept()
                 except (BlockingIOError, InterruptedError):
@@ -227,9 +234,10 @@ class SharedListener:
                     break
                 _close_unread(client)
             if not server._connections:
-                return False
+                return None
+            done: Future[None] = Future()
             server._detached = done
-            return True
+            return done
 
     def _admit(self, sock: socket.socket, address: Any) -> None:
         # Under the lock, as the accept before it: a connection goes to the server attached

@@ -609,8 +609,8 @@ class MockServer(AsyncContextManagerMixin):
         end (the client closed it, as a test's client usually has just done) or the posted
         ``_detach`` closing it."""
         try:
-            done: Future[None] = Future()
-            if listener.release(self, done):
+            done = listener.release(self)
+            if done is not None:
                 listener.call_soon(self._detach, done)
                 done.result()  # the one wait
             else:
