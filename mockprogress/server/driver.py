@@ -363,7 +363,7 @@ class ConnectionDriver:
         if self.socket.fileno() < 0:
             return
         if self._reader is not None:
-            self._reader.unwatch()
+            self._reader.close()
         if self._anyio_waited:
             with contextlib.suppress(OSError, RuntimeError):
                 anyio.notify_closing(self.socket)
@@ -408,7 +408,17 @@ class _AsyncioReader:
     and would report it on every turn of the loop.
     """
 
-    __slots__ = ("_fd", "_kept", "_loop", "_max_bytes", "_sock", "_waiter", "_watching")
+    __slots__ = (
+        "_deadline",
+        "_fd",
+        "_kept",
+        "_loop",
+        "_max_bytes",
+        "_sock",
+        "_timer",
+        "_waiter",
+        "_watching",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         self._loop = loop
@@ -419,6 +429,9 @@ class _AsyncioReader:
         self._watching = False
         # Bytes the callback read for a receive that was cancelled before it resumed.
         self._kept: bytes | None = None
+        #: The waiting receive's deadline, and the timer that ends it (``_on_timer``).
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     @overload
     async def receive(self, max_bytes: int) -> bytes: ...
@@ -436,7 +449,9 @@ class _AsyncioReader:
         self._max_bytes = max_bytes
         waiter: asyncio.Future[bytes | None] = self._loop.create_future()
         self._waiter = waiter
-        timer = None if deadline is None else self._loop.call_at(deadline, _time_up, waiter)
+        self._deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer.when() > deadline):
+            self._arm(deadline)
         try:
             data = await waiter
         except asyncio.CancelledError:
@@ -445,9 +460,37 @@ class _AsyncioReader:
             raise
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
         return data
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        """The timer is set for the earliest deadline a wait had and outlives the wait: a
+        keep-alive connection waits for request after request, each deadline later than the
+        one before, and one timer serves them all (a timer made and cancelled for each wait
+        cost every request a few microseconds). When it fires, the waiting receive's deadline
+        decides: reached, the receive ends with None (unless bytes came first: the readiness
+        callback then finds the waiter done); later, the timer is set again, for it."""
+        assert self._timer is not None
+        when = self._timer.when()
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return
+        if deadline > when:
+            self._arm(deadline)
+        else:
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        """Before the socket closes: out of the loop's selector, and no timer left."""
+        self.unwatch()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _on_readable(self) -> None:
         waiter = self._waiter
@@ -470,13 +513,6 @@ class _AsyncioReader:
             self._watching = False
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 self._loop.remove_reader(self._fd)
-
-
-def _time_up(waiter: asyncio.Future[bytes | None]) -> None:
-    # The read's deadline passed: the receive ends with None (unless bytes came first; the
-    # readiness callback then finds the waiter done and reads nothing).
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 async def drive(program: Program[T], perform: Callable[[Any], Awaitable[Any]]) -> T:

@@ -196,3 +196,66 @@ def test_the_driver_receive_ends_with_none_at_its_deadline() -> None:
         await driver.aclose()
 
     _run(body)
+
+
+def test_one_timer_serves_a_connections_successive_waits() -> None:
+    """A keep-alive connection waits for request after request, each deadline later than the
+    one before: the timer set for the first serves them all, none is made per wait."""
+
+    async def body(pair: Pair) -> None:
+        reader = _AsyncioReader(pair.loop, pair.ours)
+        timers = 0
+        call_at = pair.loop.call_at
+
+        def counting_call_at(when: float, callback: Callable[..., object]) -> asyncio.TimerHandle:
+            nonlocal timers
+            timers += 1
+            return call_at(when, callback)
+
+        pair.loop.call_at = counting_call_at  # type: ignore[method-assign,assignment]
+        for i in range(5):
+            task = asyncio.ensure_future(reader.receive(100, pair.loop.time() + 5.0))
+            await _turns(2)
+            pair.theirs.sendall(b"request %d" % i)
+            assert await task == b"request %d" % i
+        assert timers == 1
+        # A deadline earlier than the timer's gets a timer of its own, and ends there.
+        started = pair.loop.time()
+        assert await reader.receive(100, started + 0.05) is None
+        assert timers == 2
+        assert pair.loop.time() - started < 1.0
+        reader.close()
+
+    _run(body)
+
+
+def test_a_deadline_later_than_the_timer_ends_its_receive_at_its_own_time() -> None:
+    async def body(pair: Pair) -> None:
+        reader = _AsyncioReader(pair.loop, pair.ours)
+        task = asyncio.ensure_future(reader.receive(100, pair.loop.time() + 0.03))
+        await _turns(2)
+        pair.theirs.sendall(b"early")
+        assert await task == b"early"
+        # The timer set for 0.03 s fires inside this wait, and is set again for its deadline.
+        started = pair.loop.time()
+        assert await reader.receive(100, started + 0.15) is None
+        assert pair.loop.time() - started >= 0.149  # not at the first timer, 0.03 s
+        reader.close()
+
+    _run(body)
+
+
+def test_closing_the_reader_cancels_its_timer() -> None:
+    async def body(pair: Pair) -> None:
+        reader = _AsyncioReader(pair.loop, pair.ours)
+        task = asyncio.ensure_future(reader.receive(100, pair.loop.time() + 5.0))
+        await _turns(2)
+        pair.theirs.sendall(b"x")
+        assert await task == b"x"
+        timer = reader._timer
+        assert timer is not None and not timer.cancelled()
+        reader.close()
+        assert timer.cancelled()
+        assert not pair.registered()
+
+    _run(body)
