@@ -47,6 +47,7 @@ import select
 import socket
 import struct
 import termios
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -562,14 +563,38 @@ async def call_handler(
     except PeerGone:
         raise
     except anyio.get_cancelled_exc_class() as exc:
-        if anyio.current_effective_deadline() == -math.inf:
-            raise  # a scope around the connection was cancelled: the server stopping
+        if _server_cancelled():
+            raise  # the server stopping
         # The handler's own (it awaited a task someone cancelled): its exchange's error.
         _uncancel_current_task()
         return exc
     except BaseException as exc:  # SystemExit and all: see the docstring
         return exc
     return None
+
+
+#: The connection tasks the server is stopping, on asyncio (``stop_task``).
+_STOPPING: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
+def stop_task(task: asyncio.Task[Any]) -> None:
+    """Cancel a connection's task, the server stopping (on asyncio the server cancels the
+    task itself, not a cancel scope): ``call_handler`` knows this cancellation from one a
+    handler made."""
+    _STOPPING.add(task)
+    task.cancel()
+
+
+def _server_cancelled() -> bool:
+    """Whether the server is stopping the connection: a cancel scope around it was
+    cancelled (trio), or its task was (``stop_task``, asyncio)."""
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return False  # not on asyncio
+    return task is not None and task in _STOPPING
 
 
 def _uncancel_current_task() -> None:

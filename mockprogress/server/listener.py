@@ -98,8 +98,6 @@ class SharedListener:
         self.token: EventLoopToken | None = None
         self.loop_thread: int | None = None
         self.asyncio_loop: asyncio.AbstractEventLoop | None = None
-        #: The running backend's cancel scope class (``MockServer._admit`` says why).
-        self.scope_type: type[anyio.CancelScope] = anyio.CancelScope
         self.clock: Callable[[], float] = anyio.current_time
         self.descriptor_limit = 0
 
@@ -187,7 +185,6 @@ class SharedListener:
             self.loop_thread = threading.get_ident()
             self.token = anyio.lowlevel.current_token()
             self.asyncio_loop = _running_asyncio_loop()
-            self.scope_type = type(anyio.CancelScope())
             self.clock = self.asyncio_loop.time if self.asyncio_loop else anyio.current_time
             self.descriptor_limit = descriptor_limit()
             async with anyio.create_task_group() as group:

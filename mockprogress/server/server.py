@@ -60,7 +60,7 @@ from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
 from ..script.http2 import HTTP2, http2_spec
 from ..script.tls import TLS, tls_spec
-from .driver import ConnectionDriver, Handshake
+from .driver import ConnectionDriver, Handshake, stop_task
 from .h2 import H2Session
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
@@ -186,8 +186,6 @@ class MockServer(AsyncContextManagerMixin):
         #: The running asyncio loop (None on trio), set when the server task runs: the
         #: drivers read through it, and its ``time`` is the journal's clock.
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
-        #: The running backend's cancel scope class, taken in a task of the loop (see _admit).
-        self._scope_type: type[anyio.CancelScope] = anyio.CancelScope
         #: The journal's clock: what ``anyio.current_time`` reads, without finding the backend
         #: again on every call (a request reads it five times or so).
         self._clock: Callable[[], float] = anyio.current_time
@@ -197,12 +195,10 @@ class MockServer(AsyncContextManagerMixin):
         self._future: Future[None] | None = None
         #: The shared listener it serves on (``start(listener=...)``), while it does.
         self._listener: SharedListener | None = None
-        #: Each open connection's cancel scope and (on asyncio) task. On a shared listener
-        #: it changes under the listener's lock (its accept adds, the connection's end
-        #: removes), which stop() takes to know whether any is left.
-        self._connections: dict[
-            socket.socket, tuple[anyio.CancelScope, asyncio.Task[None] | None]
-        ] = {}
+        #: Each open connection's task (asyncio) or cancel scope (trio): what stopping
+        #: cancels. On a shared listener it changes under the listener's lock (its accept
+        #: adds, the connection's end removes), which stop() takes to know whether any is left.
+        self._connections: dict[socket.socket, asyncio.Task[None] | anyio.CancelScope] = {}
         #: Set when the last of them ends, while the server task waits for that.
         self._all_closed: anyio.Event | None = None
         #: The stop waiting for them to end.
@@ -593,7 +589,6 @@ class MockServer(AsyncContextManagerMixin):
         self._state.address = (self.host, listener.port)
         self._token, self._loop_thread = listener.token, listener.loop_thread
         self._asyncio_loop, self._clock = listener.asyncio_loop, listener.clock
-        self._scope_type = listener.scope_type
         self._descriptor_limit = listener.descriptor_limit
         self._connections = {}
         listener.attach(self)
@@ -625,8 +620,8 @@ class MockServer(AsyncContextManagerMixin):
         if done.done():
             return
         try:
-            for scope, _task in self._connections.values():
-                scope.cancel()
+            for connection in self._connections.values():
+                _stop(connection)
         except BaseException as exc:
             done.set_exception(exc)  # stop() raises it
 
@@ -643,21 +638,32 @@ class MockServer(AsyncContextManagerMixin):
         guard: AbstractContextManager[object] = _UNGUARDED,
     ) -> None:
         """On the loop (under ``guard``, the shared listener's lock, if any): a connection for
-        this server, served in a task of its own inside a cancel scope that stopping
-        cancels. On asyncio the task is the loop's own (``create_task``): anyio's
-        ``start_soon`` makes a task handle, a cancel scope and an event per task, about
-        30 us a connection; the server tracks and waits for these tasks itself
-        (``_connections``). On trio, ``group.start_soon``. On asyncio this runs in the
-        listening socket's readiness callback, outside any task, where anyio cannot tell
-        which library runs the loop (under a plain ``asyncio.run``): the scope's class was
-        taken in a task (``_scope_type``)."""
-        scope = self._scope_type()
+        this server, served in a task of its own that stopping cancels. On asyncio the task
+        is the loop's own (``create_task``), and stopping cancels the task itself: anyio's
+        ``start_soon`` makes a task handle, a cancel scope and an event per task (about 30 us
+        a connection), and a cancel scope alone costs about 4 us a connection and 14 more
+        when it is cancelled; the server tracks and waits for these tasks itself
+        (``_connections``, ``_task_ended``). On trio, ``group.start_soon`` in a cancel scope
+        (``_admitted``)."""
         if self._asyncio_loop is not None:
-            task = self._asyncio_loop.create_task(self._admitted(sock, address, scope, guard))
-            self._connections[sock] = (scope, task)
+            task = self._asyncio_loop.create_task(self._handle(sock, address))
+            self._connections[sock] = task
+            task.add_done_callback(functools.partial(self._task_ended, sock, guard))
         else:
-            self._connections[sock] = (scope, None)
+            scope = anyio.CancelScope()
+            self._connections[sock] = scope
             group.start_soon(self._admitted, sock, address, scope, guard)
+
+    def _task_ended(
+        self, sock: socket.socket, guard: AbstractContextManager[object], _task: object
+    ) -> None:
+        """On asyncio, once a connection's task is done, however it ended (the server's
+        cancel, the client, a cancel before the task ran: then nothing opened the socket's
+        driver, and this closes it unread). A callback of the task's, not a ``finally`` in
+        it: it runs after the task's last step, so the stop it finishes finds the loop about
+        to wait, not still busy with the task (a stop took about 6 us less)."""
+        sock.close()
+        self._connection_ended(sock, guard)
 
     async def _admitted(
         self,
@@ -666,6 +672,7 @@ class MockServer(AsyncContextManagerMixin):
         scope: anyio.CancelScope,
         guard: AbstractContextManager[object],
     ) -> None:
+        """On trio: the connection's task, in the cancel scope that stopping cancels."""
         try:
             if scope.cancel_called:
                 sock.close()  # stopped before this task ran: closed unread
@@ -673,15 +680,18 @@ class MockServer(AsyncContextManagerMixin):
             with scope:
                 await self._handle(sock, address)
         finally:
-            with guard:
-                del self._connections[sock]
-                last = not self._connections
-                # A stop set it under the same lock, while this connection was open.
-                detached = self._detached if last else None
-                if last:
-                    self._detached = None
+            self._connection_ended(sock, guard)
+
+    def _connection_ended(self, sock: socket.socket, guard: AbstractContextManager[object]) -> None:
+        with guard:
+            del self._connections[sock]
+            last = not self._connections
+            # A stop set it under the same lock, while this connection was open.
+            detached = self._detached if last else None
             if last:
-                self._last_connection_ended(detached)
+                self._detached = None
+        if last:
+            self._last_connection_ended(detached)
 
     def _last_connection_ended(self, detached: Future[None] | None) -> None:
         """The last open connection ended: finish what waits for that (a stop)."""
@@ -700,8 +710,8 @@ class MockServer(AsyncContextManagerMixin):
         if not self._connections:
             return
         self._all_closed = anyio.Event()
-        for scope, _task in self._connections.values():
-            scope.cancel()
+        for connection in self._connections.values():
+            _stop(connection)
         with anyio.CancelScope(shield=True):
             await self._all_closed.wait()
         self._all_closed = None
@@ -773,7 +783,6 @@ class MockServer(AsyncContextManagerMixin):
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
         self._asyncio_loop = _running_asyncio_loop()
-        self._scope_type = type(anyio.CancelScope())
         self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
         self._descriptor_limit = descriptor_limit()
         port = listening.port
@@ -887,6 +896,14 @@ class MockServer(AsyncContextManagerMixin):
             tls=connection.tls,
         )
         await H2Session(driver, conn).run(start)
+
+
+def _stop(connection: asyncio.Task[None] | anyio.CancelScope) -> None:
+    """Cancel a connection: its task (asyncio) or its cancel scope (trio)."""
+    if isinstance(connection, asyncio.Task):
+        stop_task(connection)
+    else:
+        connection.cancel()
 
 
 async def accept_connections(

@@ -104,6 +104,24 @@ def test_a_handler_awaiting_a_cancelled_task_is_a_handler_error() -> None:
         _assert_contained(srv, other, "CancelledError")
 
 
+def test_a_handler_cancelling_its_own_task_is_a_handler_error() -> None:
+    """On asyncio the server stops a connection by cancelling its task; a handler that cancels
+    that task itself is told apart (its exchange's error, the connection served on)."""
+
+    async def handler(ctl: mp.HandlerControl) -> None:
+        await ctl.read_body()
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    with mp.MockServer() as other, mp.MockServer() as srv:
+        other.expect("GET", "/other").respond(mp.respond(200, b"still here"))
+        srv.expect("POST", "/h").respond_with(handler)
+        srv.expect("GET", "/ok").respond(mp.respond(200, b"fine"))
+        _assert_contained(srv, other, "CancelledError")
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_sync_handler_base_exceptions_are_contained(
     backend: str, bystander: mp.MockServer, kind: str
