@@ -582,7 +582,7 @@ class ServerConnection:
             method=request.method.decode("latin-1"),
             target=request.target.decode("latin-1"),
             http_version=version,
-            headers=headers or Headers.from_raw(request.headers.raw_items()),
+            headers=(Headers.from_raw(request.headers.raw_items()) if headers is None else headers),
         )
         log.tls = self.tls
         log.event(
