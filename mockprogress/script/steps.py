@@ -332,13 +332,15 @@ class Script:
 
     def __post_init__(self) -> None:
         # Worked out once here, not for every exchange the script answers.
-        whole = [isinstance(s, ReadBody) and s.upto is None for s in self.steps]
         object.__setattr__(
             self, "reads_explicitly", any(isinstance(s, ReadBody) for s in self.steps)
         )
-        object.__setattr__(
-            self, "drains_after", tuple(any(whole[i + 1 :]) for i in range(len(self.steps)))
-        )
+        drains: list[bool] = []
+        later = False  # a whole read_body among the steps after this one (one pass, from the end)
+        for step in reversed(self.steps):
+            drains.append(later)
+            later = later or (isinstance(step, ReadBody) and step.upto is None)
+        object.__setattr__(self, "drains_after", tuple(reversed(drains)))
 
     @classmethod
     def of(cls, steps: Iterable[Step]) -> Script:
