@@ -6,8 +6,10 @@ that the client then closes (``new connection``). Every ``Send`` is discarded. T
 has one expectation, ``expect("GET", "/hello").respond(mp.respond(200, body=...))``, and
 journals every exchange as it always does.
 
-Two figures:
+Three figures:
 
+- objects the cyclic garbage collector tracks that the journal keeps per GET (each is walked
+  by the collector's rounds for as long as the journal holds it);
 - time: microseconds per GET, min and median over ``--rounds`` runs (the journal cleared
   between runs). Noisy on a shared machine;
 - ``--instructions``: instructions per GET counted by ``valgrind --tool=callgrind`` (this
@@ -86,6 +88,18 @@ def timed(mode: str, requests: int, rounds: int) -> list[float]:
     return per_get
 
 
+def tracked_objects(mode: str, requests: int) -> float:
+    """Objects the cyclic garbage collector tracks, per GET, that the journal keeps."""
+    state = make_state()
+    run(state, mode, 100)
+    state.clear_journal()
+    gc.collect()
+    before = len(gc.get_objects())
+    run(state, mode, requests)
+    gc.collect()
+    return (len(gc.get_objects()) - before) / requests
+
+
 def instructions(mode: str, requests: int) -> int:
     """Instructions per GET: this script under callgrind, 100 GETs and 100 + ``requests``."""
     valgrind = shutil.which("valgrind")
@@ -123,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         per_get = timed(mode, args.requests, args.rounds)
         line = (
             f"{mode:15} {min(per_get):6.1f} us/GET min, {statistics.median(per_get):6.1f} "
-            f"median ({args.rounds} runs of {args.requests})"
+            f"median ({args.rounds} runs of {args.requests}); "
+            f"{tracked_objects(mode, args.requests):.1f} objects tracked by the GC kept a GET"
         )
         if args.instructions:
             line += f"; {instructions(mode, args.requests):,} instructions/GET (callgrind)"
