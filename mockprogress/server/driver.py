@@ -7,7 +7,11 @@ reads wait through ``_AsyncioReader``, which keeps the socket registered between
 So a read takes at most what the script asked for and nothing is read ahead: the kernel's
 buffers push back on a client that sends faster than the script consumes. And a request
 that arrives while the server is ready costs one wake-up of the loop, not a transport, a
-queue and a checkpoint per read and write (benchmarks/bench_keepalive.py).
+queue and a checkpoint per read and write (benchmarks/bench_keepalive.py). On asyncio the
+readiness callback itself feeds those bytes to the connection's program and goes on with its
+steps that need no waiting (``ConnectionDriver.serve``): a keep-alive request is answered in
+that one callback, and the connection's task only resumes for what needs it (a sleep, a
+handler, a write the kernel did not take whole, the end).
 
 Two details make byte offsets exact on the client's side:
 
@@ -50,10 +54,15 @@ import termios
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 import anyio
 import anyio.lowlevel
+
+try:
+    import sniffio
+except ImportError:  # anyio does without it, finding the running loop instead
+    sniffio = None  # type: ignore[assignment]
 
 from ..engine.actions import (
     CallHandler,
@@ -93,6 +102,21 @@ READY_STREAK = 16
 TLS_READ_SIZE = 17 * 1024
 
 
+class Carried(NamedTuple):
+    """Where a readiness callback left the program it carried on (``ConnectionDriver.serve``):
+    at an action for the task to do, or at the program's end (its value, or what it raised)."""
+
+    action: object = None
+    ended: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+
+#: ``ConnectionDriver._carry``: given a Receive's bytes, the next wait (size, deadline) or
+#: where the program was left.
+Carry = Callable[[bytes], "Carried | tuple[int, float | None]"]
+
+
 class ConnectionDriver:
     """Runs programs against one client socket, which it owns and closes."""
 
@@ -126,10 +150,95 @@ class ConnectionDriver:
         #: Whether anyio ever waited on the socket (``_wait``): only then may a wait need
         #: ``notify_closing`` at the close (the asyncio reader is unregistered by itself).
         self._anyio_waited = False
+        #: The last thing done on the socket was a write (``_receive_raw``'s shortcut).
+        self._sent_last = False
+        #: The program ``serve`` drives, which the reader's callback may carry on.
+        self._program: Program[Any] | None = None
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
         return await drive(program, self._perform)
+
+    async def serve(self, program: Program[T]) -> T:
+        """Drive the connection's own program (not a handler's) to its end: as ``run``, but on
+        asyncio a Receive that waits lets the reader's readiness callback carry the program
+        on (``_carry``). A keep-alive request then costs the loop one turn, not two (the
+        second to resume the task), and one syscall fewer that lets go of the GIL."""
+        if self._reader is None:
+            return await self.run(program)
+        self._program = program
+        if sniffio is not None:
+            # The callback runs the core, and with it a user's responder: one that asks anyio
+            # for the time finds asyncio there as it does in this task (sniffio looks for a
+            # task; the callback's context is a copy of this one).
+            sniffio.current_async_library_cvar.set("asyncio")
+        return await drive(program, self._perform_own)
+
+    async def _perform_own(self, action: object) -> Any:
+        """``_perform`` for ``serve``'s program: a Receive that must wait, waits carried."""
+        if type(action) is Receive and not self.closed:
+            self._timeline = None
+            deadline = None if action.timeout is None else self._now() + action.timeout
+            return await self._receive_raw(action.max_bytes, deadline, self._carry)
+        return await self._perform(action)
+
+    def _recv_now(self, max_bytes: int) -> bytes | None:
+        """What the kernel holds now, at most ``max_bytes`` (``b""``: the client's end);
+        None when it holds nothing yet."""
+        try:
+            data = self.socket.recv(max_bytes)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            raise PeerGone(f"client went away: {exc!r}") from None
+        if not data:
+            self.client_done = True
+        return data
+
+    def _carry(self, data: bytes) -> Carried | tuple[int, float | None]:
+        """In the reader's readiness callback, with the bytes ``serve``'s program waited for:
+        go on with the program's steps that need no waiting (writes the kernel takes whole,
+        reads it can answer at once, up to ``READY_STREAK`` of them). At a Receive that must
+        wait, its size and deadline: the reader waits again. At anything else (a sleep, a
+        handler, a write that did not go out whole, the program's end), what the task is to
+        do next (``Carried``)."""
+        if not data:
+            self.client_done = True
+        program = self._program
+        assert program is not None
+        result: Any = data
+        error: BaseException | None = None
+        steps = 0
+        while True:
+            try:
+                action = program.throw(error) if error is not None else program.send(result)
+            except StopIteration as stop:
+                return Carried(ended=True, value=stop.value)
+            except Exception as exc:  # the task raises it, as if from its own send()
+                return Carried(ended=True, error=exc)
+            result, error = None, None
+            steps += 1
+            if self.closed or steps > READY_STREAK:
+                return Carried(action)
+            try:
+                if type(action) is Send:
+                    sent = _send_now(self.socket, action.data)
+                    if sent < len(action.data):
+                        return Carried(Send(action.data[sent:]))
+                    self._sent_last = True
+                    continue
+                if type(action) is not Receive:
+                    return Carried(action)
+                self._timeline = None
+                deadline = None if action.timeout is None else self._now() + action.timeout
+                if self._sent_last:
+                    self._sent_last = False  # see _receive_raw
+                    return action.max_bytes, deadline
+                result = self._recv_now(action.max_bytes)
+                if result is None:
+                    return action.max_bytes, deadline
+            except PeerGone as exc:
+                error = exc
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
@@ -190,36 +299,48 @@ class ConnectionDriver:
     async def _receive_raw(self, max_bytes: int) -> bytes: ...
     @overload
     async def _receive_raw(self, max_bytes: int, deadline: float | None) -> bytes | None: ...
-    async def _receive_raw(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
-        sock = self.socket
+    @overload
+    async def _receive_raw(
+        self, max_bytes: int, deadline: float | None, carry: Carry
+    ) -> bytes | Carried | None: ...
+    async def _receive_raw(
+        self, max_bytes: int, deadline: float | None = None, carry: Carry | None = None
+    ) -> bytes | Carried | None:
+        """At most ``max_bytes``, waiting for some; None when ``deadline`` passed first. With
+        ``carry`` (``serve``), a wait on asyncio may end with the program carried on instead."""
         while True:
-            try:
-                data = sock.recv(max_bytes)
-            except (BlockingIOError, InterruptedError):
+            if self._reader is not None and self._sent_last:
+                # We have just written: the client is most likely still reading it, so a
+                # recv now would find nothing. Waiting at once saves a keep-alive request a
+                # syscall (and, with client threads in the process, a turn of the GIL); bytes
+                # already there end the wait at once.
+                self._sent_last = False
+                data = None
+            else:
+                data = self._recv_now(max_bytes)
+            if data is None:
                 self._streak = 0
                 if self._reader is not None:
                     try:
                         # Bounded by a timer of the loop's own, not a cancel scope (which
                         # costs a keep-alive request several microseconds); cancelled after
                         # its recv, the reader keeps the bytes for the next receive.
-                        waited = await self._reader.receive(max_bytes, deadline)
+                        waited = await self._reader.receive(max_bytes, deadline, carry)
                     except OSError as exc:
                         raise PeerGone(f"client went away: {exc!r}") from None
-                    if waited is None:
-                        return None
+                    if waited is None or isinstance(waited, Carried):
+                        return waited
                     data = waited
+                    if not data:
+                        self.client_done = True
                 else:
                     bound = math.inf if deadline is None else deadline
                     self._anyio_waited = True
                     with anyio.CancelScope(deadline=bound) as scope:
-                        await _wait(anyio.wait_readable, sock)
+                        await _wait(anyio.wait_readable, self.socket)
                     if scope.cancelled_caught:
                         return None
                     continue
-            except OSError as exc:
-                raise PeerGone(f"client went away: {exc!r}") from None
-            if not data:
-                self.client_done = True
             await self._take_turns()
             return data
 
@@ -237,12 +358,7 @@ class ConnectionDriver:
         sock = self.socket
         view: memoryview | None = None
         while True:
-            try:
-                sent = sock.send(data if view is None else view)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                raise PeerGone(f"client went away: {exc!r}") from None
+            sent = _send_now(sock, data if view is None else view)
             if view is None:
                 if sent == len(data):
                     break
@@ -253,6 +369,7 @@ class ConnectionDriver:
             self._streak = 0
             self._anyio_waited = True
             await _wait(anyio.wait_writable, sock)
+        self._sent_last = True
         await self._take_turns()
 
     async def handshake(self, fault: HandshakeFault | None) -> Handshake:
@@ -410,6 +527,7 @@ class _AsyncioReader:
     """
 
     __slots__ = (
+        "_carry",
         "_deadline",
         "_fd",
         "_kept",
@@ -425,7 +543,7 @@ class _AsyncioReader:
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
-        self._waiter: asyncio.Future[bytes | None] | None = None
+        self._waiter: asyncio.Future[bytes | Carried | None] | None = None
         self._max_bytes = 0
         self._watching = False
         # Bytes the callback read for a receive that was cancelled before it resumed.
@@ -433,14 +551,24 @@ class _AsyncioReader:
         #: The waiting receive's deadline, and the timer that ends it (``_on_timer``).
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: The waiting receive's ``carry`` (``ConnectionDriver.serve``).
+        self._carry: Carry | None = None
 
     @overload
     async def receive(self, max_bytes: int) -> bytes: ...
     @overload
     async def receive(self, max_bytes: int, deadline: float | None) -> bytes | None: ...
-    async def receive(self, max_bytes: int, deadline: float | None = None) -> bytes | None:
+    @overload
+    async def receive(
+        self, max_bytes: int, deadline: float | None, carry: Carry | None
+    ) -> bytes | Carried | None: ...
+    async def receive(
+        self, max_bytes: int, deadline: float | None = None, carry: Carry | None = None
+    ) -> bytes | Carried | None:
         """At most ``max_bytes``, once the client sends some (``b""`` at its end); None when
-        ``deadline`` (the loop's clock) passes first, with nothing read."""
+        ``deadline`` (the loop's clock) passes first, with nothing read. With ``carry``, the
+        readiness callback hands the bytes to it, and waits again for as long as it asks
+        (its size and deadline); the receive ends with where ``carry`` left off."""
         if self._kept is not None:
             kept, self._kept = self._kept[:max_bytes], self._kept[max_bytes:] or None
             return kept
@@ -448,20 +576,27 @@ class _AsyncioReader:
             self._loop.add_reader(self._fd, self._on_readable)
             self._watching = True
         self._max_bytes = max_bytes
-        waiter: asyncio.Future[bytes | None] = self._loop.create_future()
+        waiter: asyncio.Future[bytes | Carried | None] = self._loop.create_future()
         self._waiter = waiter
-        self._deadline = deadline
-        if deadline is not None and (self._timer is None or self._timer.when() > deadline):
-            self._arm(deadline)
+        self._carry = carry
+        self._wait_until(deadline)
         try:
             data = await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._kept = waiter.result() or None  # read already: the next receive gets it
+                read = waiter.result()
+                if isinstance(read, bytes):
+                    self._kept = read or None  # read already: the next receive gets it
             raise
         finally:
             self._waiter = None
+            self._carry = None
         return data
+
+    def _wait_until(self, deadline: float | None) -> None:
+        self._deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer.when() > deadline):
+            self._arm(deadline)
 
     def _arm(self, at: float) -> None:
         if self._timer is not None:
@@ -504,9 +639,19 @@ class _AsyncioReader:
             return
         except OSError as exc:
             waiter.set_exception(exc)
-        else:
+            self._waiter = None
+            return
+        if self._carry is None:
             waiter.set_result(data)
-        self._waiter = None
+            self._waiter = None
+            return
+        step = self._carry(data)
+        if isinstance(step, Carried):
+            waiter.set_result(step)
+            self._waiter = None
+        else:
+            self._max_bytes, deadline = step  # the program waits again, here
+            self._wait_until(deadline)
 
     def unwatch(self) -> None:
         """Take the socket out of the loop's selector (before it closes, or while idle)."""
@@ -521,18 +666,30 @@ async def drive(program: Program[T], perform: Callable[[Any], Awaitable[Any]]) -
     value; ``PeerGone`` from ``perform`` is thrown into the program."""
     result: Any = None
     error: BaseException | None = None
+    carried: Carried | None = None
+    action: Any
     try:
         while True:
-            try:
-                action = program.throw(error) if error is not None else program.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
-                return value
-            result, error = None, None
+            if carried is None:
+                try:
+                    action = program.throw(error) if error is not None else program.send(result)
+                except StopIteration as stop:
+                    value: T = stop.value
+                    return value
+            elif carried.ended:
+                if carried.error is not None:
+                    raise carried.error
+                done: T = carried.value
+                return done
+            else:
+                action = carried.action
+            result, error, carried = None, None, None
             try:
                 result = await perform(action)
             except PeerGone as exc:
                 error = exc
+            if type(result) is Carried:  # the program went on in a callback (serve)
+                carried, result = result, None
     finally:
         # Cancelled (the server stopping mid-stall): end the program here, on the loop,
         # so its clean-up runs now and not later in the garbage collector.
@@ -624,6 +781,16 @@ async def sleep_until(deadline: float) -> None:
         await anyio.sleep_until(coarse)
     while anyio.current_time() < deadline:
         await anyio.lowlevel.checkpoint()
+
+
+def _send_now(sock: socket.socket, data: bytes | memoryview) -> int:
+    """How many bytes of ``data`` the kernel took now (0: no room)."""
+    try:
+        return sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except OSError as exc:
+        raise PeerGone(f"client went away: {exc!r}") from None
 
 
 def _unsent_bytes(sock: socket.socket) -> int:

@@ -872,7 +872,7 @@ class MockServer(AsyncContextManagerMixin):
             elif connection.tls is not None and connection.tls.alpn == "h2" and self.http2:
                 await self._serve_h2(driver, connection, H2Start())
             else:
-                turn = await driver.run(connection.run())
+                turn = await driver.serve(connection.run())
                 if turn is not None and self.http2 is not None:
                     await self._serve_h2(driver, connection, turn)
         except Exception as exc:
