@@ -345,6 +345,22 @@ class JournalBody:
         return self._own
 
 
+class _NoBody(JournalBody):
+    """The body of every exchange that has read none yet (``NO_BODY``): shared, so it must
+    never grow; the first bytes make the exchange a body of its own
+    (``ExchangeLog.append_body``)."""
+
+    __slots__ = ()
+
+    def append(self, data: bytes) -> None:
+        raise TypeError("NO_BODY is shared: append through ExchangeLog.append_body")
+
+
+#: The empty body shared by the exchanges that read none (most do not: one object less for
+#: the garbage collector to walk per exchange the journal keeps).
+NO_BODY: JournalBody = _NoBody()
+
+
 def _joined(pieces: tuple[Piece, ...], piece: Piece) -> tuple[Piece, ...]:
     """``pieces`` and then ``piece``, merged into the last one when they are adjacent."""
     if pieces:

@@ -349,7 +349,7 @@ class ServerConnection:
             log = self._log_request(event, now)
             try:
                 while isinstance(data := reader.next_event(), h11.Data):
-                    log.body.append(bytes(data.data))
+                    log.append_body(bytes(data.data))
             except h11.RemoteProtocolError:
                 data = h11.NEED_DATA
             log.body_complete = isinstance(data, h11.EndOfMessage)

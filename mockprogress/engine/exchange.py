@@ -327,7 +327,7 @@ class ExchangeContext(CommonExchange):
                 status=step.status,
                 headers=headers,
             )
-            self.log.interims.append(InterimRecord(step.status, step.reason, headers, at, True))
+            self.log.add_interim(InterimRecord(step.status, step.reason, headers, at, True))
             return
         try:
             data = self._h11_send(
@@ -347,7 +347,7 @@ class ExchangeContext(CommonExchange):
         # reading the journal must find them there.
         mark = _Mark.of(self.log)
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
-        self.log.interims.append(InterimRecord(step.status, step.reason, headers, at))
+        self.log.add_interim(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self._continue_sent = True
         yield from self._send(data, mark, label)
@@ -882,7 +882,7 @@ class _Mark(NamedTuple):
     def take_back(self, log: ExchangeLog) -> None:
         """Forget what was journaled since: those bytes never went out."""
         del log.events[self.events :]
-        del log.interims[self.interims :]
+        log.interims = log.interims[: self.interims]
         log.response = self.response
 
 

@@ -173,9 +173,9 @@ class CommonExchange:
         room = limit - len(self._log.body)
         if len(data) > room:
             if room > 0:
-                self._log.body.append(data[:room])  # read, and within the limit: kept
+                self._log.append_body(data[:room])  # read, and within the limit: kept
             raise BodyTooLarge()
-        self._log.body.append(data)
+        self._log.append_body(data)
 
     # ---- programs --------------------------------------------------------------------------
 

@@ -254,7 +254,7 @@ class H2Exchange(CommonExchange):
             note = f"{arrived} body bytes had arrived when the 100 went out"
             self._log.event(self.now, "continue", "", note)
         at = self._log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
-        self._log.interims.append(InterimRecord(step.status, step.reason, headers, at))
+        self._log.add_interim(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
             self._continue_sent = True
         yield from self._frames()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, overload
 
 from ..http.headers import Headers
-from .body import BodyBuffer, JournalBody, ReadableBytes
+from .body import NO_BODY, BodyBuffer, JournalBody, ReadableBytes
 
 
 class Event(NamedTuple):
@@ -287,6 +287,7 @@ class ExchangeLog:
     __slots__ = (
         "_ended",
         "_frame_store",
+        "_spool_threshold",
         "body",
         "body_before_continue",
         "body_complete",
@@ -332,9 +333,14 @@ class ExchangeLog:
         self.target = target
         self.http_version = http_version
         self.headers = headers
-        self.body = JournalBody(spool_threshold)
+        #: The request body as read: ``NO_BODY`` until some is (``append_body``).
+        self.body = NO_BODY
+        self._spool_threshold = spool_threshold
         self.body_complete = False
-        self.interims: list[InterimRecord] = []
+        # Made at the first interim (``add_interim``), as ``frames`` at the first frame: most
+        # exchanges have neither, and an empty list is one more object for the garbage
+        # collector to walk for as long as the journal keeps the exchange.
+        self.interims: list[InterimRecord] | tuple[InterimRecord, ...] = ()
         self.response: ResponseRecord | None = None
         self.fault: Fault | None = None
         self.events: list[Event] = []
@@ -348,7 +354,7 @@ class ExchangeLog:
         #: journal.
         self.reserved = False
         self.body_before_continue: int | None = None
-        self.frames: list[Frame] = []
+        self.frames: list[Frame] | tuple[Frame, ...] = ()
         # The payloads of the WebSocket messages in ``frames``, spooled like a body.
         self._frame_store: BodyBuffer | None = None
         self.tls: TLSRecord | None = None
@@ -372,11 +378,31 @@ class ExchangeLog:
         if ending and self.on_end is not None:
             self.on_end(self)
 
+    def append_body(self, data: bytes) -> None:
+        """Keep request body bytes (``JournalBody.append``)."""
+        if self.body is NO_BODY:
+            if not data:
+                return
+            self.body = JournalBody(self._spool_threshold)
+        self.body.append(data)
+
+    def add_interim(self, record: InterimRecord) -> None:
+        if isinstance(self.interims, list):
+            self.interims.append(record)
+        else:
+            self.interims = [record]
+
+    def add_frame(self, frame: Frame) -> None:
+        if isinstance(self.frames, list):
+            self.frames.append(frame)
+        else:
+            self.frames = [frame]
+
     def store_payload(self, data: str | bytes) -> StoredPayload:
         """Keep a WebSocket message's payload in the exchange's frame store."""
         store = self._frame_store
         if store is None:
-            store = self._frame_store = BodyBuffer(self.body.spool_threshold)
+            store = self._frame_store = BodyBuffer(self._spool_threshold)
         raw = data.encode() if isinstance(data, str) else data
         start = len(store)
         store.append(raw)

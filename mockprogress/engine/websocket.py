@@ -219,7 +219,7 @@ class _Session:
         at = log.event(self.ctx.now, "websocket", direction, detail)
         # A message's payload goes to the frame store, spooled past spool_threshold.
         payload = log.store_payload(data) if kind in ("text", "binary") else data
-        log.frames.append(Frame(direction, kind, payload, at, code))
+        log.add_frame(Frame(direction, kind, payload, at, code))
 
     def problem(self, message: str) -> None:
         self.ctx.problem("websocket", message)

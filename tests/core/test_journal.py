@@ -6,6 +6,7 @@ import pytest
 from support.sansio import Wire
 
 import mockprogress as mp
+from mockprogress.engine.body import NO_BODY
 from mockprogress.engine.matching import Expectation
 
 
@@ -109,3 +110,32 @@ def test_large_bodies_spill_to_disk_and_read_back() -> None:
     assert buf.read() == b"0123" and len(buf) == 4
     buf.close()
     assert len(buf) == 0
+
+
+def test_exchanges_without_body_interims_or_frames_share_empty_ones() -> None:
+    """A plain GET keeps no body, no interim and no frame, so its journal entry makes no
+    body, list or buffer for them (each one more object for the garbage collector to walk
+    for as long as the journal keeps the exchange); the first byte, interim or frame makes
+    the exchange its own."""
+    wire = Wire()
+    for method, path, steps in [
+        ("GET", "/plain", [mp.respond(200, b"ok")]),
+        ("POST", "/upload", [mp.read_body(), mp.respond(201)]),
+        ("GET", "/slow", [mp.processing("0/1"), mp.respond(200)]),
+    ]:
+        exp = Expectation(method, path)
+        exp.respond(*steps)
+        wire.state.add_expectation(exp)
+    wire.run([b"GET /plain HTTP/1.1\r\nHost: h\r\n\r\n"])
+    wire.run([b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\ndata"])
+    wire.run([b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n"])
+    plain, upload, slow = wire.state.logs
+    assert plain.body is NO_BODY and slow.body is NO_BODY
+    assert (plain.interims, plain.frames, upload.interims) == ((), (), ())
+    assert upload.body is not NO_BODY and upload.body.read() == b"data"
+    assert [i.status for i in slow.interims] == [102]
+    assert len(NO_BODY) == 0 and NO_BODY.read() == b""
+    with pytest.raises(TypeError, match="shared"):
+        NO_BODY.append(b"x")
+    journal = wire.state.journal()
+    assert [ex.body for ex in journal] == [b"", b"data", b""]

@@ -183,8 +183,8 @@ def test_lines() -> None:
         "#3 !! reset after 3 body bytes read"
     )
     assert event_line(log, Event(0.2, "pause", "", "pause 1 s")) == "#3 .. pause 1 s"
-    log.body.append(b"x" * 1024)
-    log.interims.append(InterimRecord(102, "Processing", Headers([("Progress", "1/2")]), 0.1))
+    log.append_body(b"x" * 1024)
+    log.add_interim(InterimRecord(102, "Processing", Headers([("Progress", "1/2")]), 0.1))
     assert live_line(log, 12.5) == (
         "#3 PUT /files/1  [#####               ] 1.0 KiB of 4.0 KiB received (25%)  "
         "1 interim, Progress: 1/2  2.5 s"
