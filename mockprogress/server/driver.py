@@ -178,9 +178,13 @@ class ConnectionDriver:
         """``_perform`` for ``serve``'s program: a Receive that must wait, waits carried."""
         if type(action) is Receive and not self.closed:
             self._timeline = None
-            deadline = None if action.timeout is None else self._now() + action.timeout
-            return await self._receive_raw(action.max_bytes, deadline, self._carry)
+            return await self._receive_raw(action.max_bytes, self._deadline(action), self._carry)
         return await self._perform(action)
+
+    def _deadline(self, action: Receive) -> float | None:
+        """When ``action``'s wait ends, on the loop's clock (None: it waits for as long as
+        it takes)."""
+        return None if action.timeout is None else self._now() + action.timeout
 
     def _recv_now(self, max_bytes: int) -> bytes | None:
         """What the kernel holds now, at most ``max_bytes`` (``b""``: the client's end);
@@ -230,7 +234,7 @@ class ConnectionDriver:
                 if type(action) is not Receive:
                     return Carried(action)
                 self._timeline = None
-                deadline = None if action.timeout is None else self._now() + action.timeout
+                deadline = self._deadline(action)
                 if self._sent_last:
                     self._sent_last = False  # see _receive_raw
                     return action.max_bytes, deadline
@@ -253,9 +257,7 @@ class ConnectionDriver:
         if isinstance(action, Receive):
             if self.closed:
                 return b""
-            if action.timeout is None:
-                return await self.receive(action.max_bytes)
-            return await self.receive(action.max_bytes, self._now() + action.timeout)
+            return await self.receive(action.max_bytes, self._deadline(action))
         if isinstance(action, Close):
             await self.close(action.how, close_notify=action.close_notify, split=action.split)
             return None
