@@ -552,9 +552,7 @@ def _with_cut(ctx: ExchangeContext, answer: Respond, cut: Cut, length: int | Non
             f"{length}",
         )
         cut = replace(cut, at=length)
-    cut_answer = replace(answer)
-    object.__setattr__(cut_answer, "fault", cut)  # the body is the upstream's, checked above
-    return cut_answer
+    return answer.relaying(cut)  # the body is the upstream's, checked above
 
 
 def _trouble(ctx: ExchangeContext, leg: UpstreamLeg) -> Program[None]:

@@ -210,6 +210,13 @@ class Respond(Shaped, Step):
                     f"cut at body byte {self.fault.at} but the body has {len(self.content)} bytes"
                 )
 
+    def relaying(self, fault: Cut) -> Respond:
+        """This response with ``fault``, for a body that is not its own: a proxy relays the
+        upstream's, and checks the cut against that body's length itself."""
+        relayed = replace(self)
+        object.__setattr__(relayed, "fault", fault)  # not checked against ``content``
+        return relayed
+
 
 def make_drip(
     bytes_per_second: float | None, chunk: int | None, interval: float | None, head: bool
