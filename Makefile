@@ -51,12 +51,13 @@ pytest: $(VENV)/.installed-test tests/node/node_modules/.installed /usr/bin/chro
 	$(BIN)/pytest
 
 ## stress: the fuzzers with 50 times the examples, the load test's long form (1,000
-## connections, 100,000 requests), the bad-input catalogue and the limits (many minutes)
+## connections, 100,000 requests), the bad-input catalogue, the hostile input and the limits
+## (HTTP/1.1 and HTTP/2; many minutes)
 stress: $(VENV)/.installed-test
 	MOCKPROGRESS_STRESS=1 $(BIN)/pytest -o timeout=3600 tests/core/test_fuzz_requests.py tests/core/test_simple_heads.py \
 		tests/core/test_fuzz_fields.py tests/core/test_fuzz_patches.py tests/core/test_fuzz_scenarios.py \
 		tests/core/test_fuzz_control.py tests/core/test_fuzz_h2.py tests/server/test_load.py tests/server/test_bad_input_catalogue.py \
-		tests/server/test_limits.py
+		tests/server/test_limits.py tests/server/test_hostile_input.py tests/server/test_http2_limits.py
 
 ## bench: every benchmark script (minutes, not part of `make test`); rewrites benchmarks/RESULTS.md
 bench: $(VENV)/.installed-bench
