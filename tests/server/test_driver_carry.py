@@ -238,3 +238,37 @@ def test_a_handler_asking_anyio_the_time_works_in_a_carried_request() -> None:
             srv.check()  # no problem: no handler error
 
     asyncio.run(main())
+
+
+def test_a_kept_connection_goes_from_carried_requests_to_handlers_and_back(
+    mockprogress_server: mp.MockServer,
+) -> None:
+    """Requests on one connection, each after the client has waited for the answer before
+    (so each is read by a carried wait): a scripted answer, an async handler reading the
+    body and pausing (the task's work), a 102 with a pause, and a script again. Every answer
+    is whole, in order, on the one connection."""
+    srv = mockprogress_server
+
+    async def reverse(ctl: mp.HandlerControl) -> None:
+        body = await ctl.read_body()
+        await ctl.send(mp.processing("0/1"), mp.pause(0.05))
+        await ctl.send(mp.respond(200, body[::-1]))
+
+    srv.expect("GET", "/plain", times=2).respond(mp.respond(200, b"plain"))
+    srv.expect("POST", "/reverse").respond_with(reverse)
+    srv.expect("GET", "/slow").respond(mp.processing("1/2"), mp.pause(0.05), mp.respond(200, b"ok"))
+    with Client(srv.port) as client:
+        replies = [
+            client.request("GET", "/plain"),
+            client.request("POST", "/reverse", body=b"stressed"),
+            client.request("GET", "/slow"),
+            client.request("GET", "/plain"),
+        ]
+    assert [(r.status, r.body, r.complete) for r in replies] == [
+        (200, b"plain", True),
+        (200, b"desserts", True),
+        (200, b"ok", True),
+        (200, b"plain", True),
+    ]
+    assert [[i.status for i in r.interims] for r in replies] == [[], [102], [102], []]
+    assert len({ex.connection for ex in srv.journal}) == 1
