@@ -881,9 +881,7 @@ class _Mark(NamedTuple):
 
     def take_back(self, log: ExchangeLog) -> None:
         """Forget what was journaled since: those bytes never went out."""
-        del log.events[self.events :]
-        log.interims = log.interims[: self.interims]
-        log.response = self.response
+        log.take_back(self.events, self.interims, self.response)
 
 
 def carry_out(ctx: ExchangeSurface, step: Step) -> Program[None]:

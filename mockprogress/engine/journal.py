@@ -392,6 +392,13 @@ class ExchangeLog:
         else:
             self.interims = [record]
 
+    def take_back(self, events: int, interims: int, response: ResponseRecord | None) -> None:
+        """Keep the first ``events`` events and ``interims`` interims, and ``response``: what
+        was journaled after them described bytes that never went out."""
+        del self.events[events:]
+        self.interims = self.interims[:interims]
+        self.response = response
+
     def add_frame(self, frame: Frame) -> None:
         if isinstance(self.frames, list):
             self.frames.append(frame)
