@@ -237,14 +237,14 @@ class ServerConnection:
                 if upgrade is not None:
                     return (yield from self._switch_to_h2c(upgrade))
                 ctx = self._begin(event, head_size)
-                self._last = ctx.log
+                log = self._last = ctx.log
                 try:
                     yield from self.state.serve(ctx)
                     yield from ctx.finish()
                 finally:
-                    ctx.log.body.settle()  # the last piece, unless a store shared it
-                    if ctx.log.ended is None:
-                        ctx.log.ended = self.clock()
+                    log.body.settle()  # the last piece, unless a store shared it
+                    if log.ended is None:
+                        log.ended = self.clock()
                     self._hand_on(ctx)
                 if ctx.closed:
                     # The exchange ended the connection itself.

@@ -518,8 +518,11 @@ class ExchangeContext(CommonExchange):
         if to_send is None:
             return
         step = to_send
-        close_after = not self.body_done and (self.waiting_for_continue or not drains_after)
-        bodiless = self.method == "HEAD" or step.status in (204, 304)
+        method = self._log.method
+        close_after = self._body is not BodyState.COMPLETE and (
+            self.waiting_for_continue or not drains_after
+        )
+        bodiless = method == "HEAD" or step.status in (204, 304)
         if step.trailers and not step.chunked:
             self.problem(
                 "scenario-error",
@@ -532,7 +535,7 @@ class ExchangeContext(CommonExchange):
                 step,
                 close_after=close_after,
                 head_length=head_length,
-                method=self.method,
+                method=method,
                 body_length=None if stream is None else len(stream),
             )
             if (
@@ -665,7 +668,7 @@ class ExchangeContext(CommonExchange):
         fields = head.fields
         mark = _Mark.of(self._log)
         piece = head.wire + content if body_sent else head.wire
-        now = self.now  # head and body go out in the same write
+        now = self._carrier.clock()  # head and body go out in the same write
         head_at = self._log.event(now, "response", "out", what, status=step.status, headers=fields)
         self._log.response = ResponseRecord(
             step.status, step.reason, fields, head_at, body_sent, True
@@ -852,13 +855,14 @@ class ExchangeContext(CommonExchange):
 
     def finish(self) -> Program[None]:
         """Make sure the client got an answer, and stamp the end of the exchange."""
-        if not self.final_started and not self.closed and not self.raw_mode:
+        # No final response began, and the connection is neither closed nor raw.
+        if self._response is ResponseState.NONE and self._wire is WireState.HTTP:
             self.problem("scenario-error", "the exchange ended without a final response")
             yield from self.respond(
                 plain_response(500, "mockprogress: the script ended without a final response\n"),
                 read_first=False,
             )
-        self.log.ended = self.now
+        self._log.ended = self._carrier.clock()
 
 
 if TYPE_CHECKING:

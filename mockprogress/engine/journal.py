@@ -432,7 +432,9 @@ class ExchangeLog:
         headers: Headers | None = None,
     ) -> float:
         at = now - self.started
-        event = Event(at, kind, direction, detail, status, headers)
+        # tuple.__new__ as Event's own __new__ does, without its Python-level frame (an
+        # exchange makes several events).
+        event = tuple.__new__(Event, (at, kind, direction, detail, status, headers))
         self.events.append(event)
         for listener in self.listeners:
             listener(self, event)

@@ -88,6 +88,8 @@ def _excerpt(value: object) -> str:
 
 
 def _value_ok(matcher: object, value: str) -> bool:
+    if type(matcher) is str:
+        return matcher == value  # the usual case: no isinstance or callable checks first
     if isinstance(matcher, re.Pattern):
         return matcher.fullmatch(value) is not None
     if callable(matcher):
@@ -406,9 +408,10 @@ class Registry:
     def select(self, request: RequestView) -> Selection:
         """Pick the expectation for ``request``. With ``needs_body`` set, read the body and
         select again."""
-        # The first match of each kind; the kinds rank: the request's own method before a GET
-        # standing in for a HEAD, then ``times=N`` before permanent.
-        first: dict[tuple[bool, bool], Expectation] = {}
+        # The first match of the best rank: the request's own method before a GET standing in
+        # for a HEAD (2), then ``times=N`` before permanent (1).
+        chosen: Expectation | None = None
+        chosen_rank = 4
         out_of_order: tuple[Expectation, Expectation] | None = None
         for exp in self.expectations:
             if exp.exhausted:
@@ -424,8 +427,9 @@ class Registry:
                         out_of_order = (exp, head)
                     continue
             stands_in = exp.method is not None and exp.method != request.method
-            first.setdefault((stands_in, exp.times is None), exp)
-        chosen = first[min(first)] if first else None
+            rank = 2 * stands_in + (exp.times is None)
+            if rank < chosen_rank:
+                chosen, chosen_rank = exp, rank
         if chosen is None and out_of_order is not None:
             return Selection(None, out_of_order=out_of_order[0], waiting_for=out_of_order[1])
         return Selection(chosen)

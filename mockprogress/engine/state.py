@@ -358,11 +358,12 @@ class ServerState:
     def _refusal(self, ctx: ExchangeSurface) -> tuple[int, str, str, str] | None:
         """(status, problem kind, problem, answer) for a request to refuse, else None."""
         limits = self.config.limits
-        if not ctx.log.http_version.startswith("1.") and ctx.log.http_version != "2":
+        version = ctx.log.http_version
+        if version != "1.1" and not version.startswith("1.") and version != "2":
             # h11 parses any HTTP/d.d; this server speaks HTTP/1 (RFC 9112 §2.6: a 505 refuses
             # the client's major version). HTTP/1.2 and the like are served as HTTP/1.1.
             message = (
-                f"HTTP/{ctx.log.http_version} is not a version this server speaks "
+                f"HTTP/{version} is not a version this server speaks "
                 "(it speaks HTTP/1.1 and HTTP/1.0)"
             )
             return 505, "malformed-request", message, message
@@ -487,11 +488,5 @@ def _view(ctx: ExchangeSurface, body: bytes | None) -> RequestView:
     parts = urllib.parse.urlsplit(log.target)
     raw_query = parts.query
     query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
-    return RequestView(
-        method=log.method,
-        path=parts.path,
-        query=query,
-        raw_query=raw_query,
-        headers=log.headers,
-        body=body,
-    )
+    # Positional: keywords make a named tuple at half the speed (one is made per request).
+    return RequestView(log.method, parts.path, query, raw_query, log.headers, body)

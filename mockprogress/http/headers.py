@@ -63,11 +63,13 @@ class Headers:
 
     def getall(self, name: str) -> list[str]:
         """Every value of ``name`` in wire order (empty if absent)."""
-        return list(self._lookup().get(name.lower(), ()))
+        index = self._index if self._index is not None else self._lookup()
+        return list(index.get(name.lower(), ()))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of ``name`` (several lines joined with ``", "``), or ``default``."""
-        values = self._lookup().get(name.lower())
+        index = self._index if self._index is not None else self._lookup()
+        values = index.get(name.lower())
         return ", ".join(values) if values else default
 
     def __getitem__(self, name: str) -> str:
@@ -77,7 +79,10 @@ class Headers:
         return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lookup()
+        if not isinstance(name, str):
+            return False
+        index = self._index if self._index is not None else self._lookup()
+        return name.lower() in index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._pairs)
