@@ -131,7 +131,7 @@ class ExchangeContext(CommonExchange):
         # enforces its limit only on heads that arrive in several reads, so the server checks
         # whole heads against it too).
         self._head_size = head_size
-        self._body = BodyState.UNREAD if self.has_body else BodyState.COMPLETE
+        self._body = BodyState.UNREAD if self._declared_length != 0 else BodyState.COMPLETE
         log.body_complete = self._body is BodyState.COMPLETE
         self._response = ResponseState.NONE
         self._wire = WireState.HTTP
@@ -260,13 +260,14 @@ class ExchangeContext(CommonExchange):
         else:
             ours_done = conn.our_state is h11.DONE
         theirs = conn.their_state
+        body_done = self._body is BodyState.COMPLETE
         theirs_done = (
             theirs is h11.DONE
             # The rest of a Content-Length body was read past h11; all of it.
-            or (self._unframed_left is not None and self.body_done)
+            or (self._unframed_left is not None and body_done)
             # A request without a body whose EndOfMessage nobody read: h11 hands it out
             # without further bytes (ServerConnection.run reads it).
-            or (theirs is h11.SEND_BODY and self.body_done and self._declared_length == 0)
+            or (theirs is h11.SEND_BODY and body_done and self._declared_length == 0)
         )
         return ours_done and theirs_done
 

@@ -272,11 +272,11 @@ class ServerState:
     def _reserved_for(self, path: str) -> Resource | None:
         return next((r for r in self.reserved if r.handles(path)), None)
 
-    def _reserved_serving(self, ctx: ExchangeSurface) -> Resource | None:
-        """The reserved resource this exchange went to, if it went to one."""
-        if not ctx.log.reserved:
+    def _reserved_serving(self, log: ExchangeLog) -> Resource | None:
+        """The reserved resource the exchange of ``log`` went to, if it went to one."""
+        if not log.reserved:
             return None
-        return self._reserved_for(urllib.parse.urlsplit(ctx.log.target).path)
+        return self._reserved_for(urllib.parse.urlsplit(log.target).path)
 
     def add_item(self, item: ScenarioItem) -> None:
         """Add what a scenario document defined: an expectation, a resource, a head cut, the
@@ -302,17 +302,18 @@ class ServerState:
         if refusal is not None:
             yield from self._refuse(ctx, *refusal)
             return
-        reserved = self._reserved_serving(ctx)
+        log = ctx.log
+        reserved = self._reserved_serving(log)
         if reserved is not None:
             yield from _contained(ctx, reserved.serve(ctx))
             return
-        view = _view(ctx, None)
+        view = _view(log, None)
         selection = self._select(view)
         if isinstance(selection, Selection) and selection.needs_body:
             yield from ctx.read_body()
             if ctx.closed:
                 return
-            view = _view(ctx, ctx.log.body.read())
+            view = _view(log, log.body.read())
             selection = self._select(view)
         if not isinstance(selection, Selection):
             yield from ctx.handler_failed(selection)  # a matcher raised
@@ -320,16 +321,16 @@ class ServerState:
         if selection.expectation is not None:
             exp = selection.expectation
             exp.calls += 1
-            ctx.log.handled_by = exp.describe()
+            log.handled_by = exp.describe()
             yield from self._run_expectation(ctx, exp)
             return
         for resource in self.resources:
             if resource.handles(view.path):
-                ctx.log.handled_by = resource.describe()
+                log.handled_by = resource.describe()
                 yield from _contained(ctx, resource.serve(ctx))
                 return
         if self.config.upstream is not None and selection.out_of_order is None:
-            ctx.log.handled_by = f"upstream {self.config.upstream}"
+            log.handled_by = f"upstream {self.config.upstream}"
             yield from _contained(ctx, forward_exchange(ctx, Forward()))
             return
         yield from self._unexpected(ctx, view, selection)
@@ -346,7 +347,7 @@ class ServerState:
         self, ctx: ExchangeSurface, status: int, kind: str, problem: str, answer: str
     ) -> Program[None]:
         """Refuse a request over a limit, or framed both ways, before anything reads it."""
-        reserved = self._reserved_serving(ctx)
+        reserved = self._reserved_serving(ctx.log)
         if reserved is not None:
             # Its number counts the reserved resource's exchanges, not the journal's.
             request = f"{ctx.log.method} {ctx.log.target}"
@@ -427,7 +428,7 @@ class ServerState:
         yield from ctx.read_body()
         if ctx.closed:
             return
-        view = _view(ctx, ctx.log.body.read() if ctx.body_done else None)
+        view = _view(ctx.log, ctx.log.body.read() if ctx.body_done else None)
         request = f"{view.method} {ctx.log.target}"
         if sel.out_of_order is not None and sel.waiting_for is not None:
             kind = "out-of-order"
@@ -482,9 +483,8 @@ def _contained(ctx: ExchangeSurface, program: Program[None]) -> Program[None]:
             thrown = exc
 
 
-def _view(ctx: ExchangeSurface, body: bytes | None) -> RequestView:
+def _view(log: ExchangeLog, body: bytes | None) -> RequestView:
     # What the journal's Exchange.path, .raw_query and .query say, without a snapshot.
-    log = ctx.log
     parts = urllib.parse.urlsplit(log.target)
     raw_query = parts.query
     query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}

@@ -142,8 +142,9 @@ def plain_exchange(request: h11.Request, headers: Headers) -> bool:
         return False
     if "upgrade" in headers:
         return False
-    return not any(
-        b"close" in _tokens(value.encode("latin-1")) for value in headers.getall("connection")
+    connection = headers.getall("connection")
+    return not connection or not any(
+        b"close" in _tokens(value.encode("latin-1")) for value in connection
     )
 
 
