@@ -882,7 +882,7 @@ class _Mark(NamedTuple):
 
     @classmethod
     def of(cls, log: ExchangeLog) -> _Mark:
-        return cls(len(log.events), len(log.interims), log.response)
+        return cls(log.event_count, len(log.interims), log.response)
 
     def take_back(self, log: ExchangeLog) -> None:
         """Forget what was journaled since: those bytes never went out."""

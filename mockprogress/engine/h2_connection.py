@@ -357,9 +357,7 @@ class H2ServerConnection:
         for kind, direction, detail, amount in self._pending:
             log.frame(now, kind, direction, "connection", f"{detail}, before this stream", amount)
         for (kind, direction), (count, total) in self._pending_more.items():
-            counted = log.frame_counts.setdefault((kind, direction, "connection"), [0, 0])
-            counted[0] += count
-            counted[1] += total
+            log.count_frames(kind, direction, "connection", count, total)
         self._pending.clear()
         self._pending_more.clear()
 
