@@ -7,6 +7,7 @@ thread. Times (``at``) are seconds since the exchange's request head arrived.
 
 from __future__ import annotations
 
+import operator
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -282,14 +283,9 @@ class Exchange:
 
 #: How many fields an event has: an ``ExchangeLog`` keeps them one after the other.
 _EVENT_FIELDS = len(Event._fields)
-#: Where an ``ExchangeLog`` keeps the fields of its ``ResponseRecord``, in order.
-_RESPONSE_FIELDS = (
-    "_status",
-    "_reason",
-    "_response_headers",
-    "_response_at",
-    "_body_sent",
-    "_complete",
+#: The fields of an ``ExchangeLog``'s ``ResponseRecord``, read in order.
+_response_fields = operator.attrgetter(
+    "_status", "_reason", "_response_headers", "_response_at", "_body_sent", "_complete"
 )
 
 
@@ -411,7 +407,7 @@ class ExchangeLog:
         """The final response as far as it went out; None before it began."""
         if self._status is None:
             return None
-        return ResponseRecord._make(getattr(self, name) for name in _RESPONSE_FIELDS)
+        return ResponseRecord._make(_response_fields(self))
 
     @response.setter
     def response(self, record: ResponseRecord | None) -> None:
