@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import replace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import h11
 
@@ -54,7 +54,7 @@ from .actions import Close, PeerGone, PendingInput, Program, Send, Sleep
 from .exchange_common import BodyTooLarge, CommonExchange
 from .exchange_common import plain_response as plain_response
 from .faults import Side, fire
-from .journal import ExchangeLog, InterimRecord, ResponseRecord
+from .journal import ExchangeLog, InterimRecord, JournalMark, ResponseRecord
 from .wire import (
     STREAM_PIECE,
     BodySource,
@@ -275,7 +275,9 @@ class ExchangeContext(CommonExchange):
 
     # ---- writing ---------------------------------------------------------------------------
 
-    def _send(self, data: bytes, journaled: _Mark | None = None, what: str = "") -> Program[None]:
+    def _send(
+        self, data: bytes, journaled: JournalMark | None = None, what: str = ""
+    ) -> Program[None]:
         """Write ``data``. What the journal says of it was written first, from ``journaled``
         on (a test that reads the journal once its client has the bytes must find them): if
         the client is gone and the bytes were not written, that is taken back, so the journal
@@ -285,7 +287,7 @@ class ExchangeContext(CommonExchange):
                 yield Send(data)
             except PeerGone:
                 if journaled is not None:
-                    journaled.take_back(self._log)
+                    self._log.take_back(journaled)
                     self._log.event(
                         self.now,
                         "closed",
@@ -346,7 +348,7 @@ class ExchangeContext(CommonExchange):
             self.log.event(self.now, "continue", "", note)
         # Journaled as the bytes are handed to the socket: once the client has them, a test
         # reading the journal must find them there.
-        mark = _Mark.of(self.log)
+        mark = self.log.mark()
         at = self.log.event(self.now, "interim", "out", label, status=step.status, headers=headers)
         self.log.add_interim(InterimRecord(step.status, step.reason, headers, at))
         if step.status == 100:
@@ -603,7 +605,7 @@ class ExchangeContext(CommonExchange):
                 yield Sleep(step.pacing.interval)
             if fetched is not None:
                 yield from fetched.fetch(max(0, end - head_length))  # a proxied body arriving
-            mark = _Mark.of(self.log)
+            mark = self.log.mark()
             piece = read_segments(segments, start, end)
             # A streamed body that shrank under the response, or a proxied one whose upstream
             # ended early: the client gets what there is (of a proxied body), then a reset.
@@ -667,7 +669,7 @@ class ExchangeContext(CommonExchange):
         content = step.content
         body_sent = len(content)
         fields = head.fields
-        mark = _Mark.of(self._log)
+        mark = self._log.mark()
         piece = head.wire + content if body_sent else head.wire
         now = self._carrier.clock()  # head and body go out in the same write
         head_at = self._log.event(now, "response", "out", what, status=step.status, headers=fields)
@@ -723,7 +725,7 @@ class ExchangeContext(CommonExchange):
                 if writes and pacing is not None and pacing.interval:
                     yield Sleep(pacing.interval)
                 writes += 1
-                mark = _Mark.of(self.log)
+                mark = self.log.mark()
                 if head_at is None and end >= head_length:
                     head_at = self.log.event(
                         self.now, "response", "out", what, status=step.status, headers=head.fields
@@ -767,7 +769,7 @@ class ExchangeContext(CommonExchange):
                     "cut at its end",
                 )
                 stop = 0 if cut.unit == "body" else len(last_chunk)
-            yield from self._send(last_chunk[:stop], _Mark.of(self.log), what)
+            yield from self._send(last_chunk[:stop], self.log.mark(), what)
             self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (cut)")
             yield from self._fire(cut, body_sent, last_chunk[stop:])
             return
@@ -776,7 +778,7 @@ class ExchangeContext(CommonExchange):
             step.status, step.reason, head.fields, at, body_sent, True
         )
         self.log.event(self.now, "body-sent", "out", f"{body_sent} body bytes (complete)")
-        yield from self._send(last_chunk, _Mark.of(self.log), what)
+        yield from self._send(last_chunk, self.log.mark(), what)
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -870,23 +872,6 @@ if TYPE_CHECKING:
 
     def _implements_the_surface(ctx: ExchangeContext) -> ExchangeSurface:
         return ctx  # mypy checks that ExchangeContext has everything the Protocol names
-
-
-class _Mark(NamedTuple):
-    """How far an exchange's journal went before bytes it describes were written (a tuple:
-    one is made for every write)."""
-
-    events: int
-    interims: int
-    response: ResponseRecord | None
-
-    @classmethod
-    def of(cls, log: ExchangeLog) -> _Mark:
-        return cls(log.event_count, len(log.interims), log.response)
-
-    def take_back(self, log: ExchangeLog) -> None:
-        """Forget what was journaled since: those bytes never went out."""
-        log.take_back(self.events, self.interims, self.response)
 
 
 def carry_out(ctx: ExchangeSurface, step: Step) -> Program[None]:

@@ -281,6 +281,15 @@ class Exchange:
         return "\n".join(lines)
 
 
+class JournalMark(NamedTuple):
+    """How far an exchange's log had gone (``ExchangeLog.mark``): its events, its interims
+    and its response then (a tuple: one is made for every write)."""
+
+    events: int
+    interims: int
+    response: ResponseRecord | None
+
+
 #: How many fields an event has: an ``ExchangeLog`` keeps them one after the other.
 _EVENT_FIELDS = len(Event._fields)
 #: The fields of an ``ExchangeLog``'s ``ResponseRecord``, read in order.
@@ -399,10 +408,6 @@ class ExchangeLog:
         return [Event._make(timeline[i : i + size]) for i in range(0, len(timeline), size)]
 
     @property
-    def event_count(self) -> int:
-        return len(self._timeline) // _EVENT_FIELDS
-
-    @property
     def response(self) -> ResponseRecord | None:
         """The final response as far as it went out; None before it began."""
         if self._status is None:
@@ -449,12 +454,18 @@ class ExchangeLog:
         else:
             self.interims = [record]
 
-    def take_back(self, events: int, interims: int, response: ResponseRecord | None) -> None:
-        """Keep the first ``events`` events and ``interims`` interims, and ``response``: what
-        was journaled after them described bytes that never went out."""
-        del self._timeline[events * _EVENT_FIELDS :]
-        self.interims = self.interims[:interims]
-        self.response = response
+    def mark(self) -> JournalMark:
+        """How far the log has gone: taken before writing bytes it describes, to go back to
+        if they never go out (``take_back``)."""
+        response = None if self._status is None else self.response
+        return JournalMark(len(self._timeline) // _EVENT_FIELDS, len(self.interims), response)
+
+    def take_back(self, mark: JournalMark) -> None:
+        """Go back to ``mark``: what was journaled since described bytes that never went
+        out."""
+        del self._timeline[mark.events * _EVENT_FIELDS :]
+        self.interims = self.interims[: mark.interims]
+        self.response = mark.response
 
     def add_frame(self, frame: Frame) -> None:
         if isinstance(self.frames, list):
