@@ -10,6 +10,9 @@ Three figures:
 
 - objects the cyclic garbage collector tracks that the journal keeps per GET (each is walked
   by the collector's rounds for as long as the journal holds it);
+- the collector's rounds in one run of ``--requests`` GETs, per generation (youngest,
+  middle, full), per 10,000 GETs: what sets a round off is the count of objects made and
+  not yet freed, and a full round walks the whole journal;
 - time: microseconds per GET, min and median over ``--rounds`` runs (the journal cleared
   between runs). Noisy on a shared machine;
 - ``--instructions``: instructions per GET counted by ``valgrind --tool=callgrind`` (this
@@ -100,6 +103,26 @@ def tracked_objects(mode: str, requests: int) -> float:
     return (len(gc.get_objects()) - before) / requests
 
 
+def collector_rounds(mode: str, requests: int) -> list[float]:
+    """The collector's rounds per generation during one run, per 10,000 GETs."""
+    state = make_state()
+    run(state, mode, 100)
+    state.clear_journal()
+    gc.collect()
+    rounds = [0, 0, 0]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            rounds[info["generation"]] += 1
+
+    gc.callbacks.append(count)
+    try:
+        run(state, mode, requests)
+    finally:
+        gc.callbacks.remove(count)
+    return [n / requests * 10_000 for n in rounds]
+
+
 def instructions(mode: str, requests: int) -> int:
     """Instructions per GET: this script under callgrind, 100 GETs and 100 + ``requests``."""
     valgrind = shutil.which("valgrind")
@@ -138,7 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         line = (
             f"{mode:15} {min(per_get):6.1f} us/GET min, {statistics.median(per_get):6.1f} "
             f"median ({args.rounds} runs of {args.requests}); "
-            f"{tracked_objects(mode, args.requests):.1f} objects tracked by the GC kept a GET"
+            f"{tracked_objects(mode, args.requests):.1f} objects tracked by the GC kept a GET; "
+            "collector rounds per 10,000 GETs (youngest, middle, full): "
+            + ", ".join(f"{n:.1f}" for n in collector_rounds(mode, args.requests))
         )
         if args.instructions:
             line += f"; {instructions(mode, args.requests):,} instructions/GET (callgrind)"
