@@ -32,6 +32,7 @@ from .faults import fire
 from .h2_connection import PREFACE, H2Start, Upgrade
 from .heads import simple_head
 from .journal import ExchangeLog, ResponseRecord, TLSRecord
+from .request_framing import RequestFraming
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -70,8 +71,10 @@ class ServerConnection:
         self._head_started = 0.0
         #: The connection's last exchange, which a keep-alive close is journaled on.
         self._last: ExchangeLog | None = None
-        #: The fields of the request head ``simple_head`` just read (None: h11 read it).
+        #: The fields and framing of the request head ``simple_head`` just read (None: h11
+        #: read it).
         self._head_fields: Headers | None = None
+        self._head_framing: RequestFraming | None = None
 
     @property
     def h11_conn(self) -> h11.Connection:
@@ -160,6 +163,7 @@ class ServerConnection:
                     self._unfed = data
                 self._lagging = simple.size
                 self._head_fields = simple.headers
+                self._head_framing = simple.framing
                 return simple.request
         if not data and not held and self._h11.their_state is h11.IDLE:
             # The client closed between requests, as one does after its last: what h11 says
@@ -596,10 +600,10 @@ class ServerConnection:
 
     def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
         log = self._log_request(request, self.clock(), self._head_fields)
-        self._head_fields = None
+        framing, self._head_fields, self._head_framing = self._head_framing, None, None
         log.bytes_received = self.bytes_in
         self.bytes_in = 0
-        ctx = ExchangeContext(self, log, request, head_size)
+        ctx = ExchangeContext(self, log, request, head_size, framing)
         if not ctx.has_body and not ctx.plain:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been
             # read; it needs no bytes. A protocol switch needs it read (h11 only then sees the

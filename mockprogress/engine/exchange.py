@@ -55,6 +55,7 @@ from .exchange_common import BodyTooLarge, CommonExchange
 from .exchange_common import plain_response as plain_response
 from .faults import Side, fire
 from .journal import ExchangeLog, InterimRecord, JournalMark, ResponseRecord
+from .request_framing import RequestFraming, request_framing
 from .wire import (
     STREAM_PIECE,
     BodySource,
@@ -65,7 +66,6 @@ from .wire import (
     content_within,
     cut_offset,
     piece_bounds,
-    plain_exchange,
     read_segments,
     response_head,
     response_segments,
@@ -118,15 +118,22 @@ class ExchangeContext(CommonExchange):
     the first implementation of ``ExchangeSurface``)."""
 
     def __init__(
-        self, conn: ServerConnection, log: ExchangeLog, request: h11.Request, head_size: int
+        self,
+        conn: ServerConnection,
+        log: ExchangeLog,
+        request: h11.Request,
+        head_size: int,
+        framing: RequestFraming | None = None,
     ) -> None:
+        """``framing``: the request's, if worked out already (with a remembered head)."""
         super().__init__(conn, log)
         self._conn = conn
         self._request = request
         self._is_http10 = request.http_version == b"1.0"
-        expect = (self._headers.get("expect") or "").lower()
-        self._expects_continue = not self._is_http10 and expect == "100-continue"
-        self._declared_length = _declared_length(self._headers)
+        if framing is None:
+            framing = request_framing(request, self._headers)
+        self._expects_continue = framing.expects_continue
+        self._declared_length = framing.declared_length
         # The size of the request head as sent, padding and folded lines included (h11
         # enforces its limit only on heads that arrive in several reads, so the server checks
         # whole heads against it too).
@@ -142,7 +149,7 @@ class ExchangeContext(CommonExchange):
         #: Bytes of a Content-Length body still to read past h11 (None: h11 reads the body).
         self._unframed_left: int | None = None
         #: h11 writes a final response to this request as to a plain GET (``plain_exchange``).
-        self._plain = plain_exchange(request, self._headers)
+        self._plain = framing.plain
         #: The final response was written past h11 (``respond``), which says nothing of it.
         self._sent_past_h11 = False
         #: For such a response: the connection stays open after it.
@@ -907,16 +914,3 @@ def run_script(ctx: ExchangeSurface, script: Script) -> Program[None]:
             yield from ctx.run(step)
         if ctx.closed:
             return
-
-
-def _declared_length(headers: Headers) -> int | None:
-    """The request's Content-Length, or None for a chunked body (h11 has validated both)."""
-    if "transfer-encoding" in headers:
-        return None
-    value = headers.get("content-length")
-    if value is None:
-        return 0
-    try:
-        return int(value.split(",")[0].strip())
-    except ValueError:
-        return None

@@ -34,6 +34,7 @@ import h11
 from h11._headers import Headers as H11Headers
 
 from ..http.headers import Headers
+from .request_framing import RequestFraming, request_framing
 
 #: Methods read here; any other goes to h11 (CONNECT, whose target is not a path, above all).
 METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
@@ -61,6 +62,8 @@ class SimpleHead(NamedTuple):
     #: Its fields as the journal keeps them (read-only, and shared by every exchange whose
     #: head had the same bytes).
     headers: Headers
+    #: What it says of its exchange's framing (shared likewise).
+    framing: RequestFraming
 
 
 def simple_head(data: bytes) -> SimpleHead | None:
@@ -126,7 +129,8 @@ def _read(head: bytes) -> SimpleHead | None:
         object.__setattr__(request, "target", target)
         object.__setattr__(request, "headers", H11Headers(items))
         object.__setattr__(request, "http_version", http_version)
-    return SimpleHead(request, len(head), Headers.from_raw(request.headers.raw_items()))
+    headers = Headers.from_raw(request.headers.raw_items())
+    return SimpleHead(request, len(head), headers, request_framing(request, headers))
 
 
 #: How many heads ``simple_head`` remembers, and how long each may be: 1 MiB of heads at

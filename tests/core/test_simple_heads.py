@@ -25,6 +25,7 @@ import mockprogress as mp
 from mockprogress.engine import heads
 from mockprogress.engine.heads import REMEMBERED_HEAD_SIZE, REMEMBERED_HEADS, simple_head
 from mockprogress.engine.matching import Expectation
+from mockprogress.engine.request_framing import request_framing
 from mockprogress.http.headers import Headers
 
 SETTINGS = examples(300)
@@ -67,7 +68,10 @@ def agrees(data: bytes) -> bool:
     assert fields(simple.request) == fields(reference[0]), data
     assert simple.size == reference[1], data
     # The fields the journal keeps: as the connection would decode h11's.
-    assert list(simple.headers) == list(Headers.from_raw(reference[0].headers.raw_items()))
+    decoded = Headers.from_raw(reference[0].headers.raw_items())
+    assert list(simple.headers) == list(decoded)
+    # The framing remembered with the head: as the exchange works it out for h11's event.
+    assert simple.framing == request_framing(reference[0], decoded), data
     return True
 
 
