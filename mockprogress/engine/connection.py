@@ -48,7 +48,9 @@ class ServerConnection:
         self.clock = clock
         self.peer = peer
         self.id = state.next_connection_id()
-        self._h11 = self._new_h11()
+        #: The h11 state machine, made when first needed (``_machine``); None stands for one
+        #: given nothing yet: both sides idle, nothing held.
+        self._h11: h11.Connection | None = None
         #: The length of the request head ``simple_head`` read and h11 has not yet parsed
         #: (it is in h11's buffer, or in ``_unfed``); None while h11 is up to date.
         self._lagging: int | None = None
@@ -80,28 +82,41 @@ class ServerConnection:
     def h11_conn(self) -> h11.Connection:
         """The connection's h11 state machine, up to date: a head that ``simple_head`` read
         is handed to h11 now (it parses the same head into an equal event)."""
+        machine = self._machine()
         if self._lagging is not None:
             self._flush()
             self._lagging = None
-            self._h11.next_event()  # the Request simple_head gave
+            machine.next_event()  # the Request simple_head gave
+        return machine
+
+    def _machine(self) -> h11.Connection:
+        """The h11 state machine, made now if it was not yet: a plain exchange needs none (its
+        head read by ``simple_head``, its response written past h11), and making one was a
+        tenth of what a GET on a new connection cost the core."""
+        if self._h11 is None:
+            self._h11 = self._new_h11()
         return self._h11
 
     @property
     def our_state(self) -> object:
         """h11's state of the server side, without bringing h11 up to date: after a
         request head, h11 waits for the response."""
-        return h11.SEND_RESPONSE if self._lagging is not None else self._h11.our_state
+        if self._lagging is not None:
+            return h11.SEND_RESPONSE
+        return h11.IDLE if self._h11 is None else self._h11.our_state
 
     @property
     def their_state(self) -> object:
         """h11's state of the client side, without bringing h11 up to date: after a
         request head, h11 stands in its body (or before its ``EndOfMessage``)."""
-        return h11.SEND_BODY if self._lagging is not None else self._h11.their_state
+        if self._lagging is not None:
+            return h11.SEND_BODY
+        return h11.IDLE if self._h11 is None else self._h11.their_state
 
     def trailing(self) -> tuple[bytes, bool]:
         """What h11 holds past what it has parsed (``h11.Connection.trailing_data``), as if
         it were up to date."""
-        data, closed = self._h11.trailing_data
+        data, closed = (b"", False) if self._h11 is None else self._h11.trailing_data
         if self._unfed is not None:
             data += self._unfed
         if self._lagging is not None:
@@ -111,7 +126,11 @@ class ServerConnection:
     def _trailing_size(self) -> int:
         """``len(self.trailing()[0])``, without copying the bytes."""
         unfed = 0 if self._unfed is None else len(self._unfed)
-        return len(self._h11._receive_buffer) + unfed - (self._lagging or 0)
+        return self._buffered() + unfed - (self._lagging or 0)
+
+    def _buffered(self) -> int:
+        """How many bytes h11 holds that it has not parsed."""
+        return 0 if self._h11 is None else len(self._h11._receive_buffer)
 
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(
@@ -137,18 +156,18 @@ class ServerConnection:
     def _feed(self, data: bytes) -> None:
         self._flush()
         self._fed += len(data)
-        self._h11.receive_data(data)
+        self._machine().receive_data(data)
 
     def _flush(self) -> None:
         """Hand h11 the bytes it has not been given yet (``_unfed``)."""
         if self._unfed is not None:
-            self._h11.receive_data(self._unfed)
+            self._machine().receive_data(self._unfed)
             self._unfed = None
 
     def _parsed(self) -> int:
         """How many bytes h11 has taken in and parsed (a request head is the difference)."""
         unfed = 0 if self._unfed is None else len(self._unfed)
-        return self._fed - len(self._h11._receive_buffer) - unfed + (self._lagging or 0)
+        return self._fed - self._buffered() - unfed + (self._lagging or 0)
 
     def _request_event(self, data: bytes, *, held: bool) -> Program[h11.Event | type[h11.PAUSED]]:
         """The first event of a request whose head starts with ``data``: what h11 holds
@@ -165,7 +184,7 @@ class ServerConnection:
                 self._head_fields = simple.headers
                 self._head_framing = simple.framing
                 return simple.request
-        if not data and not held and self._h11.their_state is h11.IDLE:
+        if not data and not held and (self._h11 is None or self._h11.their_state is h11.IDLE):
             # The client closed between requests, as one does after its last: what h11 says
             # of an end of input while it holds nothing, without its parser's round.
             self.eof = True
@@ -263,14 +282,14 @@ class ServerConnection:
                     # what the old one holds of the next request (pipelined with this one).
                     trailing, closed = self.trailing()
                     if self._unfed is None:
-                        self._h11 = self._new_h11()
+                        self._h11 = None  # a fresh one, made if needed
                     # else h11 was never given this request: it is as the last cycle left it.
                     self._unfed = None
                     self._lagging = None
                     if trailing:
                         self._feed(trailing)
                     if closed:
-                        self._h11.receive_data(b"")
+                        self._machine().receive_data(b"")
                 else:
                     if self.h11_conn.their_state is h11.SEND_BODY:
                         # A request without a body whose EndOfMessage nothing read (h11 hands
@@ -381,7 +400,7 @@ class ServerConnection:
         plan = self.state.head_cuts
         fresh = self.requests == 0
         limits = self.state.config.limits
-        held = self._h11.trailing_data[0]
+        held = b"" if self._h11 is None else self._h11.trailing_data[0]
         if held:
             # The next request was read with the previous one (pipelined): too late to cut.
             self._start_head_timeout(self.clock())

@@ -12,6 +12,8 @@ limits included (``max_header_size``, ``max_header_count``, measured as sent).
 
 from __future__ import annotations
 
+from typing import Any
+
 import h11
 import pytest
 from hypothesis import given
@@ -394,3 +396,30 @@ def test_plain_keep_alive_requests_are_not_parsed_by_h11(monkeypatch: pytest.Mon
     assert out.count(b"HTTP/1.1 200 OK\r\n") == 3  # type: ignore[attr-defined]
     assert not [e for e in parsed if isinstance(e, h11.Request)]
     assert len(journal) == 3 and not problems  # type: ignore[arg-type]
+
+
+def test_a_plain_exchange_makes_no_h11_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection makes its h11 state machine when an exchange first needs one: plain GETs,
+    their heads read here and their responses written past h11, never do (making one was a
+    tenth of a new connection's GET); a chunked body needs h11's reader, an interim h11's
+    writer."""
+    made: list[h11.Connection] = []
+    init = h11.Connection.__init__
+
+    def recording(self: h11.Connection, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    run_core([EDGES["plain GET"]], simple=True)  # the response's head, made once (wire.py)
+    monkeypatch.setattr(h11.Connection, "__init__", recording)
+    out, _closed, journal, problems = run_core([EDGES["plain GET"]] * 2, simple=True)
+    assert out.count(b"HTTP/1.1 200 OK\r\n") == 2  # type: ignore[attr-defined]
+    assert len(journal) == 2 and not problems  # type: ignore[arg-type]
+    assert made == []
+    chunked = (
+        b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+    )
+    out, _closed, journal, problems = run_core([chunked], simple=True)
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and len(made) == 1  # type: ignore[attr-defined]
+    out, _closed, journal, problems = run_core([EDGES["plain GET"]], simple=True, interim=True)
+    assert out.startswith(b"HTTP/1.1 102 Processing\r\n") and len(made) == 2  # type: ignore[attr-defined]
