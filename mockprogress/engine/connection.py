@@ -30,9 +30,9 @@ from .actions import Close, PeerGone, Program, Receive, Send
 from .exchange import ExchangeContext, ResponseState, plain_response
 from .faults import fire
 from .h2_connection import PREFACE, H2Start, Upgrade
-from .heads import simple_head
+from .heads import SimpleHead, simple_head
 from .journal import ExchangeLog, ResponseRecord, TLSRecord
-from .request_framing import RequestFraming
+from .request_head import request_line
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -73,10 +73,8 @@ class ServerConnection:
         self._head_started = 0.0
         #: The connection's last exchange, which a keep-alive close is journaled on.
         self._last: ExchangeLog | None = None
-        #: The fields and framing of the request head ``simple_head`` just read (None: h11
-        #: read it).
-        self._head_fields: Headers | None = None
-        self._head_framing: RequestFraming | None = None
+        #: The request head ``simple_head`` just read, with what it says (None: h11 read it).
+        self._head: SimpleHead | None = None
 
     @property
     def h11_conn(self) -> h11.Connection:
@@ -181,8 +179,7 @@ class ServerConnection:
                     self._fed += len(data)
                     self._unfed = data
                 self._lagging = simple.size
-                self._head_fields = simple.headers
-                self._head_framing = simple.framing
+                self._head = simple
                 return simple.request
         if not data and not held and (self._h11 is None or self._h11.their_state is h11.IDLE):
             # The client closed between requests, as one does after its last: what h11 says
@@ -594,34 +591,33 @@ class ServerConnection:
         yield Close("close")
 
     def _log_request(
-        self, request: h11.Request, now: float, headers: Headers | None = None
+        self, request: h11.Request, now: float, head: SimpleHead | None = None
     ) -> ExchangeLog:
-        """A journal entry for a request whose head came whole (``headers``: its fields, if
-        they were read already)."""
-        version = request.http_version.decode()
+        """A journal entry for a request whose head came whole (``head``: what
+        ``simple_head`` read of it, if it did)."""
+        if head is None:
+            line = request_line(request)
+            headers = Headers.from_raw(request.headers.raw_items())
+        else:
+            line, headers = head.line, head.headers
         log = self.state.new_exchange(
             connection=self.id,
             started=now,
-            method=request.method.decode("latin-1"),
-            target=request.target.decode("latin-1"),
-            http_version=version,
-            headers=(Headers.from_raw(request.headers.raw_items()) if headers is None else headers),
+            method=line.method,
+            target=line.target,
+            http_version=line.version,
+            headers=headers,
         )
         log.tls = self.tls
-        log.event(
-            log.started,
-            "request",
-            "in",
-            f"{log.method} {log.target} HTTP/{version}",
-            headers=log.headers,
-        )
+        log.event(log.started, "request", "in", line.text, headers=headers)
         return log
 
     def _begin(self, request: h11.Request, head_size: int) -> ExchangeContext:
-        log = self._log_request(request, self.clock(), self._head_fields)
-        framing, self._head_fields, self._head_framing = self._head_framing, None, None
+        head, self._head = self._head, None
+        log = self._log_request(request, self.clock(), head)
         log.bytes_received = self.bytes_in
         self.bytes_in = 0
+        framing = None if head is None else head.framing
         ctx = ExchangeContext(self, log, request, head_size, framing)
         if not ctx.has_body and not ctx.plain:
             # h11 holds a request without a body in SEND_BODY until its EndOfMessage has been

@@ -55,7 +55,7 @@ from .exchange_common import BodyTooLarge, CommonExchange
 from .exchange_common import plain_response as plain_response
 from .faults import Side, fire
 from .journal import ExchangeLog, InterimRecord, JournalMark, ResponseRecord
-from .request_framing import RequestFraming, request_framing
+from .request_head import RequestFraming, request_framing
 from .wire import (
     STREAM_PIECE,
     BodySource,

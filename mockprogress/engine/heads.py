@@ -34,7 +34,7 @@ import h11
 from h11._headers import Headers as H11Headers
 
 from ..http.headers import Headers
-from .request_framing import RequestFraming, request_framing
+from .request_head import RequestFraming, RequestLine, request_framing, request_line
 
 #: Methods read here; any other goes to h11 (CONNECT, whose target is not a path, above all).
 METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"})
@@ -62,7 +62,9 @@ class SimpleHead(NamedTuple):
     #: Its fields as the journal keeps them (read-only, and shared by every exchange whose
     #: head had the same bytes).
     headers: Headers
-    #: What it says of its exchange's framing (shared likewise).
+    #: Its request line as the journal keeps it, and what it says of its exchange's framing
+    #: (shared likewise).
+    line: RequestLine
     framing: RequestFraming
 
 
@@ -130,7 +132,8 @@ def _read(head: bytes) -> SimpleHead | None:
         object.__setattr__(request, "headers", H11Headers(items))
         object.__setattr__(request, "http_version", http_version)
     headers = Headers.from_raw(request.headers.raw_items())
-    return SimpleHead(request, len(head), headers, request_framing(request, headers))
+    framing = request_framing(request, headers)
+    return SimpleHead(request, len(head), headers, request_line(request), framing)
 
 
 #: How many heads ``simple_head`` remembers, and how long each may be: 1 MiB of heads at

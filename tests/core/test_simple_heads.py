@@ -27,7 +27,7 @@ import mockprogress as mp
 from mockprogress.engine import heads
 from mockprogress.engine.heads import REMEMBERED_HEAD_SIZE, REMEMBERED_HEADS, simple_head
 from mockprogress.engine.matching import Expectation
-from mockprogress.engine.request_framing import request_framing
+from mockprogress.engine.request_head import request_framing, request_line
 from mockprogress.http.headers import Headers
 
 SETTINGS = examples(300)
@@ -72,7 +72,8 @@ def agrees(data: bytes) -> bool:
     # The fields the journal keeps: as the connection would decode h11's.
     decoded = Headers.from_raw(reference[0].headers.raw_items())
     assert list(simple.headers) == list(decoded)
-    # The framing remembered with the head: as the exchange works it out for h11's event.
+    # The line and framing remembered with the head: as worked out for h11's event.
+    assert simple.line == request_line(reference[0]), data
     assert simple.framing == request_framing(reference[0], decoded), data
     return True
 

@@ -1,9 +1,10 @@
-"""What an HTTP/1.1 request's head says of how its exchange goes: the body's length, whether
-the client waits for ``100 Continue``, and whether the final response may go past h11.
+"""What an HTTP/1.1 request's head says, worked out once per head: its request line as the
+journal keeps it, and how its exchange goes (the body's length, whether the client waits for
+``100 Continue``, whether the final response may go past h11).
 
-A function of the head alone: ``simple_head`` keeps it with each head it remembers
-(engine/heads.py), so a client repeating a request has it worked out once; a head h11 read
-has it worked out for its exchange.
+Functions of the head alone: ``simple_head`` keeps what they give with each head it
+remembers (engine/heads.py), so a client repeating a request has it worked out once (and
+its exchanges share the strings); a head h11 read has it worked out for its exchange.
 """
 
 from __future__ import annotations
@@ -14,6 +15,23 @@ import h11
 
 from ..http.headers import Headers
 from .wire import plain_exchange
+
+
+class RequestLine(NamedTuple):
+    """A request line, decoded as the journal keeps it."""
+
+    method: str
+    target: str
+    version: str
+    #: What the exchange's ``request`` event says: ``GET /path HTTP/1.1``.
+    text: str
+
+
+def request_line(request: h11.Request) -> RequestLine:
+    method = request.method.decode("latin-1")
+    target = request.target.decode("latin-1")
+    version = request.http_version.decode()
+    return RequestLine(method, target, version, f"{method} {target} HTTP/{version}")
 
 
 class RequestFraming(NamedTuple):
