@@ -51,6 +51,7 @@ import select
 import socket
 import struct
 import termios
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -117,6 +118,17 @@ class Carried(NamedTuple):
 Carry = Callable[[bytes], "Carried | tuple[int, float | None]"]
 
 
+def loop_clock(loop: asyncio.AbstractEventLoop | None) -> Callable[[], float]:
+    """The clock of the running loop (``loop``: asyncio's, or None on trio), which the
+    server's timings and the core's read. asyncio's own loop reads ``time.monotonic()``
+    (``BaseEventLoop.time``): it is read without that method's call, a few times a request."""
+    if loop is None:
+        return anyio.current_time  # it finds the backend on every call: trio's clock
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
 class ConnectionDriver:
     """Runs programs against one client socket, which it owns and closes."""
 
@@ -135,8 +147,7 @@ class ConnectionDriver:
         # TLS reads whole records through its BIO: the asyncio reader's one-recv-per-wait
         # shortcut does not apply there.
         self._reader = _AsyncioReader(loop, sock) if loop is not None and tls is None else None
-        #: The loop's clock (``anyio.current_time`` finds the backend on every call).
-        self._now: Callable[[], float] = anyio.current_time if loop is None else loop.time
+        self._now = loop_clock(loop)
         self.tls = tls
         self.closed = False
         #: The client ended its side (we read its FIN): there is nothing left to drain.

@@ -33,6 +33,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ..errors import ServerStateError
+from .driver import loop_clock
 from .portal import LoopPost, SharedLoop, portal_provider
 from .server import (
     _ACCEPT_RETRY,
@@ -185,7 +186,7 @@ class SharedListener:
             self.loop_thread = threading.get_ident()
             self.token = anyio.lowlevel.current_token()
             self.asyncio_loop = _running_asyncio_loop()
-            self.clock = self.asyncio_loop.time if self.asyncio_loop else anyio.current_time
+            self.clock = loop_clock(self.asyncio_loop)
             self.descriptor_limit = descriptor_limit()
             async with anyio.create_task_group() as group:
                 self._group, self._scope = group, group.cancel_scope

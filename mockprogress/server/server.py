@@ -60,7 +60,7 @@ from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
 from ..script.http2 import HTTP2, http2_spec
 from ..script.tls import TLS, tls_spec
-from .driver import ConnectionDriver, Handshake, stop_task
+from .driver import ConnectionDriver, Handshake, loop_clock, stop_task
 from .h2 import H2Session
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
@@ -783,7 +783,7 @@ class MockServer(AsyncContextManagerMixin):
         self._loop_thread = threading.get_ident()
         self._token = anyio.lowlevel.current_token()
         self._asyncio_loop = _running_asyncio_loop()
-        self._clock = self._asyncio_loop.time if self._asyncio_loop else anyio.current_time
+        self._clock = loop_clock(self._asyncio_loop)
         self._descriptor_limit = descriptor_limit()
         port = listening.port
         self._state.address = (self.host, port)
