@@ -1,6 +1,7 @@
 """What the server costs without its core: the floor of the I/O layer, against the real thing.
 
-``bench_keepalive.py``'s keep-alive client (``--threads`` client threads, ``--requests``
+``bench_keepalive.py``'s keep-alive client (or, with ``--client "new connection"``, its
+client that opens a connection per request; ``--threads`` client threads, ``--requests``
 GETs) against a thread-mode ``MockServer`` twice per round: as it is, and with
 ``ServerConnection.run`` (the sans-IO core's program for a connection) replaced by a fixed
 program that answers every read with the same canned response. The driver, its reader, the
@@ -11,7 +12,7 @@ prints requests per second and user CPU a request, and the medians.
 
 Not part of ``make bench``: a probe behind a figure in benchmarks/README.md (What is left).
 Run: ``.venv/bin/python benchmarks/probe_driver_floor.py [--requests 40000] [--threads 4]
-[--rounds 3]``.
+[--rounds 3] [--client "new connection"]``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any
 MODES = ("floor", "real")
 
 
-def measure(mode: str, requests: int, threads: int) -> tuple[float, float]:
-    """Requests per second and user CPU a request (us), this process, ``mode``."""
+def measure(mode: str, requests: int, threads: int, client: str) -> tuple[float, float]:
+    """Requests per second and user CPU a request (us), this process, ``mode``, with
+    ``bench_keepalive.py``'s ``client`` (``keep-alive`` or ``new connection``)."""
     import bench_keepalive as bk
 
     if mode == "floor":
@@ -48,7 +50,7 @@ def measure(mode: str, requests: int, threads: int) -> tuple[float, float]:
     with bk.mockprogress_server() as port:
         bk.keepalive_client(port, 100)
         before = os.times()
-        rate = bk.run_clients(port, bk.keepalive_client, threads, requests)
+        rate = bk.run_clients(port, bk.CLIENTS[client], threads, requests)
         after = os.times()
     return rate, (after.user - before.user) / requests * 1e6
 
@@ -58,10 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=40000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client", choices=("keep-alive", "new connection"), default="keep-alive")
     parser.add_argument("--only", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
-        rate, user = measure(args.only, args.requests, args.threads)
+        rate, user = measure(args.only, args.requests, args.threads, args.client)
         print(f"{rate} {user}")
         return
     results: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         for mode in MODES:
             command = [sys.executable, __file__, "--only", mode]
             command += ["--requests", str(args.requests), "--threads", str(args.threads)]
+            command += ["--client", args.client]
             out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             rate, user = (float(x) for x in out.split()[-2:])
             results[mode].append((rate, user))
