@@ -11,7 +11,9 @@ queue and a checkpoint per read and write (benchmarks/bench_keepalive.py). On as
 readiness callback itself feeds those bytes to the connection's program and goes on with its
 steps that need no waiting (``ConnectionDriver.serve``): a keep-alive request is answered in
 that one callback, and the connection's task only resumes for what needs it (a sleep, a
-handler, a write the kernel did not take whole, the end).
+handler, a write the kernel did not take whole, the end). A plain connection on asyncio
+starts with no task at all (``ConnectionDriver.begin``): callbacks carry its program for as
+long as it only reads and writes, and a task is made only when it needs one.
 
 Two details make byte offsets exact on the client's side:
 
@@ -116,6 +118,9 @@ class Carried(NamedTuple):
 #: ``ConnectionDriver._carry``: given a Receive's bytes, the next wait (size, deadline) or
 #: where the program was left.
 Carry = Callable[[bytes], "Carried | tuple[int, float | None]"]
+#: What a program that waits with no task is told by the reader (``ConnectionDriver.begin``):
+#: the bytes it read (``b""``: the client's end), or None at the wait's deadline, or the error.
+Follow = Callable[[bytes | None, OSError | None], None]
 
 
 def loop_clock(loop: asyncio.AbstractEventLoop | None) -> Callable[[], float]:
@@ -161,10 +166,13 @@ class ConnectionDriver:
         #: Whether anyio ever waited on the socket (``_wait``): only then may a wait need
         #: ``notify_closing`` at the close (the asyncio reader is unregistered by itself).
         self._anyio_waited = False
-        #: The last thing done on the socket was a write (``_receive_raw``'s shortcut).
-        self._sent_last = False
+        #: A recv now would most likely find nothing: the last thing done on the socket was
+        #: a write, or nothing was, the connection just accepted (``_receive_raw``'s shortcut).
+        self._wait_first = False
         #: The program ``serve`` drives, which the reader's callback may carry on.
         self._program: Program[Any] | None = None
+        #: Who takes over a program ``begin`` started, when it needs more than callbacks.
+        self._handoff: Callable[[Carried], None] | None = None
 
     async def run(self, program: Program[T]) -> T:
         """Drive ``program`` to its end and return its value."""
@@ -184,6 +192,76 @@ class ConnectionDriver:
             # task; the callback's context is a copy of this one).
             sniffio.current_async_library_cvar.set("asyncio")
         return await drive(program, self._perform_own)
+
+    def begin(self, program: Program[Any], handoff: Callable[[Carried], None]) -> None:
+        """On asyncio, in a callback of the loop (the accept's), on a socket just accepted:
+        start ``program`` with no task. Its steps that need no waiting run here, as ``_carry``
+        runs them; while it waits for the client, the reader's callback carries it on
+        (``_follow``), still with no task. Once it needs more (a sleep, a handler, a write the
+        kernel did not take whole, a close that drains) or has ended, ``handoff`` gets where
+        it was left, once: a task goes on from there (``carry_on``), or the connection ends.
+        A connection that only reads and writes (a GET, then the client's close) costs no
+        task, no future and no turn of the loop beyond its reads."""
+        assert self._reader is not None
+        self._program = program
+        self._handoff = handoff
+        if sniffio is not None:
+            sniffio.current_async_library_cvar.set("asyncio")  # see serve(); the same here
+        self._wait_first = True  # the client's request has most likely not arrived yet
+        self._follow(self._go_on(None, None))
+
+    async def carry_on(self, carried: Carried) -> Any:
+        """In a task: drive the program ``begin`` started on from where it was handed over,
+        to its end, as ``serve`` does."""
+        program = self._program
+        assert program is not None
+        if sniffio is not None:
+            sniffio.current_async_library_cvar.set("asyncio")
+        return await drive(program, self._perform_own, carried)
+
+    def abandon(self) -> None:
+        """End a program ``begin`` started while it waits with no task (the server stopping):
+        closed where it waits, as a cancelled task's program is; its ``handoff`` gets the end
+        (with what the close raised, if anything)."""
+        program, handoff = self._program, self._handoff
+        if program is None or handoff is None:
+            return
+        assert self._reader is not None
+        self._reader.unfollow()
+        ended = Carried(ended=True)
+        try:
+            program.close()
+        except Exception as exc:
+            ended = Carried(ended=True, error=exc)
+        self._hand_off(ended)
+
+    def _follow(self, step: Carried | tuple[int, float | None]) -> None:
+        """Where a program ``begin`` started goes next: at a wait, the reader's callback
+        carries it on (``_resume``); anywhere else, it is handed off."""
+        if isinstance(step, Carried):
+            assert self._reader is not None
+            self._reader.unfollow()
+            self._hand_off(step)
+            return
+        max_bytes, deadline = step
+        assert self._reader is not None
+        self._reader.follow(max_bytes, deadline, self._resume)
+
+    def _resume(self, data: bytes | None, error: OSError | None) -> None:
+        """The reader's callback for a program waiting with no task: its bytes, its
+        deadline (None) or the client's error, fed to the program."""
+        if error is not None:
+            step = self._go_on(None, PeerGone(f"client went away: {error!r}"))
+        elif data is None:
+            step = self._go_on(None, None)  # the wait's deadline passed
+        else:
+            step = self._carry(data)
+        self._follow(step)
+
+    def _hand_off(self, step: Carried) -> None:
+        handoff, self._handoff = self._handoff, None  # once; and no cycle left through it
+        assert handoff is not None
+        handoff(step)
 
     async def _perform_own(self, action: object) -> Any:
         """``_perform`` for ``serve``'s program: a Receive that must wait, waits carried."""
@@ -219,10 +297,15 @@ class ConnectionDriver:
         do next (``Carried``)."""
         if not data:
             self.client_done = True
+        return self._go_on(data, None)
+
+    def _go_on(
+        self, result: Any, error: BaseException | None
+    ) -> Carried | tuple[int, float | None]:
+        """``_carry``'s steps, from the program's Receive getting ``result`` (or ``error``
+        thrown in)."""
         program = self._program
         assert program is not None
-        result: Any = data
-        error: BaseException | None = None
         steps = 0
         while True:
             try:
@@ -240,14 +323,17 @@ class ConnectionDriver:
                     sent = _send_now(self.socket, action.data)
                     if sent < len(action.data):
                         return Carried(Send(action.data[sent:]))
-                    self._sent_last = True
+                    self._wait_first = True
+                    continue
+                if type(action) is Close and self._closes_at_once(action):
+                    self.release()
                     continue
                 if type(action) is not Receive:
                     return Carried(action)
                 self._timeline = None
                 deadline = self._deadline(action)
-                if self._sent_last:
-                    self._sent_last = False  # see _receive_raw
+                if self._wait_first:
+                    self._wait_first = False  # see _receive_raw
                     return action.max_bytes, deadline
                 result = self._recv_now(action.max_bytes)
                 if result is None:
@@ -322,12 +408,12 @@ class ConnectionDriver:
         """At most ``max_bytes``, waiting for some; None when ``deadline`` passed first. With
         ``carry`` (``serve``), a wait on asyncio may end with the program carried on instead."""
         while True:
-            if self._reader is not None and self._sent_last:
-                # We have just written: the client is most likely still reading it, so a
-                # recv now would find nothing. Waiting at once saves a keep-alive request a
-                # syscall (and, with client threads in the process, a turn of the GIL); bytes
-                # already there end the wait at once.
-                self._sent_last = False
+            if self._reader is not None and self._wait_first:
+                # We have just written (the client is most likely still reading it) or just
+                # accepted the connection: a recv now would find nothing. Waiting at once saves
+                # a request a syscall (and, with client threads in the process, a turn of the
+                # GIL); bytes already there end the wait at once.
+                self._wait_first = False
                 data = None
             else:
                 data = self._recv_now(max_bytes)
@@ -382,7 +468,7 @@ class ConnectionDriver:
             self._streak = 0
             self._anyio_waited = True
             await _wait(anyio.wait_writable, sock)
-        self._sent_last = True
+        self._wait_first = True
         await self._take_turns()
 
     async def handshake(self, fault: HandshakeFault | None) -> Handshake:
@@ -482,13 +568,22 @@ class ConnectionDriver:
         finally:
             self._release()
 
+    def _closes_at_once(self, action: Close) -> bool:
+        """Whether ``close`` would only close the socket: a FIN after the client's own end,
+        over plain TCP (nothing to drain, no close_notify). The callbacks then close it
+        themselves, and the program goes on to its end without the task."""
+        return action.how == "close" and self.client_done and self.tls is None
+
     async def aclose(self) -> None:
         """Close without ceremony (the server is stopping or the program ended)."""
-        if not self.closed:
-            self.closed = True
-        self._release()
+        self.release()
         if self._upstream is not None:
             await self._upstream.aclose()
+
+    def release(self) -> None:
+        """``aclose`` where there is no upstream connection to close: at once."""
+        self.closed = True
+        self._release()
 
     def _release(self) -> None:
         if self.socket.fileno() < 0:
@@ -537,12 +632,17 @@ class _AsyncioReader:
     reported ready again for bytes already taken. Readiness while no receive waits (the script
     is busy or sleeping) unregisters the socket until the next wait: epoll is level-triggered
     and would report it on every turn of the loop.
+
+    A wait is either a task's (``receive``: a future the callback resolves) or, for a program
+    that has no task (``ConnectionDriver.begin``), a callback's (``follow``: the callback
+    hands what it read, or the deadline, to the driver).
     """
 
     __slots__ = (
         "_carry",
         "_deadline",
         "_fd",
+        "_follower",
         "_kept",
         "_loop",
         "_max_bytes",
@@ -566,6 +666,8 @@ class _AsyncioReader:
         self._timer: asyncio.TimerHandle | None = None
         #: The waiting receive's ``carry`` (``ConnectionDriver.serve``).
         self._carry: Carry | None = None
+        #: Who gets the read or the deadline of a wait with no task (``follow``).
+        self._follower: Follow | None = None
 
     @overload
     async def receive(self, max_bytes: int) -> bytes: ...
@@ -606,6 +708,21 @@ class _AsyncioReader:
             self._carry = None
         return data
 
+    def follow(self, max_bytes: int, deadline: float | None, follower: Follow) -> None:
+        """Wait for at most ``max_bytes`` with no task: ``follower`` gets them from the
+        readiness callback (``b""`` at the client's end), or None once ``deadline`` passes
+        with nothing read, or the error of the read."""
+        if not self._watching:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._watching = True
+        self._max_bytes = max_bytes
+        self._follower = follower
+        self._wait_until(deadline)
+
+    def unfollow(self) -> None:
+        """No wait with no task any more (the program went to a task, or ended)."""
+        self._follower = None
+
     def _wait_until(self, deadline: float | None) -> None:
         self._deadline = deadline
         if deadline is not None and (self._timer is None or self._timer.when() > deadline):
@@ -626,6 +743,14 @@ class _AsyncioReader:
         assert self._timer is not None
         when = self._timer.when()
         self._timer = None
+        follower = self._follower
+        if follower is not None:
+            if self._deadline is not None:
+                if self._deadline > when:
+                    self._arm(self._deadline)
+                else:
+                    follower(None, None)
+            return
         waiter, deadline = self._waiter, self._deadline
         if waiter is None or waiter.done() or deadline is None:
             return
@@ -636,12 +761,24 @@ class _AsyncioReader:
 
     def close(self) -> None:
         """Before the socket closes: out of the loop's selector, and no timer left."""
+        self._follower = None
         self.unwatch()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def _on_readable(self) -> None:
+        follower = self._follower
+        if follower is not None:
+            try:
+                data = self._sock.recv(self._max_bytes)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                follower(None, exc)
+                return
+            follower(data, None)
+            return
         waiter = self._waiter
         if waiter is None or waiter.done():
             self.unwatch()
@@ -674,12 +811,16 @@ class _AsyncioReader:
                 self._loop.remove_reader(self._fd)
 
 
-async def drive(program: Program[T], perform: Callable[[Any], Awaitable[Any]]) -> T:
+async def drive(
+    program: Program[T],
+    perform: Callable[[Any], Awaitable[Any]],
+    carried: Carried | None = None,
+) -> T:
     """Drive ``program`` to its end, each action carried out by ``perform``, and return its
-    value; ``PeerGone`` from ``perform`` is thrown into the program."""
+    value; ``PeerGone`` from ``perform`` is thrown into the program. ``carried``: where a
+    callback left the program (``ConnectionDriver.begin``), to go on from."""
     result: Any = None
     error: BaseException | None = None
-    carried: Carried | None = None
     action: Any
     try:
         while True:

@@ -89,8 +89,9 @@ class SharedListener:
         #: The server attached now. The lock is held by whoever reads or writes it, and
         #: around each accept: attach/release in the test's thread, the accept loop on the
         #: event loop; so a connection goes to exactly one server, and none to a server that
-        #: was released.
-        self._lock = threading.Lock()
+        #: was released. Reentrant: a connection can end in its own accept's callback (a
+        #: server's ``_begin``), and its end takes the lock again.
+        self._lock = threading.RLock()
         self._server: MockServer | None = None
         self._queue: select.poll | None = None
         #: The connections' task group (the accept task's).

@@ -1,4 +1,4 @@
-"""``MockServer``: the listening socket, one task per connection, in two modes.
+"""``MockServer``: the listening socket, a task per connection that needs one, in two modes.
 
 - Thread mode, ``with MockServer() as srv:``: the server runs on a background event loop
   reached through an anyio ``BlockingPortal``. Every call that touches server state is carried
@@ -10,7 +10,9 @@
 Readiness comes from ``task_status.started(port)``; nothing sleeps or polls. The server
 accepts on its non-blocking listening socket itself (waiting through anyio's
 ``wait_readable``) and hands each client socket to a ``ConnectionDriver``: no anyio stream or
-asyncio transport per connection. Every connection handler catches what it raises and records
+asyncio transport per connection. On asyncio a plain (not TLS) connection starts with no task:
+callbacks carry it for as long as it only reads and writes (``ConnectionDriver.begin``), and
+it gets a task when it needs one. Every connection handler catches what it raises and records
 it, and the accept loop records a failed accept and keeps listening, so one broken connection
 never stops the listener.
 """
@@ -44,6 +46,7 @@ from anyio.abc import Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.lowlevel import EventLoopToken
 
+from ..engine.actions import Program
 from ..engine.connection import ServerConnection
 from ..engine.h2_connection import H2ServerConnection, H2Start
 from ..engine.journal import Event, ExchangeLog, Journal
@@ -60,7 +63,7 @@ from ..script.continue_policy import ContinueInput
 from ..script.faults import CutHow, HeadCut
 from ..script.http2 import HTTP2, http2_spec
 from ..script.tls import TLS, tls_spec
-from .driver import ConnectionDriver, Handshake, loop_clock, stop_task
+from .driver import Carried, ConnectionDriver, Handshake, loop_clock, stop_task
 from .h2 import H2Session
 from .portal import LoopPost, SharedLoop, portal_provider
 from .tls import TLSChannel, authority
@@ -70,6 +73,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Resource)
+
+#: What the server holds of an open connection, to stop it (``_stop``).
+Connection = asyncio.Task[None] | anyio.CancelScope | ConnectionDriver
 
 #: The guard of an accept loop nobody else needs to agree with (a server's own listener).
 _UNGUARDED: AbstractContextManager[object] = contextlib.nullcontext()
@@ -195,10 +201,11 @@ class MockServer(AsyncContextManagerMixin):
         self._future: Future[None] | None = None
         #: The shared listener it serves on (``start(listener=...)``), while it does.
         self._listener: SharedListener | None = None
-        #: Each open connection's task (asyncio) or cancel scope (trio): what stopping
-        #: cancels. On a shared listener it changes under the listener's lock (its accept
-        #: adds, the connection's end removes), which stop() takes to know whether any is left.
-        self._connections: dict[socket.socket, asyncio.Task[None] | anyio.CancelScope] = {}
+        #: Each open connection's task (asyncio) or cancel scope (trio), or its driver while
+        #: it has no task (``_begin``): what stopping cancels or abandons. On a shared
+        #: listener it changes under the listener's lock (its accept adds, the connection's
+        #: end removes), which stop() takes to know whether any is left.
+        self._connections: dict[socket.socket, Connection] = {}
         #: Set when the last of them ends, while the server task waits for that.
         self._all_closed: anyio.Event | None = None
         #: The stop waiting for them to end.
@@ -620,7 +627,7 @@ class MockServer(AsyncContextManagerMixin):
         if done.done():
             return
         try:
-            for connection in self._connections.values():
+            for connection in list(self._connections.values()):  # some end at once
                 _stop(connection)
         except BaseException as exc:
             done.set_exception(exc)  # stop() raises it
@@ -644,15 +651,86 @@ class MockServer(AsyncContextManagerMixin):
         a connection), and a cancel scope alone costs about 4 us a connection and 14 more
         when it is cancelled; the server tracks and waits for these tasks itself
         (``_connections``, ``_task_ended``). On trio, ``group.start_soon`` in a cancel scope
-        (``_admitted``)."""
-        if self._asyncio_loop is not None:
-            task = self._asyncio_loop.create_task(self._handle(sock, address))
+        (``_admitted``). On asyncio over plain TCP, no task until one is needed (``_begin``)."""
+        loop = self._asyncio_loop
+        if loop is not None:
+            if self._tls_context is None:
+                self._begin(sock, address, loop, guard)
+                return
+            task = loop.create_task(self._handle(sock, address))
             self._connections[sock] = task
             task.add_done_callback(functools.partial(self._task_ended, sock, guard))
         else:
             scope = anyio.CancelScope()
             self._connections[sock] = scope
             group.start_soon(self._admitted, sock, address, scope, guard)
+
+    def _begin(
+        self,
+        sock: socket.socket,
+        address: Any,
+        loop: asyncio.AbstractEventLoop,
+        guard: AbstractContextManager[object],
+    ) -> None:
+        """On asyncio, a plain connection, in the accept's callback: its program starts here
+        with no task (``ConnectionDriver.begin``) and the reader's callbacks carry it while it
+        only reads and writes: a GET and the client's close then cost no task, no future and
+        no extra turn of the loop (benchmarks/README.md, ninth round). ``_handed_over`` makes
+        the task when the program needs one, or ends the connection."""
+        driver = ConnectionDriver(sock, loop)
+        self._connections[sock] = driver
+        self._active_connections += 1
+        try:
+            connection = self._new_connection(address)
+            program = self._refusal(connection, sock) or connection.run()
+            handoff = functools.partial(self._handed_over, sock, guard, driver, connection)
+            driver.begin(program, handoff)
+        except Exception as exc:  # the core's or ours: the connection ends, the server goes on
+            self._connection_failed(exc)
+            if self._connections.get(sock) is driver:
+                self._end_untasked(sock, guard, driver)
+
+    def _handed_over(
+        self,
+        sock: socket.socket,
+        guard: AbstractContextManager[object],
+        driver: ConnectionDriver,
+        connection: ServerConnection,
+        carried: Carried,
+    ) -> None:
+        """Where the program ``_begin`` started was left when it needed more than callbacks
+        (a task goes on with it) or ended (a turn to HTTP/2 also needs the task)."""
+        if not carried.ended or (carried.value is not None and self.http2 is not None):
+            assert self._asyncio_loop is not None
+            task = self._asyncio_loop.create_task(self._carried_on(driver, connection, carried))
+            self._connections[sock] = task
+            task.add_done_callback(functools.partial(self._task_ended, sock, guard))
+            return
+        if carried.error is not None:
+            self._connection_failed(carried.error)
+        self._end_untasked(sock, guard, driver)
+
+    def _end_untasked(
+        self, sock: socket.socket, guard: AbstractContextManager[object], driver: ConnectionDriver
+    ) -> None:
+        self._active_connections -= 1
+        driver.release()
+        self._connection_ended(sock, guard)
+
+    async def _carried_on(
+        self, driver: ConnectionDriver, connection: ServerConnection, carried: Carried
+    ) -> None:
+        """The task of a connection ``_begin`` started, from where its callbacks left it: what
+        ``_handle`` does from ``driver.serve`` on."""
+        try:
+            turn = await driver.carry_on(carried)
+            if turn is not None and self.http2 is not None:
+                await self._serve_h2(driver, connection, turn)
+        except Exception as exc:
+            self._connection_failed(exc)
+        finally:
+            self._active_connections -= 1
+            await driver.aclose()
 
     def _task_ended(
         self, sock: socket.socket, guard: AbstractContextManager[object], _task: object
@@ -710,7 +788,7 @@ class MockServer(AsyncContextManagerMixin):
         if not self._connections:
             return
         self._all_closed = anyio.Event()
-        for connection in self._connections.values():
+        for connection in list(self._connections.values()):  # some end at once
             _stop(connection)
         with anyio.CancelScope(shield=True):
             await self._all_closed.wait()
@@ -844,8 +922,7 @@ class MockServer(AsyncContextManagerMixin):
         driver = ConnectionDriver(sock, self._asyncio_loop, channel)
         self._active_connections += 1
         try:
-            host = str(address[0]) if isinstance(address, tuple) else str(address)
-            connection = ServerConnection(self._state, self._clock, host)
+            connection = self._new_connection(address)
             if channel is not None and self.tls is not None:
                 started = self._clock()
                 # A handshake is part of the head: head_timeout bounds it as it bounds a head.
@@ -865,10 +942,8 @@ class MockServer(AsyncContextManagerMixin):
                     await driver.run(ended)
                     return
                 connection.tls = channel.record()
-            if self._active_connections > self._state.config.limits.max_connections:
-                await driver.run(connection.refuse(self._active_connections))
-            elif (crowded := self._out_of_descriptors(sock)) is not None:
-                await driver.run(connection.refuse(self._active_connections, crowded))
+            if (refusal := self._refusal(connection, sock)) is not None:
+                await driver.run(refusal)
             elif connection.tls is not None and connection.tls.alpn == "h2" and self.http2:
                 await self._serve_h2(driver, connection, H2Start())
             else:
@@ -876,11 +951,28 @@ class MockServer(AsyncContextManagerMixin):
                 if turn is not None and self.http2 is not None:
                     await self._serve_h2(driver, connection, turn)
         except Exception as exc:
-            text = "".join(traceback.format_exception(exc)).rstrip()
-            self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
+            self._connection_failed(exc)
         finally:
             self._active_connections -= 1
             await driver.aclose()
+
+    def _new_connection(self, address: Any) -> ServerConnection:
+        host = str(address[0]) if isinstance(address, tuple) else str(address)
+        return ServerConnection(self._state, self._clock, host)
+
+    def _refusal(self, connection: ServerConnection, sock: socket.socket) -> Program[None] | None:
+        """The 503 a new connection gets instead of being served, if it gets one: past
+        ``max_connections``, or out of descriptors."""
+        if self._active_connections > self._state.config.limits.max_connections:
+            return connection.refuse(self._active_connections)
+        if (crowded := self._out_of_descriptors(sock)) is not None:
+            return connection.refuse(self._active_connections, crowded)
+        return None
+
+    def _connection_failed(self, exc: BaseException) -> None:
+        """What a connection's handling raised (a bug of ours or the core's): recorded."""
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        self._state.record("internal-error", f"connection handler failed: {exc!r}\n{text}")
 
     async def _serve_h2(
         self, driver: ConnectionDriver, connection: ServerConnection, start: H2Start
@@ -898,10 +990,13 @@ class MockServer(AsyncContextManagerMixin):
         await H2Session(driver, conn).run(start)
 
 
-def _stop(connection: asyncio.Task[None] | anyio.CancelScope) -> None:
-    """Cancel a connection: its task (asyncio) or its cancel scope (trio)."""
+def _stop(connection: Connection) -> None:
+    """Cancel a connection: its task (asyncio) or its cancel scope (trio); one with no task
+    is abandoned and ends at once."""
     if isinstance(connection, asyncio.Task):
         stop_task(connection)
+    elif isinstance(connection, ConnectionDriver):
+        connection.abandon()
     else:
         connection.cancel()
 

@@ -169,7 +169,10 @@ def observe(srv: mp.MockServer, case: WireCase) -> WireOutcome:
     state = srv._state
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
         try:
-            sock.sendall(case.data)
+            if case.arrives_whole:
+                srv._call(sock.sendall, case.data)
+            else:
+                sock.sendall(case.data)
         except OSError:
             pass  # refused before the client finished: the answer is already queued
         if case.then_closes:

@@ -63,6 +63,10 @@ class WireCase:
     why: str = ""
     #: After sending: the client waits for the answer, or closes its side first.
     then_closes: bool = False
+    #: The bytes are all in the server's socket before it reads any (``observe`` sends them
+    #: from the server's own loop, which cannot read meanwhile): the row is about a head
+    #: that arrived whole, which a client's send of more than one segment only makes likely.
+    arrives_whole: bool = False
 
     @property
     def http2(self) -> bool:
@@ -291,6 +295,7 @@ WIRE_CASES: list[WireCase] = [
         refused(431, "limit", closes=False),
         "measured as sent, not after the parser strips the padding; read whole, so the "
         "connection goes on",
+        arrives_whole=True,
     ),
     WireCase(
         "header fields",
