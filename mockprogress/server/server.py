@@ -722,15 +722,8 @@ class MockServer(AsyncContextManagerMixin):
     ) -> None:
         """The task of a connection ``_begin`` started, from where its callbacks left it: what
         ``_handle`` does from ``driver.serve`` on."""
-        try:
-            turn = await driver.carry_on(carried)
-            if turn is not None and self.http2 is not None:
-                await self._serve_h2(driver, connection, turn)
-        except Exception as exc:
-            self._connection_failed(exc)
-        finally:
-            self._active_connections -= 1
-            await driver.aclose()
+        async with self._connection_task(driver):
+            await self._on_to_http2(driver, connection, await driver.carry_on(carried))
 
     def _task_ended(
         self, sock: socket.socket, guard: AbstractContextManager[object], _task: object
@@ -921,7 +914,7 @@ class MockServer(AsyncContextManagerMixin):
         channel = None if self._tls_context is None else TLSChannel(self._tls_context)
         driver = ConnectionDriver(sock, self._asyncio_loop, channel)
         self._active_connections += 1
-        try:
+        async with self._connection_task(driver):
             connection = self._new_connection(address)
             if channel is not None and self.tls is not None:
                 started = self._clock()
@@ -947,14 +940,26 @@ class MockServer(AsyncContextManagerMixin):
             elif connection.tls is not None and connection.tls.alpn == "h2" and self.http2:
                 await self._serve_h2(driver, connection, H2Start())
             else:
-                turn = await driver.serve(connection.run())
-                if turn is not None and self.http2 is not None:
-                    await self._serve_h2(driver, connection, turn)
+                await self._on_to_http2(driver, connection, await driver.serve(connection.run()))
+
+    @asynccontextmanager
+    async def _connection_task(self, driver: ConnectionDriver) -> AsyncGenerator[None]:
+        """Around a connection's task (``_handle``, ``_carried_on``): what it raises is
+        recorded, and at its end the connection leaves the count and its driver closes."""
+        try:
+            yield
         except Exception as exc:
             self._connection_failed(exc)
         finally:
             self._active_connections -= 1
             await driver.aclose()
+
+    async def _on_to_http2(
+        self, driver: ConnectionDriver, connection: ServerConnection, turn: H2Start | None
+    ) -> None:
+        """Where an HTTP/1.1 program ended with a turn to HTTP/2: the rest of the connection."""
+        if turn is not None and self.http2 is not None:
+            await self._serve_h2(driver, connection, turn)
 
     def _new_connection(self, address: Any) -> ServerConnection:
         host = str(address[0]) if isinstance(address, tuple) else str(address)
