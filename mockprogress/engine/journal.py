@@ -402,10 +402,11 @@ class ExchangeLog:
         self.listeners: Sequence[Callable[[ExchangeLog, Event], None]] = ()
 
     @property
-    def events(self) -> list[Event]:
-        """The exchange's events so far, in order (made at each read)."""
+    def events(self) -> tuple[Event, ...]:
+        """The exchange's events so far, in order (made at each read, so a tuple: the log's
+        own methods add and take back events, ``event`` and ``take_back``)."""
         timeline, size = self._timeline, _EVENT_FIELDS
-        return [Event._make(timeline[i : i + size]) for i in range(0, len(timeline), size)]
+        return tuple(Event._make(timeline[i : i + size]) for i in range(0, len(timeline), size))
 
     @property
     def response(self) -> ResponseRecord | None:
@@ -541,7 +542,7 @@ class ExchangeLog:
             interims=tuple(self.interims),
             response=self.response,
             fault=self.fault,
-            events=tuple(self.events),
+            events=self.events,
             started=self.started,
             duration=None if self.ended is None else self.ended - self.started,
             handled_by=self.handled_by,
